@@ -1,0 +1,3 @@
+// Package config loads authgate's settings once, from defaults, an optional
+// YAML file and AUTHGATE_* environment variables, and validates them.
+package config

@@ -1,0 +1,3 @@
+// Package database opens authgate's gorm connection to SQLite or PostgreSQL
+// and migrates the schema.
+package database
