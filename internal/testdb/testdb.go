@@ -1,0 +1,104 @@
+// Package testdb gives tests a migrated database: a fresh SQLite file, or a
+// fresh schema in the PostgreSQL named by AUTHGATE_TEST_DATABASE_URL.
+package testdb
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/authgate/authgate/database"
+)
+
+// DefaultPostgresURL is used when AUTHGATE_TEST_DATABASE_URL is unset.
+const DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// Kinds lists the databases every storage test runs against.
+var Kinds = []string{"sqlite", "postgres"}
+
+// Each runs fn once per database kind, as a subtest named after it.
+func Each(t *testing.T, fn func(t *testing.T, db *gorm.DB)) {
+	t.Helper()
+	for _, kind := range Kinds {
+		t.Run(kind, func(t *testing.T) {
+			fn(t, Open(t, kind))
+		})
+	}
+}
+
+// Open returns a migrated database of the given kind ("sqlite" or
+// "postgres"), removed when the test ends.
+func Open(t testing.TB, kind string) *gorm.DB {
+	t.Helper()
+	u := URL(t, kind)
+	db, err := database.Open(context.Background(), u, database.Options{MaxOpenConns: 10})
+	if err != nil {
+		t.Fatalf("open %s: %v", kind, err)
+	}
+	t.Cleanup(func() { _ = database.Close(db) })
+	if err := database.Migrate(context.Background(), db); err != nil {
+		t.Fatalf("migrate %s: %v", kind, err)
+	}
+	return db
+}
+
+// URL returns a database URL of the given kind for a fresh, empty database
+// that exists until the test ends. Servers started as separate processes
+// can share it.
+func URL(t testing.TB, kind string) string {
+	t.Helper()
+	switch kind {
+	case "sqlite":
+		return "sqlite://" + filepath.Join(t.TempDir(), "authgate.db")
+	case "postgres":
+		return postgresSchema(t)
+	default:
+		t.Fatalf("unknown database kind %q", kind)
+		return ""
+	}
+}
+
+// postgresSchema creates a schema of its own and returns a URL whose
+// search_path points at it. Without a reachable PostgreSQL the test is
+// skipped, unless AUTHGATE_REQUIRE_POSTGRES=1, when it fails.
+func postgresSchema(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("AUTHGATE_TEST_DATABASE_URL")
+	if base == "" {
+		base = DefaultPostgresURL
+	}
+	admin, err := database.Open(context.Background(), base, database.Options{MaxOpenConns: 2})
+	if err != nil {
+		if os.Getenv("AUTHGATE_REQUIRE_POSTGRES") == "1" {
+			t.Fatalf("PostgreSQL required (AUTHGATE_REQUIRE_POSTGRES=1) but unreachable at %s: %v", base, err)
+		}
+		t.Skipf("PostgreSQL not reachable at %s (set AUTHGATE_TEST_DATABASE_URL; AUTHGATE_REQUIRE_POSTGRES=1 makes this fail): %v", base, err)
+	}
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	schema := "t_" + hex.EncodeToString(b)
+	if err := admin.Exec("CREATE SCHEMA " + schema).Error; err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := admin.Exec("DROP SCHEMA " + schema + " CASCADE").Error; err != nil {
+			t.Logf("drop schema %s: %v", schema, err)
+		}
+		_ = database.Close(admin)
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("parse %s: %v", base, err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return fmt.Sprint(u)
+}
