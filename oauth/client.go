@@ -1,0 +1,59 @@
+package oauth
+
+import (
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/authgate/authgate/models"
+)
+
+// Access token formats a client may receive.
+const (
+	FormatOpaque = "opaque"
+	FormatJWT    = "jwt"
+)
+
+// Client is a registered client as fosite sees it, with authgate's own
+// settings alongside.
+type Client struct {
+	fosite.DefaultClient
+	Name              string
+	FirstParty        bool
+	AccessTokenFormat string
+	LegacySunset      *time.Time
+}
+
+var _ fosite.Client = (*Client)(nil)
+
+// NewClient converts a stored client.
+func NewClient(m models.Client) *Client {
+	c := &Client{
+		DefaultClient: fosite.DefaultClient{
+			ID:            m.ID,
+			RedirectURIs:  m.RedirectURIs,
+			GrantTypes:    m.GrantTypes,
+			ResponseTypes: m.ResponseTypes,
+			Scopes:        m.Scopes,
+			Audience:      m.Audience,
+			Public:        m.Public,
+		},
+		Name:              m.Name,
+		FirstParty:        m.FirstParty,
+		AccessTokenFormat: m.AccessTokenFormat,
+		LegacySunset:      m.LegacySunset,
+	}
+	if m.SecretHash != "" {
+		c.Secret = []byte(m.SecretHash)
+	}
+	if len(c.ResponseTypes) == 0 {
+		c.ResponseTypes = []string{"code"}
+	}
+	return c
+}
+
+// ClientOf returns the authgate client behind a fosite client, if any.
+func ClientOf(c fosite.Client) (*Client, bool) {
+	ac, ok := c.(*Client)
+	return ac, ok
+}

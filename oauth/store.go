@@ -1,0 +1,441 @@
+package oauth
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/pkce"
+	"gorm.io/gorm"
+
+	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/secret"
+)
+
+// Kinds of stored request.
+const (
+	kindCode    = "code"
+	kindAccess  = "access"
+	kindRefresh = "refresh"
+	kindPKCE    = "pkce"
+	kindOIDC    = "oidc"
+)
+
+// storedFormKeys are the only form parameters kept with a stored request.
+// Everything else (password, client_secret, code, code_verifier,
+// refresh_token, ...) is dropped, so no secret reaches the database.
+var storedFormKeys = []string{
+	"response_type", "redirect_uri", "state", "nonce", "scope", "audience",
+	"code_challenge", "code_challenge_method", "prompt", "max_age", "grant_type",
+	"acr_values", "ui_locales", "claims", "display", "login_hint", "username",
+}
+
+// Store is fosite's storage on gorm. Every method honours a transaction
+// begun with BeginTX and carried in the context.
+type Store struct {
+	db     *gorm.DB
+	keys   *secret.Keyring
+	logger *slog.Logger
+}
+
+var (
+	_ fosite.ClientManager               = (*Store)(nil)
+	_ oauth2.CoreStorage                 = (*Store)(nil)
+	_ oauth2.TokenRevocationStorage      = (*Store)(nil)
+	_ openid.OpenIDConnectRequestStorage = (*Store)(nil)
+	_ pkce.PKCERequestStorage            = (*Store)(nil)
+)
+
+// NewStore returns a Store on db.
+func NewStore(db *gorm.DB, keys *secret.Keyring, logger *slog.Logger) *Store {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Store{db: db, keys: keys, logger: logger}
+}
+
+type txKey struct{}
+
+// conn returns the transaction in ctx, or the plain connection.
+func (s *Store) conn(ctx context.Context) *gorm.DB {
+	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return tx
+	}
+	return s.db.WithContext(ctx)
+}
+
+// BeginTX starts a transaction carried by the returned context.
+func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
+	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
+		return ctx, nil
+	}
+	tx := s.db.WithContext(ctx).Begin()
+	if tx.Error != nil {
+		return ctx, fmt.Errorf("begin transaction: %w", tx.Error)
+	}
+	return context.WithValue(ctx, txKey{}, tx), nil
+}
+
+// Commit commits the transaction in ctx.
+func (s *Store) Commit(ctx context.Context) error {
+	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	if !ok {
+		return errors.New("commit: no transaction in context")
+	}
+	return tx.Commit().Error
+}
+
+// Rollback aborts the transaction in ctx.
+func (s *Store) Rollback(ctx context.Context) error {
+	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	if !ok {
+		return errors.New("rollback: no transaction in context")
+	}
+	return tx.Rollback().Error
+}
+
+// notFound maps gorm's not-found to fosite's, so fosite answers with the
+// right OAuth error.
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return fosite.ErrNotFound.WithWrap(err)
+	}
+	return err
+}
+
+// GetClient loads a client by id.
+func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	var m models.Client
+	if err := s.conn(ctx).Where("id = ?", id).Take(&m).Error; err != nil {
+		return nil, notFound(err)
+	}
+	return NewClient(m), nil
+}
+
+// ClientAssertionJWTValid is part of fosite's ClientManager for
+// private_key_jwt client authentication, which authgate does not offer: no
+// client has a JWKS, so fosite rejects assertions before asking. Any jti is
+// therefore reported as unknown.
+func (s *Store) ClientAssertionJWTValid(context.Context, string) error { return nil }
+
+// SetClientAssertionJWT: see ClientAssertionJWTValid.
+func (s *Store) SetClientAssertionJWT(context.Context, string, time.Time) error { return nil }
+
+type storedRequest struct {
+	ID                string          `json:"id"`
+	RequestedAt       time.Time       `json:"requested_at"`
+	ClientID          string          `json:"client_id"`
+	RequestedScope    []string        `json:"requested_scope"`
+	GrantedScope      []string        `json:"granted_scope"`
+	RequestedAudience []string        `json:"requested_audience"`
+	GrantedAudience   []string        `json:"granted_audience"`
+	Form              url.Values      `json:"form"`
+	Session           json.RawMessage `json:"session"`
+}
+
+func (s *Store) create(ctx context.Context, kind, signature, accessSignature string, r fosite.Requester) error {
+	form := url.Values{}
+	for _, k := range storedFormKeys {
+		if v, ok := r.GetRequestForm()[k]; ok {
+			form[k] = v
+		}
+	}
+	sess, err := json.Marshal(r.GetSession())
+	if err != nil {
+		return fmt.Errorf("encode session: %w", err)
+	}
+	data, err := json.Marshal(storedRequest{
+		ID:                r.GetID(),
+		RequestedAt:       r.GetRequestedAt(),
+		ClientID:          r.GetClient().GetID(),
+		RequestedScope:    r.GetRequestedScopes(),
+		GrantedScope:      r.GetGrantedScopes(),
+		RequestedAudience: r.GetRequestedAudience(),
+		GrantedAudience:   r.GetGrantedAudience(),
+		Form:              form,
+		Session:           sess,
+	})
+	if err != nil {
+		return fmt.Errorf("encode request: %w", err)
+	}
+	row := models.OAuthRequest{
+		Kind:            kind,
+		Signature:       signature,
+		RequestID:       r.GetID(),
+		AccessSignature: accessSignature,
+		ClientID:        r.GetClient().GetID(),
+		RequestedAt:     r.GetRequestedAt(),
+		Active:          true,
+		Data:            data,
+	}
+	if sess := r.GetSession(); sess != nil {
+		row.Subject = sess.GetSubject()
+		if exp := expiryFor(kind, sess); !exp.IsZero() {
+			row.ExpiresAt = &exp
+		}
+	}
+	if err := s.conn(ctx).Create(&row).Error; err != nil {
+		return fmt.Errorf("store %s: %w", kind, err)
+	}
+	return nil
+}
+
+func expiryFor(kind string, sess fosite.Session) time.Time {
+	switch kind {
+	case kindCode, kindPKCE, kindOIDC:
+		return sess.GetExpiresAt(fosite.AuthorizeCode)
+	case kindAccess:
+		return sess.GetExpiresAt(fosite.AccessToken)
+	case kindRefresh:
+		return sess.GetExpiresAt(fosite.RefreshToken)
+	}
+	return time.Time{}
+}
+
+// get loads a request; it returns the row too so callers can check Active.
+func (s *Store) get(ctx context.Context, kind, signature string, session fosite.Session) (*fosite.Request, models.OAuthRequest, error) {
+	var row models.OAuthRequest
+	if err := s.conn(ctx).Where("kind = ? AND signature = ?", kind, signature).Take(&row).Error; err != nil {
+		return nil, row, notFound(err)
+	}
+	var sr storedRequest
+	if err := json.Unmarshal(row.Data, &sr); err != nil {
+		return nil, row, fmt.Errorf("decode %s: %w", kind, err)
+	}
+	client, err := s.GetClient(ctx, sr.ClientID)
+	if err != nil {
+		// A deleted client takes its grants with it.
+		return nil, row, err
+	}
+	if session == nil {
+		session = NewSession("")
+	}
+	if len(sr.Session) > 0 && string(sr.Session) != "null" {
+		if err := json.Unmarshal(sr.Session, session); err != nil {
+			return nil, row, fmt.Errorf("decode %s session: %w", kind, err)
+		}
+	}
+	req := &fosite.Request{
+		ID:                sr.ID,
+		RequestedAt:       sr.RequestedAt,
+		Client:            client,
+		RequestedScope:    sr.RequestedScope,
+		GrantedScope:      sr.GrantedScope,
+		RequestedAudience: sr.RequestedAudience,
+		GrantedAudience:   sr.GrantedAudience,
+		Form:              sr.Form,
+		Session:           session,
+	}
+	if req.Form == nil {
+		req.Form = url.Values{}
+	}
+	return req, row, nil
+}
+
+func (s *Store) delete(ctx context.Context, kind, signature string) error {
+	res := s.conn(ctx).Where("kind = ? AND signature = ?", kind, signature).Delete(&models.OAuthRequest{})
+	if res.Error != nil {
+		return fmt.Errorf("delete %s: %w", kind, res.Error)
+	}
+	return nil
+}
+
+// CreateAuthorizeCodeSession stores an authorization code's request.
+func (s *Store) CreateAuthorizeCodeSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.create(ctx, kindCode, signature, "", r)
+}
+
+// GetAuthorizeCodeSession loads an authorization code's request. A used
+// code returns the request with fosite.ErrInvalidatedAuthorizeCode, so
+// that fosite revokes what the code issued.
+func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, row, err := s.get(ctx, kindCode, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		s.logger.WarnContext(ctx, "authorization code replayed", "client_id", row.ClientID, "request_id", row.RequestID)
+		return req, fosite.ErrInvalidatedAuthorizeCode
+	}
+	return req, nil
+}
+
+// InvalidateAuthorizeCodeSession marks a code used. Only one caller can
+// win: a second concurrent exchange finds it already inactive.
+func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	res := s.conn(ctx).Model(&models.OAuthRequest{}).
+		Where("kind = ? AND signature = ? AND active = ?", kindCode, signature, true).
+		Update("active", false)
+	if res.Error != nil {
+		return fmt.Errorf("invalidate code: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fosite.ErrInvalidatedAuthorizeCode
+	}
+	return nil
+}
+
+// CreateAccessTokenSession stores an access token's request.
+func (s *Store) CreateAccessTokenSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.create(ctx, kindAccess, signature, "", r)
+}
+
+// GetAccessTokenSession loads an access token's request.
+func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, row, err := s.get(ctx, kindAccess, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		return nil, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+// DeleteAccessTokenSession removes an access token.
+func (s *Store) DeleteAccessTokenSession(ctx context.Context, signature string) error {
+	return s.delete(ctx, kindAccess, signature)
+}
+
+// CreateRefreshTokenSession stores a refresh token's request.
+func (s *Store) CreateRefreshTokenSession(ctx context.Context, signature, accessSignature string, r fosite.Requester) error {
+	return s.create(ctx, kindRefresh, signature, accessSignature, r)
+}
+
+// GetRefreshTokenSession loads a refresh token's request. A rotated or
+// revoked token returns the request with fosite.ErrInactiveToken, which
+// makes fosite revoke every token of the grant: refresh token reuse.
+func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, row, err := s.get(ctx, kindRefresh, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	if !row.Active {
+		s.logger.WarnContext(ctx, "refresh token reuse detected; revoking the grant", "client_id", row.ClientID, "request_id", row.RequestID)
+		return req, fosite.ErrInactiveToken
+	}
+	return req, nil
+}
+
+// DeleteRefreshTokenSession removes a refresh token.
+func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string) error {
+	return s.delete(ctx, kindRefresh, signature)
+}
+
+// RotateRefreshToken retires a refresh token that is being exchanged, and
+// the access token issued with it. The conditional update lets exactly one
+// of several concurrent exchanges of the same token succeed.
+func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	db := s.conn(ctx)
+	var row models.OAuthRequest
+	if err := db.Where("kind = ? AND signature = ?", kindRefresh, signature).Take(&row).Error; err != nil {
+		return notFound(err)
+	}
+	res := db.Model(&models.OAuthRequest{}).
+		Where("kind = ? AND signature = ? AND request_id = ? AND active = ?", kindRefresh, signature, requestID, true).
+		Update("active", false)
+	if res.Error != nil {
+		return fmt.Errorf("rotate refresh token: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return fosite.ErrInactiveToken
+	}
+	if row.AccessSignature != "" {
+		if err := s.delete(ctx, kindAccess, row.AccessSignature); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RevokeRefreshToken deactivates every refresh token of a grant. The rows
+// stay, inactive, so that a later use is recognised as reuse.
+func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	err := s.conn(ctx).Model(&models.OAuthRequest{}).
+		Where("kind = ? AND request_id = ?", kindRefresh, requestID).
+		Update("active", false).Error
+	if err != nil {
+		return fmt.Errorf("revoke refresh tokens: %w", err)
+	}
+	return nil
+}
+
+// RevokeAccessToken deletes every access token of a grant.
+func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
+	err := s.conn(ctx).Where("kind = ? AND request_id = ?", kindAccess, requestID).
+		Delete(&models.OAuthRequest{}).Error
+	if err != nil {
+		return fmt.Errorf("revoke access tokens: %w", err)
+	}
+	return nil
+}
+
+// oidcKey hashes the authorization code fosite keys OpenID Connect
+// sessions by, so the code itself is never stored.
+func (s *Store) oidcKey(code string) string { return s.keys.MAC("oidc-code", []byte(code)) }
+
+// CreateOpenIDConnectSession stores the OpenID Connect part of an
+// authorization request.
+func (s *Store) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
+	return s.create(ctx, kindOIDC, s.oidcKey(code), "", r)
+}
+
+// GetOpenIDConnectSession loads it.
+func (s *Store) GetOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) (fosite.Requester, error) {
+	req, _, err := s.get(ctx, kindOIDC, s.oidcKey(code), r.GetSession())
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// DeleteOpenIDConnectSession removes it.
+func (s *Store) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
+	return s.delete(ctx, kindOIDC, s.oidcKey(code))
+}
+
+// CreatePKCERequestSession stores the PKCE challenge of an authorization request.
+func (s *Store) CreatePKCERequestSession(ctx context.Context, signature string, r fosite.Requester) error {
+	return s.create(ctx, kindPKCE, signature, "", r)
+}
+
+// GetPKCERequestSession loads it.
+func (s *Store) GetPKCERequestSession(ctx context.Context, signature string, session fosite.Session) (fosite.Requester, error) {
+	req, _, err := s.get(ctx, kindPKCE, signature, session)
+	if err != nil {
+		return nil, err
+	}
+	return req, nil
+}
+
+// DeletePKCERequestSession removes it.
+func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) error {
+	return s.delete(ctx, kindPKCE, signature)
+}
+
+// PruneExpired deletes requests that expired before cutoff. Inactive
+// refresh tokens are kept until their own expiry so reuse stays detectable.
+func (s *Store) PruneExpired(ctx context.Context, cutoff time.Time) (int64, error) {
+	res := s.db.WithContext(ctx).Where("expires_at IS NOT NULL AND expires_at < ?", cutoff).Delete(&models.OAuthRequest{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("prune expired requests: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
+
+// transactional mirrors fosite's storage.Transactional, which fosite's
+// refresh handler looks for; importing that package drags in test helpers.
+type transactional interface {
+	BeginTX(ctx context.Context) (context.Context, error)
+	Commit(ctx context.Context) error
+	Rollback(ctx context.Context) error
+}
+
+var _ transactional = (*Store)(nil)
