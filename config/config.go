@@ -392,3 +392,13 @@ func splitHostPort(addr string) (string, int, error) {
 	}
 	return addr[:i], port, nil
 }
+
+// TokenRetention is the longest lifetime of a token signed by a signing
+// key: a retired key stays published in the JWKS this long.
+func (c Config) TokenRetention() time.Duration {
+	d := c.AccessTokenLifespan
+	if c.IDTokenLifespan > d {
+		d = c.IDTokenLifespan
+	}
+	return d + 5*time.Minute
+}

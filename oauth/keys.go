@@ -50,6 +50,7 @@ type KeyManager struct {
 	current  *jose.JSONWebKey
 	public   map[string]*rsa.PublicKey
 	jwks     []byte
+	jwksTag  string
 }
 
 // NewKeyManager returns a KeyManager. retention should be the longest
@@ -196,6 +197,8 @@ func (m *KeyManager) load(ctx context.Context, force bool) error {
 	if err != nil {
 		return fmt.Errorf("encode jwks: %w", err)
 	}
+	sum := sha256.Sum256(jwks)
+	m.jwksTag = `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
 	m.current, m.public, m.jwks, m.loadedAt = current, public, jwks, m.now()
 	return nil
 }
@@ -234,14 +237,14 @@ func (m *KeyManager) PublicKey(ctx context.Context, kid string) (*rsa.PublicKey,
 	return nil, fmt.Errorf("unknown signing key %q", kid)
 }
 
-// JWKS returns the encoded public key set.
-func (m *KeyManager) JWKS(ctx context.Context) ([]byte, error) {
+// JWKSWithETag returns the encoded public key set and an ETag for it.
+func (m *KeyManager) JWKSWithETag(ctx context.Context) ([]byte, string, error) {
 	if err := m.load(ctx, false); err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.jwks, nil
+	return m.jwks, m.jwksTag, nil
 }
 
 // List returns every stored key, newest first, without private parts.

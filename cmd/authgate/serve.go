@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/authgate/authgate/clientip"
+	"github.com/authgate/authgate/database"
+	"github.com/authgate/authgate/mail"
+	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/oauth"
+	"github.com/authgate/authgate/server"
+)
+
+func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
+	f := newFlags(env, "serve", "[--config FILE]")
+	if err := f.parse(env, args); err != nil {
+		return helpOrErr(err)
+	}
+	a, closeApp, err := openApp(ctx, env, f.configPath)
+	if err != nil {
+		return err
+	}
+	defer closeApp()
+	return serve(ctx, a)
+}
+
+// serve builds everything from a and runs the listeners until ctx ends,
+// then shuts down gracefully.
+func serve(ctx context.Context, a *app) error {
+	cfg, logger := a.cfg, a.logger
+	keys := oauth.NewKeyManager(a.db, a.keyring, cfg.TokenRetention())
+	if err := keys.Ensure(ctx); err != nil {
+		return err
+	}
+	store := oauth.NewStore(a.db, a.keyring, logger)
+	hasher := &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}
+	provider := oauth.NewProvider(oauth.Settings{
+		Issuer:                cfg.Issuer,
+		AccessTokenLifespan:   cfg.AccessTokenLifespan,
+		RefreshTokenLifespan:  cfg.RefreshTokenLifespan,
+		AuthorizeCodeLifespan: cfg.AuthorizeCodeLifespan,
+		IDTokenLifespan:       cfg.IDTokenLifespan,
+	}, store, keys, a.keyring, hasher)
+
+	ready := func(ctx context.Context) error {
+		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		return database.Ping(ctx, a.db)
+	}
+	public, err := server.New(server.Deps{
+		Logger:   logger,
+		Config:   cfg,
+		DB:       a.db,
+		Keys:     a.keyring,
+		Provider: provider,
+		Users:    a.accounts,
+		ClientIP: clientip.New(cfg.TrustedProxies),
+		Ready:    ready,
+	})
+	if err != nil {
+		return err
+	}
+	adminMux := http.NewServeMux()
+	adminMux.HandleFunc("GET /health/alive", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintln(w, `{"status":"ok"}`)
+	})
+
+	var transport mail.Transport
+	if cfg.Mail.SMTPHost != "" {
+		transport = mail.NewSMTPTransport(mail.SMTPOptions{
+			Host: cfg.Mail.SMTPHost, Port: cfg.Mail.SMTPPort, TLS: cfg.Mail.SMTPTLS,
+			Username: cfg.Mail.SMTPUsername, Password: cfg.Mail.SMTPPassword,
+		})
+	} else {
+		transport = mail.NewFileTransport(cfg.Mail.Outbox)
+		logger.Info("mail goes to an outbox folder; set AUTHGATE_SMTP_HOST to send real email", "outbox", cfg.Mail.Outbox)
+	}
+	sender, err := mail.NewSender(a.db, a.keyring, transport, mail.SenderOptions{
+		From: cfg.Mail.From, PollInterval: cfg.Mail.PollInterval, MaxAttempts: cfg.Mail.MaxAttempts, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); _ = sender.Run(ctx) }()
+	go func() { defer wg.Done(); janitor(ctx, a, store) }()
+
+	servers := []*http.Server{newHTTPServer(cfg.Listen, public, logger), newHTTPServer(cfg.AdminListen, adminMux, logger)}
+	errc := make(chan error, len(servers))
+	for _, srv := range servers {
+		ln, err := net.Listen("tcp", srv.Addr)
+		if err != nil {
+			cancel()
+			wg.Wait()
+			return fmt.Errorf("listen on %s: %w", srv.Addr, err)
+		}
+		logger.Info("listening", "addr", ln.Addr().String())
+		go func() {
+			if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- err
+			}
+		}()
+	}
+	logger.Info("authgate started", "issuer", cfg.Issuer, "public", cfg.Listen, "admin", cfg.AdminListen)
+
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	logger.Info("shutting down", "grace", cfg.ShutdownGrace.String())
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer cancelShutdown()
+	for _, srv := range servers {
+		if err := srv.Shutdown(shutdownCtx); err != nil {
+			logger.Warn("shutdown did not finish in time", "addr", srv.Addr, "error", err)
+		}
+	}
+	cancel()
+	wg.Wait()
+	return serveErr
+}
+
+func newHTTPServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
+	return &http.Server{
+		Addr:              addr,
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// janitor deletes what has expired: tokens, login sessions, and login
+// history past its retention.
+func janitor(ctx context.Context, a *app, store *oauth.Store) {
+	t := time.NewTicker(10 * time.Minute)
+	defer t.Stop()
+	for {
+		now := time.Now().UTC()
+		if n, err := store.PruneExpired(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
+			a.logger.Warn("prune expired tokens", "error", err)
+		} else if n > 0 {
+			a.logger.Info("pruned expired tokens", "count", n)
+		}
+		if err := a.db.WithContext(ctx).Where("expires_at < ?", now).Delete(&models.LoginSession{}).Error; err != nil && ctx.Err() == nil {
+			a.logger.Warn("prune expired sessions", "error", err)
+		}
+		if _, err := a.accounts.PruneLogins(ctx, now.Add(-a.cfg.LoginHistoryRetention)); err != nil && ctx.Err() == nil {
+			a.logger.Warn("prune login history", "error", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

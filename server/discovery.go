@@ -1,0 +1,125 @@
+package server
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+
+	"github.com/authgate/authgate/oauth"
+)
+
+// metadata is the provider's OpenID Connect Discovery / RFC 8414 document.
+// It lists exactly what the server supports.
+type metadata struct {
+	Issuer                            string   `json:"issuer"`
+	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
+	TokenEndpoint                     string   `json:"token_endpoint"`
+	UserinfoEndpoint                  string   `json:"userinfo_endpoint,omitempty"`
+	JWKSURI                           string   `json:"jwks_uri"`
+	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
+	RevocationEndpoint                string   `json:"revocation_endpoint"`
+	ScopesSupported                   []string `json:"scopes_supported"`
+	ResponseTypesSupported            []string `json:"response_types_supported"`
+	ResponseModesSupported            []string `json:"response_modes_supported"`
+	GrantTypesSupported               []string `json:"grant_types_supported"`
+	SubjectTypesSupported             []string `json:"subject_types_supported,omitempty"`
+	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionAuthMethods          []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationAuthMethods             []string `json:"revocation_endpoint_auth_methods_supported"`
+	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
+	ClaimsSupported                   []string `json:"claims_supported,omitempty"`
+	PromptValuesSupported             []string `json:"prompt_values_supported,omitempty"`
+	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported         bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
+}
+
+func (s *Server) metadata(oidc bool) metadata {
+	iss := s.Config.Issuer
+	authMethods := []string{"client_secret_basic", "client_secret_post", "none"}
+	grants := []string{"authorization_code", "refresh_token", "client_credentials"}
+	if !s.Config.LegacyGrantDisabled {
+		grants = append(grants, "password")
+	}
+	m := metadata{
+		Issuer:                            iss,
+		AuthorizationEndpoint:             iss + "/oauth2/authorize",
+		TokenEndpoint:                     iss + "/oauth2/token",
+		JWKSURI:                           iss + "/.well-known/jwks.json",
+		IntrospectionEndpoint:             iss + "/oauth2/introspect",
+		RevocationEndpoint:                iss + "/oauth2/revoke",
+		ScopesSupported:                   oauth.SupportedScopes,
+		ResponseTypesSupported:            []string{"code"},
+		ResponseModesSupported:            []string{"query"},
+		GrantTypesSupported:               grants,
+		TokenEndpointAuthMethodsSupported: authMethods,
+		IntrospectionAuthMethods:          []string{"client_secret_basic", "client_secret_post"},
+		RevocationAuthMethods:             authMethods,
+		CodeChallengeMethodsSupported:     []string{"S256"},
+	}
+	if oidc {
+		m.UserinfoEndpoint = iss + "/userinfo"
+		m.SubjectTypesSupported = []string{"public"}
+		m.IDTokenSigningAlgValuesSupported = []string{"RS256"}
+		m.ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "name", "preferred_username", "email", "email_verified"}
+		m.PromptValuesSupported = []string{"none", "login", "consent"}
+	}
+	return m
+}
+
+func (s *Server) buildDiscovery() error {
+	var err error
+	if s.discovery, err = json.MarshalIndent(s.metadata(true), "", "  "); err != nil {
+		return err
+	}
+	if s.asMeta, err = json.MarshalIndent(s.metadata(false), "", "  "); err != nil {
+		return err
+	}
+	s.discETag, s.asETag = etag(s.discovery), etag(s.asMeta)
+	return nil
+}
+
+func etag(b []byte) string {
+	sum := sha256.Sum256(b)
+	return `"` + hex.EncodeToString(sum[:16]) + `"`
+}
+
+// handleStatic serves precomputed bytes with an ETag.
+func (s *Server) handleStatic(body []byte, tag string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "application/json")
+		h.Set("Cache-Control", "public, max-age=300")
+		h.Set("ETag", tag)
+		h.Set("Access-Control-Allow-Origin", "*")
+		if r.Header.Get("If-None-Match") == tag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		_, _ = w.Write(body)
+	})
+}
+
+// handleJWKS serves the public signing keys. The set changes on rotation,
+// so it is cached briefly.
+func (s *Server) handleJWKS() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, tag, err := s.Provider.Keys.JWKSWithETag(r.Context())
+		if err != nil {
+			writeError(w, r, s.Logger, err)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", "application/jwk-set+json")
+		h.Set("Cache-Control", "public, max-age=60")
+		h.Set("ETag", tag)
+		h.Set("Access-Control-Allow-Origin", "*")
+		if r.Header.Get("If-None-Match") == tag {
+			w.WriteHeader(http.StatusNotModified)
+			return
+		}
+		_, _ = w.Write(body)
+	})
+}

@@ -1,0 +1,159 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/clientip"
+	"github.com/authgate/authgate/oauth"
+)
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// page starts the data of a page with what every page shows, including
+// the CSRF token its forms must carry.
+func (s *Server) page(w http.ResponseWriter, r *http.Request, title, message string, signedIn bool) page {
+	p := page{Title: title, Organization: s.Config.Organization, SignedIn: signedIn}
+	if csrf, err := s.sessions.csrfToken(w, r); err == nil {
+		p.CSRF = csrf
+	}
+	if message != "" {
+		p.Data = message
+	}
+	return p
+}
+
+// safeReturn accepts only local paths, so the login page cannot be used to
+// redirect anywhere else.
+func safeReturn(raw string) string {
+	if raw == "" || !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") || strings.Contains(raw, `\`) {
+		return "/account"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host != "" || u.Scheme != "" {
+		return "/account"
+	}
+	return raw
+}
+
+// clientNameFor names the client an authorization request came from.
+func (s *Server) clientNameFor(r *http.Request, returnTo string) string {
+	u, err := url.Parse(returnTo)
+	if err != nil || u.Path != "/oauth2/authorize" {
+		return ""
+	}
+	c, err := s.Provider.Store.GetClient(r.Context(), u.Query().Get("client_id"))
+	if err != nil {
+		return ""
+	}
+	if ac, ok := oauth.ClientOf(c); ok {
+		return ac.Name
+	}
+	return ""
+}
+
+func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int, returnTo, username, errMsg string) {
+	p := s.page(w, r, "Sign in", "", false)
+	p.ReturnTo = returnTo
+	p.Username = username
+	p.Error = errMsg
+	p.ClientName = s.clientNameFor(r, returnTo)
+	s.pages.render(w, r, status, "login", p)
+}
+
+func (s *Server) handleLoginForm() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.renderLogin(w, r, http.StatusOK, safeReturn(r.URL.Query().Get("return_to")), "", "")
+	})
+}
+
+func (s *Server) handleLogin() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseForm(); err != nil {
+			s.renderLogin(w, r, http.StatusBadRequest, "/account", "", "The form could not be read. Try again.")
+			return
+		}
+		returnTo := safeReturn(r.PostFormValue("return_to"))
+		username := strings.TrimSpace(r.PostFormValue("username"))
+		if !s.sessions.checkCSRF(r) {
+			s.renderLogin(w, r, http.StatusForbidden, returnTo, username, "The form expired or did not come from this site. Sign in again.")
+			return
+		}
+		pw := r.PostFormValue("password")
+		if username == "" || pw == "" {
+			s.renderLogin(w, r, http.StatusBadRequest, returnTo, username, "Enter your username and password.")
+			return
+		}
+		meta := accounts.LoginMeta{UserAgent: r.UserAgent()}
+		if addr, ok := clientip.FromContext(r.Context()); ok {
+			meta.SourceIP = addr.String()
+		}
+		if u, err := url.Parse(returnTo); err == nil {
+			meta.ClientID = u.Query().Get("client_id")
+		}
+		user, err := s.Users.AuthenticateLogin(r.Context(), username, pw, meta)
+		switch {
+		case errors.Is(err, accounts.ErrBadCredentials), errors.Is(err, accounts.ErrLocked), errors.Is(err, accounts.ErrNotFound):
+			s.renderLogin(w, r, http.StatusUnauthorized, returnTo, username, "The username or password is incorrect, or the account is locked after too many attempts.")
+			return
+		case err != nil:
+			status, _, _ := classify(err)
+			s.Logger.ErrorContext(r.Context(), "login failed", "request_id", RequestID(r.Context()), "error", err)
+			s.renderLogin(w, r, status, returnTo, username, "Signing in is not possible right now. Try again shortly.")
+			return
+		}
+		if _, err := s.sessions.start(r.Context(), w, r, user.ID); err != nil {
+			writeError(w, r, s.Logger, err)
+			return
+		}
+		http.Redirect(w, r, returnTo, http.StatusSeeOther)
+	})
+}
+
+func (s *Server) handleLogout() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.sessions.checkCSRF(r) {
+			s.pages.render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site.", false))
+			return
+		}
+		s.sessions.end(r.Context(), w, r)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	})
+}
+
+func (s *Server) handleAlive() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+func (s *Server) handleReady() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.Ready != nil {
+			if err := s.Ready(r.Context()); err != nil {
+				s.Logger.WarnContext(r.Context(), "not ready", "error", err)
+				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+				return
+			}
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+	})
+}
+
+func (s *Server) handleNotFound() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/" {
+			http.Redirect(w, r, "/account", http.StatusFound)
+			return
+		}
+		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")
+	})
+}

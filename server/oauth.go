@@ -1,0 +1,324 @@
+package server
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ory/fosite"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/oauth"
+)
+
+// authorizeParams are the parameters carried from the authorization
+// request through the login and consent pages.
+var authorizeParams = []string{
+	"response_type", "client_id", "redirect_uri", "scope", "state", "nonce",
+	"code_challenge", "code_challenge_method", "prompt", "max_age", "response_mode",
+	"audience", "login_hint", "ui_locales", "display", "acr_values", "id_token_hint",
+}
+
+func (s *Server) handleAuthorize() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		ar, err := s.Provider.NewAuthorizeRequest(ctx, r)
+		if err != nil {
+			s.Provider.WriteAuthorizeError(ctx, w, ar, err)
+			return
+		}
+		client, _ := oauth.ClientOf(ar.GetClient())
+		form := ar.GetRequestForm()
+		prompt := strings.Fields(form.Get("prompt"))
+
+		ls, signedIn, err := s.sessions.current(r)
+		if err != nil {
+			s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
+			return
+		}
+		var user models.User
+		if signedIn {
+			user, err = s.Users.GetUserByID(ctx, ls.UserID)
+			if errors.Is(err, accounts.ErrNotFound) {
+				signedIn = false
+			} else if err != nil {
+				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
+				return
+			}
+		}
+		if maxAge, err := strconv.ParseInt(form.Get("max_age"), 10, 64); signedIn && err == nil && maxAge >= 0 &&
+			time.Since(ls.AuthTime) > time.Duration(maxAge)*time.Second {
+			signedIn = false
+		}
+		if !signedIn || slices.Contains(prompt, "login") {
+			if slices.Contains(prompt, "none") {
+				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
+				return
+			}
+			http.Redirect(w, r, "/login?"+url.Values{"return_to": {loginReturnURL(form)}}.Encode(), http.StatusFound)
+			return
+		}
+
+		requested := ar.GetRequestedScopes()
+		if r.Method == http.MethodPost && r.PostForm.Has("consent") {
+			if !s.sessions.checkCSRF(r) {
+				s.pages.render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site. Go back and try again.", true))
+				return
+			}
+			if r.PostForm.Get("consent") != "allow" {
+				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
+				return
+			}
+			if err := s.rememberConsent(r, user.ID, client.GetID(), requested); err != nil {
+				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
+				return
+			}
+		} else if !client.FirstParty {
+			covered, err := s.consentCovers(r, user.ID, client.GetID(), requested)
+			if err != nil {
+				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
+				return
+			}
+			if !covered || slices.Contains(prompt, "consent") {
+				if slices.Contains(prompt, "none") {
+					s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrConsentRequired.WithHint("The user has not consented to these scopes."))
+					return
+				}
+				s.renderConsent(w, r, client, user, form)
+				return
+			}
+		}
+
+		for _, scope := range requested {
+			ar.GrantScope(scope)
+		}
+		for _, aud := range ar.GetRequestedAudience() {
+			ar.GrantAudience(aud)
+		}
+		session := oauth.NewSession(user.ID)
+		session.Username = user.Username
+		claims := session.Claims
+		claims.Issuer = s.Config.Issuer
+		claims.AuthTime = ls.AuthTime.UTC()
+		claims.RequestedAt = ar.GetRequestedAt().UTC().Truncate(time.Second)
+		if claims.RequestedAt.Before(claims.AuthTime) {
+			claims.RequestedAt = claims.AuthTime
+		}
+		for k, v := range userClaims(user, ar.GetGrantedScopes()) {
+			if k != "sub" {
+				claims.Extra[k] = v
+			}
+		}
+		resp, err := s.Provider.NewAuthorizeResponse(ctx, ar, session)
+		if err != nil {
+			s.Provider.WriteAuthorizeError(ctx, w, ar, err)
+			return
+		}
+		s.Provider.WriteAuthorizeResponse(ctx, w, ar, resp)
+	})
+}
+
+// loginReturnURL is where the login page sends the browser back to: the
+// same authorization request, without prompt=login (the user is about to
+// log in afresh, which is what it asked for).
+func loginReturnURL(form url.Values) string {
+	q := url.Values{}
+	for _, k := range authorizeParams {
+		if v := form.Get(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	if p := strings.Fields(q.Get("prompt")); slices.Contains(p, "login") {
+		p = slices.DeleteFunc(p, func(s string) bool { return s == "login" })
+		if len(p) == 0 {
+			q.Del("prompt")
+		} else {
+			q.Set("prompt", strings.Join(p, " "))
+		}
+	}
+	return "/oauth2/authorize?" + q.Encode()
+}
+
+func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, client *oauth.Client, user models.User, form url.Values) {
+	p := s.page(w, r, "Allow access", "", true)
+	p.ClientName = client.Name
+	p.Username = user.Username
+	for _, scope := range strings.Fields(form.Get("scope")) {
+		p.Scopes = append(p.Scopes, scopeDescription(scope))
+	}
+	for _, k := range authorizeParams {
+		if v := form.Get(k); v != "" {
+			p.Params = append(p.Params, param{k, v})
+		}
+	}
+	s.pages.render(w, r, http.StatusOK, "consent", p)
+}
+
+func scopeDescription(scope string) string {
+	switch scope {
+	case oauth.ScopeOpenID:
+		return "Confirm who you are (openid)"
+	case oauth.ScopeProfile:
+		return "See your name and username (profile)"
+	case oauth.ScopeEmail:
+		return "See your email address (email)"
+	case oauth.ScopeOfflineAccess:
+		return "Stay connected when you are not using it (offline_access)"
+	case oauth.AdminScope:
+		return "Administer this authgate server (authgate:admin)"
+	}
+	return scope
+}
+
+func (s *Server) consentCovers(r *http.Request, userID, clientID string, scopes []string) (bool, error) {
+	var c models.Consent
+	err := s.DB.WithContext(r.Context()).Where("user_id = ? AND client_id = ?", userID, clientID).Take(&c).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, scope := range scopes {
+		if !slices.Contains(c.Scopes, scope) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func (s *Server) rememberConsent(r *http.Request, userID, clientID string, scopes []string) error {
+	c := models.Consent{UserID: userID, ClientID: clientID, Scopes: scopes}
+	return s.DB.WithContext(r.Context()).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "user_id"}, {Name: "client_id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"scopes", "updated_at"}),
+	}).Create(&c).Error
+}
+
+// userClaims are the user's claims released for the granted scopes.
+func userClaims(u models.User, granted fosite.Arguments) map[string]any {
+	claims := map[string]any{"sub": u.ID}
+	if granted.Has(oauth.ScopeProfile) {
+		claims["preferred_username"] = u.Username
+		if u.Name != "" {
+			claims["name"] = u.Name
+		}
+	}
+	if granted.Has(oauth.ScopeEmail) {
+		claims["email"] = u.Email
+		claims["email_verified"] = false
+	}
+	return claims
+}
+
+func (s *Server) handleToken() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		session := oauth.NewSession("")
+		ar, err := s.Provider.NewAccessRequest(ctx, r, session)
+		if err != nil {
+			s.logTokenError(r, ar, err)
+			s.Provider.WriteAccessError(ctx, w, ar, err)
+			return
+		}
+		if ar.GetGrantTypes().ExactOne("client_credentials") {
+			for _, scope := range ar.GetRequestedScopes() {
+				ar.GrantScope(scope)
+			}
+			for _, aud := range ar.GetRequestedAudience() {
+				ar.GrantAudience(aud)
+			}
+		}
+		resp, err := s.Provider.NewAccessResponse(ctx, ar)
+		if err != nil {
+			s.logTokenError(r, ar, err)
+			s.Provider.WriteAccessError(ctx, w, ar, err)
+			return
+		}
+		if s.TokenResponseHook != nil {
+			s.TokenResponseHook(w, ar)
+		}
+		s.Provider.WriteAccessResponse(ctx, w, ar, resp)
+	})
+}
+
+// logTokenError logs a refused token request with the client and grant,
+// never a credential. Server faults are errors; client mistakes are info.
+func (s *Server) logTokenError(r *http.Request, ar fosite.AccessRequester, err error) {
+	rfc := fosite.ErrorToRFC6749Error(err)
+	attrs := []any{"request_id", RequestID(r.Context()), "error", rfc.ErrorField, "grant_type", r.PostFormValue("grant_type")}
+	if ar != nil && ar.GetClient() != nil {
+		attrs = append(attrs, "client_id", ar.GetClient().GetID())
+	}
+	if rfc.CodeField >= 500 {
+		s.Logger.ErrorContext(r.Context(), "token request failed", append(attrs, "cause", rfc.Cause())...)
+		return
+	}
+	s.Logger.InfoContext(r.Context(), "token request refused", attrs...)
+}
+
+func (s *Server) handleIntrospect() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		resp, err := s.Provider.NewIntrospectionRequest(ctx, r, oauth.NewSession(""))
+		if err != nil {
+			s.Provider.WriteIntrospectionError(ctx, w, err)
+			return
+		}
+		s.Provider.WriteIntrospectionResponse(ctx, w, resp)
+	})
+}
+
+func (s *Server) handleRevoke() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		err := s.Provider.NewRevocationRequest(ctx, r)
+		s.Provider.WriteRevocationResponse(ctx, w, err)
+	})
+}
+
+func (s *Server) handleUserinfo() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx := r.Context()
+		token := fosite.AccessTokenFromRequest(r)
+		if token == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="authgate"`)
+			writeJSONError(w, http.StatusUnauthorized, "invalid_token", "An access token is required.")
+			return
+		}
+		_, ar, err := s.Provider.IntrospectToken(ctx, token, fosite.AccessToken, oauth.NewSession(""))
+		if err != nil {
+			rfc := fosite.ErrorToRFC6749Error(err)
+			if rfc.CodeField >= 500 {
+				writeError(w, r, s.Logger, err)
+				return
+			}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="authgate", error="invalid_token"`)
+			writeJSONError(w, http.StatusUnauthorized, "invalid_token", "The access token is invalid, expired or revoked.")
+			return
+		}
+		if !ar.GetGrantedScopes().Has(oauth.ScopeOpenID) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="authgate", error="insufficient_scope", scope="openid"`)
+			writeJSONError(w, http.StatusForbidden, "insufficient_scope", "The access token was not granted the openid scope.")
+			return
+		}
+		user, err := s.Users.GetUserByID(ctx, ar.GetSession().GetSubject())
+		if err != nil {
+			if errors.Is(err, accounts.ErrNotFound) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="authgate", error="invalid_token"`)
+				writeJSONError(w, http.StatusUnauthorized, "invalid_token", "The token's user no longer exists.")
+				return
+			}
+			writeError(w, r, s.Logger, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, userClaims(user, ar.GetGrantedScopes()))
+	})
+}

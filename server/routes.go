@@ -1,0 +1,41 @@
+package server
+
+import "net/http"
+
+// routes lists every public route in one place.
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /.well-known/openid-configuration", s.handleStatic(s.discovery, s.discETag))
+	mux.Handle("GET /.well-known/oauth-authorization-server", s.handleStatic(s.asMeta, s.asETag))
+	mux.Handle("GET /.well-known/jwks.json", s.handleJWKS())
+
+	mux.Handle("GET /oauth2/authorize", noStore(s.handleAuthorize()))
+	mux.Handle("POST /oauth2/authorize", noStore(s.handleAuthorize()))
+	mux.Handle("POST /oauth2/token", noStore(s.handleToken()))
+	mux.Handle("POST /oauth2/introspect", noStore(s.handleIntrospect()))
+	mux.Handle("POST /oauth2/revoke", noStore(s.handleRevoke()))
+	mux.Handle("GET /userinfo", noStore(s.handleUserinfo()))
+	mux.Handle("POST /userinfo", noStore(s.handleUserinfo()))
+
+	mux.Handle("GET /login", s.handleLoginForm())
+	mux.Handle("POST /login", s.handleLogin())
+	mux.Handle("POST /logout", s.handleLogout())
+	if s.Account != nil {
+		mux.Handle("/account", s.Account)
+		mux.Handle("/account/", s.Account)
+	}
+	mux.Handle("GET /static/", staticHandler())
+
+	mux.Handle("GET /health/alive", s.handleAlive())
+	mux.Handle("GET /health/ready", s.handleReady())
+	mux.Handle("/", s.handleNotFound())
+
+	return chain(mux,
+		s.ClientIP.Middleware,
+		logRequests(s.Logger),
+		recoverPanics(s.Logger),
+		securityHeaders,
+		limitBody(s.Config.MaxBodyBytes),
+		timeout(s.Config.RequestTimeout),
+	)
+}

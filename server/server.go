@@ -1,0 +1,78 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/ory/fosite"
+	"gorm.io/gorm"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/clientip"
+	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/oauth"
+	"github.com/authgate/authgate/secret"
+)
+
+// Users is what the HTTP layer needs of the accounts service.
+type Users interface {
+	GetUserByID(ctx context.Context, id string) (models.User, error)
+	AuthenticateLogin(ctx context.Context, username, password string, meta accounts.LoginMeta) (models.User, error)
+}
+
+// Deps are the parts the public server is built from.
+type Deps struct {
+	Logger   *slog.Logger
+	Config   config.Config
+	DB       *gorm.DB
+	Keys     *secret.Keyring
+	Provider *oauth.Provider
+	Users    Users
+	ClientIP *clientip.Resolver
+	// Ready reports whether the server can serve (the database answers).
+	Ready func(ctx context.Context) error
+	// Account mounts the self-service pages; optional.
+	Account http.Handler
+	// TokenResponseHook may add headers to a successful token response
+	// (the legacy grant's Deprecation and Sunset headers); optional.
+	TokenResponseHook func(w http.ResponseWriter, ar fosite.AccessRequester)
+}
+
+// Server is the public listener's handler.
+type Server struct {
+	Deps
+	sessions  *sessions
+	pages     *renderer
+	discovery []byte
+	asMeta    []byte
+	discETag  string
+	asETag    string
+}
+
+// New builds the public HTTP handler: OAuth 2.0 and OpenID Connect
+// endpoints, login and consent pages, health checks.
+func New(d Deps) (http.Handler, error) {
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	pages, err := newRenderer(d.Logger, nil, "login", "consent", "error")
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{
+		Deps:  d,
+		pages: pages,
+		sessions: &sessions{
+			db: d.DB, keys: d.Keys, lifespan: d.Config.SessionLifespan,
+			secure: d.Config.IssuerIsHTTPS(), now: time.Now,
+		},
+	}
+	if err := s.buildDiscovery(); err != nil {
+		return nil, fmt.Errorf("build discovery documents: %w", err)
+	}
+	return s.routes(), nil
+}
