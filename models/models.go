@@ -20,8 +20,10 @@ type Client struct {
 	AccessTokenFormat string `gorm:"size:16;not null;default:opaque"`
 	// LegacySunset, when set, is the moment the password grant ends for this client.
 	LegacySunset *time.Time
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// LegacyDeprecatedAt is when the sunset was announced.
+	LegacyDeprecatedAt *time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
 }
 
 // User is a person who signs in.
@@ -164,3 +166,6 @@ func All() []any {
 		&LoginSession{}, &Consent{}, &TrustedRange{}, &LoginEvent{}, &AuditEntry{}, &MailMessage{},
 	}
 }
+
+// TableName keeps the table name readable ("oauth", not "o_auth").
+func (OAuthRequest) TableName() string { return "oauth_requests" }

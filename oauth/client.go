@@ -22,6 +22,8 @@ type Client struct {
 	FirstParty        bool
 	AccessTokenFormat string
 	LegacySunset      *time.Time
+	// LegacyDeprecatedAt is when the sunset was announced.
+	LegacyDeprecatedAt *time.Time
 }
 
 var _ fosite.Client = (*Client)(nil)
@@ -38,10 +40,11 @@ func NewClient(m models.Client) *Client {
 			Audience:      m.Audience,
 			Public:        m.Public,
 		},
-		Name:              m.Name,
-		FirstParty:        m.FirstParty,
-		AccessTokenFormat: m.AccessTokenFormat,
-		LegacySunset:      m.LegacySunset,
+		Name:               m.Name,
+		FirstParty:         m.FirstParty,
+		AccessTokenFormat:  m.AccessTokenFormat,
+		LegacySunset:       m.LegacySunset,
+		LegacyDeprecatedAt: m.LegacyDeprecatedAt,
 	}
 	if m.SecretHash != "" {
 		c.Secret = []byte(m.SecretHash)

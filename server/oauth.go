@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm/clause"
 
 	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )
@@ -220,7 +221,7 @@ func userClaims(u models.User, granted fosite.Arguments) map[string]any {
 
 func (s *Server) handleToken() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx := r.Context()
+		ctx := legacy.WithUserAgent(r.Context(), r.UserAgent())
 		session := oauth.NewSession("")
 		ar, err := s.Provider.NewAccessRequest(ctx, r, session)
 		if err != nil {

@@ -10,12 +10,16 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ory/fosite"
+
 	"github.com/authgate/authgate/clientip"
 	"github.com/authgate/authgate/database"
+	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/mail"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/server"
+	"github.com/authgate/authgate/trust"
 )
 
 func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
@@ -47,7 +51,9 @@ func serve(ctx context.Context, a *app) error {
 		RefreshTokenLifespan:  cfg.RefreshTokenLifespan,
 		AuthorizeCodeLifespan: cfg.AuthorizeCodeLifespan,
 		IDTokenLifespan:       cfg.IDTokenLifespan,
-	}, store, keys, a.keyring, hasher)
+	}, store, keys, a.keyring, hasher, func(p *oauth.Provider) fosite.TokenEndpointHandler {
+		return legacy.New(p, a.accounts, trust.New(a.db), cfg.LegacyGrantDisabled, logger)
+	})
 
 	ready := func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
@@ -55,14 +61,15 @@ func serve(ctx context.Context, a *app) error {
 		return database.Ping(ctx, a.db)
 	}
 	public, err := server.New(server.Deps{
-		Logger:   logger,
-		Config:   cfg,
-		DB:       a.db,
-		Keys:     a.keyring,
-		Provider: provider,
-		Users:    a.accounts,
-		ClientIP: clientip.New(cfg.TrustedProxies),
-		Ready:    ready,
+		Logger:            logger,
+		Config:            cfg,
+		DB:                a.db,
+		Keys:              a.keyring,
+		Provider:          provider,
+		Users:             a.accounts,
+		ClientIP:          clientip.New(cfg.TrustedProxies),
+		Ready:             ready,
+		TokenResponseHook: legacy.SunsetHeaders,
 	})
 	if err != nil {
 		return err

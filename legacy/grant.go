@@ -1,0 +1,340 @@
+package legacy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"time"
+
+	"github.com/ory/fosite"
+	"github.com/ory/fosite/handler/oauth2"
+	"github.com/ory/fosite/handler/openid"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/clientip"
+	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/oauth"
+)
+
+// GrantType is the grant this package handles.
+const GrantType = "password"
+
+// Results recorded in the login history, in the words Salesforce admins
+// know. On the wire every credential failure is the same invalid_grant.
+const (
+	ResultSuccess       = accounts.ResultSuccess
+	ResultInvalidPW     = accounts.ResultInvalidPassword
+	ResultTokenRequired = "Failed: API security token required"
+	ResultInvalidToken  = "Failed: Invalid security token"
+	ResultLockout       = accounts.ResultLockout
+	ResultUnknownUser   = accounts.ResultUnknownUser
+	ResultDisabled      = "Failed: Legacy grant disabled for client"
+	ResultSunset        = "Failed: Legacy grant past sunset"
+)
+
+// failureDescription is the one description every credential failure gets.
+const failureDescription = "authentication failure"
+
+// verificationsPerFailure is how many argon2id verifications every failed
+// attempt costs, whatever went wrong, so that timing tells nothing.
+const verificationsPerFailure = 2
+
+// Users is what the grant needs of the accounts service.
+type Users interface {
+	GetUser(ctx context.Context, username string) (models.User, error)
+	IsLocked(u models.User, ch accounts.Channel) bool
+	RecordFailure(ctx context.Context, userID string, ch accounts.Channel) (bool, error)
+	RecordSuccess(ctx context.Context, userID string, ch accounts.Channel) error
+	VerifyPassword(ctx context.Context, u models.User, pw string) error
+	VerifyDummy(ctx context.Context, pw string)
+	TokenMatches(u models.User, candidate string) bool
+	RecordLogin(ctx context.Context, e models.LoginEvent) error
+}
+
+// TrustedRanges says whether an address is inside a trusted range.
+type TrustedRanges interface {
+	Contains(ctx context.Context, addr netip.Addr) (bool, error)
+}
+
+// Config is what the grant reads of fosite's configuration.
+type Config interface {
+	fosite.ScopeStrategyProvider
+	fosite.AudienceStrategyProvider
+	fosite.AccessTokenLifespanProvider
+	fosite.RefreshTokenLifespanProvider
+}
+
+// PasswordGrant is the legacy password grant as a fosite token handler.
+type PasswordGrant struct {
+	Helper          *oauth2.HandleHelper
+	RefreshStrategy oauth2.RefreshTokenStrategy
+	RefreshStorage  oauth2.RefreshTokenStorage
+	Config          Config
+	Users           Users
+	Trusted         TrustedRanges
+	// Disabled switches the grant off for every client.
+	Disabled bool
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+var _ fosite.TokenEndpointHandler = (*PasswordGrant)(nil)
+
+// New builds the grant on a provider.
+func New(p *oauth.Provider, users Users, trusted TrustedRanges, disabled bool, logger *slog.Logger) *PasswordGrant {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &PasswordGrant{
+		Helper:          p.HandleHelper(),
+		RefreshStrategy: p.Strategy,
+		RefreshStorage:  p.Store,
+		Config:          p.Config,
+		Users:           users,
+		Trusted:         trusted,
+		Disabled:        disabled,
+		Logger:          logger,
+		Now:             time.Now,
+	}
+}
+
+type userAgentKey struct{}
+
+// WithUserAgent carries the request's User-Agent to the grant, which
+// records it in the login history.
+func WithUserAgent(ctx context.Context, ua string) context.Context {
+	return context.WithValue(ctx, userAgentKey{}, ua)
+}
+
+// CanHandleTokenEndpointRequest reports whether this is a password grant.
+func (g *PasswordGrant) CanHandleTokenEndpointRequest(_ context.Context, r fosite.AccessRequester) bool {
+	return r.GetGrantTypes().ExactOne(GrantType)
+}
+
+// CanSkipClientAuth is false: the client always authenticates.
+func (g *PasswordGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
+
+// Allowed reports whether client may use the grant at now, and the
+// login-history result when it may not.
+func (g *PasswordGrant) Allowed(client fosite.Client, now time.Time) (bool, string) {
+	if g.Disabled || !client.GetGrantTypes().Has(GrantType) || client.IsPublic() {
+		return false, ResultDisabled
+	}
+	if c, ok := oauth.ClientOf(client); ok && c.LegacySunset != nil && !now.Before(*c.LegacySunset) {
+		return false, ResultSunset
+	}
+	return true, ""
+}
+
+// HandleTokenEndpointRequest authenticates the user.
+func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite.AccessRequester) error {
+	if !g.CanHandleTokenEndpointRequest(ctx, r) {
+		return fosite.ErrUnknownRequest
+	}
+	client := r.GetClient()
+	form := r.GetRequestForm()
+	username, sent := form.Get("username"), form.Get("password")
+	// The credentials must not travel further with the request: fosite
+	// stores the request with the tokens it issues.
+	form.Del("password")
+
+	event := models.LoginEvent{
+		Time:     g.Now().UTC(),
+		Username: username,
+		ClientID: client.GetID(),
+		Method:   accounts.MethodPasswordGrant,
+	}
+	addr, _ := clientip.FromContext(ctx)
+	if addr.IsValid() {
+		event.SourceIP = addr.String()
+	}
+	event.UserAgent, _ = ctx.Value(userAgentKey{}).(string)
+
+	if ok, result := g.Allowed(client, g.Now()); !ok {
+		event.Result = result
+		g.record(ctx, event)
+		if result == ResultSunset {
+			return fosite.ErrUnauthorizedClient.WithHint("The legacy password grant has ended for this client; use OAuth 2.0 authorization code flow.")
+		}
+		return fosite.ErrUnauthorizedClient.WithHint("The client is not allowed to use the password grant.")
+	}
+	for _, scope := range r.GetRequestedScopes() {
+		if !g.Config.GetScopeStrategy(ctx)(client.GetScopes(), scope) {
+			return fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", scope)
+		}
+	}
+	if err := g.Config.GetAudienceStrategy(ctx)(client.GetAudience(), r.GetRequestedAudience()); err != nil {
+		return err
+	}
+	if username == "" || sent == "" {
+		return fosite.ErrInvalidRequest.WithHint("The username and password parameters are required.")
+	}
+
+	trusted := false
+	if addr.IsValid() {
+		var err error
+		if trusted, err = g.Trusted.Contains(ctx, addr); err != nil {
+			return fosite.ErrServerError.WithWrap(err)
+		}
+	}
+	user, result, err := g.authenticate(ctx, username, sent, trusted)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	event.UserID = user.ID
+	event.Result = result
+	g.record(ctx, event)
+	if result != ResultSuccess {
+		return fosite.ErrInvalidGrant.WithDescription(failureDescription).WithWrap(errors.New(result))
+	}
+
+	for _, scope := range r.GetRequestedScopes() {
+		r.GrantScope(scope)
+	}
+	for _, aud := range r.GetRequestedAudience() {
+		r.GrantAudience(aud)
+	}
+	if g.issuesRefresh(client) {
+		r.GrantScope(oauth.ScopeOfflineAccess)
+	}
+	sess := r.GetSession()
+	if ds, ok := sess.(*openid.DefaultSession); ok {
+		ds.Subject = user.ID
+		ds.Username = user.Username
+		if ds.Claims != nil {
+			ds.Claims.Subject = user.ID
+		}
+	}
+	now := g.Now().UTC()
+	atLife := fosite.GetEffectiveLifespan(client, fosite.GrantTypePassword, fosite.AccessToken, g.Config.GetAccessTokenLifespan(ctx))
+	sess.SetExpiresAt(fosite.AccessToken, now.Add(atLife).Round(time.Second))
+	rtLife := fosite.GetEffectiveLifespan(client, fosite.GrantTypePassword, fosite.RefreshToken, g.Config.GetRefreshTokenLifespan(ctx))
+	if rtLife > -1 {
+		sess.SetExpiresAt(fosite.RefreshToken, now.Add(rtLife).Round(time.Second))
+	}
+	return nil
+}
+
+// issuesRefresh reports whether a successful grant also returns a refresh
+// token: when the client has the refresh_token grant and may hold
+// offline_access, which fosite's refresh handler requires.
+func (g *PasswordGrant) issuesRefresh(c fosite.Client) bool {
+	return c.GetGrantTypes().Has("refresh_token") && fosite.Arguments(c.GetScopes()).Has(oauth.ScopeOfflineAccess)
+}
+
+// authenticate checks the credentials and returns the login-history
+// result. Every failure costs exactly verificationsPerFailure argon2id
+// verifications, an unknown user and a locked one included.
+func (g *PasswordGrant) authenticate(ctx context.Context, username, sent string, trusted bool) (models.User, string, error) {
+	verifications := 0
+	pad := func() {
+		for ; verifications < verificationsPerFailure; verifications++ {
+			g.Users.VerifyDummy(ctx, sent)
+		}
+	}
+	user, err := g.Users.GetUser(ctx, username)
+	if errors.Is(err, accounts.ErrNotFound) {
+		pad()
+		return models.User{}, ResultUnknownUser, nil
+	}
+	if err != nil {
+		return models.User{}, "", fmt.Errorf("look up user: %w", err)
+	}
+	if g.Users.IsLocked(user, accounts.ChannelLegacy) {
+		pad()
+		return user, ResultLockout, nil
+	}
+	verify := func(pw string) (bool, error) {
+		verifications++
+		err := g.Users.VerifyPassword(ctx, user, pw)
+		if errors.Is(err, accounts.ErrBadCredentials) {
+			return false, nil
+		}
+		return err == nil, err
+	}
+
+	result, err := func() (string, error) {
+		pw, token, long := splitCandidate(sent)
+		// The token check is a keyed hash: cheap, so it decides the split.
+		if long && g.Users.TokenMatches(user, token) {
+			if ok, err := verify(pw); ok || err != nil {
+				return ResultSuccess, err
+			}
+			// From a trusted range the whole string may be the password.
+			if trusted {
+				if ok, err := verify(sent); ok || err != nil {
+					return ResultSuccess, err
+				}
+			}
+			return ResultInvalidPW, nil
+		}
+		ok, err := verify(sent)
+		if err != nil {
+			return "", err
+		}
+		if ok {
+			if trusted {
+				return ResultSuccess, nil
+			}
+			return ResultTokenRequired, nil
+		}
+		if long {
+			// Tell "right password, wrong token" from "wrong password".
+			if ok, err := verify(pw); ok || err != nil {
+				return ResultInvalidToken, err
+			}
+		}
+		return ResultInvalidPW, nil
+	}()
+	if err != nil {
+		return user, "", fmt.Errorf("verify password: %w", err)
+	}
+	if result == ResultSuccess {
+		if err := g.Users.RecordSuccess(ctx, user.ID, accounts.ChannelLegacy); err != nil {
+			return user, "", err
+		}
+		return user, result, nil
+	}
+	pad()
+	lockedNow, err := g.Users.RecordFailure(ctx, user.ID, accounts.ChannelLegacy)
+	if err != nil {
+		return user, "", err
+	}
+	if lockedNow {
+		g.Logger.WarnContext(ctx, "legacy grant locked after repeated failures", "user_id", user.ID)
+	}
+	return user, result, nil
+}
+
+func (g *PasswordGrant) record(ctx context.Context, e models.LoginEvent) {
+	if err := g.Users.RecordLogin(ctx, e); err != nil {
+		g.Logger.ErrorContext(ctx, "record login history", "error", err, "client_id", e.ClientID)
+	}
+}
+
+// PopulateTokenEndpointResponse issues the access token, and a refresh
+// token when the client may have one.
+func (g *PasswordGrant) PopulateTokenEndpointResponse(ctx context.Context, r fosite.AccessRequester, resp fosite.AccessResponder) error {
+	if !g.CanHandleTokenEndpointRequest(ctx, r) {
+		return fosite.ErrUnknownRequest
+	}
+	atLife := fosite.GetEffectiveLifespan(r.GetClient(), fosite.GrantTypePassword, fosite.AccessToken, g.Config.GetAccessTokenLifespan(ctx))
+	accessSig, err := g.Helper.IssueAccessToken(ctx, atLife, r, resp)
+	if err != nil {
+		return err
+	}
+	if !g.issuesRefresh(r.GetClient()) {
+		return nil
+	}
+	refresh, refreshSig, err := g.RefreshStrategy.GenerateRefreshToken(ctx, r)
+	if err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	if err := g.RefreshStorage.CreateRefreshTokenSession(ctx, refreshSig, accessSig, r.Sanitize(nil)); err != nil {
+		return fosite.ErrServerError.WithWrap(err)
+	}
+	resp.SetExtra("refresh_token", refresh)
+	return nil
+}
