@@ -223,8 +223,8 @@ func (s *Service) UpdateUser(ctx context.Context, actor, username string, up Use
 	return u, nil
 }
 
-// DeleteUser removes username together with its browser sessions and
-// consents. The token history stays, so its tokens are never issued again,
+// DeleteUser removes username together with its browser sessions,
+// consents and every OAuth token issued to it. The token history stays, so its tokens are never issued again,
 // and so does the login history.
 func (s *Service) DeleteUser(ctx context.Context, actor, username string) error {
 	username = normalizeUsername(username)
@@ -237,6 +237,9 @@ func (s *Service) DeleteUser(ctx context.Context, actor, username string) error 
 			return err
 		}
 		if err := tx.Where("user_id = ?", u.ID).Delete(&models.Consent{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("subject = ?", u.ID).Delete(&models.OAuthRequest{}).Error; err != nil {
 			return err
 		}
 		if err := tx.Where("id = ?", u.ID).Delete(&models.User{}).Error; err != nil {

@@ -1,0 +1,4 @@
+package legacy
+
+// SplitCandidate exposes splitCandidate to the external test package.
+var SplitCandidate = splitCandidate

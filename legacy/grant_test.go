@@ -1,0 +1,198 @@
+package legacy_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/clientip"
+	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/legacy"
+	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/oauth"
+	"github.com/authgate/authgate/password"
+	"github.com/authgate/authgate/secret"
+	"github.com/authgate/authgate/server"
+	"github.com/authgate/authgate/trust"
+)
+
+// fixture is a real token endpoint on a SQLite database, served in
+// process, with one user and one legacy client.
+type fixture struct {
+	handler  http.Handler
+	accounts *accounts.Service
+	hasher   *password.Hasher
+	secret   string
+	password string
+}
+
+func newFixture(tb testing.TB, params password.Params) *fixture {
+	tb.Helper()
+	ctx := context.Background()
+	db := testdb.Open(tb, "sqlite")
+	keyring, err := secret.New([]byte("fixture-secret-0123456789abcdefghijklmnop"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	hasher, err := password.NewHasher(params, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	acc := accounts.New(db, keyring, hasher, accounts.Options{Organization: "Acme", LockoutThreshold: 1 << 30, LockoutDuration: time.Minute})
+	keys := oauth.NewKeyManager(db, keyring, time.Hour)
+	if err := keys.Ensure(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	store := oauth.NewStore(db, keyring, nil)
+	sh := &oauth.SecretHasher{Keys: keyring, Argon2: hasher}
+	p := oauth.NewProvider(oauth.Settings{Issuer: "https://id.example.test", AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
+		store, keys, keyring, sh, func(p *oauth.Provider) fosite.TokenEndpointHandler {
+			return legacy.New(p, acc, trust.New(db), false, nil)
+		})
+	cfg := config.Default()
+	cfg.Issuer = "https://id.example.test"
+	h, err := server.New(server.Deps{Config: cfg, DB: db, Keys: keyring, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	const pw = "fixture-password-1"
+	if _, err := acc.CreateUser(ctx, "test", accounts.NewUser{Username: "alice", Email: "alice@example.com", Password: pw}); err != nil {
+		tb.Fatal(err)
+	}
+	sec := "client-secret-for-the-fixture-0123456789"
+	hash, _ := sh.Hash(ctx, []byte(sec))
+	if err := db.Create(&models.Client{ID: "loader", Name: "Loader", SecretHash: string(hash), GrantTypes: []string{"password"}, AccessTokenFormat: "opaque"}).Error; err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := trust.New(db).Add(ctx, "test", "192.0.2.0/24", "httptest's address"); err != nil {
+		tb.Fatal(err)
+	}
+	return &fixture{handler: h, accounts: acc, hasher: hasher, secret: sec, password: pw}
+}
+
+func (f *fixture) grant(form url.Values) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("loader", f.secret)
+	rec := httptest.NewRecorder()
+	f.handler.ServeHTTP(rec, req)
+	return rec
+}
+
+func TestSplitCandidate(t *testing.T) {
+	for _, tc := range []struct {
+		sent, pw, token string
+		ok              bool
+	}{
+		{"", "", "", false},
+		{"short", "short", "", false},
+		{strings.Repeat("x", 24), strings.Repeat("x", 24), "", false},
+		{"p" + strings.Repeat("T", 24), "p", strings.Repeat("T", 24), true},
+		{"password" + "xYzXyZ012345678901234567", "password", "xYzXyZ012345678901234567", true},
+	} {
+		pw, token, ok := legacy.SplitCandidate(tc.sent)
+		if pw != tc.pw || token != tc.token || ok != tc.ok {
+			t.Errorf("SplitCandidate(%q): got (%q, %q, %v), want (%q, %q, %v)", tc.sent, pw, token, ok, tc.pw, tc.token, tc.ok)
+		}
+	}
+}
+
+func FuzzSplitCandidate(f *testing.F) {
+	f.Add("")
+	f.Add("password")
+	f.Add("passwordxYzXyZ012345678901234567")
+	f.Add(strings.Repeat("é", 20))
+	f.Fuzz(func(t *testing.T, sent string) {
+		pw, token, ok := legacy.SplitCandidate(sent)
+		if !ok {
+			if pw != sent || token != "" {
+				t.Fatalf("not split: got (%q, %q), want (%q, \"\")", pw, token, sent)
+			}
+			if len(sent) > legacy.TokenLength {
+				t.Fatalf("a %d-byte string must split", len(sent))
+			}
+			return
+		}
+		if pw+token != sent {
+			t.Fatalf("pw+token = %q, want %q", pw+token, sent)
+		}
+		if len(token) != legacy.TokenLength || pw == "" {
+			t.Fatalf("got token of %d bytes and password %q", len(token), pw)
+		}
+	})
+}
+
+// FuzzGrantForm sends arbitrary usernames and passwords through the real
+// token endpoint: the answer is always well-formed JSON, never a 5xx, and
+// only the right password succeeds.
+func FuzzGrantForm(f *testing.F) {
+	fx := newFixture(f, password.Params{Time: 1, Memory: 8 * 1024, Threads: 1})
+	f.Add("alice", "fixture-password-1", "")
+	f.Add("alice", "wrong", "openid")
+	f.Add("", "", "")
+	f.Add("alice\x00", "fixture-password-1\r\n", "profile email")
+	f.Add(strings.Repeat("a", 500), strings.Repeat("b", 2000), "offline_access")
+	f.Fuzz(func(t *testing.T, username, pw, scope string) {
+		form := url.Values{"grant_type": {"password"}, "username": {username}, "password": {pw}}
+		if scope != "" {
+			form.Set("scope", scope)
+		}
+		rec := fx.grant(form)
+		if rec.Code >= 500 {
+			t.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("body %q is not JSON: %v", rec.Body, err)
+		}
+		success := rec.Code == http.StatusOK
+		right := strings.EqualFold(username, "alice") && pw == fx.password && scope == ""
+		if success != right {
+			t.Fatalf("username %q password %q scope %q: got status %d %v", username, pw, scope, rec.Code, body)
+		}
+		if strings.Contains(rec.Body.String(), pw) && pw != "" && len(pw) > 3 {
+			t.Fatalf("the response repeats the password")
+		}
+	})
+}
+
+// BenchmarkPasswordGrant measures one successful password grant from a
+// trusted address, with production argon2id parameters. Compare with
+// BenchmarkArgon2Verify: the grant costs one verification plus little else.
+func BenchmarkPasswordGrant(b *testing.B) {
+	fx := newFixture(b, password.Params{Time: 1, Memory: 64 * 1024, Threads: 2})
+	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {fx.password}}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if rec := fx.grant(form); rec.Code != http.StatusOK {
+			b.Fatalf("status %d: %s", rec.Code, rec.Body)
+		}
+	}
+}
+
+// BenchmarkArgon2Verify is one argon2id verification with the same parameters.
+func BenchmarkArgon2Verify(b *testing.B) {
+	h, err := password.NewHasher(password.Params{Time: 1, Memory: 64 * 1024, Threads: 2}, 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	hash, err := h.Hash(context.Background(), "fixture-password-1")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if err := h.Verify(context.Background(), hash, "fixture-password-1"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
