@@ -174,7 +174,7 @@ func (s *Sender) claim(ctx context.Context) (models.MailMessage, time.Time, bool
 	if db.Dialector.Name() == "postgres" {
 		found := false
 		err := db.Transaction(func(tx *gorm.DB) error {
-			res := tx.Clauses(clause.Locking{}).
+			res := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}).
 				Where(dueClause, false, now, now).
 				Order("next_attempt, id").Limit(1).Find(&row)
 			if res.Error != nil || res.RowsAffected == 0 {
@@ -200,7 +200,7 @@ func (s *Sender) claim(ctx context.Context) (models.MailMessage, time.Time, bool
 			return row, until, false, nil
 		}
 		res = db.Model(&models.MailMessage{}).
-			Where("id = ?", row.ID).
+			Where("id = ? AND "+dueClause, row.ID, false, now, now).
 			Update("claimed_until", until)
 		if res.Error != nil {
 			return row, until, false, fmt.Errorf("claim mail: %w", res.Error)
