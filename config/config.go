@@ -25,6 +25,10 @@ type Config struct {
 	Listen string `yaml:"listen"`
 	// AdminListen is the admin listener address.
 	AdminListen string `yaml:"admin_listen"`
+	// AdminURL is the base URL browsers reach the admin listener at; the
+	// admin console's OAuth redirect URI is built from it. Default:
+	// http://AdminListen.
+	AdminURL string `yaml:"admin_url"`
 	// Secret keys every HMAC and encryption. At least 32 bytes.
 	Secret string `yaml:"secret"`
 	// SecretFile is where a generated secret is kept for SQLite setups.
@@ -166,6 +170,7 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 		"AUTHGATE_ISSUER":        &cfg.Issuer,
 		"AUTHGATE_LISTEN":        &cfg.Listen,
 		"AUTHGATE_ADMIN_LISTEN":  &cfg.AdminListen,
+		"AUTHGATE_ADMIN_URL":     &cfg.AdminURL,
 		"AUTHGATE_SECRET":        &cfg.Secret,
 		"AUTHGATE_SECRET_FILE":   &cfg.SecretFile,
 		"AUTHGATE_ORGANIZATION":  &cfg.Organization,
@@ -250,6 +255,10 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 // resolveDefaults fills settings that derive from others.
 func (c *Config) resolveDefaults() error {
 	c.Issuer = strings.TrimRight(c.Issuer, "/")
+	if c.AdminURL == "" {
+		c.AdminURL = "http://" + c.AdminListen
+	}
+	c.AdminURL = strings.TrimRight(c.AdminURL, "/")
 	if path, ok := c.SQLitePath(); ok {
 		dir := filepath.Dir(path)
 		if c.Mail.Outbox == "" {
@@ -293,6 +302,8 @@ func (c Config) Validate() error {
 	u, err := url.Parse(c.Issuer)
 	check(err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "",
 		"issuer: %q must be an absolute http(s) URL without query or fragment", c.Issuer)
+	au, err := url.Parse(c.AdminURL)
+	check(err != nil || (au.Scheme != "http" && au.Scheme != "https") || au.Host == "", "admin_url: %q must be an absolute http(s) URL", c.AdminURL)
 	_, _, err = splitHostPort(c.Listen)
 	check(err != nil, "listen: %q must be HOST:PORT: %v", c.Listen, err)
 	_, _, err = splitHostPort(c.AdminListen)
