@@ -126,6 +126,7 @@ func forwardedFor(h http.Header) (hops []netip.Addr, ok bool) {
 	return nil, false
 }
 
+// nonBlank drops header lines that hold only whitespace.
 func nonBlank(lines []string) []string {
 	out := lines[:0:0]
 	for _, l := range lines {

@@ -113,7 +113,7 @@ type Consent struct {
 // TrustedRange is an IP range from which the password alone authenticates
 // on the legacy grant.
 type TrustedRange struct {
-	CIDR        string `gorm:"primaryKey;size:64"`
+	CIDR        string `gorm:"primaryKey;size:64;column:cidr"`
 	Description string `gorm:"size:200"`
 	CreatedAt   time.Time
 }
