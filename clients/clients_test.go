@@ -246,6 +246,11 @@ func TestSecretNeverStored(t *testing.T) {
 		if err != nil {
 			t.Fatalf("RotateSecret: %v", err)
 		}
+		stored, err := f.svc.Get(t.Context(), c.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sawHash := false
 		for _, m := range models.All() {
 			stmt := &gorm.Statement{DB: db}
 			if err := stmt.Parse(m); err != nil {
@@ -256,6 +261,7 @@ func TestSecretNeverStored(t *testing.T) {
 				t.Fatalf("read %T: %v", m, err)
 			}
 			dump := fmt.Sprint(rows)
+			sawHash = sawHash || strings.Contains(dump, stored.SecretHash)
 			for _, s := range []string{first, second} {
 				raw, _ := base64.RawURLEncoding.DecodeString(s)
 				for _, enc := range []string{s, base64.StdEncoding.EncodeToString(raw), fmt.Sprintf("%x", raw), fmt.Sprint(raw)} {
@@ -264,6 +270,9 @@ func TestSecretNeverStored(t *testing.T) {
 					}
 				}
 			}
+		}
+		if !sawHash {
+			t.Errorf("no table dump holds the stored hash %q; the dump is not reading the rows", stored.SecretHash)
 		}
 	})
 }

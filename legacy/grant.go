@@ -78,6 +78,9 @@ type PasswordGrant struct {
 	Disabled bool
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Observe, when set, is told of every attempt: the client, the
+	// login-history result and whether it locked the user (for metrics).
+	Observe func(clientID, result string, lockedNow bool)
 }
 
 var _ fosite.TokenEndpointHandler = (*PasswordGrant)(nil)
@@ -154,7 +157,7 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 
 	if ok, result := g.Allowed(client, g.Now()); !ok {
 		event.Result = result
-		g.record(ctx, event)
+		g.record(ctx, event, false)
 		if result == ResultSunset {
 			return fosite.ErrUnauthorizedClient.WithHint("The legacy password grant has ended for this client; use OAuth 2.0 authorization code flow.")
 		}
@@ -179,13 +182,13 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 			return fosite.ErrServerError.WithWrap(err)
 		}
 	}
-	user, result, err := g.authenticate(ctx, username, sent, trusted)
+	user, result, lockedNow, err := g.authenticate(ctx, username, sent, trusted)
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
 	event.UserID = user.ID
 	event.Result = result
-	g.record(ctx, event)
+	g.record(ctx, event, lockedNow)
 	if result != ResultSuccess {
 		return fosite.ErrInvalidGrant.WithDescription(failureDescription).WithWrap(errors.New(result))
 	}
@@ -227,7 +230,7 @@ func (g *PasswordGrant) issuesRefresh(c fosite.Client) bool {
 // authenticate checks the credentials and returns the login-history
 // result. Every failure costs exactly verificationsPerFailure argon2id
 // verifications, an unknown user and a locked one included.
-func (g *PasswordGrant) authenticate(ctx context.Context, username, sent string, trusted bool) (models.User, string, error) {
+func (g *PasswordGrant) authenticate(ctx context.Context, username, sent string, trusted bool) (u models.User, result string, lockedNow bool, err error) {
 	verifications := 0
 	pad := func() {
 		for ; verifications < verificationsPerFailure; verifications++ {
@@ -237,14 +240,14 @@ func (g *PasswordGrant) authenticate(ctx context.Context, username, sent string,
 	user, err := g.Users.GetUser(ctx, username)
 	if errors.Is(err, accounts.ErrNotFound) {
 		pad()
-		return models.User{}, ResultUnknownUser, nil
+		return models.User{}, ResultUnknownUser, false, nil
 	}
 	if err != nil {
-		return models.User{}, "", fmt.Errorf("look up user: %w", err)
+		return models.User{}, "", false, fmt.Errorf("look up user: %w", err)
 	}
 	if g.Users.IsLocked(user, accounts.ChannelLegacy) {
 		pad()
-		return user, ResultLockout, nil
+		return user, ResultLockout, false, nil
 	}
 	verify := func(pw string) (bool, error) {
 		verifications++
@@ -255,7 +258,7 @@ func (g *PasswordGrant) authenticate(ctx context.Context, username, sent string,
 		return err == nil, err
 	}
 
-	result, err := func() (string, error) {
+	result, err = func() (string, error) {
 		pw, token, long := splitCandidate(sent)
 		// The token check is a keyed hash: cheap, so it decides the split.
 		if long && g.Users.TokenMatches(user, token) {
@@ -289,26 +292,29 @@ func (g *PasswordGrant) authenticate(ctx context.Context, username, sent string,
 		return ResultInvalidPW, nil
 	}()
 	if err != nil {
-		return user, "", fmt.Errorf("verify password: %w", err)
+		return user, "", false, fmt.Errorf("verify password: %w", err)
 	}
 	if result == ResultSuccess {
 		if err := g.Users.RecordSuccess(ctx, user.ID, accounts.ChannelLegacy); err != nil {
-			return user, "", err
+			return user, "", false, err
 		}
-		return user, result, nil
+		return user, result, false, nil
 	}
 	pad()
-	lockedNow, err := g.Users.RecordFailure(ctx, user.ID, accounts.ChannelLegacy)
+	lockedNow, err = g.Users.RecordFailure(ctx, user.ID, accounts.ChannelLegacy)
 	if err != nil {
-		return user, "", err
+		return user, "", false, err
 	}
 	if lockedNow {
 		g.Logger.WarnContext(ctx, "legacy grant locked after repeated failures", "user_id", user.ID)
 	}
-	return user, result, nil
+	return user, result, lockedNow, nil
 }
 
-func (g *PasswordGrant) record(ctx context.Context, e models.LoginEvent) {
+func (g *PasswordGrant) record(ctx context.Context, e models.LoginEvent, lockedNow bool) {
+	if g.Observe != nil {
+		g.Observe(e.ClientID, e.Result, lockedNow)
+	}
 	if err := g.Users.RecordLogin(ctx, e); err != nil {
 		g.Logger.ErrorContext(ctx, "record login history", "error", err, "client_id", e.ClientID)
 	}

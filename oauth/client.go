@@ -49,9 +49,6 @@ func NewClient(m models.Client) *Client {
 	if m.SecretHash != "" {
 		c.Secret = []byte(m.SecretHash)
 	}
-	if len(c.ResponseTypes) == 0 {
-		c.ResponseTypes = []string{"code"}
-	}
 	return c
 }
 

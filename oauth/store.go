@@ -171,13 +171,15 @@ func (s *Store) create(ctx context.Context, kind, signature, accessSignature str
 		RequestID:       r.GetID(),
 		AccessSignature: accessSignature,
 		ClientID:        r.GetClient().GetID(),
-		RequestedAt:     r.GetRequestedAt(),
+		RequestedAt:     r.GetRequestedAt().UTC(),
 		Active:          true,
 		Data:            data,
 	}
 	if sess := r.GetSession(); sess != nil {
 		row.Subject = sess.GetSubject()
-		if exp := expiryFor(kind, sess); !exp.IsZero() {
+		// In UTC: SQLite compares the stored times as text, so an offset
+		// other than PruneExpired's would prune the wrong rows.
+		if exp := expiryFor(kind, sess).UTC(); !exp.IsZero() {
 			row.ExpiresAt = &exp
 		}
 	}
@@ -423,7 +425,7 @@ func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) 
 // PruneExpired deletes requests that expired before cutoff. Inactive
 // refresh tokens are kept until their own expiry so reuse stays detectable.
 func (s *Store) PruneExpired(ctx context.Context, cutoff time.Time) (int64, error) {
-	res := s.db.WithContext(ctx).Where("expires_at IS NOT NULL AND expires_at < ?", cutoff).Delete(&models.OAuthRequest{})
+	res := s.db.WithContext(ctx).Where("expires_at IS NOT NULL AND expires_at < ?", cutoff.UTC()).Delete(&models.OAuthRequest{})
 	if res.Error != nil {
 		return 0, fmt.Errorf("prune expired requests: %w", res.Error)
 	}

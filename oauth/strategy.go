@@ -126,6 +126,11 @@ func (s *TokenStrategy) ValidateAccessToken(ctx context.Context, r fosite.Reques
 func (s *TokenStrategy) ParseJWT(ctx context.Context, token string) (*AccessTokenClaims, error) {
 	claims := &AccessTokenClaims{}
 	_, err := jwt.ParseWithClaims(token, claims, func(t *jwt.Token) (interface{}, error) {
+		// ID tokens share the signer and issuer; only typ tells them apart
+		// (RFC 9068 section 4).
+		if typ, _ := t.Header["typ"].(string); !strings.EqualFold(typ, "at+jwt") && !strings.EqualFold(typ, "application/at+jwt") {
+			return nil, fmt.Errorf("typ %q is not at+jwt", typ)
+		}
 		kid, _ := t.Header["kid"].(string)
 		return s.keys.PublicKey(ctx, kid)
 	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(s.issuer), jwt.WithExpirationRequired())

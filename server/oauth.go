@@ -222,11 +222,22 @@ func userClaims(u models.User, granted fosite.Arguments) map[string]any {
 func (s *Server) handleToken() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := legacy.WithUserAgent(r.Context(), r.UserAgent())
+		// fosite goes on with whatever part of a bad form parsed: net/http
+		// reports a urlencoded body's error only after the multipart check
+		// that fosite stops at.
+		if err := r.ParseForm(); err != nil {
+			s.writeTokenError(w, r, nil, fosite.ErrInvalidRequest.WithHint("The request body is not a valid form.").WithWrap(err))
+			return
+		}
 		session := oauth.NewSession("")
 		ar, err := s.Provider.NewAccessRequest(ctx, r, session)
 		if err != nil {
-			s.logTokenError(r, ar, err)
-			s.Provider.WriteAccessError(ctx, w, ar, err)
+			if ar == nil && errors.Is(err, fosite.ErrInvalidRequest) {
+				// fosite's answer when no handler takes the grant type;
+				// RFC 6749 section 5.2 calls it unsupported_grant_type.
+				err = fosite.ErrUnsupportedGrantType.WithWrap(err)
+			}
+			s.writeTokenError(w, r, ar, err)
 			return
 		}
 		if ar.GetGrantTypes().ExactOne("client_credentials") {
@@ -239,15 +250,33 @@ func (s *Server) handleToken() http.Handler {
 		}
 		resp, err := s.Provider.NewAccessResponse(ctx, ar)
 		if err != nil {
-			s.logTokenError(r, ar, err)
-			s.Provider.WriteAccessError(ctx, w, ar, err)
+			s.writeTokenError(w, r, ar, err)
 			return
 		}
 		if s.TokenResponseHook != nil {
 			s.TokenResponseHook(w, ar)
 		}
+		s.Metrics.Token(r.PostFormValue("grant_type"), "ok")
 		s.Provider.WriteAccessResponse(ctx, w, ar, resp)
 	})
+}
+
+// writeTokenError answers a failed token request: 503 when the database
+// is unreachable (the client should retry), otherwise fosite's RFC 6749
+// error.
+func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
+	s.logTokenError(r, ar, err)
+	s.Metrics.Token(r.PostFormValue("grant_type"), fosite.ErrorToRFC6749Error(err).ErrorField)
+	if unavailable(err) {
+		writeUnavailable(w)
+		return
+	}
+	// RFC 6749 section 5.2: a client that authenticated with the
+	// Authorization header is challenged for its scheme.
+	if fosite.ErrorToRFC6749Error(err).ErrorField == fosite.ErrInvalidClient.ErrorField && r.Header.Get("Authorization") != "" {
+		w.Header().Set("WWW-Authenticate", `Basic realm="authgate"`)
+	}
+	s.Provider.WriteAccessError(r.Context(), w, ar, err)
 }
 
 // logTokenError logs a refused token request with the client and grant,
@@ -269,6 +298,10 @@ func (s *Server) handleIntrospect() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		resp, err := s.Provider.NewIntrospectionRequest(ctx, r, oauth.NewSession(""))
+		if unavailable(err) {
+			writeUnavailable(w)
+			return
+		}
 		if err != nil {
 			s.Provider.WriteIntrospectionError(ctx, w, err)
 			return
@@ -281,6 +314,10 @@ func (s *Server) handleRevoke() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		err := s.Provider.NewRevocationRequest(ctx, r)
+		if unavailable(err) {
+			writeUnavailable(w)
+			return
+		}
 		s.Provider.WriteRevocationResponse(ctx, w, err)
 	})
 }

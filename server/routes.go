@@ -20,17 +20,18 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /login", s.handleLoginForm())
 	mux.Handle("POST /login", s.handleLogin())
 	mux.Handle("POST /logout", s.handleLogout())
-	if s.Account != nil {
-		mux.Handle("/account", s.Account)
-		mux.Handle("/account/", s.Account)
-	}
+	mux.Handle("GET /account", s.handleAccount())
+	mux.Handle("GET /account/security-token", s.handleTokenForm())
+	mux.Handle("POST /account/security-token", s.handleTokenReset())
+	mux.Handle("GET /account/password", s.handlePasswordForm())
+	mux.Handle("POST /account/password", s.handlePasswordChange())
 	mux.Handle("GET /static/", staticHandler())
 
 	mux.Handle("GET /health/alive", s.handleAlive())
 	mux.Handle("GET /health/ready", s.handleReady())
 	mux.Handle("/", s.handleNotFound())
 
-	return chain(mux,
+	return chain(s.Metrics.Middleware(mux),
 		s.ClientIP.Middleware,
 		logRequests(s.Logger),
 		recoverPanics(s.Logger),

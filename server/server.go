@@ -13,6 +13,7 @@ import (
 	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/clientip"
 	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/metrics"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/secret"
@@ -22,6 +23,9 @@ import (
 type Users interface {
 	GetUserByID(ctx context.Context, id string) (models.User, error)
 	AuthenticateLogin(ctx context.Context, username, password string, meta accounts.LoginMeta) (models.User, error)
+	ListLogins(ctx context.Context, f accounts.LoginFilter) ([]models.LoginEvent, int64, error)
+	ResetToken(ctx context.Context, actor, username string, byUser bool) error
+	ChangeOwnPassword(ctx context.Context, userID, current, newPassword string) error
 }
 
 // Deps are the parts the public server is built from.
@@ -35,8 +39,8 @@ type Deps struct {
 	ClientIP *clientip.Resolver
 	// Ready reports whether the server can serve (the database answers).
 	Ready func(ctx context.Context) error
-	// Account mounts the self-service pages; optional.
-	Account http.Handler
+	// Metrics counts requests and grants; optional.
+	Metrics *metrics.Metrics
 	// TokenResponseHook may add headers to a successful token response
 	// (the legacy grant's Deprecation and Sunset headers); optional.
 	TokenResponseHook func(w http.ResponseWriter, ar fosite.AccessRequester)
@@ -54,12 +58,12 @@ type Server struct {
 }
 
 // New builds the public HTTP handler: OAuth 2.0 and OpenID Connect
-// endpoints, login and consent pages, health checks.
+// endpoints, login, consent and self-service account pages, health checks.
 func New(d Deps) (http.Handler, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	pages, err := newRenderer(d.Logger, nil, "login", "consent", "error")
+	pages, err := newRenderer(d.Logger, nil, "login", "consent", "error", "account", "account-token", "account-password")
 	if err != nil {
 		return nil, err
 	}

@@ -1,8 +1,10 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net"
+	"net/http"
 	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -25,4 +27,17 @@ func isUnavailable(err error) bool {
 	}
 	var connErr *pgconn.ConnectError
 	return errors.As(err, &connErr)
+}
+
+// unavailable reports whether a request failed because a dependency (the
+// database) is unreachable or too slow, rather than because it was wrong.
+func unavailable(err error) bool {
+	return err != nil && (isUnavailable(err) || errors.Is(err, context.DeadlineExceeded))
+}
+
+// writeUnavailable answers 503 with an RFC 6749 style body and a hint to
+// retry soon.
+func writeUnavailable(w http.ResponseWriter) {
+	w.Header().Set("Retry-After", "1")
+	writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The server is temporarily unable to handle the request; try again shortly.")
 }

@@ -44,11 +44,19 @@ var errHelp = flag.ErrHelp
 
 // parse parses args; flags may come before or after positional arguments.
 func (f *flags) parse(env *cliEnv, args []string) error {
+	for _, a := range args {
+		if a == "--" {
+			break
+		}
+		if a == "-h" || a == "-help" || a == "--help" {
+			// Asked-for help is output, not an error: print it to stdout.
+			f.SetOutput(env.stdout)
+		}
+	}
 	var positional []string
 	for {
 		if err := f.FlagSet.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				f.SetOutput(env.stdout)
 				return errHelp
 			}
 			return errUsage

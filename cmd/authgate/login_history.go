@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/legacy"
+)
+
+// knownResults are the login results the server records; --result matches
+// them ignoring case.
+var knownResults = []string{
+	legacy.ResultSuccess, legacy.ResultInvalidPW, legacy.ResultTokenRequired, legacy.ResultInvalidToken,
+	legacy.ResultLockout, legacy.ResultUnknownUser, legacy.ResultDisabled, legacy.ResultSunset,
+}
+
+// parseAge reads a Go duration such as 90m or 24h, or a number of days
+// such as 7d.
+func parseAge(s string) (time.Duration, error) {
+	if days, ok := strings.CutSuffix(s, "d"); ok {
+		n, err := strconv.Atoi(days)
+		if err == nil && n > 0 && n <= 100*365 {
+			return time.Duration(n) * 24 * time.Hour, nil
+		}
+	} else if d, err := time.ParseDuration(s); err == nil && d > 0 {
+		return d, nil
+	}
+	return 0, fmt.Errorf("%q is not a positive duration such as 90m, 24h or 7d", s)
+}
+
+type loginEventJSON struct {
+	Time      time.Time `json:"time"`
+	UserID    string    `json:"user_id"`
+	Username  string    `json:"username"`
+	ClientID  string    `json:"client_id"`
+	SourceIP  string    `json:"source_ip"`
+	Method    string    `json:"method"`
+	Result    string    `json:"result"`
+	UserAgent string    `json:"user_agent"`
+}
+
+func cmdLoginHistory(ctx context.Context, env *cliEnv, args []string) error {
+	f := newFlags(env, "login-history", "[--user USERNAME] [--client CLIENT_ID] [--result RESULT] [--since DURATION] [--limit N] [--json]")
+	user := f.String("user", "", "only attempts for this username")
+	client := f.String("client", "", "only attempts through this client")
+	result := f.String("result", "", "only attempts with this result, e.g. "+strconv.Quote(legacy.ResultSuccess)+" or "+strconv.Quote(legacy.ResultInvalidToken))
+	method := f.String("method", "", "only attempts by this method: "+accounts.MethodPasswordGrant+" or "+accounts.MethodLoginPage)
+	var since time.Duration
+	f.Func("since", "only attempts within this long before now, e.g. 90m, 24h or 7d", func(s string) error {
+		d, err := parseAge(s)
+		since = d
+		return err
+	})
+	limit := f.Int("limit", 50, "show at most N attempts, newest first (up to 1000)")
+	asJSON := f.Bool("json", false, "print JSON")
+	if err := f.parse(env, args); err != nil {
+		return helpOrErr(err)
+	}
+	if _, err := positional(env, f); err != nil {
+		return err
+	}
+	if *limit < 1 {
+		fmt.Fprintf(env.stderr, "%s: --limit must be at least 1\n", f.Name())
+		return errUsage
+	}
+	switch *method {
+	case "", accounts.MethodPasswordGrant, accounts.MethodLoginPage:
+	default:
+		fmt.Fprintf(env.stderr, "%s: --method must be %s or %s\n", f.Name(), accounts.MethodPasswordGrant, accounts.MethodLoginPage)
+		return errUsage
+	}
+	filter := accounts.LoginFilter{Username: *user, ClientID: *client, Result: *result, Method: *method, Limit: *limit}
+	for _, r := range knownResults {
+		if strings.EqualFold(r, strings.TrimSpace(*result)) {
+			filter.Result = r
+		}
+	}
+	if since > 0 {
+		filter.Since = time.Now().Add(-since)
+	}
+	return withApp(ctx, env, f, func(a *app) error {
+		events, total, err := a.accounts.ListLogins(ctx, filter)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			out := make([]loginEventJSON, 0, len(events))
+			for _, e := range events {
+				out = append(out, loginEventJSON{
+					Time: e.Time.UTC(), UserID: e.UserID, Username: e.Username, ClientID: e.ClientID,
+					SourceIP: e.SourceIP, Method: e.Method, Result: e.Result, UserAgent: e.UserAgent,
+				})
+			}
+			return printJSON(env.stdout, out)
+		}
+		if len(events) == 0 {
+			fmt.Fprintln(env.stdout, "No login attempts match.")
+			return nil
+		}
+		tw := newTable(env.stdout, "TIME", "USER", "CLIENT", "SOURCE IP", "METHOD", "RESULT")
+		for _, e := range events {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", fmtTime(e.Time), cell(e.Username), cell(e.ClientID), cell(e.SourceIP), e.Method, cell(e.Result))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		if int64(len(events)) < total {
+			fmt.Fprintf(env.stderr, "Showing the newest %d of %d attempts; use --limit or the filters to see others.\n", len(events), total)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,344 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/oauth"
+)
+
+// The self-service pages under /account let a signed-in user see their own
+// login history, reset their security token and change their password.
+// Every change is a POST carrying the CSRF token; each one answers with a
+// redirect to /account (post/redirect/get, so reloading the page never
+// repeats it), and the outcome travels in a short-lived notice cookie
+// rather than in the URL, where anyone could forge a link to it.
+
+// historyRows is how many login events the overview shows.
+const historyRows = 20
+
+// noticeCookie carries the outcome of a change to the next /account page.
+const noticeCookie = "authgate_notice"
+
+// Notices the overview can show, named in the notice cookie.
+const (
+	noticeTokenReset      = "token-reset"
+	noticePasswordChanged = "password-changed"
+)
+
+// accountData is the Data of the account pages.
+type accountData struct {
+	Username    string
+	Email       string
+	MaskedEmail string
+	Logins      []loginRow
+	Total       int64
+}
+
+// loginRow is one line of the login history as the overview shows it.
+type loginRow struct {
+	Time     time.Time
+	Method   string
+	Result   string
+	SourceIP string
+	Client   string
+}
+
+// accountUser returns the signed-in user. Without one (no session, an
+// expired one, or a deleted user) it redirects to the login page, which
+// brings the browser back here, and returns false.
+func (s *Server) accountUser(w http.ResponseWriter, r *http.Request) (models.User, bool) {
+	ls, ok, err := s.sessions.current(r)
+	if err != nil {
+		s.renderFailure(w, r, err, false)
+		return models.User{}, false
+	}
+	if ok {
+		u, err := s.Users.GetUserByID(r.Context(), ls.UserID)
+		if err == nil {
+			return u, true
+		}
+		if !errors.Is(err, accounts.ErrNotFound) {
+			s.renderFailure(w, r, err, false)
+			return models.User{}, false
+		}
+		s.sessions.end(r.Context(), w, r)
+	}
+	http.Redirect(w, r, "/login?"+url.Values{"return_to": {r.URL.Path}}.Encode(), http.StatusSeeOther)
+	return models.User{}, false
+}
+
+// accountPage starts the data of an account page for u.
+func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, title string, u models.User) (page, *accountData) {
+	p := s.page(w, r, title, "", true)
+	p.Username = u.Username
+	d := &accountData{Username: u.Username, Email: u.Email, MaskedEmail: maskEmail(u.Email)}
+	p.Data = d
+	return p, d
+}
+
+// renderFailure shows a page for an error the user cannot fix, logging it
+// when it is the server's fault. Its details never reach the page.
+func (s *Server) renderFailure(w http.ResponseWriter, r *http.Request, err error, signedIn bool) {
+	status, _, _ := classify(err)
+	msg := "The request could not be completed. Go back and try again."
+	if status >= 500 {
+		s.Logger.ErrorContext(r.Context(), "account page failed", "request_id", RequestID(r.Context()), "error", err)
+		msg = "The request could not be completed right now, and nothing was changed. Try again shortly."
+	}
+	s.pages.render(w, r, status, "error", s.page(w, r, "Something went wrong", msg, signedIn))
+}
+
+// checkAccountPost reads the form of a POST to an account page and checks
+// its CSRF token before anything else, so that a forged request changes
+// nothing whoever is signed in. On failure it has answered (403 for a bad
+// token) and returns false.
+func (s *Server) checkAccountPost(w http.ResponseWriter, r *http.Request) bool {
+	if err := r.ParseForm(); err != nil {
+		s.pages.render(w, r, http.StatusBadRequest, "error", s.page(w, r, "Request refused", "The form could not be read, and nothing was changed. Go back and try again.", s.signedIn(r)))
+		return false
+	}
+	if !s.sessions.checkCSRF(r) {
+		s.pages.render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site, so nothing was changed. Go back, reload the page and try again.", s.signedIn(r)))
+		return false
+	}
+	return true
+}
+
+// signedIn reports whether the request has a live session; a page that
+// only decides whether to show the sign-out link can ignore errors.
+func (s *Server) signedIn(r *http.Request) bool {
+	_, ok, _ := s.sessions.current(r)
+	return ok
+}
+
+// setNotice makes the next /account page of user u show notice.
+func (s *Server) setNotice(w http.ResponseWriter, u models.User, notice string) {
+	http.SetCookie(w, s.sessions.cookie(noticeCookie, notice+"."+u.ID, 300))
+}
+
+// takeNotice returns the text of the notice left for u, if any, and
+// clears it. A notice left for another user (who signed out before
+// seeing it) is dropped.
+func (s *Server) takeNotice(w http.ResponseWriter, r *http.Request, u models.User) string {
+	c, err := r.Cookie(noticeCookie)
+	if err != nil {
+		return ""
+	}
+	http.SetCookie(w, s.sessions.cookie(noticeCookie, "", -1))
+	notice, userID, ok := strings.Cut(c.Value, ".")
+	if !ok || userID != u.ID {
+		return ""
+	}
+	switch notice {
+	case noticeTokenReset:
+		return "Your security token was reset. A new security token was emailed to " + maskEmail(u.Email) + "."
+	case noticePasswordChanged:
+		return "Your password was changed. A new security token was emailed to " + maskEmail(u.Email) + "."
+	}
+	return ""
+}
+
+// handleAccount shows the overview: who is signed in, the recent login
+// history, and the actions.
+func (s *Server) handleAccount() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.accountUser(w, r)
+		if !ok {
+			return
+		}
+		events, total, err := s.Users.ListLogins(r.Context(), accounts.LoginFilter{UserID: u.ID, Limit: historyRows})
+		if err != nil {
+			s.renderFailure(w, r, err, true)
+			return
+		}
+		p, d := s.accountPage(w, r, "Your account", u)
+		p.Notice = s.takeNotice(w, r, u)
+		d.Total = total
+		d.Logins = s.loginRows(r, events)
+		s.pages.render(w, r, http.StatusOK, "account", p)
+	})
+}
+
+// loginRows turns events into table rows, naming each client once.
+func (s *Server) loginRows(r *http.Request, events []models.LoginEvent) []loginRow {
+	names := map[string]string{}
+	clientName := func(id string) string {
+		if id == "" {
+			return ""
+		}
+		if n, ok := names[id]; ok {
+			return n
+		}
+		n := id
+		if c, err := s.Provider.Store.GetClient(r.Context(), id); err == nil {
+			if ac, ok := oauth.ClientOf(c); ok && ac.Name != "" {
+				n = ac.Name + " (" + id + ")"
+			}
+		}
+		names[id] = n
+		return n
+	}
+	rows := make([]loginRow, 0, len(events))
+	for _, e := range events {
+		rows = append(rows, loginRow{
+			Time:     e.Time.UTC(),
+			Method:   methodLabel(e.Method),
+			Result:   e.Result,
+			SourceIP: e.SourceIP,
+			Client:   clientName(e.ClientID),
+		})
+	}
+	return rows
+}
+
+func methodLabel(m string) string {
+	switch m {
+	case accounts.MethodLoginPage:
+		return "Sign-in page"
+	case accounts.MethodPasswordGrant:
+		return "Password and security token (legacy)"
+	}
+	return m
+}
+
+// handleTokenForm explains the security token and asks for confirmation.
+func (s *Server) handleTokenForm() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.accountUser(w, r)
+		if !ok {
+			return
+		}
+		p, _ := s.accountPage(w, r, "Reset my security token", u)
+		s.pages.render(w, r, http.StatusOK, "account-token", p)
+	})
+}
+
+// handleTokenReset gives the user a new security token, which goes only
+// to their email address: no page ever shows it.
+func (s *Server) handleTokenReset() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.checkAccountPost(w, r) {
+			return
+		}
+		u, ok := s.accountUser(w, r)
+		if !ok {
+			return
+		}
+		err := s.Users.ResetToken(r.Context(), "user:"+u.Username, u.Username, true)
+		if errors.Is(err, accounts.ErrNotFound) {
+			s.sessions.end(r.Context(), w, r)
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		if err != nil {
+			s.renderFailure(w, r, err, true)
+			return
+		}
+		s.setNotice(w, u, noticeTokenReset)
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+	})
+}
+
+// handlePasswordForm shows the change-password form.
+func (s *Server) handlePasswordForm() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.accountUser(w, r)
+		if !ok {
+			return
+		}
+		p, _ := s.accountPage(w, r, "Change my password", u)
+		s.pages.render(w, r, http.StatusOK, "account-password", p)
+	})
+}
+
+// handlePasswordChange changes the password after checking the current
+// one; the accounts service also issues and emails a new security token.
+// It then signs out every other browser of the user, since whoever knew
+// the old password may have signed in with it, and gives this browser a
+// fresh session.
+func (s *Server) handlePasswordChange() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.checkAccountPost(w, r) {
+			return
+		}
+		u, ok := s.accountUser(w, r)
+		if !ok {
+			return
+		}
+		retry := func(status int, msg string) {
+			p, _ := s.accountPage(w, r, "Change my password", u)
+			p.Error = msg
+			s.pages.render(w, r, status, "account-password", p)
+		}
+		current := r.PostFormValue("current_password")
+		next := r.PostFormValue("new_password")
+		switch {
+		case current == "" || next == "":
+			retry(http.StatusBadRequest, "Enter your current password and a new password. Nothing was changed.")
+			return
+		case next != r.PostFormValue("confirm_password"):
+			retry(http.StatusBadRequest, "The new password and its confirmation do not match. Nothing was changed.")
+			return
+		}
+		err := s.Users.ChangeOwnPassword(r.Context(), u.ID, current, next)
+		var fe *accounts.FieldError
+		switch {
+		case err == nil:
+		case errors.Is(err, accounts.ErrLocked):
+			retry(http.StatusForbidden, "Too many wrong passwords: signing in and changing the password are locked for a while. Nothing was changed. Try again later or ask an administrator to unlock your account.")
+			return
+		case errors.Is(err, accounts.ErrBadCredentials):
+			retry(http.StatusBadRequest, "The current password is incorrect. Nothing was changed.")
+			return
+		case errors.As(err, &fe):
+			retry(http.StatusBadRequest, fieldMessage(fe))
+			return
+		case errors.Is(err, accounts.ErrNotFound):
+			s.sessions.end(r.Context(), w, r)
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		default:
+			s.renderFailure(w, r, err, true)
+			return
+		}
+		if err := s.DB.WithContext(r.Context()).Where("user_id = ?", u.ID).Delete(&models.LoginSession{}).Error; err != nil {
+			// The password did change; tell the user so, and log why the
+			// other sessions live on.
+			s.Logger.ErrorContext(r.Context(), "end other sessions after password change", "request_id", RequestID(r.Context()), "user_id", u.ID, "error", err)
+		}
+		if _, err := s.sessions.start(r.Context(), w, r, u.ID); err != nil {
+			s.Logger.ErrorContext(r.Context(), "new session after password change", "request_id", RequestID(r.Context()), "user_id", u.ID, "error", err)
+		}
+		s.setNotice(w, u, noticePasswordChanged)
+		http.Redirect(w, r, "/account", http.StatusSeeOther)
+	})
+}
+
+// fieldMessage turns a validation error into a sentence for the
+// change-password form. The only field the form sends is the new password.
+func fieldMessage(fe *accounts.FieldError) string {
+	field := fe.Field
+	if field == "password" {
+		field = "The new password"
+	}
+	return fmt.Sprintf("%s %s. Nothing was changed.", field, fe.Message)
+}
+
+// maskEmail hides most of an address while leaving enough for its owner
+// to recognise it: "alice@example.com" becomes "a***@example.com".
+func maskEmail(addr string) string {
+	at := strings.LastIndexByte(addr, '@')
+	if at <= 0 || at == len(addr)-1 {
+		return "your email address"
+	}
+	first, _ := utf8.DecodeRuneInString(addr)
+	return string(first) + "***" + addr[at:]
+}
