@@ -1,0 +1,36 @@
+package oauth_test
+
+import (
+	"testing"
+
+	"gorm.io/gorm"
+
+	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/oauth"
+	"github.com/authgate/authgate/oauth/storetest"
+	"github.com/authgate/authgate/secret"
+)
+
+const testSecret = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+
+func testKeyring(t testing.TB) *secret.Keyring {
+	t.Helper()
+	k, err := secret.New([]byte(testSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// TestStore runs the storage conformance suite on every database, each
+// subtest on a fresh database (a fresh schema on PostgreSQL).
+func TestStore(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) (*oauth.Store, *gorm.DB) {
+				db := testdb.Open(t, kind)
+				return oauth.NewStore(db, testKeyring(t), nil), db
+			})
+		})
+	}
+}

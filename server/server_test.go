@@ -1,0 +1,80 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/clientip"
+	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/oauth"
+	"github.com/authgate/authgate/password"
+	"github.com/authgate/authgate/secret"
+	"github.com/authgate/authgate/server"
+)
+
+const (
+	goldenIssuer = "https://id.example.test"
+	goldenSecret = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
+)
+
+// newTestServer builds the public handler on a fresh SQLite database, the way
+// serve does, with the issuer fixed so its documents are reproducible.
+func newTestServer(t *testing.T, edit func(*config.Config)) (http.Handler, *oauth.Provider) {
+	t.Helper()
+	ctx := context.Background()
+	cfg := config.Default()
+	cfg.Issuer = goldenIssuer
+	cfg.Secret = goldenSecret
+	if edit != nil {
+		edit(&cfg)
+	}
+	db := testdb.Open(t, "sqlite")
+	kr, err := secret.New([]byte(cfg.Secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := password.NewHasher(password.Params{Time: 1, Memory: 8192, Threads: 1}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := oauth.NewKeyManager(db, kr, cfg.TokenRetention())
+	if err := keys.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	provider := oauth.NewProvider(oauth.Settings{
+		Issuer:                cfg.Issuer,
+		AccessTokenLifespan:   cfg.AccessTokenLifespan,
+		RefreshTokenLifespan:  cfg.RefreshTokenLifespan,
+		AuthorizeCodeLifespan: cfg.AuthorizeCodeLifespan,
+		IDTokenLifespan:       cfg.IDTokenLifespan,
+	}, oauth.NewStore(db, kr, nil), keys, kr, &oauth.SecretHasher{Keys: kr, Argon2: hasher})
+	h, err := server.New(server.Deps{
+		Config:   cfg,
+		DB:       db,
+		Keys:     kr,
+		Provider: provider,
+		Users:    accounts.New(db, kr, hasher, accounts.Options{}),
+		ClientIP: clientip.New(nil),
+	})
+	if err != nil {
+		t.Fatalf("server.New: %v", err)
+	}
+	return h, provider
+}
+
+// serveGET serves one GET request.
+func serveGET(t *testing.T, h http.Handler, path string, header http.Header) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequestWithContext(context.Background(), http.MethodGet, path, nil)
+	req.RemoteAddr = "127.0.0.1:40000"
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
+}
