@@ -7,15 +7,19 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"sync"
 	"time"
 
 	"github.com/ory/fosite"
 
 	"github.com/authgate/authgate/clientip"
+	"github.com/authgate/authgate/clients"
+	"github.com/authgate/authgate/console"
 	"github.com/authgate/authgate/database"
 	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/mail"
+	"github.com/authgate/authgate/metrics"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/server"
@@ -39,11 +43,24 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 // then shuts down gracefully.
 func serve(ctx context.Context, a *app) error {
 	cfg, logger := a.cfg, a.logger
+	sqlDB, err := a.db.DB()
+	if err != nil {
+		return err
+	}
+	var sender *mail.Sender
+	m := metrics.New(sqlDB, func(ctx context.Context) (int64, int64, error) {
+		if sender == nil {
+			return 0, 0, nil
+		}
+		st, err := sender.Stats(ctx)
+		return st.Queued, st.Failed, err
+	})
 	keys := oauth.NewKeyManager(a.db, a.keyring, cfg.TokenRetention())
 	if err := keys.Ensure(ctx); err != nil {
 		return err
 	}
 	store := oauth.NewStore(a.db, a.keyring, logger)
+	ranges := trust.New(a.db)
 	hasher := &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}
 	provider := oauth.NewProvider(oauth.Settings{
 		Issuer:                cfg.Issuer,
@@ -52,7 +69,9 @@ func serve(ctx context.Context, a *app) error {
 		AuthorizeCodeLifespan: cfg.AuthorizeCodeLifespan,
 		IDTokenLifespan:       cfg.IDTokenLifespan,
 	}, store, keys, a.keyring, hasher, func(p *oauth.Provider) fosite.TokenEndpointHandler {
-		return legacy.New(p, a.accounts, trust.New(a.db), cfg.LegacyGrantDisabled, logger)
+		g := legacy.New(p, a.accounts, ranges, cfg.LegacyGrantDisabled, logger)
+		g.Observe = m.Legacy
+		return g
 	})
 
 	ready := func(ctx context.Context) error {
@@ -69,12 +88,27 @@ func serve(ctx context.Context, a *app) error {
 		Users:             a.accounts,
 		ClientIP:          clientip.New(cfg.TrustedProxies),
 		Ready:             ready,
+		Metrics:           m,
 		TokenResponseHook: legacy.SunsetHeaders,
 	})
 	if err != nil {
 		return err
 	}
+	if err := console.EnsureClient(ctx, a.db, cfg.AdminURL); err != nil {
+		return err
+	}
+	clientService := clients.New(a.db, hasher, clients.Options{})
+	adminUI, err := console.New(console.Deps{
+		Logger: logger, Config: cfg, DB: a.db, Keys: a.keyring, Accounts: a.accounts,
+		Clients: clientService, Trust: ranges, TokenTransport: inProcess{public},
+	})
+	if err != nil {
+		return err
+	}
 	adminMux := http.NewServeMux()
+	adminMux.Handle("/admin/", adminUI)
+	adminMux.Handle("GET /metrics", m.Handler())
+	adminMux.Handle("GET /{$}", http.RedirectHandler("/admin/", http.StatusFound))
 	adminMux.HandleFunc("GET /health/alive", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintln(w, `{"status":"ok"}`)
@@ -90,7 +124,7 @@ func serve(ctx context.Context, a *app) error {
 		transport = mail.NewFileTransport(cfg.Mail.Outbox)
 		logger.Info("mail goes to an outbox folder; set AUTHGATE_SMTP_HOST to send real email", "outbox", cfg.Mail.Outbox)
 	}
-	sender, err := mail.NewSender(a.db, a.keyring, transport, mail.SenderOptions{
+	sender, err = mail.NewSender(a.db, a.keyring, transport, mail.SenderOptions{
 		From: cfg.Mail.From, PollInterval: cfg.Mail.PollInterval, MaxAttempts: cfg.Mail.MaxAttempts, Logger: logger,
 	})
 	if err != nil {
@@ -177,4 +211,22 @@ func janitor(ctx context.Context, a *app, store *oauth.Store) {
 		case <-t.C:
 		}
 	}
+}
+
+// inProcess is an http.RoundTripper that serves requests with a handler in
+// this process. The admin console is an OAuth client of this server; it
+// reaches the token and userinfo endpoints this way because the public
+// issuer URL may not be reachable from the server itself (a load balancer
+// in front, split DNS).
+type inProcess struct{ h http.Handler }
+
+func (t inProcess) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.RemoteAddr = "127.0.0.1:0"
+	req.RequestURI = req.URL.RequestURI()
+	rec := httptest.NewRecorder()
+	t.h.ServeHTTP(rec, req)
+	resp := rec.Result()
+	resp.Request = req
+	return resp, nil
 }
