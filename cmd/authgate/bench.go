@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/bench"
+)
+
+const benchSynopsis = `--scenario SCENARIO --issuer URL [flags]
+
+Load-tests any OAuth 2.0 / OpenID Connect server with standard requests and
+prints requests/s, latency p50/p90/p99/max, and failures by HTTP status,
+OAuth error code and transport error. It needs no database and ignores
+--config.
+
+Scenarios:
+  client_credentials  token requests, client authenticated with HTTP Basic
+  password            resource-owner password grant (give the password as the
+                      server expects it, e.g. with the security token appended)
+  refresh             each worker rotates its own refresh token; the first comes
+                      from the password grant, or the code flow with --flow code
+  introspect          introspects one access token got by client credentials
+  authorization_code  the full browser flow per iteration: authorize (PKCE,
+                      state), login form, consent form, code exchange
+  jwks                GET the JWKS
+  discovery           GET the OpenID configuration
+
+Endpoints come from ISSUER/.well-known/openid-configuration unless given
+with --token-url, --authorize-url, --introspect-url or --jwks-url.
+
+Examples:
+  authgate bench --scenario discovery --issuer https://id.example.com
+  AG_SECRET=... authgate bench --scenario client_credentials --issuer https://id.example.com \
+      --client-id service --client-secret-env AG_SECRET --concurrency 32 --duration 20s --warmup 5s
+  printf '%s\n' "$PASSWORD" | authgate bench --scenario authorization_code --issuer https://id.example.com \
+      --client-id webapp --client-secret-env AG_SECRET --redirect-uri https://app.example.com/cb \
+      --scope openid --username alice --password-stdin --reuse-session`
+
+// cmdBench load-tests an OAuth 2.0 / OpenID Connect server. It opens no
+// database: the server under load may be anyone's.
+func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
+	f := newFlags(env, "bench", benchSynopsis)
+	var cfg bench.Config
+	f.StringVar(&cfg.Scenario, "scenario", "", "what to load: "+strings.Join(bench.Scenarios, ", "))
+	f.StringVar(&cfg.Issuer, "issuer", "", "the server's issuer URL; endpoints are discovered from it")
+	f.StringVar(&cfg.DiscoveryURL, "discovery-url", "", "the discovery document (default ISSUER/.well-known/openid-configuration)")
+	f.StringVar(&cfg.TokenURL, "token-url", "", "the token endpoint (default: from discovery)")
+	f.StringVar(&cfg.AuthorizeURL, "authorize-url", "", "the authorization endpoint (default: from discovery)")
+	f.StringVar(&cfg.IntrospectURL, "introspect-url", "", "the introspection endpoint (default: from discovery)")
+	f.StringVar(&cfg.JWKSURL, "jwks-url", "", "the JWKS URI (default: from discovery)")
+	f.StringVar(&cfg.ClientID, "client-id", "", "the OAuth client")
+	clientSecret := f.String("client-secret", "", "the client secret (visible to other local users; prefer --client-secret-env)")
+	clientSecretEnv := f.String("client-secret-env", "", "read the client secret from this environment `VARIABLE`")
+	f.StringVar(&cfg.Username, "username", "", "the user signing in (password, refresh, authorization_code)")
+	pwStdin := f.Bool("password-stdin", false, "read the user's password from the first line of standard input")
+	pwEnv := f.String("password-env", "", "read the user's password from this environment `VARIABLE`")
+	f.StringVar(&cfg.Scope, "scope", "", "space-separated scopes to ask for (refresh usually needs offline_access)")
+	f.StringVar(&cfg.RedirectURI, "redirect-uri", "", "the client's registered redirect URI (authorization_code; refresh with --flow code)")
+	f.StringVar(&cfg.Flow, "flow", "", "how refresh gets its first refresh tokens: password (default) or code")
+	f.BoolVar(&cfg.ReuseSession, "reuse-session", false, "authorization_code: keep each worker's cookies, so a signed-in user skips the login form")
+	f.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent workers, each with at most one request in flight")
+	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long to measure after the warm-up")
+	f.IntVar(&cfg.Requests, "requests", 0, "count this many requests instead of running for --duration")
+	f.DurationVar(&cfg.Warmup, "warmup", 5*time.Second, "load applied first and not counted")
+	f.DurationVar(&cfg.Timeout, "timeout", bench.DefaultTimeout, "timeout of each HTTP request")
+	asJSON := f.Bool("json", false, "print the result as JSON")
+	quiet := f.Bool("quiet", false, "no live progress line on standard error")
+	if err := f.parse(env, args); err != nil {
+		return helpOrErr(err)
+	}
+	if _, err := positional(env, f); err != nil {
+		return err
+	}
+	set := map[string]bool{}
+	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
+	usageErr := func(format string, args ...any) error {
+		fmt.Fprintf(env.stderr, "%s: %s\n", f.Name(), fmt.Sprintf(format, args...))
+		fmt.Fprintf(env.stderr, "Run 'authgate bench --help' for the flags.\n")
+		return errUsage
+	}
+	if set["duration"] && set["requests"] {
+		return usageErr("give --duration or --requests, not both")
+	}
+	if cfg.Requests > 0 {
+		cfg.Duration = 0
+	}
+	if cfg.Concurrency < 1 {
+		return usageErr("--concurrency must be at least 1, got %d", cfg.Concurrency)
+	}
+	if cfg.Timeout <= 0 {
+		return usageErr("--timeout must be positive, got %s", cfg.Timeout)
+	}
+
+	switch {
+	case *clientSecret != "" && *clientSecretEnv != "":
+		return usageErr("give --client-secret or --client-secret-env, not both")
+	case *clientSecretEnv != "":
+		cfg.ClientSecret = env.getenv(*clientSecretEnv)
+		if cfg.ClientSecret == "" {
+			return usageErr("--client-secret-env: environment variable %s is empty or unset", *clientSecretEnv)
+		}
+	default:
+		cfg.ClientSecret = *clientSecret
+	}
+	switch {
+	case *pwStdin && *pwEnv != "":
+		return usageErr("give --password-stdin or --password-env, not both")
+	case *pwEnv != "":
+		cfg.Password = env.getenv(*pwEnv)
+		if cfg.Password == "" {
+			return usageErr("--password-env: environment variable %s is empty or unset", *pwEnv)
+		}
+	}
+	// Check the command line before reading stdin, so a mistake fails at
+	// once instead of waiting for input.
+	check := cfg
+	if *pwStdin {
+		check.Password = "read later"
+	}
+	if err := check.Validate(); err != nil {
+		msg := strings.ReplaceAll(err.Error(), "\n", "\n  ")
+		if check.Password == "" && needsPassword(cfg.Scenario) {
+			msg += "\n  (give the password with --password-stdin or --password-env VARIABLE, never as a flag)"
+		}
+		return usageErr("%s", msg)
+	}
+	if *pwStdin {
+		pw, err := readPassword(env)
+		if err != nil {
+			return err
+		}
+		cfg.Password = pw
+	}
+	if !*quiet {
+		cfg.Progress = env.stderr
+	}
+
+	res, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if *asJSON {
+		return printJSON(env.stdout, res)
+	}
+	return res.WriteText(env.stdout)
+}
+
+func needsPassword(scenario string) bool {
+	switch scenario {
+	case bench.Password, bench.Refresh, bench.AuthorizationCode:
+		return true
+	}
+	return false
+}
