@@ -13,6 +13,7 @@ import (
 
 	"github.com/ory/fosite"
 
+	"github.com/authgate/authgate/admin"
 	"github.com/authgate/authgate/clientip"
 	"github.com/authgate/authgate/clients"
 	"github.com/authgate/authgate/console"
@@ -107,6 +108,10 @@ func serve(ctx context.Context, a *app) error {
 	}
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/admin/", adminUI)
+	adminMux.Handle("/admin/api/", admin.NewAPI(admin.APIDeps{
+		Logger: logger, Provider: provider, Accounts: a.accounts,
+		Clients: clientService, Trust: ranges, Keys: keys, DB: a.db,
+	}))
 	adminMux.Handle("GET /metrics", m.Handler())
 	adminMux.Handle("GET /{$}", http.RedirectHandler("/admin/", http.StatusFound))
 	adminMux.HandleFunc("GET /health/alive", func(w http.ResponseWriter, r *http.Request) {
