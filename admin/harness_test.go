@@ -111,7 +111,6 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 	}
 	e.accounts = accounts.New(db, e.keys, hasher, accounts.Options{Organization: "Acme", LockoutThreshold: 3, Logger: logger})
 	secretHasher := &oauth.SecretHasher{Keys: e.keys, Argon2: hasher}
-	e.clients = clients.New(db, secretHasher, clients.Options{})
 	e.trust = trust.New(db, trust.WithCacheTTL(0))
 	e.km = oauth.NewKeyManager(db, e.keys, time.Hour)
 	if err := e.km.Ensure(ctx); err != nil {
@@ -124,6 +123,7 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 	public := httptest.NewUnstartedServer(nil)
 	e.issuer = "http://" + public.Listener.Addr().String()
 	store := oauth.NewStore(db, e.keys, logger)
+	e.clients = clients.New(db, secretHasher, clients.Options{Changed: store.ForgetClient})
 	e.provider = oauth.NewProvider(oauth.Settings{
 		Issuer:                e.issuer,
 		AccessTokenLifespan:   time.Hour,

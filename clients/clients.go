@@ -44,13 +44,17 @@ type Hasher interface {
 type Options struct {
 	// Now returns the current time; tests replace it. Default time.Now.
 	Now func() time.Time
+	// Changed, when set, is called after a change to a client commits, so
+	// that caches of the client in this process can drop it.
+	Changed func(id string)
 }
 
 // Service manages client registrations. It is safe for concurrent use.
 type Service struct {
-	db     *gorm.DB
-	hasher Hasher
-	now    func() time.Time
+	db      *gorm.DB
+	hasher  Hasher
+	now     func() time.Time
+	onAlter func(id string)
 }
 
 // New returns a Service storing clients in db and hashing their secrets
@@ -61,8 +65,9 @@ func New(db *gorm.DB, hasher Hasher, opts Options) *Service {
 		now = time.Now
 	}
 	return &Service{
-		db:     db,
-		hasher: hasher,
+		db:      db,
+		hasher:  hasher,
+		onAlter: opts.Changed,
 		// PostgreSQL keeps microseconds; truncating makes returned values
 		// equal what a later Get reads back.
 		now: func() time.Time { return now().UTC().Truncate(time.Microsecond) },
@@ -202,6 +207,7 @@ func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate)
 // Delete removes the client with id together with its stored tokens,
 // authorization codes and consents. Its login history stays.
 func (s *Service) Delete(ctx context.Context, actor, id string) error {
+	defer s.changed(id)
 	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		c, err := locked(ctx, tx, id)
 		if err != nil {
@@ -317,6 +323,7 @@ func (s *Service) SetSunset(ctx context.Context, actor, id string, at *time.Time
 // change reads the client with id into *c under a row lock, lets fn modify
 // it and, if fn reports a change, saves it, all in one transaction.
 func (s *Service) change(ctx context.Context, id string, c *models.Client, fn func(tx *gorm.DB) (bool, error)) error {
+	defer s.changed(id)
 	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		var err error
 		if *c, err = locked(ctx, tx, id); err != nil {
@@ -333,6 +340,12 @@ func (s *Service) change(ctx context.Context, id string, c *models.Client, fn fu
 		// Read back what the database holds (UpdatedAt in particular).
 		return tx.Where("id = ?", c.ID).Take(c).Error
 	})
+}
+
+func (s *Service) changed(id string) {
+	if s.onAlter != nil {
+		s.onAlter(id)
+	}
 }
 
 // locked reads the client with id inside tx, holding its row lock on

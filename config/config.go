@@ -60,6 +60,9 @@ type Config struct {
 	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
 	LogLevel       string        `yaml:"log_level"`
 
+	// Pprof serves net/http/pprof on the admin listener under /debug/pprof/.
+	Pprof bool `yaml:"pprof"`
+
 	// DBMaxOpenConns sizes the database connection pool.
 	DBMaxOpenConns int `yaml:"db_max_open_conns"`
 }
@@ -241,6 +244,13 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 			return fmt.Errorf("AUTHGATE_LEGACY_GRANT_DISABLED: %q is not true or false", v)
 		}
 		cfg.LegacyGrantDisabled = b
+	}
+	if v := getenv("AUTHGATE_PPROF"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("AUTHGATE_PPROF: %q is not true or false", v)
+		}
+		cfg.Pprof = b
 	}
 	if v := getenv("AUTHGATE_TRUSTED_PROXIES"); v != "" {
 		prefixes, err := ParsePrefixes(v)

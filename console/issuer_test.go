@@ -79,7 +79,7 @@ func TestRealIssuer(t *testing.T) {
 		}
 		pub.Config.Handler = public
 		inProcess := 0
-		clientSvc := clients.New(db, hasher, clients.Options{})
+		clientSvc := clients.New(db, hasher, clients.Options{Changed: provider.Store.ForgetClient})
 		h, err := New(Deps{
 			Config: cfg, DB: db, Keys: keyring, Accounts: accts, Clients: clientSvc, Trust: ranges,
 			TokenTransport: roundTripFunc(func(r *http.Request) (*http.Response, error) {

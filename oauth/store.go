@@ -40,9 +40,10 @@ var storedFormKeys = []string{
 // Store is fosite's storage on gorm. Every method honours a transaction
 // begun with BeginTX and carried in the context.
 type Store struct {
-	db     *gorm.DB
-	keys   *secret.Keyring
-	logger *slog.Logger
+	db      *gorm.DB
+	keys    *secret.Keyring
+	logger  *slog.Logger
+	clients *clientCache
 }
 
 var (
@@ -58,7 +59,7 @@ func NewStore(db *gorm.DB, keys *secret.Keyring, logger *slog.Logger) *Store {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{db: db, keys: keys, logger: logger}
+	return &Store{db: db, keys: keys, logger: logger, clients: newClientCache(DefaultClientCacheTTL)}
 }
 
 type txKey struct{}
@@ -110,8 +111,33 @@ func notFound(err error) error {
 	return err
 }
 
-// GetClient loads a client by id.
+// SetClientCacheTTL changes how long clients are cached; 0 turns the
+// cache off. Call it before the store is used.
+func (s *Store) SetClientCacheTTL(ttl time.Duration) { s.clients = newClientCache(ttl) }
+
+// ForgetClient drops a client from the cache, so that a change made in
+// this process takes effect at once.
+func (s *Store) ForgetClient(id string) { s.clients.forget(id) }
+
+// GetClient loads a client by id. Clients are read on every token request
+// and change rarely, so they are cached for a short time; a change made by
+// another process (the CLI, another replica) is seen within the TTL.
+// Tokens are never cached: a revocation is seen by the next request.
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
+	if _, inTx := ctx.Value(txKey{}).(*gorm.DB); !inTx {
+		if c, ok := s.clients.get(id); ok {
+			return c, nil
+		}
+	}
+	c, err := s.loadClient(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	s.clients.put(id, c)
+	return c, nil
+}
+
+func (s *Store) loadClient(ctx context.Context, id string) (*Client, error) {
 	var m models.Client
 	if err := s.conn(ctx).Where("id = ?", id).Take(&m).Error; err != nil {
 		return nil, notFound(err)

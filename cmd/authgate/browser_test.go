@@ -260,7 +260,7 @@ func TestBrowserConsoleRefusesNonAdminsAndForgedPosts(t *testing.T) {
 		if err != nil || removed == 0 {
 			t.Fatalf("remove csrf_token: removed %d, %v", removed, err)
 		}
-		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirm-submit")), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("confirm-submit")), chromedp.WaitNotPresent(chromedp.ID("confirm-submit")), chromedp.WaitVisible(chromedp.CSS("main"))); err != nil {
 			t.Fatal(err)
 		}
 		body := strings.ToLower(text(t, ctx, "main"))

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/http/pprof"
 	"sync"
 	"time"
 
@@ -98,7 +99,7 @@ func serve(ctx context.Context, a *app) error {
 	if err := console.EnsureClient(ctx, a.db, cfg.AdminURL); err != nil {
 		return err
 	}
-	clientService := clients.New(a.db, hasher, clients.Options{})
+	clientService := clients.New(a.db, hasher, clients.Options{Changed: store.ForgetClient})
 	adminUI, err := console.New(console.Deps{
 		Logger: logger, Config: cfg, DB: a.db, Keys: a.keyring, Accounts: a.accounts,
 		Clients: clientService, Trust: ranges, TokenTransport: inProcess{public},
@@ -113,6 +114,12 @@ func serve(ctx context.Context, a *app) error {
 		Clients: clientService, Trust: ranges, Keys: keys, DB: a.db,
 	}))
 	adminMux.Handle("GET /metrics", m.Handler())
+	if cfg.Pprof {
+		adminMux.HandleFunc("/debug/pprof/", pprof.Index)
+		adminMux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		adminMux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		adminMux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	}
 	adminMux.Handle("GET /{$}", http.RedirectHandler("/admin/", http.StatusFound))
 	adminMux.HandleFunc("GET /health/alive", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
