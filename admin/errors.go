@@ -1,16 +1,12 @@
 package admin
 
 import (
-	"context"
-	"database/sql"
-	"database/sql/driver"
-	"errors"
-	"io"
-	"net"
-	"net/http"
-	"syscall"
+	"github.com/authgate/authgate/database"
 
-	"github.com/jackc/pgx/v5/pgconn"
+	"context"
+	"errors"
+	"net/http"
+
 	"github.com/ory/fosite"
 
 	"github.com/authgate/authgate/accounts"
@@ -137,31 +133,10 @@ func classify(err error) (status int, body errorBody, challenge string) {
 	}
 }
 
-// unavailable reports whether err means the database cannot be reached
-// right now, or the request ran out of time, rather than a bug.
-//
-// An (unexpected) EOF counts: pgx reports a connection that dropped in the
-// middle of a query that way, bare. Request bodies never reach this test
-// with one, because decodeJSON turns its errors into field errors first.
+// unavailable reports whether the database is unreachable, or the client
+// went away.
 func unavailable(err error) bool {
-	if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) ||
-		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
-		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
-		return true
-	}
-	var netErr net.Error
-	if errors.As(err, &netErr) {
-		return true
-	}
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		// Class 08: connection exception; 57P01..57P03: admin shutdown,
-		// crash shutdown, cannot connect now.
-		return len(pgErr.Code) >= 2 && pgErr.Code[:2] == "08" || pgErr.Code == "57P01" || pgErr.Code == "57P02" || pgErr.Code == "57P03"
-	}
-	var connErr *pgconn.ConnectError
-	return errors.As(err, &connErr)
+	return errors.Is(err, context.Canceled) || database.IsUnavailable(err)
 }
 
 // writeError writes err as JSON, and logs it when it is the server's

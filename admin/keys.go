@@ -4,12 +4,8 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/authgate/authgate/audit"
 	"github.com/authgate/authgate/models"
 )
-
-// actionKeyRotate is the audit action of a signing key rotation.
-const actionKeyRotate = "signing_key.rotate"
 
 // keyJSON is how the API shows a signing key: its public part only.
 type keyJSON struct {
@@ -54,14 +50,10 @@ type rotatedKeyJSON struct {
 func (a *api) handleRotateKey() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		kid, err := a.Keys.Rotate(ctx)
+		kid, err := a.Keys.Rotate(ctx, actorOf(ctx))
 		if err != nil {
 			a.writeError(w, r, err)
 			return
-		}
-		if err := audit.Record(ctx, a.DB, actorOf(ctx), actionKeyRotate, kid, "new current signing key"); err != nil {
-			// The key did rotate; say so, and leave the failure to the log.
-			a.Logger.ErrorContext(ctx, "record signing key rotation in the audit log", "kid", kid, "actor", actorOf(ctx), "error", err)
 		}
 		writeJSON(w, http.StatusOK, rotatedKeyJSON{KID: kid})
 	})

@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/oauth"
 )
 
 func TestSigningKeys(t *testing.T) {
@@ -39,7 +40,7 @@ func TestSigningKeys(t *testing.T) {
 		if rotated.KID == "" || rotated.KID == before.Items[0].KID {
 			t.Fatalf("got kid %q, want a new one (old %q)", rotated.KID, before.Items[0].KID)
 		}
-		e.wantAudit(t, actionKeyRotate, rotated.KID, "client:"+e.automation.ID)
+		e.wantAudit(t, oauth.AuditKeyRotate, rotated.KID, "client:"+e.automation.ID)
 
 		var after itemsJSON[keyJSON]
 		e.do(t, "GET", "/admin/api/keys", e.adminToken, nil).want(t, http.StatusOK, &after)

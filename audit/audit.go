@@ -53,8 +53,11 @@ func List(ctx context.Context, db *gorm.DB, f Filter) ([]models.AuditEntry, erro
 	if f.BeforeID > 0 {
 		q = q.Where("id < ?", f.BeforeID)
 	}
-	if f.Limit <= 0 || f.Limit > 1000 {
+	switch {
+	case f.Limit <= 0:
 		f.Limit = 100
+	case f.Limit > 1000:
+		f.Limit = 1000
 	}
 	var out []models.AuditEntry
 	if err := q.Order("id DESC").Limit(f.Limit).Find(&out).Error; err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"gorm.io/gorm"
 
+	"github.com/authgate/authgate/audit"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/secret"
 )
@@ -28,6 +29,9 @@ const (
 	// keyLockID serialises first-key creation across replicas on PostgreSQL.
 	keyLockID = 0x617574686b79 // "authky"
 )
+
+// AuditKeyRotate is the audit action of a signing key rotation.
+const AuditKeyRotate = "signing_key.rotate"
 
 // ErrNoSigningKey is returned when the database holds no current key.
 var ErrNoSigningKey = errors.New("no current signing key; run authgate migrate or authgate keys rotate")
@@ -80,9 +84,10 @@ func (m *KeyManager) Ensure(ctx context.Context) error {
 	})
 }
 
-// Rotate makes a new key current. The old key's public part stays in the
-// JWKS for the retention period, so tokens it signed still verify.
-func (m *KeyManager) Rotate(ctx context.Context) (string, error) {
+// Rotate makes a new key current and records it in the audit log as done
+// by actor, in the same transaction. The old key's public part stays in
+// the JWKS for the retention period, so tokens it signed still verify.
+func (m *KeyManager) Rotate(ctx context.Context, actor string) (string, error) {
 	var kid string
 	err := m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if tx.Dialector.Name() == "postgres" {
@@ -97,8 +102,10 @@ func (m *KeyManager) Rotate(ctx context.Context) (string, error) {
 			return fmt.Errorf("retire signing key: %w", err)
 		}
 		var err error
-		kid, err = m.insertCurrent(tx)
-		return err
+		if kid, err = m.insertCurrent(tx); err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, actor, AuditKeyRotate, kid, "new current signing key")
 	})
 	if err != nil {
 		return "", err

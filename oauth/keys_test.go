@@ -188,7 +188,7 @@ func testRotate(t *testing.T, db *gorm.DB) {
 	oldKID := currentKID(t, m)
 
 	clk.set(t0.Add(time.Minute))
-	newKID, err := m.Rotate(ctx)
+	newKID, err := m.Rotate(ctx, "test")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -292,7 +292,7 @@ func testJWKSPublicOnly(t *testing.T, db *gorm.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Rotate(ctx); err != nil {
+	if _, err := m.Rotate(ctx, "test"); err != nil {
 		t.Fatal(err)
 	}
 	body, tag2, err := m.JWKSWithETag(ctx)

@@ -134,7 +134,7 @@ func TestDiscoveryLegacyGrantDisabled(t *testing.T) {
 // values that change with every key (kid, modulus) by their shape.
 func TestJWKSShape(t *testing.T) {
 	h, p := newTestServer(t, nil)
-	if _, err := p.Keys.Rotate(t.Context()); err != nil {
+	if _, err := p.Keys.Rotate(t.Context(), "test"); err != nil {
 		t.Fatal(err)
 	}
 	rec := serveGET(t, h, "/.well-known/jwks.json", nil)

@@ -1,7 +1,8 @@
 package server
 
 import (
-	"context"
+	"github.com/authgate/authgate/database"
+
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -41,7 +42,7 @@ func classify(err error) (status int, code, description string) {
 		return http.StatusUnauthorized, "invalid_grant", "authentication failure"
 	case errors.Is(err, accounts.ErrLocked):
 		return http.StatusUnauthorized, "invalid_grant", "authentication failure"
-	case errors.Is(err, context.DeadlineExceeded), isUnavailable(err):
+	case database.IsUnavailable(err):
 		return http.StatusServiceUnavailable, "temporarily_unavailable", "The server is temporarily unable to handle the request; try again shortly."
 	default:
 		return http.StatusInternalServerError, "server_error", "The server met an unexpected condition."

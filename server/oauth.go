@@ -267,7 +267,7 @@ func (s *Server) handleToken() http.Handler {
 func (s *Server) writeTokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
 	s.logTokenError(r, ar, err)
 	s.Metrics.Token(r.PostFormValue("grant_type"), fosite.ErrorToRFC6749Error(err).ErrorField)
-	if unavailable(err) {
+	if unavailable(r.Context(), err) {
 		writeUnavailable(w)
 		return
 	}
@@ -298,7 +298,7 @@ func (s *Server) handleIntrospect() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		resp, err := s.Provider.NewIntrospectionRequest(ctx, r, oauth.NewSession(""))
-		if unavailable(err) {
+		if unavailable(r.Context(), err) {
 			writeUnavailable(w)
 			return
 		}
@@ -314,7 +314,7 @@ func (s *Server) handleRevoke() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		err := s.Provider.NewRevocationRequest(ctx, r)
-		if unavailable(err) {
+		if unavailable(r.Context(), err) {
 			writeUnavailable(w)
 			return
 		}

@@ -52,7 +52,7 @@ func cmdKeys(ctx context.Context, env *cliEnv, args []string) error {
 		if err := km.Ensure(ctx); err != nil {
 			return err
 		}
-		kid, err := km.Rotate(ctx)
+		kid, err := km.Rotate(ctx, cliActor(env))
 		if err != nil {
 			return err
 		}
