@@ -3,53 +3,10 @@ package admin
 import (
 	"encoding/json"
 	"net/http"
-	"slices"
 	"time"
 
 	"github.com/authgate/authgate/clients"
-	"github.com/authgate/authgate/models"
 )
-
-// clientJSON is how the API shows a client: never its secret hash.
-type clientJSON struct {
-	ClientID      string   `json:"client_id"`
-	Name          string   `json:"name"`
-	Public        bool     `json:"public"`
-	FirstParty    bool     `json:"first_party"`
-	GrantTypes    []string `json:"grant_types"`
-	ResponseTypes []string `json:"response_types"`
-	RedirectURIs  []string `json:"redirect_uris"`
-	Scopes        []string `json:"scopes"`
-	Audience      []string `json:"audience"`
-	// AccessTokenFormat is "opaque" or "jwt".
-	AccessTokenFormat string `json:"access_token_format"`
-	// LegacyEnabled reports whether the client holds the password grant.
-	LegacyEnabled      bool       `json:"legacy_enabled"`
-	LegacySunset       *time.Time `json:"legacy_sunset"`
-	LegacyDeprecatedAt *time.Time `json:"legacy_deprecated_at"`
-	CreatedAt          time.Time  `json:"created_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
-}
-
-func clientView(c models.Client) clientJSON {
-	return clientJSON{
-		ClientID:           c.ID,
-		Name:               c.Name,
-		Public:             c.Public,
-		FirstParty:         c.FirstParty,
-		GrantTypes:         orEmpty(c.GrantTypes),
-		ResponseTypes:      orEmpty(c.ResponseTypes),
-		RedirectURIs:       orEmpty(c.RedirectURIs),
-		Scopes:             orEmpty(c.Scopes),
-		Audience:           orEmpty(c.Audience),
-		AccessTokenFormat:  c.AccessTokenFormat,
-		LegacyEnabled:      slices.Contains(c.GrantTypes, clients.GrantPassword),
-		LegacySunset:       utcPtr(c.LegacySunset),
-		LegacyDeprecatedAt: utcPtr(c.LegacyDeprecatedAt),
-		CreatedAt:          c.CreatedAt.UTC(),
-		UpdatedAt:          c.UpdatedAt.UTC(),
-	}
-}
 
 func (a *api) handleListClients() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -58,11 +15,11 @@ func (a *api) handleListClients() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		items := make([]clientJSON, 0, len(list))
+		items := make([]clients.View, 0, len(list))
 		for _, c := range list {
-			items = append(items, clientView(c))
+			items = append(items, clients.ViewOf(c))
 		}
-		writeJSON(w, http.StatusOK, itemsJSON[clientJSON]{Items: items})
+		writeJSON(w, http.StatusOK, itemsJSON[clients.View]{Items: items})
 	})
 }
 
@@ -81,8 +38,8 @@ type createClientRequest struct {
 // createdClientJSON carries the generated secret, the only time it is
 // ever shown.
 type createdClientJSON struct {
-	Client       clientJSON `json:"client"`
-	ClientSecret string     `json:"client_secret,omitempty"`
+	Client       clients.View `json:"client"`
+	ClientSecret string       `json:"client_secret,omitempty"`
 }
 
 func (a *api) handleCreateClient() http.Handler {
@@ -107,7 +64,7 @@ func (a *api) handleCreateClient() http.Handler {
 			return
 		}
 		w.Header().Set("Location", "/admin/api/clients/"+c.ID)
-		writeJSON(w, http.StatusCreated, createdClientJSON{Client: clientView(c), ClientSecret: secret})
+		writeJSON(w, http.StatusCreated, createdClientJSON{Client: clients.ViewOf(c), ClientSecret: secret})
 	})
 }
 
@@ -118,7 +75,7 @@ func (a *api) handleGetClient() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, clientView(c))
+		writeJSON(w, http.StatusOK, clients.ViewOf(c))
 	})
 }
 
@@ -152,7 +109,7 @@ func (a *api) handleUpdateClient() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, clientView(c))
+		writeJSON(w, http.StatusOK, clients.ViewOf(c))
 	})
 }
 
@@ -192,7 +149,7 @@ func (a *api) handleSetLegacy(enabled bool) http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, clientView(c))
+		writeJSON(w, http.StatusOK, clients.ViewOf(c))
 	})
 }
 
@@ -219,7 +176,7 @@ func (a *api) handleSetSunset() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, clientView(c))
+		writeJSON(w, http.StatusOK, clients.ViewOf(c))
 	})
 }
 
@@ -257,13 +214,6 @@ type pageJSON[T any] struct {
 	Total  int64 `json:"total"`
 	Limit  int   `json:"limit"`
 	Offset int   `json:"offset"`
-}
-
-func orEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 func utcPtr(t *time.Time) *time.Time {

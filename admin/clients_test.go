@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/authgate/authgate/clients"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
@@ -50,19 +51,19 @@ func TestClients(t *testing.T) {
 			}
 			e.wantAudit(t, "client.create", c.ClientID, adminActor)
 
-			var got clientJSON
+			var got clients.View
 			e.do(t, "GET", "/admin/api/clients/"+c.ClientID, e.adminToken, nil).want(t, http.StatusOK, &got)
 			if got.ClientID != c.ClientID || got.Name != c.Name || !slices.Equal(got.RedirectURIs, c.RedirectURIs) {
 				t.Errorf("GET: got %+v, want %+v", got, c)
 			}
 
-			var list itemsJSON[clientJSON]
+			var list itemsJSON[clients.View]
 			e.do(t, "GET", "/admin/api/clients", e.clientToken, nil).want(t, http.StatusOK, &list)
-			if !slices.ContainsFunc(list.Items, func(x clientJSON) bool { return x.ClientID == c.ClientID }) {
+			if !slices.ContainsFunc(list.Items, func(x clients.View) bool { return x.ClientID == c.ClientID }) {
 				t.Errorf("list: got %d clients without %s", len(list.Items), c.ClientID)
 			}
 
-			var updated clientJSON
+			var updated clients.View
 			e.do(t, "PATCH", "/admin/api/clients/"+c.ClientID, e.clientToken, map[string]any{
 				"name": "web two", "first_party": true,
 			}).want(t, http.StatusOK, &updated)
@@ -190,7 +191,7 @@ func TestClients(t *testing.T) {
 				t.Fatalf("password grant while enabled: %v", err)
 			}
 
-			var c clientJSON
+			var c clients.View
 			e.do(t, "POST", "/admin/api/clients/"+id+"/legacy/disable", e.adminToken, nil).want(t, http.StatusOK, &c)
 			if c.LegacyEnabled || slices.Contains(c.GrantTypes, "password") {
 				t.Errorf("after disable: got legacy_enabled %t, grant_types %v; want off, no password", c.LegacyEnabled, c.GrantTypes)
@@ -217,7 +218,7 @@ func TestClients(t *testing.T) {
 			id, secret := created.Client.ClientID, created.ClientSecret
 			path := "/admin/api/clients/" + id + "/legacy/sunset"
 
-			var c clientJSON
+			var c clients.View
 			e.do(t, "PUT", path, e.adminToken, map[string]any{"sunset": "2999-01-31"}).want(t, http.StatusOK, &c)
 			want := time.Date(2999, 1, 31, 0, 0, 0, 0, time.UTC)
 			if c.LegacySunset == nil || !c.LegacySunset.Equal(want) || c.LegacyDeprecatedAt == nil {

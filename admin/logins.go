@@ -9,24 +9,14 @@ import (
 	"github.com/authgate/authgate/models"
 )
 
-// loginEventJSON is how the API shows one login attempt.
+// loginEventJSON is how the API shows one login attempt: with its id.
 type loginEventJSON struct {
-	ID        uint64    `json:"id"`
-	Time      time.Time `json:"time"`
-	UserID    string    `json:"user_id"`
-	Username  string    `json:"username"`
-	ClientID  string    `json:"client_id"`
-	SourceIP  string    `json:"source_ip"`
-	Method    string    `json:"method"`
-	Result    string    `json:"result"`
-	UserAgent string    `json:"user_agent"`
+	ID uint64 `json:"id"`
+	accounts.LoginEventView
 }
 
 func loginEventView(e models.LoginEvent) loginEventJSON {
-	return loginEventJSON{
-		ID: e.ID, Time: e.Time.UTC(), UserID: e.UserID, Username: e.Username, ClientID: e.ClientID,
-		SourceIP: e.SourceIP, Method: e.Method, Result: e.Result, UserAgent: e.UserAgent,
-	}
+	return loginEventJSON{ID: e.ID, LoginEventView: accounts.LoginEventViewOf(e)}
 }
 
 // handleLoginHistory lists login attempts, newest first, filtered by
@@ -71,17 +61,6 @@ func (a *api) handleLoginHistory() http.Handler {
 	})
 }
 
-// legacyUsageJSON is one line of the legacy usage report.
-type legacyUsageJSON struct {
-	ClientID   string     `json:"client_id"`
-	ClientName string     `json:"client_name"`
-	Sunset     *time.Time `json:"sunset"`
-	UserID     string     `json:"user_id"`
-	Username   string     `json:"username"`
-	Count      int64      `json:"count"`
-	LastUsed   time.Time  `json:"last_used"`
-}
-
 func (a *api) handleLegacyReport() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		report, err := a.Accounts.LegacyReport(r.Context())
@@ -89,14 +68,11 @@ func (a *api) handleLegacyReport() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		items := make([]legacyUsageJSON, 0, len(report))
+		items := make([]accounts.LegacyUsageView, 0, len(report))
 		for _, u := range report {
-			items = append(items, legacyUsageJSON{
-				ClientID: u.ClientID, ClientName: u.ClientName, Sunset: utcPtr(u.Sunset),
-				UserID: u.UserID, Username: u.Username, Count: u.Count, LastUsed: u.LastUsed.UTC(),
-			})
+			items = append(items, accounts.LegacyUsageViewOf(u))
 		}
-		writeJSON(w, http.StatusOK, itemsJSON[legacyUsageJSON]{Items: items})
+		writeJSON(w, http.StatusOK, itemsJSON[accounts.LegacyUsageView]{Items: items})
 	})
 }
 

@@ -114,7 +114,7 @@ func TestLegacyReports(t *testing.T) {
 		e := newEnv(t, db)
 
 		t.Run("report", func(t *testing.T) {
-			var r itemsJSON[legacyUsageJSON]
+			var r itemsJSON[accounts.LegacyUsageView]
 			e.do(t, "GET", "/admin/api/legacy/report", e.clientToken, nil).want(t, http.StatusOK, &r)
 			counts := map[string]int64{}
 			for _, u := range r.Items {

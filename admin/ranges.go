@@ -2,21 +2,9 @@ package admin
 
 import (
 	"net/http"
-	"time"
 
-	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/trust"
 )
-
-// rangeJSON is how the API shows a trusted IP range.
-type rangeJSON struct {
-	CIDR        string    `json:"cidr"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
-}
-
-func rangeView(tr models.TrustedRange) rangeJSON {
-	return rangeJSON{CIDR: tr.CIDR, Description: tr.Description, CreatedAt: tr.CreatedAt.UTC()}
-}
 
 func (a *api) handleListRanges() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -25,11 +13,11 @@ func (a *api) handleListRanges() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		items := make([]rangeJSON, 0, len(list))
+		items := make([]trust.View, 0, len(list))
 		for _, tr := range list {
-			items = append(items, rangeView(tr))
+			items = append(items, trust.ViewOf(tr))
 		}
-		writeJSON(w, http.StatusOK, itemsJSON[rangeJSON]{Items: items})
+		writeJSON(w, http.StatusOK, itemsJSON[trust.View]{Items: items})
 	})
 }
 
@@ -51,7 +39,7 @@ func (a *api) handleAddRange() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusCreated, rangeView(tr))
+		writeJSON(w, http.StatusCreated, trust.ViewOf(tr))
 	})
 }
 

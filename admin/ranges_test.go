@@ -9,6 +9,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/trust"
 )
 
 func TestTrustedRanges(t *testing.T) {
@@ -16,7 +17,7 @@ func TestTrustedRanges(t *testing.T) {
 		e := newEnv(t, db)
 		cidrs := func(t *testing.T) []string {
 			t.Helper()
-			var list itemsJSON[rangeJSON]
+			var list itemsJSON[trust.View]
 			e.do(t, "GET", "/admin/api/trusted-ips", e.adminToken, nil).want(t, http.StatusOK, &list)
 			var out []string
 			for _, r := range list.Items {
@@ -26,7 +27,7 @@ func TestTrustedRanges(t *testing.T) {
 		}
 
 		t.Run("add, list, remove", func(t *testing.T) {
-			var r rangeJSON
+			var r trust.View
 			e.do(t, "POST", "/admin/api/trusted-ips", e.adminToken, map[string]string{"cidr": "10.1.2.3/8", "description": "office"}).
 				want(t, http.StatusCreated, &r)
 			if r.CIDR != "10.0.0.0/8" || r.Description != "office" || r.CreatedAt.IsZero() {

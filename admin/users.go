@@ -2,51 +2,26 @@ package admin
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/models"
 )
 
-// userJSON is how the API shows a user: never the password hash nor the
-// security token or its hash.
+// userJSON is how the API shows a user: the accounts view and whether
+// each sign-in channel is locked now.
 type userJSON struct {
-	ID                string     `json:"id"`
-	Username          string     `json:"username"`
-	Email             string     `json:"email"`
-	Name              string     `json:"name"`
-	Admin             bool       `json:"admin"`
-	TokenIssuedAt     time.Time  `json:"token_issued_at"`
-	PasswordChangedAt time.Time  `json:"password_changed_at"`
-	LegacyFailures    int        `json:"legacy_failures"`
-	LegacyLockedUntil *time.Time `json:"legacy_locked_until"`
+	accounts.UserView
 	// LegacyLocked reports whether the legacy password grant is locked now.
-	LegacyLocked     bool       `json:"legacy_locked"`
-	LoginFailures    int        `json:"login_failures"`
-	LoginLockedUntil *time.Time `json:"login_locked_until"`
+	LegacyLocked bool `json:"legacy_locked"`
 	// LoginLocked reports whether the login page is locked now.
-	LoginLocked bool      `json:"login_locked"`
-	CreatedAt   time.Time `json:"created_at"`
-	UpdatedAt   time.Time `json:"updated_at"`
+	LoginLocked bool `json:"login_locked"`
 }
 
 func (a *api) userView(u models.User) userJSON {
 	return userJSON{
-		ID:                u.ID,
-		Username:          u.Username,
-		Email:             u.Email,
-		Name:              u.Name,
-		Admin:             u.Admin,
-		TokenIssuedAt:     u.TokenIssuedAt.UTC(),
-		PasswordChangedAt: u.PasswordChangedAt.UTC(),
-		LegacyFailures:    u.LegacyFailures,
-		LegacyLockedUntil: utcPtr(u.LegacyLockedUntil),
-		LegacyLocked:      a.Accounts.IsLocked(u, accounts.ChannelLegacy),
-		LoginFailures:     u.LoginFailures,
-		LoginLockedUntil:  utcPtr(u.LoginLockedUntil),
-		LoginLocked:       a.Accounts.IsLocked(u, accounts.ChannelLogin),
-		CreatedAt:         u.CreatedAt.UTC(),
-		UpdatedAt:         u.UpdatedAt.UTC(),
+		UserView:     accounts.UserViewOf(u),
+		LegacyLocked: a.Accounts.IsLocked(u, accounts.ChannelLegacy),
+		LoginLocked:  a.Accounts.IsLocked(u, accounts.ChannelLogin),
 	}
 }
 

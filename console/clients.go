@@ -61,7 +61,7 @@ func (c *console) renderClients(w http.ResponseWriter, r *http.Request, a admin,
 	}
 	p.Error = errMsg
 	p.Data = d
-	c.pages.render(w, r, status, "clients", p)
+	c.pages.Render(w, r, status, "clients", p)
 }
 
 // getClient loads the client named in the path, showing a page and
@@ -167,7 +167,7 @@ func (c *console) handleLegacyConfirm(w http.ResponseWriter, r *http.Request, a 
 		return
 	}
 	p.Data = d
-	c.pages.render(w, r, http.StatusOK, "confirm", p)
+	c.pages.Render(w, r, http.StatusOK, "confirm", p)
 }
 
 func (c *console) handleLegacy(w http.ResponseWriter, r *http.Request, a admin) {
@@ -295,7 +295,7 @@ func (c *console) renderClient(w http.ResponseWriter, r *http.Request, a admin, 
 	p.Error = errMsg
 	p.FieldErrors = fieldErrs
 	p.Data = d
-	c.pages.render(w, r, status, "client", p)
+	c.pages.Render(w, r, status, "client", p)
 }
 
 // fieldError turns a service's field error into the page's summary and the
@@ -402,7 +402,7 @@ func (c *console) renderNewClient(w http.ResponseWriter, r *http.Request, a admi
 		GrantTypes: clients.SupportedGrantTypes,
 		Formats:    []string{oauth.FormatOpaque, oauth.FormatJWT},
 	}
-	c.pages.render(w, r, status, "client_new", p)
+	c.pages.Render(w, r, status, "client_new", p)
 }
 
 type createdData struct {
@@ -443,5 +443,5 @@ func (c *console) handleCreateClient(w http.ResponseWriter, r *http.Request, a a
 	}
 	p.Notice = fmt.Sprintf("Created the client %s.", cl.Name)
 	p.Data = createdData{Client: cl, Secret: sec}
-	c.pages.render(w, r, http.StatusOK, "client_created", p)
+	c.pages.Render(w, r, http.StatusOK, "client_created", p)
 }

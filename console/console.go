@@ -17,6 +17,7 @@ import (
 	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/clients"
 	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/internal/web"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/secret"
@@ -57,7 +58,7 @@ type Deps struct {
 // console serves the pages. Its fields are fixed at New.
 type console struct {
 	Deps
-	pages    *renderer
+	pages    *web.Renderer[page]
 	oauth    *oauth2.Config
 	http     *http.Client
 	verifier *oidc.IDTokenVerifier

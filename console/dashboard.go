@@ -68,7 +68,7 @@ func (c *console) handleDashboard(w http.ResponseWriter, r *http.Request, a admi
 		return
 	}
 	p.Data = buildDashboard(days, report, all, since, today, c.Config.LegacyGrantDisabled)
-	c.pages.render(w, r, http.StatusOK, "dashboard", p)
+	c.pages.Render(w, r, http.StatusOK, "dashboard", p)
 }
 
 func buildDashboard(days []accounts.DayCount, report []accounts.LegacyUsage, all []models.Client, since, today time.Time, disabled bool) dashboardData {

@@ -85,5 +85,5 @@ func (c *console) handleLoginHistory(w http.ResponseWriter, r *http.Request, a a
 		d.NextURL = "/admin/login-history?" + pageQuery(filters, pageNo+1)
 	}
 	p.Data = d
-	c.pages.render(w, r, status, "login_history", p)
+	c.pages.Render(w, r, status, "login_history", p)
 }

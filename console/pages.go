@@ -1,23 +1,24 @@
 package console
 
 import (
-	"bytes"
 	"embed"
-	"fmt"
 	"html/template"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/authgate/authgate/internal/web"
 )
 
 //go:embed templates/*.html
 var templateFS embed.FS
 
-//go:embed static
-var staticFS embed.FS
+// consoleCSS is what the console adds to the public pages' stylesheet.
+//
+//go:embed static/console.css
+var consoleCSS []byte
 
 // page is the data every template gets.
 type page struct {
@@ -51,12 +52,6 @@ var pageNames = []string{
 	"users", "trusted_ips", "login_history",
 }
 
-// renderer parses each page with the shared layout once, at start.
-type renderer struct {
-	pages  map[string]*template.Template
-	logger *slog.Logger
-}
-
 var funcs = template.FuncMap{
 	"when":   formatTime,
 	"whens":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
@@ -67,49 +62,15 @@ var funcs = template.FuncMap{
 	"idsafe": idSafe,
 }
 
-func newRenderer(logger *slog.Logger) (*renderer, error) {
-	r := &renderer{pages: map[string]*template.Template{}, logger: logger}
-	for _, name := range pageNames {
-		t, err := template.New(name).Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html")
-		if err != nil {
-			return nil, fmt.Errorf("parse console template %s: %w", name, err)
-		}
-		r.pages[name] = t
-	}
-	return r, nil
+// newRenderer parses every console page with the layout.
+func newRenderer(logger *slog.Logger) (*web.Renderer[page], error) {
+	return web.NewRenderer[page](logger, "console template", templateFS, funcs, pageNames...)
 }
 
-// render writes a page. Console pages carry forms and personal data: never
-// cached.
-func (rd *renderer) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
-	t, ok := rd.pages[name]
-	if !ok {
-		rd.logger.ErrorContext(r.Context(), "unknown console template", "template", name)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", p); err != nil {
-		rd.logger.ErrorContext(r.Context(), "render console template", "template", name, "error", err)
-		http.Error(w, "internal error", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
-}
-
+// staticHandler serves the console's stylesheet: the public pages' rules
+// and the console's own.
 func staticHandler() http.Handler {
-	sub, err := fs.Sub(staticFS, "static")
-	if err != nil {
-		panic(err) // the embedded tree always has static/
-	}
-	files := http.StripPrefix("/admin/static/", http.FileServerFS(sub))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "public, max-age=3600")
-		files.ServeHTTP(w, r)
-	})
+	return web.StaticHandler("/admin/static/", consoleCSS)
 }
 
 const timeLayout = "2006-01-02 15:04 UTC"
@@ -171,7 +132,7 @@ func (c *console) showMessage(w http.ResponseWriter, r *http.Request, status int
 		m.Text = ""
 		p.Data = m
 	}
-	c.pages.render(w, r, status, "message", p)
+	c.pages.Render(w, r, status, "message", p)
 }
 
 // fail logs err and shows a page that says something went wrong, without

@@ -1,14 +1,13 @@
 package console
 
 import (
-	"context"
 	"errors"
 	"net/http"
 	"net/url"
 	"runtime/debug"
-	"time"
 
 	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/web"
 )
 
 // routes lists every console route in one place.
@@ -54,11 +53,11 @@ func (c *console) routes() http.Handler {
 			message{Text: "There is no console page at this address.", Back: "/admin/"})
 	})
 
-	return chain(mux,
+	return web.Chain(mux,
 		c.recoverPanics,
-		securityHeaders,
-		limitBody(c.Config.MaxBodyBytes),
-		timeout(c.Config.RequestTimeout),
+		web.SecurityHeaders,
+		web.LimitBody(c.Config.MaxBodyBytes),
+		web.Timeout(c.Config.RequestTimeout),
 	)
 }
 
@@ -109,23 +108,10 @@ func (c *console) authed(h adminHandler) http.Handler {
 			}
 			p.Error = "Request refused: the form expired or did not come from this console. Nothing was changed. Go back, reload the page and try again."
 			p.Data = message{Back: "/admin/"}
-			c.pages.render(w, r, http.StatusForbidden, "message", p)
+			c.pages.Render(w, r, http.StatusForbidden, "message", p)
 			return
 		}
 		h(w, r, a)
-	})
-}
-
-// securityHeaders sets the headers of the public login pages on every
-// console response.
-func securityHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; base-uri 'none'; frame-ancestors 'none'")
-		h.Set("X-Frame-Options", "DENY")
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Referrer-Policy", "no-referrer")
-		next.ServeHTTP(w, r)
 	})
 }
 
@@ -144,41 +130,4 @@ func (c *console) recoverPanics(next http.Handler) http.Handler {
 		}()
 		next.ServeHTTP(w, r)
 	})
-}
-
-// limitBody caps request bodies; zero or less leaves them alone.
-func limitBody(max int64) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		if max <= 0 {
-			return next
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if r.Body != nil {
-				r.Body = http.MaxBytesReader(w, r.Body, max)
-			}
-			next.ServeHTTP(w, r)
-		})
-	}
-}
-
-// timeout bounds how long a handler may work on a request; zero or less
-// leaves it unbounded.
-func timeout(d time.Duration) func(http.Handler) http.Handler {
-	return func(next http.Handler) http.Handler {
-		if d <= 0 {
-			return next
-		}
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			ctx, cancel := context.WithTimeout(r.Context(), d)
-			defer cancel()
-			next.ServeHTTP(w, r.WithContext(ctx))
-		})
-	}
-}
-
-func chain(h http.Handler, mws ...func(http.Handler) http.Handler) http.Handler {
-	for i := len(mws) - 1; i >= 0; i-- {
-		h = mws[i](h)
-	}
-	return h
 }

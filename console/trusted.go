@@ -35,7 +35,7 @@ func (c *console) renderTrusted(w http.ResponseWriter, r *http.Request, a admin,
 	p.Error = errMsg
 	p.FieldErrors = fieldErrs
 	p.Data = d
-	c.pages.render(w, r, status, "trusted_ips", p)
+	c.pages.Render(w, r, status, "trusted_ips", p)
 }
 
 func (c *console) handleAddTrustedIP(w http.ResponseWriter, r *http.Request, a admin) {

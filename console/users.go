@@ -82,7 +82,7 @@ func (c *console) renderUsers(w http.ResponseWriter, r *http.Request, a admin, s
 	p.Error = errMsg
 	p.FieldErrors = fieldErrs
 	p.Data = d
-	c.pages.render(w, r, status, "users", p)
+	c.pages.Render(w, r, status, "users", p)
 }
 
 // pageNumber reads a 1-based page number; anything else is page 1.
@@ -169,7 +169,7 @@ func (c *console) renderConfirm(w http.ResponseWriter, r *http.Request, a admin,
 		return
 	}
 	p.Data = d
-	c.pages.render(w, r, http.StatusOK, "confirm", p)
+	c.pages.Render(w, r, http.StatusOK, "confirm", p)
 }
 
 func (c *console) handleResetTokenConfirm(w http.ResponseWriter, r *http.Request, a admin) {
@@ -235,18 +235,29 @@ func parseAdmin(r *http.Request) (grant, ok bool) {
 	return false, false
 }
 
-func (c *console) handleAdminRoleConfirm(w http.ResponseWriter, r *http.Request, a admin) {
-	u, ok := c.getUser(w, r)
+// adminRoleRequest reads a request to give (grant) or take the admin role
+// of the user it names; nobody takes it from themselves. On failure it has
+// answered and returns false.
+func (c *console) adminRoleRequest(w http.ResponseWriter, r *http.Request, a admin) (u models.User, grant, ok bool) {
+	u, ok = c.getUser(w, r)
 	if !ok {
-		return
+		return u, false, false
 	}
-	grant, ok := parseAdmin(r)
+	grant, ok = parseAdmin(r)
 	if !ok {
 		c.renderUsers(w, r, a, http.StatusBadRequest, userForm{}, "Say whether to give or take the admin role (admin=true or false).", nil)
-		return
+		return u, false, false
 	}
 	if !grant && u.ID == a.User.ID {
 		c.renderUsers(w, r, a, http.StatusBadRequest, userForm{}, "You cannot take the admin role from yourself: another administrator must do it.", nil)
+		return u, false, false
+	}
+	return u, grant, true
+}
+
+func (c *console) handleAdminRoleConfirm(w http.ResponseWriter, r *http.Request, a admin) {
+	u, grant, ok := c.adminRoleRequest(w, r, a)
+	if !ok {
 		return
 	}
 	back := usersBack(r, u.Username)
@@ -275,17 +286,8 @@ func (c *console) handleAdminRoleConfirm(w http.ResponseWriter, r *http.Request,
 }
 
 func (c *console) handleAdminRole(w http.ResponseWriter, r *http.Request, a admin) {
-	u, ok := c.getUser(w, r)
+	u, grant, ok := c.adminRoleRequest(w, r, a)
 	if !ok {
-		return
-	}
-	grant, ok := parseAdmin(r)
-	if !ok {
-		c.renderUsers(w, r, a, http.StatusBadRequest, userForm{}, "Say whether to give or take the admin role (admin=true or false).", nil)
-		return
-	}
-	if !grant && u.ID == a.User.ID {
-		c.renderUsers(w, r, a, http.StatusBadRequest, userForm{}, "You cannot take the admin role from yourself: another administrator must do it.", nil)
 		return
 	}
 	if _, err := c.Accounts.UpdateUser(r.Context(), a.actor(), u.Username, accounts.UserUpdate{Admin: &grant}); err != nil {

@@ -93,23 +93,50 @@ func (s *Server) renderFailure(w http.ResponseWriter, r *http.Request, err error
 		s.Logger.ErrorContext(r.Context(), "account page failed", "request_id", RequestID(r.Context()), "error", err)
 		msg = "The request could not be completed right now, and nothing was changed. Try again shortly."
 	}
-	s.pages.render(w, r, status, "error", s.page(w, r, "Something went wrong", msg, signedIn))
+	s.pages.Render(w, r, status, "error", s.page(w, r, "Something went wrong", msg, signedIn))
 }
 
-// checkAccountPost reads the form of a POST to an account page and checks
-// its CSRF token before anything else, so that a forged request changes
-// nothing whoever is signed in. On failure it has answered (403 for a bad
-// token) and returns false.
-func (s *Server) checkAccountPost(w http.ResponseWriter, r *http.Request) bool {
+// accountPost starts a POST to an account page: it reads the form and
+// checks its CSRF token before anything else, so that a forged request
+// changes nothing whoever is signed in, then returns the signed-in user as
+// accountUser does. On failure it has answered (403 for a bad token) and
+// returns false.
+func (s *Server) accountPost(w http.ResponseWriter, r *http.Request) (models.User, bool) {
 	if err := r.ParseForm(); err != nil {
-		s.pages.render(w, r, http.StatusBadRequest, "error", s.page(w, r, "Request refused", "The form could not be read, and nothing was changed. Go back and try again.", s.signedIn(r)))
-		return false
+		s.pages.Render(w, r, http.StatusBadRequest, "error", s.page(w, r, "Request refused", "The form could not be read, and nothing was changed. Go back and try again.", s.signedIn(r)))
+		return models.User{}, false
 	}
 	if !s.sessions.checkCSRF(r) {
-		s.pages.render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site, so nothing was changed. Go back, reload the page and try again.", s.signedIn(r)))
-		return false
+		s.pages.Render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site, so nothing was changed. Go back, reload the page and try again.", s.signedIn(r)))
+		return models.User{}, false
 	}
-	return true
+	return s.accountUser(w, r)
+}
+
+// accountDone ends a change to an account: the overview shows the notice.
+func (s *Server) accountDone(w http.ResponseWriter, r *http.Request, u models.User, notice string) {
+	s.setNotice(w, u, notice)
+	http.Redirect(w, r, "/account", http.StatusSeeOther)
+}
+
+// accountGone answers a change to the account of a user deleted meanwhile:
+// it ends the session and sends the browser to the login page.
+func (s *Server) accountGone(w http.ResponseWriter, r *http.Request) {
+	s.sessions.end(r.Context(), w, r)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+// handleAccountForm shows the account page template tmpl, titled title,
+// to the signed-in user.
+func (s *Server) handleAccountForm(title, tmpl string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.accountUser(w, r)
+		if !ok {
+			return
+		}
+		p, _ := s.accountPage(w, r, title, u)
+		s.pages.Render(w, r, http.StatusOK, tmpl, p)
+	})
 }
 
 // signedIn reports whether the request has a live session; a page that
@@ -163,7 +190,7 @@ func (s *Server) handleAccount() http.Handler {
 		p.Notice = s.takeNotice(w, r, u)
 		d.Total = total
 		d.Logins = s.loginRows(r, events)
-		s.pages.render(w, r, http.StatusOK, "account", p)
+		s.pages.Render(w, r, http.StatusOK, "account", p)
 	})
 }
 
@@ -211,52 +238,33 @@ func methodLabel(m string) string {
 
 // handleTokenForm explains the security token and asks for confirmation.
 func (s *Server) handleTokenForm() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, ok := s.accountUser(w, r)
-		if !ok {
-			return
-		}
-		p, _ := s.accountPage(w, r, "Reset my security token", u)
-		s.pages.render(w, r, http.StatusOK, "account-token", p)
-	})
+	return s.handleAccountForm("Reset my security token", "account-token")
 }
 
 // handleTokenReset gives the user a new security token, which goes only
 // to their email address: no page ever shows it.
 func (s *Server) handleTokenReset() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkAccountPost(w, r) {
-			return
-		}
-		u, ok := s.accountUser(w, r)
+		u, ok := s.accountPost(w, r)
 		if !ok {
 			return
 		}
 		err := s.Users.ResetToken(r.Context(), "user:"+u.Username, u.Username, true)
 		if errors.Is(err, accounts.ErrNotFound) {
-			s.sessions.end(r.Context(), w, r)
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			s.accountGone(w, r)
 			return
 		}
 		if err != nil {
 			s.renderFailure(w, r, err, true)
 			return
 		}
-		s.setNotice(w, u, noticeTokenReset)
-		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		s.accountDone(w, r, u, noticeTokenReset)
 	})
 }
 
 // handlePasswordForm shows the change-password form.
 func (s *Server) handlePasswordForm() http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, ok := s.accountUser(w, r)
-		if !ok {
-			return
-		}
-		p, _ := s.accountPage(w, r, "Change my password", u)
-		s.pages.render(w, r, http.StatusOK, "account-password", p)
-	})
+	return s.handleAccountForm("Change my password", "account-password")
 }
 
 // handlePasswordChange changes the password after checking the current
@@ -266,17 +274,14 @@ func (s *Server) handlePasswordForm() http.Handler {
 // fresh session.
 func (s *Server) handlePasswordChange() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.checkAccountPost(w, r) {
-			return
-		}
-		u, ok := s.accountUser(w, r)
+		u, ok := s.accountPost(w, r)
 		if !ok {
 			return
 		}
 		retry := func(status int, msg string) {
 			p, _ := s.accountPage(w, r, "Change my password", u)
 			p.Error = msg
-			s.pages.render(w, r, status, "account-password", p)
+			s.pages.Render(w, r, status, "account-password", p)
 		}
 		current := r.PostFormValue("current_password")
 		next := r.PostFormValue("new_password")
@@ -302,8 +307,7 @@ func (s *Server) handlePasswordChange() http.Handler {
 			retry(http.StatusBadRequest, fieldMessage(fe))
 			return
 		case errors.Is(err, accounts.ErrNotFound):
-			s.sessions.end(r.Context(), w, r)
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			s.accountGone(w, r)
 			return
 		default:
 			s.renderFailure(w, r, err, true)
@@ -317,8 +321,7 @@ func (s *Server) handlePasswordChange() http.Handler {
 		if _, err := s.sessions.start(r.Context(), w, r, u.ID); err != nil {
 			s.Logger.ErrorContext(r.Context(), "new session after password change", "request_id", RequestID(r.Context()), "user_id", u.ID, "error", err)
 		}
-		s.setNotice(w, u, noticePasswordChanged)
-		http.Redirect(w, r, "/account", http.StatusSeeOther)
+		s.accountDone(w, r, u, noticePasswordChanged)
 	})
 }
 

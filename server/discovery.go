@@ -89,17 +89,23 @@ func etag(b []byte) string {
 // handleStatic serves precomputed bytes with an ETag.
 func (s *Server) handleStatic(body []byte, tag string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("Content-Type", "application/json")
-		h.Set("Cache-Control", "public, max-age=300")
-		h.Set("ETag", tag)
-		h.Set("Access-Control-Allow-Origin", "*")
-		if r.Header.Get("If-None-Match") == tag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		_, _ = w.Write(body)
+		writeTagged(w, r, "application/json", "public, max-age=300", body, tag)
 	})
+}
+
+// writeTagged writes a public document that any origin may read, or 304
+// Not Modified when the client holds the version with this ETag.
+func writeTagged(w http.ResponseWriter, r *http.Request, contentType, cacheControl string, body []byte, tag string) {
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", cacheControl)
+	h.Set("ETag", tag)
+	h.Set("Access-Control-Allow-Origin", "*")
+	if r.Header.Get("If-None-Match") == tag {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	_, _ = w.Write(body)
 }
 
 // handleJWKS serves the public signing keys. The set changes on rotation,
@@ -111,15 +117,6 @@ func (s *Server) handleJWKS() http.Handler {
 			writeError(w, r, s.Logger, err)
 			return
 		}
-		h := w.Header()
-		h.Set("Content-Type", "application/jwk-set+json")
-		h.Set("Cache-Control", "public, max-age=60")
-		h.Set("ETag", tag)
-		h.Set("Access-Control-Allow-Origin", "*")
-		if r.Header.Get("If-None-Match") == tag {
-			w.WriteHeader(http.StatusNotModified)
-			return
-		}
-		_, _ = w.Write(body)
+		writeTagged(w, r, "application/jwk-set+json", "public, max-age=60", body, tag)
 	})
 }

@@ -66,7 +66,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 	p.Username = username
 	p.Error = errMsg
 	p.ClientName = s.clientNameFor(r, returnTo)
-	s.pages.render(w, r, status, "login", p)
+	s.pages.Render(w, r, status, "login", p)
 }
 
 func (s *Server) handleLoginForm() http.Handler {
@@ -121,7 +121,7 @@ func (s *Server) handleLogin() http.Handler {
 func (s *Server) handleLogout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !s.sessions.checkCSRF(r) {
-			s.pages.render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site.", false))
+			s.pages.Render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site.", false))
 			return
 		}
 		s.sessions.end(r.Context(), w, r)

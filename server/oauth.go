@@ -70,7 +70,7 @@ func (s *Server) handleAuthorize() http.Handler {
 		requested := ar.GetRequestedScopes()
 		if r.Method == http.MethodPost && r.PostForm.Has("consent") {
 			if !s.sessions.checkCSRF(r) {
-				s.pages.render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site. Go back and try again.", true))
+				s.pages.Render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site. Go back and try again.", true))
 				return
 			}
 			if r.PostForm.Get("consent") != "allow" {
@@ -159,7 +159,7 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, client *o
 			p.Params = append(p.Params, param{k, v})
 		}
 	}
-	s.pages.render(w, r, http.StatusOK, "consent", p)
+	s.pages.Render(w, r, http.StatusOK, "consent", p)
 }
 
 func scopeDescription(scope string) string {

@@ -1,6 +1,10 @@
 package server
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/authgate/authgate/internal/web"
+)
 
 // routes lists every public route in one place.
 func (s *Server) routes() http.Handler {
@@ -31,12 +35,12 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /health/ready", s.handleReady())
 	mux.Handle("/", s.handleNotFound())
 
-	return chain(s.Metrics.Middleware(mux),
+	return web.Chain(s.Metrics.Middleware(mux),
 		s.ClientIP.Middleware,
 		logRequests(s.Logger),
 		recoverPanics(s.Logger),
-		securityHeaders,
-		limitBody(s.Config.MaxBodyBytes),
-		timeout(s.Config.RequestTimeout),
+		web.SecurityHeaders,
+		web.LimitBody(s.Config.MaxBodyBytes),
+		web.Timeout(s.Config.RequestTimeout),
 	)
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/clientip"
 	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/internal/web"
 	"github.com/authgate/authgate/metrics"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
@@ -50,7 +51,7 @@ type Deps struct {
 type Server struct {
 	Deps
 	sessions  *sessions
-	pages     *renderer
+	pages     *web.Renderer[page]
 	discovery []byte
 	asMeta    []byte
 	discETag  string
@@ -63,7 +64,7 @@ func New(d Deps) (http.Handler, error) {
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)
 	}
-	pages, err := newRenderer(d.Logger, nil, "login", "consent", "error", "account", "account-token", "account-password")
+	pages, err := newRenderer(d.Logger)
 	if err != nil {
 		return nil, err
 	}

@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
-	"text/tabwriter"
 	"time"
-	"unicode"
 
+	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/clients"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
@@ -31,45 +28,18 @@ func newClientService(a *app) *clients.Service {
 	return clients.New(a.db, &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}, clients.Options{})
 }
 
-// clientJSON is how the CLI shows a client. It never carries the secret
-// hash; ClientSecret is set only right after the secret was generated.
-type clientJSON struct {
-	ClientID           string     `json:"client_id"`
-	ClientSecret       string     `json:"client_secret,omitempty"`
-	Name               string     `json:"name"`
-	Public             bool       `json:"public"`
-	FirstParty         bool       `json:"first_party"`
-	GrantTypes         []string   `json:"grant_types"`
-	ResponseTypes      []string   `json:"response_types"`
-	RedirectURIs       []string   `json:"redirect_uris"`
-	Scopes             []string   `json:"scopes"`
-	Audience           []string   `json:"audience"`
-	AccessTokenFormat  string     `json:"access_token_format"`
-	LegacyEnabled      bool       `json:"legacy_enabled"`
-	LegacySunset       *time.Time `json:"legacy_sunset"`
-	LegacyDeprecatedAt *time.Time `json:"legacy_deprecated_at"`
-	CreatedAt          time.Time  `json:"created_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
+// createdClientJSON is what "clients create --json" prints: the client
+// and, for a confidential client, the secret, shown only this once.
+// ClientID repeats the view's, and hides it from encoding/json, so that
+// client_secret follows client_id in the output as it always has.
+type createdClientJSON struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret,omitempty"`
+	clients.View
 }
 
-func clientView(c models.Client) clientJSON {
-	return clientJSON{
-		ClientID:           c.ID,
-		Name:               c.Name,
-		Public:             c.Public,
-		FirstParty:         c.FirstParty,
-		GrantTypes:         orEmpty(c.GrantTypes),
-		ResponseTypes:      orEmpty(c.ResponseTypes),
-		RedirectURIs:       orEmpty(c.RedirectURIs),
-		Scopes:             orEmpty(c.Scopes),
-		Audience:           orEmpty(c.Audience),
-		AccessTokenFormat:  c.AccessTokenFormat,
-		LegacyEnabled:      slices.Contains(c.GrantTypes, clients.GrantPassword),
-		LegacySunset:       utcPtr(c.LegacySunset),
-		LegacyDeprecatedAt: utcPtr(c.LegacyDeprecatedAt),
-		CreatedAt:          c.CreatedAt.UTC(),
-		UpdatedAt:          c.UpdatedAt.UTC(),
-	}
+func createdClient(c models.Client, secret string) createdClientJSON {
+	return createdClientJSON{ClientID: c.ID, ClientSecret: secret, View: clients.ViewOf(c)}
 }
 
 func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
@@ -82,12 +52,9 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	public := f.Bool("public", false, "a public client (browser or native app): no secret, PKCE required")
 	firstParty := f.Bool("first-party", false, "skip the consent page for this client")
 	format := f.String("access-token-format", oauth.FormatOpaque, "access token format: opaque or jwt")
-	asJSON := f.Bool("json", false, "print JSON")
-	if err := f.parse(env, args); err != nil {
+	asJSON := f.jsonFlag()
+	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
-	}
-	if _, err := positional(env, f); err != nil {
-		return err
 	}
 	return withApp(ctx, env, f, func(a *app) error {
 		c, secret, err := newClientService(a).Create(ctx, cliActor(env), clients.NewClient{
@@ -104,9 +71,7 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		if *asJSON {
-			v := clientView(c)
-			v.ClientSecret = secret
-			return printJSON(env.stdout, v)
+			return printJSON(env.stdout, createdClient(c, secret))
 		}
 		fmt.Fprintf(env.stdout, "Created client %q.\n", c.Name)
 		fmt.Fprintf(env.stdout, "client_id:     %s\n", c.ID)
@@ -122,60 +87,42 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 
 func cmdClientsList(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "clients list", "[--json]")
-	asJSON := f.Bool("json", false, "print JSON")
-	if err := f.parse(env, args); err != nil {
+	asJSON := f.jsonFlag()
+	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
-	}
-	if _, err := positional(env, f); err != nil {
-		return err
 	}
 	return withApp(ctx, env, f, func(a *app) error {
 		list, err := newClientService(a).List(ctx)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			out := make([]clientJSON, 0, len(list))
-			for _, c := range list {
-				out = append(out, clientView(c))
-			}
-			return printJSON(env.stdout, out)
-		}
-		if len(list) == 0 {
-			fmt.Fprintln(env.stdout, "No clients. Create one with 'authgate clients create'.")
-			return nil
-		}
-		tw := newTable(env.stdout, "CLIENT ID", "NAME", "TYPE", "GRANT TYPES", "LEGACY")
-		for _, c := range list {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, clientType(c), strings.Join(c.GrantTypes, ","), legacyState(c))
-		}
-		return tw.Flush()
+		return printList(env, *asJSON, list, clients.ViewOf, table[models.Client]{
+			empty:   "No clients. Create one with 'authgate clients create'.",
+			headers: []string{"CLIENT ID", "NAME", "TYPE", "GRANT TYPES", "LEGACY"},
+			row: func(c models.Client) []string {
+				return []string{c.ID, c.Name, clientType(c), strings.Join(c.GrantTypes, ","), legacyState(c)}
+			},
+		})
 	})
 }
 
 func cmdClientsGet(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "clients get", "CLIENT_ID [--json]")
-	asJSON := f.Bool("json", false, "print JSON")
-	if err := f.parse(env, args); err != nil {
-		return helpOrErr(err)
-	}
-	pos, err := positional(env, f, "CLIENT_ID")
+	asJSON := f.jsonFlag()
+	pos, err := parseArgs(env, f, args, "CLIENT_ID")
 	if err != nil {
-		return err
+		return helpOrErr(err)
 	}
 	return withApp(ctx, env, f, func(a *app) error {
 		c, err := newClientService(a).Get(ctx, pos[0])
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			return printJSON(env.stdout, clientView(c))
-		}
 		sunset := "none"
 		if c.LegacySunset != nil {
 			sunset = fmtTime(*c.LegacySunset)
 		}
-		return printFields(env.stdout, [][2]string{
+		return printItem(env, *asJSON, clients.ViewOf(c), [][2]string{
 			{"client_id", c.ID},
 			{"name", c.Name},
 			{"type", clientType(c)},
@@ -195,12 +142,9 @@ func cmdClientsGet(ctx context.Context, env *cliEnv, args []string) error {
 
 func cmdClientsDelete(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "clients delete", "CLIENT_ID")
-	if err := f.parse(env, args); err != nil {
-		return helpOrErr(err)
-	}
-	pos, err := positional(env, f, "CLIENT_ID")
+	pos, err := parseArgs(env, f, args, "CLIENT_ID")
 	if err != nil {
-		return err
+		return helpOrErr(err)
 	}
 	return withApp(ctx, env, f, func(a *app) error {
 		if err := newClientService(a).Delete(ctx, cliActor(env), pos[0]); err != nil {
@@ -213,13 +157,10 @@ func cmdClientsDelete(ctx context.Context, env *cliEnv, args []string) error {
 
 func cmdClientsRotate(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "clients rotate-secret", "CLIENT_ID [--json]")
-	asJSON := f.Bool("json", false, "print JSON")
-	if err := f.parse(env, args); err != nil {
-		return helpOrErr(err)
-	}
-	pos, err := positional(env, f, "CLIENT_ID")
+	asJSON := f.jsonFlag()
+	pos, err := parseArgs(env, f, args, "CLIENT_ID")
 	if err != nil {
-		return err
+		return helpOrErr(err)
 	}
 	return withApp(ctx, env, f, func(a *app) error {
 		secret, err := newClientService(a).RotateSecret(ctx, cliActor(env), pos[0])
@@ -251,12 +192,9 @@ func cmdClientsLegacy(ctx context.Context, env *cliEnv, args []string) error {
 func cmdLegacySet(ctx context.Context, env *cliEnv, args []string, enabled bool) error {
 	verb := map[bool]string{true: "enable", false: "disable"}[enabled]
 	f := newFlags(env, "clients legacy "+verb, "CLIENT_ID")
-	if err := f.parse(env, args); err != nil {
-		return helpOrErr(err)
-	}
-	pos, err := positional(env, f, "CLIENT_ID")
+	pos, err := parseArgs(env, f, args, "CLIENT_ID")
 	if err != nil {
-		return err
+		return helpOrErr(err)
 	}
 	return withApp(ctx, env, f, func(a *app) error {
 		c, err := newClientService(a).SetLegacy(ctx, cliActor(env), pos[0], enabled)
@@ -297,12 +235,9 @@ func parseSunset(s string) (*time.Time, error) {
 
 func cmdLegacySunset(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "clients legacy sunset", "CLIENT_ID YYYY-MM-DD|none")
-	if err := f.parse(env, args); err != nil {
-		return helpOrErr(err)
-	}
-	pos, err := positional(env, f, "CLIENT_ID", "YYYY-MM-DD|none")
+	pos, err := parseArgs(env, f, args, "CLIENT_ID", "YYYY-MM-DD|none")
 	if err != nil {
-		return err
+		return helpOrErr(err)
 	}
 	at, err := parseSunset(pos[1])
 	if err != nil {
@@ -325,57 +260,32 @@ func cmdLegacySunset(ctx context.Context, env *cliEnv, args []string) error {
 	})
 }
 
-type legacyUsageJSON struct {
-	ClientID   string     `json:"client_id"`
-	ClientName string     `json:"client_name"`
-	Sunset     *time.Time `json:"sunset"`
-	UserID     string     `json:"user_id"`
-	Username   string     `json:"username"`
-	Count      int64      `json:"count"`
-	LastUsed   time.Time  `json:"last_used"`
-}
-
 func cmdLegacyReport(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "clients legacy report", "[--json]")
-	asJSON := f.Bool("json", false, "print JSON")
-	if err := f.parse(env, args); err != nil {
+	asJSON := f.jsonFlag()
+	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
-	}
-	if _, err := positional(env, f); err != nil {
-		return err
 	}
 	return withApp(ctx, env, f, func(a *app) error {
 		rows, err := a.accounts.LegacyReport(ctx)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			out := make([]legacyUsageJSON, 0, len(rows))
-			for _, r := range rows {
-				out = append(out, legacyUsageJSON{
-					ClientID: r.ClientID, ClientName: r.ClientName, Sunset: utcPtr(r.Sunset),
-					UserID: r.UserID, Username: r.Username, Count: r.Count, LastUsed: r.LastUsed.UTC(),
-				})
-			}
-			return printJSON(env.stdout, out)
-		}
-		if len(rows) == 0 {
-			fmt.Fprintln(env.stdout, "No successful legacy password grants in the login history.")
-			return nil
-		}
-		tw := newTable(env.stdout, "CLIENT ID", "CLIENT", "USER", "COUNT", "LAST USED", "SUNSET")
-		for _, r := range rows {
-			name := r.ClientName
-			if name == "" {
-				name = "(deleted)"
-			}
-			sunset := "-"
-			if r.Sunset != nil {
-				sunset = fmtTime(*r.Sunset)
-			}
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\n", r.ClientID, name, r.Username, r.Count, fmtTime(r.LastUsed), sunset)
-		}
-		return tw.Flush()
+		return printList(env, *asJSON, rows, accounts.LegacyUsageViewOf, table[accounts.LegacyUsage]{
+			empty:   "No successful legacy password grants in the login history.",
+			headers: []string{"CLIENT ID", "CLIENT", "USER", "COUNT", "LAST USED", "SUNSET"},
+			row: func(r accounts.LegacyUsage) []string {
+				name := r.ClientName
+				if name == "" {
+					name = "(deleted)"
+				}
+				sunset := "-"
+				if r.Sunset != nil {
+					sunset = fmtTime(*r.Sunset)
+				}
+				return []string{r.ClientID, name, r.Username, fmt.Sprint(r.Count), fmtTime(r.LastUsed), sunset}
+			},
+		})
 	})
 }
 
@@ -394,126 +304,4 @@ func legacyState(c models.Client) string {
 		return "enabled until " + fmtTime(*c.LegacySunset)
 	}
 	return "enabled"
-}
-
-// The helpers below serve every administrative command (clients, users,
-// trusted-ips, login-history).
-
-// subcommand is one "authgate GROUP NAME" command.
-type subcommand struct {
-	name    string
-	summary string
-	run     func(ctx context.Context, env *cliEnv, args []string) error
-}
-
-// runGroup runs the subcommand of group that args name.
-func runGroup(ctx context.Context, env *cliEnv, group string, subs []subcommand, args []string) error {
-	groupUsage := func(w io.Writer) {
-		fmt.Fprintf(w, "Usage: authgate %s SUBCOMMAND [flags]\n\nSubcommands:\n", group)
-		for _, s := range subs {
-			fmt.Fprintf(w, "  %-14s %s\n", s.name, s.summary)
-		}
-		fmt.Fprintf(w, "\nRun 'authgate %s SUBCOMMAND --help' for its flags.\n", group)
-	}
-	if len(args) == 0 {
-		fmt.Fprintf(env.stderr, "authgate %s: a subcommand is required\n\n", group)
-		groupUsage(env.stderr)
-		return errUsage
-	}
-	switch args[0] {
-	case "-h", "-help", "--help", "help":
-		groupUsage(env.stdout)
-		return nil
-	}
-	for _, s := range subs {
-		if s.name == args[0] {
-			return s.run(ctx, env, args[1:])
-		}
-	}
-	fmt.Fprintf(env.stderr, "authgate %s: unknown subcommand %q\n\n", group, args[0])
-	groupUsage(env.stderr)
-	return errUsage
-}
-
-// positional returns the positional arguments after parse, or a usage error
-// unless there is exactly one for each name.
-func positional(env *cliEnv, f *flags, names ...string) ([]string, error) {
-	args := f.Args()
-	if len(args) == len(names) {
-		return args, nil
-	}
-	switch {
-	case len(names) == 0:
-		fmt.Fprintf(env.stderr, "%s: unexpected argument %q\n", f.Name(), args[0])
-	case len(args) < len(names):
-		fmt.Fprintf(env.stderr, "%s: missing %s\n", f.Name(), strings.Join(names[len(args):], " "))
-	default:
-		fmt.Fprintf(env.stderr, "%s: unexpected argument %q after %s\n", f.Name(), args[len(names)], strings.Join(names, " "))
-	}
-	f.Usage()
-	return nil, errUsage
-}
-
-// withApp opens the app from the command's settings, runs fn and closes it.
-func withApp(ctx context.Context, env *cliEnv, f *flags, fn func(a *app) error) error {
-	a, closeApp, err := openApp(ctx, env, f.configPath)
-	if err != nil {
-		return err
-	}
-	defer closeApp()
-	return fn(a)
-}
-
-func printJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
-
-// printFields prints aligned "name: value" lines.
-func printFields(w io.Writer, fields [][2]string) error {
-	tw := tabwriter.NewWriter(w, 0, 0, 1, ' ', 0)
-	for _, kv := range fields {
-		fmt.Fprintf(tw, "%s:\t%s\n", kv[0], kv[1])
-	}
-	return tw.Flush()
-}
-
-// newTable returns a tabwriter with the header line written.
-func newTable(w io.Writer, headers ...string) *tabwriter.Writer {
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, strings.Join(headers, "\t"))
-	return tw
-}
-
-// cell makes free text safe for one table cell: control characters (tabs
-// and newlines among them) would break the columns.
-func cell(s string) string {
-	s = strings.Map(func(r rune) rune {
-		if unicode.IsControl(r) {
-			return ' '
-		}
-		return r
-	}, s)
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-func fmtTime(t time.Time) string { return t.UTC().Format(time.RFC3339) }
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}
-
-func orEmpty(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/legacy"
+	"github.com/authgate/authgate/models"
 )
 
 // knownResults are the login results the server records; --result matches
@@ -32,17 +33,6 @@ func parseAge(s string) (time.Duration, error) {
 	return 0, fmt.Errorf("%q is not a positive duration such as 90m, 24h or 7d", s)
 }
 
-type loginEventJSON struct {
-	Time      time.Time `json:"time"`
-	UserID    string    `json:"user_id"`
-	Username  string    `json:"username"`
-	ClientID  string    `json:"client_id"`
-	SourceIP  string    `json:"source_ip"`
-	Method    string    `json:"method"`
-	Result    string    `json:"result"`
-	UserAgent string    `json:"user_agent"`
-}
-
 func cmdLoginHistory(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "login-history", "[--user USERNAME] [--client CLIENT_ID] [--result RESULT] [--since DURATION] [--limit N] [--json]")
 	user := f.String("user", "", "only attempts for this username")
@@ -56,16 +46,12 @@ func cmdLoginHistory(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	})
 	limit := f.Int("limit", 50, "show at most N attempts, newest first (up to 1000)")
-	asJSON := f.Bool("json", false, "print JSON")
-	if err := f.parse(env, args); err != nil {
+	asJSON := f.jsonFlag()
+	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
 	}
-	if _, err := positional(env, f); err != nil {
+	if err := checkLimit(env, f, *limit); err != nil {
 		return err
-	}
-	if *limit < 1 {
-		fmt.Fprintf(env.stderr, "%s: --limit must be at least 1\n", f.Name())
-		return errUsage
 	}
 	switch *method {
 	case "", accounts.MethodPasswordGrant, accounts.MethodLoginPage:
@@ -87,30 +73,14 @@ func cmdLoginHistory(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			out := make([]loginEventJSON, 0, len(events))
-			for _, e := range events {
-				out = append(out, loginEventJSON{
-					Time: e.Time.UTC(), UserID: e.UserID, Username: e.Username, ClientID: e.ClientID,
-					SourceIP: e.SourceIP, Method: e.Method, Result: e.Result, UserAgent: e.UserAgent,
-				})
-			}
-			return printJSON(env.stdout, out)
-		}
-		if len(events) == 0 {
-			fmt.Fprintln(env.stdout, "No login attempts match.")
-			return nil
-		}
-		tw := newTable(env.stdout, "TIME", "USER", "CLIENT", "SOURCE IP", "METHOD", "RESULT")
-		for _, e := range events {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", fmtTime(e.Time), cell(e.Username), cell(e.ClientID), cell(e.SourceIP), e.Method, cell(e.Result))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		if int64(len(events)) < total {
-			fmt.Fprintf(env.stderr, "Showing the newest %d of %d attempts; use --limit or the filters to see others.\n", len(events), total)
-		}
-		return nil
+		return printList(env, *asJSON, events, accounts.LoginEventViewOf, table[models.LoginEvent]{
+			empty:   "No login attempts match.",
+			headers: []string{"TIME", "USER", "CLIENT", "SOURCE IP", "METHOD", "RESULT"},
+			row: func(e models.LoginEvent) []string {
+				return []string{fmtTime(e.Time), cell(e.Username), cell(e.ClientID), cell(e.SourceIP), e.Method, cell(e.Result)}
+			},
+			total: total,
+			more:  "Showing the newest %d of %d attempts; use --limit or the filters to see others.\n",
+		})
 	})
 }

@@ -176,11 +176,17 @@ func serve(ctx context.Context, a *app) error {
 	logger.Info("shutting down", "grace", cfg.ShutdownGrace.String())
 	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
 	defer cancelShutdown()
+	// Both listeners stop at once: shutting them down one after the other
+	// would leave the second accepting connections while the first drains.
+	var drain sync.WaitGroup
 	for _, srv := range servers {
-		if err := srv.Shutdown(shutdownCtx); err != nil {
-			logger.Warn("shutdown did not finish in time", "addr", srv.Addr, "error", err)
-		}
+		drain.Go(func() {
+			if err := srv.Shutdown(shutdownCtx); err != nil {
+				logger.Warn("shutdown did not finish in time", "addr", srv.Addr, "error", err)
+			}
+		})
 	}
+	drain.Wait()
 	cancel()
 	wg.Wait()
 	return serveErr

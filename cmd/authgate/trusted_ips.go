@@ -4,8 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
+	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/trust"
 )
 
@@ -20,12 +20,9 @@ func cmdTrustedIPs(ctx context.Context, env *cliEnv, args []string) error {
 func cmdTrustedIPsAdd(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "trusted-ips add", "CIDR [--description TEXT]")
 	description := f.String("description", "", "what the range is, e.g. \"Head office\"")
-	if err := f.parse(env, args); err != nil {
-		return helpOrErr(err)
-	}
-	pos, err := positional(env, f, "CIDR")
+	pos, err := parseArgs(env, f, args, "CIDR")
 	if err != nil {
-		return err
+		return helpOrErr(err)
 	}
 	return withApp(ctx, env, f, func(a *app) error {
 		r, err := trust.New(a.db).Add(ctx, cliActor(env), pos[0], *description)
@@ -41,53 +38,32 @@ func cmdTrustedIPsAdd(ctx context.Context, env *cliEnv, args []string) error {
 	})
 }
 
-type trustedRangeJSON struct {
-	CIDR        string    `json:"cidr"`
-	Description string    `json:"description"`
-	CreatedAt   time.Time `json:"created_at"`
-}
-
 func cmdTrustedIPsList(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "trusted-ips list", "[--json]")
-	asJSON := f.Bool("json", false, "print JSON")
-	if err := f.parse(env, args); err != nil {
+	asJSON := f.jsonFlag()
+	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
-	}
-	if _, err := positional(env, f); err != nil {
-		return err
 	}
 	return withApp(ctx, env, f, func(a *app) error {
 		ranges, err := trust.New(a.db).List(ctx)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			out := make([]trustedRangeJSON, 0, len(ranges))
-			for _, r := range ranges {
-				out = append(out, trustedRangeJSON{CIDR: r.CIDR, Description: r.Description, CreatedAt: r.CreatedAt.UTC()})
-			}
-			return printJSON(env.stdout, out)
-		}
-		if len(ranges) == 0 {
-			fmt.Fprintln(env.stdout, "No trusted ranges: the legacy grant asks every address for the security token.")
-			return nil
-		}
-		tw := newTable(env.stdout, "CIDR", "DESCRIPTION", "ADDED")
-		for _, r := range ranges {
-			fmt.Fprintf(tw, "%s\t%s\t%s\n", r.CIDR, cell(r.Description), fmtTime(r.CreatedAt))
-		}
-		return tw.Flush()
+		return printList(env, *asJSON, ranges, trust.ViewOf, table[models.TrustedRange]{
+			empty:   "No trusted ranges: the legacy grant asks every address for the security token.",
+			headers: []string{"CIDR", "DESCRIPTION", "ADDED"},
+			row: func(r models.TrustedRange) []string {
+				return []string{r.CIDR, cell(r.Description), fmtTime(r.CreatedAt)}
+			},
+		})
 	})
 }
 
 func cmdTrustedIPsRemove(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "trusted-ips remove", "CIDR")
-	if err := f.parse(env, args); err != nil {
-		return helpOrErr(err)
-	}
-	pos, err := positional(env, f, "CIDR")
+	pos, err := parseArgs(env, f, args, "CIDR")
 	if err != nil {
-		return err
+		return helpOrErr(err)
 	}
 	return withApp(ctx, env, f, func(a *app) error {
 		if err := trust.New(a.db).Remove(ctx, cliActor(env), pos[0]); err != nil {

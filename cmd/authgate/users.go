@@ -26,33 +26,6 @@ func cmdUsers(ctx context.Context, env *cliEnv, args []string) error {
 	}, args)
 }
 
-// userJSON is how the CLI shows a user; it never carries a hash.
-type userJSON struct {
-	ID                string     `json:"id"`
-	Username          string     `json:"username"`
-	Email             string     `json:"email"`
-	Name              string     `json:"name"`
-	Admin             bool       `json:"admin"`
-	TokenIssuedAt     time.Time  `json:"token_issued_at"`
-	PasswordChangedAt time.Time  `json:"password_changed_at"`
-	LegacyFailures    int        `json:"legacy_failures"`
-	LegacyLockedUntil *time.Time `json:"legacy_locked_until"`
-	LoginFailures     int        `json:"login_failures"`
-	LoginLockedUntil  *time.Time `json:"login_locked_until"`
-	CreatedAt         time.Time  `json:"created_at"`
-	UpdatedAt         time.Time  `json:"updated_at"`
-}
-
-func userView(u models.User) userJSON {
-	return userJSON{
-		ID: u.ID, Username: u.Username, Email: u.Email, Name: u.Name, Admin: u.Admin,
-		TokenIssuedAt: u.TokenIssuedAt.UTC(), PasswordChangedAt: u.PasswordChangedAt.UTC(),
-		LegacyFailures: u.LegacyFailures, LegacyLockedUntil: utcPtr(u.LegacyLockedUntil),
-		LoginFailures: u.LoginFailures, LoginLockedUntil: utcPtr(u.LoginLockedUntil),
-		CreatedAt: u.CreatedAt.UTC(), UpdatedAt: u.UpdatedAt.UTC(),
-	}
-}
-
 // maxPasswordLine bounds what readPassword reads; accounts refuses
 // passwords longer than 1024 bytes anyway.
 const maxPasswordLine = 4096
@@ -92,14 +65,15 @@ func isTerminal(r io.Reader) bool {
 	return err != nil || !os.SameFile(fi, null)
 }
 
-// requirePasswordStdin explains that passwords never come from a flag.
-func requirePasswordStdin(env *cliEnv, f *flags, set bool) error {
-	if set {
-		return nil
+// passwordStdin reads the password from standard input, or explains that
+// passwords never come from a flag when --password-stdin is not set.
+func passwordStdin(env *cliEnv, f *flags, set bool) (string, error) {
+	if !set {
+		fmt.Fprintf(env.stderr, "%s: --password-stdin is required: the password is read from the first line of standard input, never from a flag\n", f.Name())
+		f.Usage()
+		return "", errUsage
 	}
-	fmt.Fprintf(env.stderr, "%s: --password-stdin is required: the password is read from the first line of standard input, never from a flag\n", f.Name())
-	f.Usage()
-	return errUsage
+	return readPassword(env)
 }
 
 func cmdUsersCreate(ctx context.Context, env *cliEnv, args []string) error {
@@ -109,17 +83,11 @@ func cmdUsersCreate(ctx context.Context, env *cliEnv, args []string) error {
 	name := f.String("name", "", "display name")
 	pwStdin := f.Bool("password-stdin", false, "read the password from the first line of standard input (required)")
 	admin := f.Bool("admin", false, "make the user an administrator")
-	asJSON := f.Bool("json", false, "print JSON")
-	if err := f.parse(env, args); err != nil {
+	asJSON := f.jsonFlag()
+	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
 	}
-	if _, err := positional(env, f); err != nil {
-		return err
-	}
-	if err := requirePasswordStdin(env, f, *pwStdin); err != nil {
-		return err
-	}
-	pw, err := readPassword(env)
+	pw, err := passwordStdin(env, f, *pwStdin)
 	if err != nil {
 		return err
 	}
@@ -131,7 +99,7 @@ func cmdUsersCreate(ctx context.Context, env *cliEnv, args []string) error {
 			return err
 		}
 		if *asJSON {
-			return printJSON(env.stdout, userView(u))
+			return printJSON(env.stdout, accounts.UserViewOf(u))
 		}
 		fmt.Fprintf(env.stdout, "Created user %s (id %s).\n", u.Username, u.ID)
 		fmt.Fprintf(env.stdout, "Their security token was emailed to %s.\n", u.Email)
@@ -143,45 +111,28 @@ func cmdUsersList(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "users list", "[--query TEXT] [--limit N] [--json]")
 	query := f.String("query", "", "show only users whose username or email contains TEXT (ignoring case)")
 	limit := f.Int("limit", 100, "show at most N users (up to 1000)")
-	asJSON := f.Bool("json", false, "print JSON")
-	if err := f.parse(env, args); err != nil {
+	asJSON := f.jsonFlag()
+	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
 	}
-	if _, err := positional(env, f); err != nil {
+	if err := checkLimit(env, f, *limit); err != nil {
 		return err
-	}
-	if *limit < 1 {
-		fmt.Fprintf(env.stderr, "%s: --limit must be at least 1\n", f.Name())
-		return errUsage
 	}
 	return withApp(ctx, env, f, func(a *app) error {
 		users, total, err := a.accounts.ListUsers(ctx, accounts.ListFilter{Query: *query, Limit: *limit})
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			out := make([]userJSON, 0, len(users))
-			for _, u := range users {
-				out = append(out, userView(u))
-			}
-			return printJSON(env.stdout, out)
-		}
-		if len(users) == 0 {
-			fmt.Fprintln(env.stdout, "No users found.")
-			return nil
-		}
 		now := time.Now()
-		tw := newTable(env.stdout, "USERNAME", "EMAIL", "NAME", "ADMIN", "LOCKED")
-		for _, u := range users {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%t\t%s\n", u.Username, u.Email, cell(u.Name), u.Admin, lockState(u, now))
-		}
-		if err := tw.Flush(); err != nil {
-			return err
-		}
-		if int64(len(users)) < total {
-			fmt.Fprintf(env.stderr, "Showing %d of %d users; use --limit or --query to see others.\n", len(users), total)
-		}
-		return nil
+		return printList(env, *asJSON, users, accounts.UserViewOf, table[models.User]{
+			empty:   "No users found.",
+			headers: []string{"USERNAME", "EMAIL", "NAME", "ADMIN", "LOCKED"},
+			row: func(u models.User) []string {
+				return []string{u.Username, u.Email, cell(u.Name), fmt.Sprint(u.Admin), lockState(u, now)}
+			},
+			total: total,
+			more:  "Showing %d of %d users; use --limit or --query to see others.\n",
+		})
 	})
 }
 
@@ -202,32 +153,32 @@ func lockState(u models.User, now time.Time) string {
 
 // userArg parses a command that takes only USERNAME.
 func userArg(env *cliEnv, f *flags, args []string) (string, error) {
-	if err := f.parse(env, args); err != nil {
-		return "", err
-	}
-	pos, err := positional(env, f, "USERNAME")
+	pos, err := parseArgs(env, f, args, "USERNAME")
 	if err != nil {
 		return "", err
 	}
 	return pos[0], nil
 }
 
-func cmdUsersGet(ctx context.Context, env *cliEnv, args []string) error {
-	f := newFlags(env, "users get", "USERNAME [--json]")
-	asJSON := f.Bool("json", false, "print JSON")
+// withUser runs a command that takes only USERNAME: fn runs with the app
+// open.
+func withUser(ctx context.Context, env *cliEnv, f *flags, args []string, fn func(a *app, username string) error) error {
 	username, err := userArg(env, f, args)
 	if err != nil {
 		return helpOrErr(err)
 	}
-	return withApp(ctx, env, f, func(a *app) error {
+	return withApp(ctx, env, f, func(a *app) error { return fn(a, username) })
+}
+
+func cmdUsersGet(ctx context.Context, env *cliEnv, args []string) error {
+	f := newFlags(env, "users get", "USERNAME [--json]")
+	asJSON := f.jsonFlag()
+	return withUser(ctx, env, f, args, func(a *app, username string) error {
 		u, err := a.accounts.GetUser(ctx, username)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			return printJSON(env.stdout, userView(u))
-		}
-		return printFields(env.stdout, [][2]string{
+		return printItem(env, *asJSON, accounts.UserViewOf(u), [][2]string{
 			{"id", u.ID},
 			{"username", u.Username},
 			{"email", u.Email},
@@ -245,11 +196,7 @@ func cmdUsersGet(ctx context.Context, env *cliEnv, args []string) error {
 
 func cmdUsersDelete(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "users delete", "USERNAME")
-	username, err := userArg(env, f, args)
-	if err != nil {
-		return helpOrErr(err)
-	}
-	return withApp(ctx, env, f, func(a *app) error {
+	return withUser(ctx, env, f, args, func(a *app, username string) error {
 		if err := a.accounts.DeleteUser(ctx, cliActor(env), username); err != nil {
 			return err
 		}
@@ -265,10 +212,7 @@ func cmdUsersSetPassword(ctx context.Context, env *cliEnv, args []string) error 
 	if err != nil {
 		return helpOrErr(err)
 	}
-	if err := requirePasswordStdin(env, f, *pwStdin); err != nil {
-		return err
-	}
-	pw, err := readPassword(env)
+	pw, err := passwordStdin(env, f, *pwStdin)
 	if err != nil {
 		return err
 	}
@@ -287,11 +231,7 @@ func cmdUsersSetPassword(ctx context.Context, env *cliEnv, args []string) error 
 
 func cmdUsersResetToken(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "users reset-token", "USERNAME")
-	username, err := userArg(env, f, args)
-	if err != nil {
-		return helpOrErr(err)
-	}
-	return withApp(ctx, env, f, func(a *app) error {
+	return withUser(ctx, env, f, args, func(a *app, username string) error {
 		if err := a.accounts.ResetToken(ctx, cliActor(env), username, false); err != nil {
 			return err
 		}
@@ -306,11 +246,7 @@ func cmdUsersResetToken(ctx context.Context, env *cliEnv, args []string) error {
 
 func cmdUsersUnlock(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "users unlock", "USERNAME")
-	username, err := userArg(env, f, args)
-	if err != nil {
-		return helpOrErr(err)
-	}
-	return withApp(ctx, env, f, func(a *app) error {
+	return withUser(ctx, env, f, args, func(a *app, username string) error {
 		if err := a.accounts.Unlock(ctx, cliActor(env), username); err != nil {
 			return err
 		}

@@ -1,0 +1,66 @@
+package clients
+
+import (
+	"slices"
+	"time"
+
+	"github.com/authgate/authgate/models"
+)
+
+// View is how the admin API and the CLI show a client as JSON: never its
+// secret hash. Times are in UTC and lists are never null.
+type View struct {
+	ClientID      string   `json:"client_id"`
+	Name          string   `json:"name"`
+	Public        bool     `json:"public"`
+	FirstParty    bool     `json:"first_party"`
+	GrantTypes    []string `json:"grant_types"`
+	ResponseTypes []string `json:"response_types"`
+	RedirectURIs  []string `json:"redirect_uris"`
+	Scopes        []string `json:"scopes"`
+	Audience      []string `json:"audience"`
+	// AccessTokenFormat is "opaque" or "jwt".
+	AccessTokenFormat string `json:"access_token_format"`
+	// LegacyEnabled reports whether the client holds the password grant.
+	LegacyEnabled      bool       `json:"legacy_enabled"`
+	LegacySunset       *time.Time `json:"legacy_sunset"`
+	LegacyDeprecatedAt *time.Time `json:"legacy_deprecated_at"`
+	CreatedAt          time.Time  `json:"created_at"`
+	UpdatedAt          time.Time  `json:"updated_at"`
+}
+
+// ViewOf returns the View of c.
+func ViewOf(c models.Client) View {
+	return View{
+		ClientID:           c.ID,
+		Name:               c.Name,
+		Public:             c.Public,
+		FirstParty:         c.FirstParty,
+		GrantTypes:         orEmpty(c.GrantTypes),
+		ResponseTypes:      orEmpty(c.ResponseTypes),
+		RedirectURIs:       orEmpty(c.RedirectURIs),
+		Scopes:             orEmpty(c.Scopes),
+		Audience:           orEmpty(c.Audience),
+		AccessTokenFormat:  c.AccessTokenFormat,
+		LegacyEnabled:      slices.Contains(c.GrantTypes, GrantPassword),
+		LegacySunset:       utcPtr(c.LegacySunset),
+		LegacyDeprecatedAt: utcPtr(c.LegacyDeprecatedAt),
+		CreatedAt:          c.CreatedAt.UTC(),
+		UpdatedAt:          c.UpdatedAt.UTC(),
+	}
+}
+
+func orEmpty(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

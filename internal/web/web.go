@@ -1,0 +1,135 @@
+// Package web holds what the public pages (package server) and the admin
+// console share: the page renderer, the stylesheet and the handler that
+// serves it, and the middleware every response passes through. Each
+// package keeps its own templates.
+package web
+
+import (
+	"bytes"
+	"context"
+	_ "embed"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"testing/fstest"
+	"time"
+)
+
+// baseCSS is the stylesheet of the public pages, which the console's
+// stylesheet extends.
+//
+//go:embed style.css
+var baseCSS []byte
+
+// Renderer writes pages, each parsed once, at start, with the shared
+// layout; T is the data every page gets.
+type Renderer[T any] struct {
+	pages  map[string]*template.Template
+	logger *slog.Logger
+	kind   string
+}
+
+// NewRenderer parses, for each name, templates/layout.html with
+// templates/NAME.html from fsys, with funcs. Kind is what errors and log
+// lines call a template, such as "console template".
+func NewRenderer[T any](logger *slog.Logger, kind string, fsys fs.FS, funcs template.FuncMap, names ...string) (*Renderer[T], error) {
+	rd := &Renderer[T]{pages: map[string]*template.Template{}, logger: logger, kind: kind}
+	for _, name := range names {
+		t, err := template.New(name).Funcs(funcs).ParseFS(fsys, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse %s %s: %w", kind, name, err)
+		}
+		rd.pages[name] = t
+	}
+	return rd, nil
+}
+
+// Render writes the page name with data. Pages carry forms and personal
+// data: never cached.
+func (rd *Renderer[T]) Render(w http.ResponseWriter, r *http.Request, status int, name string, data T) {
+	t, ok := rd.pages[name]
+	if !ok {
+		rd.logger.ErrorContext(r.Context(), "unknown "+rd.kind, "template", name)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	var buf bytes.Buffer
+	if err := t.ExecuteTemplate(&buf, "layout", data); err != nil {
+		rd.logger.ErrorContext(r.Context(), "render "+rd.kind, "template", name, "error", err)
+		http.Error(w, "internal error", http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(buf.Bytes())
+}
+
+// SecurityHeaders sets the headers every response of the public pages and
+// the console carries: what a page may load, never in a frame, no content
+// sniffing and no referrer.
+func SecurityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		next.ServeHTTP(w, r)
+	})
+}
+
+// LimitBody caps request bodies at max bytes; zero or less leaves them
+// alone.
+func LimitBody(max int64) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if max <= 0 {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Body != nil {
+				r.Body = http.MaxBytesReader(w, r.Body, max)
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// Timeout bounds how long a handler may work on a request; zero or less
+// leaves it unbounded.
+func Timeout(d time.Duration) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		if d <= 0 {
+			return next
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			ctx, cancel := context.WithTimeout(r.Context(), d)
+			defer cancel()
+			next.ServeHTTP(w, r.WithContext(ctx))
+		})
+	}
+}
+
+// Chain wraps h in mws, the first outermost.
+func Chain(h http.Handler, mws ...func(http.Handler) http.Handler) http.Handler {
+	for i := len(mws) - 1; i >= 0; i-- {
+		h = mws[i](h)
+	}
+	return h
+}
+
+// StaticHandler serves, below prefix, style.css: the shared stylesheet
+// followed, when given, by extraCSS. Browsers may cache it for an hour.
+func StaticHandler(prefix string, extraCSS []byte) http.Handler {
+	css := baseCSS
+	if len(extraCSS) > 0 {
+		css = bytes.Join([][]byte{baseCSS, extraCSS}, []byte("\n"))
+	}
+	files := http.StripPrefix(prefix, http.FileServerFS(fstest.MapFS{"style.css": {Data: css}}))
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "public, max-age=3600")
+		files.ServeHTTP(w, r)
+	})
+}
