@@ -23,7 +23,10 @@ func IsUnavailable(err error) bool {
 	if errors.Is(err, context.DeadlineExceeded) ||
 		errors.Is(err, driver.ErrBadConn) || errors.Is(err, sql.ErrConnDone) ||
 		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
-		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) {
+		errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ECONNRESET) ||
+		// gorm joins a dropped session's errors as "%v; %w": often only
+		// pgx's ErrConnClosed is left in the chain.
+		errors.Is(err, pgconn.ErrConnClosed) {
 		return true
 	}
 	var netErr net.Error

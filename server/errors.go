@@ -1,6 +1,8 @@
 package server
 
 import (
+	"context"
+
 	"github.com/authgate/authgate/database"
 
 	"encoding/json"
@@ -52,6 +54,10 @@ func classify(err error) (status int, code, description string) {
 // writeError writes err as JSON and logs it when it is the server's fault.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
 	status, code, desc := classify(err)
+	if status == http.StatusInternalServerError && r.Context().Err() != nil {
+		// The request's deadline passed while it waited on the database.
+		status, code, desc = classify(context.DeadlineExceeded)
+	}
 	if status >= 500 {
 		logger.ErrorContext(r.Context(), "request failed", "request_id", RequestID(r.Context()), "error", err)
 	}

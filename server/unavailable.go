@@ -5,7 +5,6 @@ import (
 	"errors"
 	"net/http"
 
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/ory/fosite"
 
 	"github.com/authgate/authgate/database"
@@ -15,14 +14,12 @@ import (
 // unreachable or too slow (the request's own deadline passed while it
 // waited), rather than because it was wrong.
 //
-// Two failures escape database.IsUnavailable. fosite's revocation handler
-// reports a storage failure as a bare ErrTemporarilyUnavailable, without
-// the cause, and WriteRevocationResponse would answer it with 200. And
-// when PostgreSQL ends a session mid-statement, gorm joins the errors as
-// "%v; %w": only the last one, pgx's "conn closed", stays in the chain.
+// fosite's revocation handler reports a storage failure as a bare
+// ErrTemporarilyUnavailable, without the cause, and WriteRevocationResponse
+// would answer it with 200; it is caught here.
 func unavailable(ctx context.Context, err error) bool {
 	return err != nil && (database.IsUnavailable(err) || ctx.Err() != nil ||
-		errors.Is(err, fosite.ErrTemporarilyUnavailable) || errors.Is(err, pgconn.ErrConnClosed))
+		errors.Is(err, fosite.ErrTemporarilyUnavailable))
 }
 
 // writeUnavailable answers 503 with an RFC 6749 style body and a hint to
