@@ -81,9 +81,9 @@ func saveScreenshot(t *testing.T, ctx context.Context) {
 		t.Logf("screenshot: %v", err)
 		return
 	}
-	shotCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	shotCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	png, err := chromedp.Run(shotCtx, chromedp.FullScreenshot(90))
+	png, err := chromedp.Run(shotCtx, chromedp.FullScreenshot(100))
 	if err != nil {
 		t.Logf("screenshot: %v", err)
 		return
@@ -103,6 +103,8 @@ func signIn(username, pw string) chromedp.Action[chromedp.Void] {
 		chromedp.SendKeys(chromedp.ID("username"), username),
 		chromedp.SendKeys(chromedp.ID("password"), pw),
 		chromedp.Click(chromedp.ID("sign-in")),
+		// The login page is gone once the browser has moved on.
+		chromedp.WaitNotPresent(chromedp.ID("password")),
 	)
 }
 
