@@ -45,6 +45,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*gorm.DB, error) {
 			ParameterizedQueries:      true,
 		}),
 		TranslateError: true,
+		// A single statement is atomic on its own: gorm's default of
+		// wrapping every write in BEGIN/COMMIT costs two extra round trips.
+		// Multi-statement changes use explicit transactions.
+		SkipDefaultTransaction: true,
 		NowFunc:        func() time.Time { return time.Now().UTC() },
 	}
 	var dialector gorm.Dialector

@@ -117,7 +117,19 @@ func (s *Server) handleAuthorize() http.Handler {
 				claims.Extra[k] = v
 			}
 		}
-		resp, err := s.Provider.NewAuthorizeResponse(ctx, ar, session)
+		// The code, its PKCE challenge and its OpenID Connect session are
+		// stored together: one commit, and never one without the others.
+		txCtx, err := s.Provider.Store.BeginTX(ctx)
+		if err != nil {
+			s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
+			return
+		}
+		resp, err := s.Provider.NewAuthorizeResponse(txCtx, ar, session)
+		if err == nil {
+			err = s.Provider.Store.Commit(txCtx)
+		} else if rbErr := s.Provider.Store.Rollback(txCtx); rbErr != nil {
+			s.Logger.WarnContext(ctx, "roll back authorization", "error", rbErr)
+		}
 		if err != nil {
 			s.Provider.WriteAuthorizeError(ctx, w, ar, err)
 			return
