@@ -14,7 +14,6 @@ import (
 	"github.com/glebarez/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-	"gorm.io/gorm/logger"
 
 	"github.com/authgate/authgate/models"
 )
@@ -37,13 +36,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*gorm.DB, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	gcfg := &gorm.Config{
-		// Parameterized queries keep bound values, secrets among them, out of logs.
-		Logger: logger.NewSlogLogger(opts.Logger, logger.Config{
-			SlowThreshold:             time.Second,
-			LogLevel:                  logger.Warn,
-			IgnoreRecordNotFoundError: true,
-			ParameterizedQueries:      true,
-		}),
+		// Bound values (secrets among them) never reach the log.
+		Logger: queryLogger{log: opts.Logger, slow: time.Second},
 		TranslateError: true,
 		// A single statement is atomic on its own: gorm's default of
 		// wrapping every write in BEGIN/COMMIT costs two extra round trips.
