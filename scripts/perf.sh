@@ -41,7 +41,7 @@ printf '%s\n' 'perf user passphrase' | "$bin" users create --username perf --ema
 # The password alone is enough from the loopback range, as from an office network.
 "$bin" trusted-ips add 127.0.0.0/8 --description "perf run" >/dev/null
 
-"$bin" serve >"$work/server.log" 2>&1 &
+AUTHGATE_PPROF="${AUTHGATE_PPROF:-false}" "$bin" serve >"$work/server.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; psql -X -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -fsS "$AUTHGATE_ISSUER/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done

@@ -6,6 +6,8 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"gorm.io/gorm"
+
 	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/clientip"
 	"github.com/authgate/authgate/config"
@@ -25,6 +27,14 @@ const (
 // serve does, with the issuer fixed so its documents are reproducible.
 func newTestServer(t *testing.T, edit func(*config.Config)) (http.Handler, *oauth.Provider) {
 	t.Helper()
+	h, p, _ := newServerOn(t, "sqlite", edit)
+	return h, p
+}
+
+// newServerOn builds the public handler on a fresh database of the given
+// kind and returns it with its provider and database.
+func newServerOn(t testing.TB, kind string, edit func(*config.Config)) (http.Handler, *oauth.Provider, *gorm.DB) {
+	t.Helper()
 	ctx := context.Background()
 	cfg := config.Default()
 	cfg.Issuer = goldenIssuer
@@ -32,7 +42,7 @@ func newTestServer(t *testing.T, edit func(*config.Config)) (http.Handler, *oaut
 	if edit != nil {
 		edit(&cfg)
 	}
-	db := testdb.Open(t, "sqlite")
+	db := testdb.Open(t, kind)
 	kr, err := secret.New([]byte(cfg.Secret))
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +73,7 @@ func newTestServer(t *testing.T, edit func(*config.Config)) (http.Handler, *oaut
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
 	}
-	return h, provider
+	return h, provider, db
 }
 
 // serveGET serves one GET request.

@@ -33,6 +33,10 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 	if err := f.parse(env, args); err != nil {
 		return helpOrErr(err)
 	}
+	// The server logs a line per request: batch the writes.
+	lw := newLogWriter(env.stderr, 200*time.Millisecond)
+	defer lw.Close()
+	env = &cliEnv{getenv: env.getenv, stdin: env.stdin, stdout: env.stdout, stderr: lw}
 	a, closeApp, err := openApp(ctx, env, f.configPath)
 	if err != nil {
 		return err
