@@ -154,16 +154,18 @@ func (s *Store) ClientAssertionJWTValid(context.Context, string) error { return 
 // SetClientAssertionJWT: see ClientAssertionJWTValid.
 func (s *Store) SetClientAssertionJWT(context.Context, string, time.Time) error { return nil }
 
+// storedRequest is the JSON form of a request in OAuthRequest.Data. When
+// reading, Session holds the pointer the session is decoded into.
 type storedRequest struct {
-	ID                string          `json:"id"`
-	RequestedAt       time.Time       `json:"requested_at"`
-	ClientID          string          `json:"client_id"`
-	RequestedScope    []string        `json:"requested_scope"`
-	GrantedScope      []string        `json:"granted_scope"`
-	RequestedAudience []string        `json:"requested_audience"`
-	GrantedAudience   []string        `json:"granted_audience"`
-	Form              url.Values      `json:"form"`
-	Session           json.RawMessage `json:"session"`
+	ID                string     `json:"id"`
+	RequestedAt       time.Time  `json:"requested_at"`
+	ClientID          string     `json:"client_id"`
+	RequestedScope    []string   `json:"requested_scope"`
+	GrantedScope      []string   `json:"granted_scope"`
+	RequestedAudience []string   `json:"requested_audience"`
+	GrantedAudience   []string   `json:"granted_audience"`
+	Form              url.Values `json:"form"`
+	Session           any        `json:"session"`
 }
 
 func (s *Store) create(ctx context.Context, kind, signature, accessSignature string, r fosite.Requester) error {
@@ -172,10 +174,6 @@ func (s *Store) create(ctx context.Context, kind, signature, accessSignature str
 		if v, ok := r.GetRequestForm()[k]; ok {
 			form[k] = v
 		}
-	}
-	sess, err := json.Marshal(r.GetSession())
-	if err != nil {
-		return fmt.Errorf("encode session: %w", err)
 	}
 	data, err := json.Marshal(storedRequest{
 		ID:                r.GetID(),
@@ -186,7 +184,7 @@ func (s *Store) create(ctx context.Context, kind, signature, accessSignature str
 		RequestedAudience: r.GetRequestedAudience(),
 		GrantedAudience:   r.GetGrantedAudience(),
 		Form:              form,
-		Session:           sess,
+		Session:           r.GetSession(),
 	})
 	if err != nil {
 		return fmt.Errorf("encode request: %w", err)
@@ -233,7 +231,12 @@ func (s *Store) get(ctx context.Context, kind, signature string, session fosite.
 	if err := s.conn(ctx).Where("kind = ? AND signature = ?", kind, signature).Take(&row).Error; err != nil {
 		return nil, row, notFound(err)
 	}
+	if session == nil {
+		session = NewSession("")
+	}
+	// One pass: the session decodes straight into the caller's prototype.
 	var sr storedRequest
+	sr.Session = session
 	if err := json.Unmarshal(row.Data, &sr); err != nil {
 		return nil, row, fmt.Errorf("decode %s: %w", kind, err)
 	}
@@ -241,14 +244,6 @@ func (s *Store) get(ctx context.Context, kind, signature string, session fosite.
 	if err != nil {
 		// A deleted client takes its grants with it.
 		return nil, row, err
-	}
-	if session == nil {
-		session = NewSession("")
-	}
-	if len(sr.Session) > 0 && string(sr.Session) != "null" {
-		if err := json.Unmarshal(sr.Session, session); err != nil {
-			return nil, row, fmt.Errorf("decode %s session: %w", kind, err)
-		}
 	}
 	req := &fosite.Request{
 		ID:                sr.ID,
