@@ -1,0 +1,142 @@
+package config_test
+
+import (
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/config"
+)
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestDefaultsLoadWithNothingSet(t *testing.T) {
+	cfg, err := config.Load(env(nil), "")
+	if err != nil {
+		t.Fatalf("Load with nothing set: %v", err)
+	}
+	if cfg.DatabaseURL != "sqlite://./authgate.db" || cfg.Listen != "127.0.0.1:8080" || cfg.AdminListen != "127.0.0.1:8081" {
+		t.Errorf("defaults: got %q %q %q", cfg.DatabaseURL, cfg.Listen, cfg.AdminListen)
+	}
+	if cfg.AdminURL != "http://127.0.0.1:8081" {
+		t.Errorf("admin URL: got %q, want it derived from the admin listener", cfg.AdminURL)
+	}
+	if cfg.Mail.Outbox != "authgate-outbox" || cfg.SecretFile != "authgate.secret" {
+		t.Errorf("outbox %q and secret file %q: want them beside the database", cfg.Mail.Outbox, cfg.SecretFile)
+	}
+	if cfg.LockoutThreshold != 10 || cfg.LockoutDuration != 15*time.Minute {
+		t.Errorf("lockout: got %d/%s, want 10/15m", cfg.LockoutThreshold, cfg.LockoutDuration)
+	}
+}
+
+func TestEnvironmentOverridesFileOverridesDefaults(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "authgate.yaml")
+	yaml := "issuer: https://file.example.com\norganization: Acme\nlockout_threshold: 5\ntrusted_proxies: [10.0.0.0/8, \"2001:db8::1\"]\nmail:\n  smtp_host: smtp.example.com\n"
+	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Load(env(map[string]string{
+		"AUTHGATE_ISSUER":                "https://env.example.com/",
+		"AUTHGATE_LOCKOUT_DURATION":      "1h",
+		"AUTHGATE_LEGACY_GRANT_DISABLED": "true",
+	}), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Issuer != "https://env.example.com" {
+		t.Errorf("issuer: got %q, want the environment's, without the trailing slash", cfg.Issuer)
+	}
+	if cfg.Organization != "Acme" || cfg.LockoutThreshold != 5 || cfg.Mail.SMTPHost != "smtp.example.com" {
+		t.Errorf("file values: got %q %d %q", cfg.Organization, cfg.LockoutThreshold, cfg.Mail.SMTPHost)
+	}
+	if cfg.LockoutDuration != time.Hour || !cfg.LegacyGrantDisabled {
+		t.Errorf("environment values: got %s %v", cfg.LockoutDuration, cfg.LegacyGrantDisabled)
+	}
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::1/128")}
+	if len(cfg.TrustedProxies) != 2 || cfg.TrustedProxies[0] != want[0] || cfg.TrustedProxies[1] != want[1] {
+		t.Errorf("trusted proxies: got %v, want %v", cfg.TrustedProxies, want)
+	}
+	if !cfg.IssuerIsHTTPS() {
+		t.Error("an https issuer must make cookies Secure")
+	}
+}
+
+func TestValidationSaysWhatToFix(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+		want string
+	}{
+		{"unsupported database", map[string]string{"AUTHGATE_DATABASE_URL": "mysql://x"}, "database_url"},
+		{"empty sqlite path", map[string]string{"AUTHGATE_DATABASE_URL": "sqlite://"}, "needs a file path"},
+		{"postgres without secret", map[string]string{"AUTHGATE_DATABASE_URL": "postgres://u@h:5432/db"}, "AUTHGATE_SECRET is required with PostgreSQL"},
+		{"short secret", map[string]string{"AUTHGATE_SECRET": "short"}, "at least 32 bytes"},
+		{"issuer not a URL", map[string]string{"AUTHGATE_ISSUER": "id.example.com"}, "issuer"},
+		{"issuer with query", map[string]string{"AUTHGATE_ISSUER": "https://id.example.com/?a=b"}, "issuer"},
+		{"listen without port", map[string]string{"AUTHGATE_LISTEN": "localhost"}, "listen"},
+		{"bad duration", map[string]string{"AUTHGATE_ACCESS_TOKEN_LIFESPAN": "soon"}, "not a duration"},
+		{"negative duration", map[string]string{"AUTHGATE_ACCESS_TOKEN_LIFESPAN": "-1h"}, "access_token_lifespan: must be positive"},
+		{"bad number", map[string]string{"AUTHGATE_LOCKOUT_THRESHOLD": "ten"}, "not a whole number"},
+		{"zero threshold", map[string]string{"AUTHGATE_LOCKOUT_THRESHOLD": "0"}, "lockout_threshold"},
+		{"weak argon2", map[string]string{"AUTHGATE_ARGON2_MEMORY_KIB": "1024"}, "argon2.memory_kib"},
+		{"bad TLS mode", map[string]string{"AUTHGATE_SMTP_TLS": "ssl"}, "mail.smtp_tls"},
+		{"bad proxies", map[string]string{"AUTHGATE_TRUSTED_PROXIES": "10.0.0.0/33"}, "AUTHGATE_TRUSTED_PROXIES"},
+		{"bad boolean", map[string]string{"AUTHGATE_LEGACY_GRANT_DISABLED": "maybe"}, "not true or false"},
+		{"bad log level", map[string]string{"AUTHGATE_LOG_LEVEL": "loud"}, "log_level"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := config.Load(env(tc.env), "")
+			if err == nil {
+				t.Fatalf("got no error, want one mentioning %q", tc.want)
+			}
+			if !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %q, want it to mention %q", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestMissingConfigFile(t *testing.T) {
+	_, err := config.Load(env(nil), filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "read config file") {
+		t.Fatalf("got %v, want a read error", err)
+	}
+}
+
+func TestParsePrefix(t *testing.T) {
+	for _, tc := range []struct{ in, want string }{
+		{"10.1.2.3/8", "10.0.0.0/8"},
+		{"192.0.2.7", "192.0.2.7/32"},
+		{"2001:db8::1/32", "2001:db8::/32"},
+		{"::ffff:192.0.2.7", "192.0.2.7/32"},
+	} {
+		got, err := config.ParsePrefix(tc.in)
+		if err != nil || got.String() != tc.want {
+			t.Errorf("ParsePrefix(%q): got %v, %v; want %s", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "10.0.0.0/33", "example.com", "10.0.0/8"} {
+		if _, err := config.ParsePrefix(bad); err == nil {
+			t.Errorf("ParsePrefix(%q): want an error", bad)
+		}
+	}
+}
+
+func FuzzParsePrefixes(f *testing.F) {
+	f.Add("10.0.0.0/8, 2001:db8::/32")
+	f.Add("::1,127.0.0.1")
+	f.Fuzz(func(t *testing.T, list string) {
+		ps, err := config.ParsePrefixes(list)
+		if err != nil {
+			return
+		}
+		for _, p := range ps {
+			if !p.IsValid() || p.Masked() != p {
+				t.Fatalf("ParsePrefixes(%q) gave %v, not a valid masked prefix", list, p)
+			}
+		}
+	})
+}
