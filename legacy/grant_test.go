@@ -6,11 +6,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/ory/fosite"
+	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/clientip"
@@ -28,14 +31,22 @@ import (
 // fixture is a real token endpoint on a SQLite database, served in
 // process, with one user and one legacy client.
 type fixture struct {
-	handler  http.Handler
-	accounts *accounts.Service
-	hasher   *password.Hasher
-	secret   string
-	password string
+	token        string // alice's security token, read from the outbox
+	db           *gorm.DB
+	forgetClient func(id string)
+	handler      http.Handler
+	accounts     *accounts.Service
+	hasher       *password.Hasher
+	secret       string
+	password     string
 }
 
 func newFixture(tb testing.TB, params password.Params) *fixture {
+	return newFixtureWith(tb, params, nil)
+}
+
+// newFixtureWith lets the test wrap the accounts service the grant uses.
+func newFixtureWith(tb testing.TB, params password.Params, wrap func(legacy.Users) legacy.Users) *fixture {
 	tb.Helper()
 	ctx := context.Background()
 	db := testdb.Open(tb, "sqlite")
@@ -56,7 +67,11 @@ func newFixture(tb testing.TB, params password.Params) *fixture {
 	sh := &oauth.SecretHasher{Keys: keyring, Argon2: hasher}
 	p := oauth.NewProvider(oauth.Settings{Issuer: "https://id.example.test", AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
 		store, keys, keyring, sh, func(p *oauth.Provider) fosite.TokenEndpointHandler {
-			return legacy.New(p, acc, trust.New(db), false, nil)
+			var users legacy.Users = acc
+			if wrap != nil {
+				users = wrap(acc)
+			}
+			return legacy.New(p, users, trust.New(db), false, nil)
 		})
 	cfg := config.Default()
 	cfg.Issuer = "https://id.example.test"
@@ -76,11 +91,30 @@ func newFixture(tb testing.TB, params password.Params) *fixture {
 	if _, err := trust.New(db).Add(ctx, "test", "192.0.2.0/24", "httptest's address"); err != nil {
 		tb.Fatal(err)
 	}
-	return &fixture{handler: h, accounts: acc, hasher: hasher, secret: sec, password: pw}
+	var row models.MailMessage
+	if err := db.Where("\"to\" = ?", "alice@example.com").Take(&row).Error; err != nil {
+		tb.Fatal(err)
+	}
+	body, err := keyring.Open("mail-outbox", row.BodySealed)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m := regexp.MustCompile(`token:\s+([A-Za-z0-9]{24})\s`).FindSubmatch(body)
+	if m == nil {
+		tb.Fatalf("no token in the welcome mail")
+	}
+	return &fixture{token: string(m[1]), db: db, forgetClient: store.ForgetClient, handler: h, accounts: acc, hasher: hasher, secret: sec, password: pw}
 }
 
 func (f *fixture) grant(form url.Values) *httptest.ResponseRecorder {
+	return f.grantFrom("192.0.2.1:1234", form)
+}
+
+// grantFrom sends a password grant from the given peer address; the
+// fixture trusts 192.0.2.0/24.
+func (f *fixture) grantFrom(remote string, form url.Values) *httptest.ResponseRecorder {
 	req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
+	req.RemoteAddr = remote
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("loader", f.secret)
 	rec := httptest.NewRecorder()
@@ -195,4 +229,107 @@ func BenchmarkArgon2Verify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// countingUsers counts argon2id verifications, real and dummy.
+type countingUsers struct {
+	legacy.Users
+	verifications atomic.Int64
+}
+
+func (c *countingUsers) VerifyPassword(ctx context.Context, u models.User, pw string) error {
+	c.verifications.Add(1)
+	return c.Users.VerifyPassword(ctx, u, pw)
+}
+
+func (c *countingUsers) VerifyDummy(ctx context.Context, pw string) {
+	c.verifications.Add(1)
+	c.Users.VerifyDummy(ctx, pw)
+}
+
+// Every failed attempt costs the same number of argon2id verifications,
+// whatever went wrong, so timing tells an attacker nothing; a refusal of
+// the client costs none and does not count towards lockout.
+func TestFailuresCostTheSame(t *testing.T) {
+	var counter *countingUsers
+	fx := newFixtureWith(t, password.Params{Time: 1, Memory: 8 * 1024, Threads: 1}, func(u legacy.Users) legacy.Users {
+		counter = &countingUsers{Users: u}
+		return counter
+	})
+	ctx := context.Background()
+	u, err := fx.accounts.GetUser(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherToken := strings.Repeat("Q", 24)
+	const untrusted = "198.51.100.7:4321"
+	for _, tc := range []struct {
+		name     string
+		remote   string
+		username string
+		password string
+	}{
+		{"unknown user", untrusted, "nobody", fx.password + otherToken},
+		{"wrong password, untrusted", untrusted, "alice", "wrong-password" + otherToken},
+		{"right password, no token, untrusted", untrusted, "alice", fx.password},
+		{"right password, wrong token, untrusted", untrusted, "alice", fx.password + otherToken},
+		{"short wrong password", untrusted, "alice", "x"},
+		{"wrong password, trusted", "192.0.2.1:1234", "alice", "wrong-password"},
+		{"right token, wrong password, untrusted", untrusted, "alice", "wrong-password" + fx.token},
+		{"right token, wrong password, trusted", "192.0.2.1:1234", "alice", "wrong-password" + fx.token},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			counter.verifications.Store(0)
+			rec := fx.grantFrom(tc.remote, url.Values{"grant_type": {"password"}, "username": {tc.username}, "password": {tc.password}})
+			if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "authentication failure") {
+				t.Fatalf("got %d %s, want 400 with the generic description", rec.Code, rec.Body)
+			}
+			if got := counter.verifications.Load(); got != 2 {
+				t.Fatalf("argon2id verifications: got %d, want 2", got)
+			}
+			if err := fx.accounts.Unlock(ctx, "test", "alice"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+
+	t.Run("locked user", func(t *testing.T) {
+		until := time.Now().Add(time.Hour)
+		if err := fx.db.Model(&models.User{}).Where("id = ?", u.ID).Update("legacy_locked_until", until).Error; err != nil {
+			t.Fatal(err)
+		}
+		counter.verifications.Store(0)
+		rec := fx.grantFrom(untrusted, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {fx.password}})
+		if rec.Code != http.StatusBadRequest {
+			t.Fatalf("got %d", rec.Code)
+		}
+		if got := counter.verifications.Load(); got != 2 {
+			t.Fatalf("argon2id verifications for a locked user: got %d, want 2", got)
+		}
+		if err := fx.accounts.Unlock(ctx, "test", "alice"); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("client refused: no verification, no lockout count", func(t *testing.T) {
+		if err := fx.db.Model(&models.Client{}).Where("id = ?", "loader").Update("grant_types", `["client_credentials"]`).Error; err != nil {
+			t.Fatal(err)
+		}
+		fx.forgetClient("loader")
+		counter.verifications.Store(0)
+		rec := fx.grantFrom(untrusted, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {"wrong"}})
+		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), "unauthorized_client") {
+			t.Fatalf("got %d %s, want unauthorized_client", rec.Code, rec.Body)
+		}
+		if got := counter.verifications.Load(); got != 0 {
+			t.Fatalf("verifications for a refused client: got %d, want 0", got)
+		}
+		after, err := fx.accounts.GetUser(ctx, "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if after.LegacyFailures != 0 {
+			t.Fatalf("legacy failures after a refused client: got %d, want 0", after.LegacyFailures)
+		}
+	})
 }
