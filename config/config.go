@@ -238,6 +238,13 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 			*dst = uint32(n)
 		}
 	}
+	if v := getenv("AUTHGATE_ARGON2_THREADS"); v != "" {
+		n, err := strconv.ParseUint(v, 10, 8)
+		if err != nil {
+			return fmt.Errorf("AUTHGATE_ARGON2_THREADS: %q is not a whole number from 1 to 255", v)
+		}
+		cfg.Argon2.Threads = uint8(n)
+	}
 	if v := getenv("AUTHGATE_LEGACY_GRANT_DISABLED"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {

@@ -16,7 +16,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 CONCURRENCY="${CONCURRENCY:-32}"
 DURATION="${DURATION:-20s}"
 WARMUP="${WARMUP:-5s}"
-SCENARIOS="${SCENARIOS:-discovery jwks client_credentials introspect password refresh authorization_code_session authorization_code_login}"
+SCENARIOS="${SCENARIOS:-discovery jwks client_credentials introspect password password_64 refresh authorization_code_session authorization_code_login}"
 PGURL="postgres://postgres@127.0.0.1:5432"
 DB=authgate_perf
 work="$(mktemp -d)"
@@ -53,15 +53,26 @@ WEB_SECRET="$(json client_secret <<<"$web")"
 common=(--issuer "$AUTHGATE_ISSUER" --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --quiet)
 
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %s %s  ", $1, $2, $3} END {print ""}' "/proc/$server/status"; }
+# cpu_ticks prints the server's user+system CPU time in clock ticks.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
+hz="$(getconf CLK_TCK)"
 
 for s in $SCENARIOS; do
 	echo "=== $s"
+	# Start each scenario from a settled database: the previous one's
+	# writes flushed and its dead rows vacuumed.
+	psql -X -q -h 127.0.0.1 -U postgres -d "$DB" -c "VACUUM (ANALYZE)" -c "CHECKPOINT"
+	before="$(cpu_ticks)"
 	case "$s" in
 	discovery | jwks) "$bin" bench --scenario "$s" "${common[@]}" ;;
 	client_credentials | introspect)
 		"$bin" bench --scenario "$s" "${common[@]}" --client-id "$(json client_id <<<"$svc")" --client-secret-env SVC_SECRET ;;
 	password | refresh)
 		"$bin" bench --scenario "$s" "${common[@]}" --client-id "$(json client_id <<<"$legacy")" --client-secret-env LEGACY_SECRET \
+			--username perf --password-env PERF_PASSWORD --scope "profile offline_access" ;;
+	password_64)
+		# Twice the concurrency: throughput and memory must not change.
+		"$bin" bench --scenario password "${common[@]}" --concurrency 64 --client-id "$(json client_id <<<"$legacy")" --client-secret-env LEGACY_SECRET \
 			--username perf --password-env PERF_PASSWORD --scope "profile offline_access" ;;
 	authorization_code_session | authorization_code_login)
 		reuse=()
@@ -71,4 +82,5 @@ for s in $SCENARIOS; do
 	*) echo "unknown scenario $s" >&2; exit 2 ;;
 	esac
 	echo "server memory: $(rss)"
+	echo "server CPU: $(( ($(cpu_ticks) - before) * 1000 / hz )) ms over the run, warm-up included"
 done
