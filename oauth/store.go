@@ -64,42 +64,77 @@ func NewStore(db *gorm.DB, keys *secret.Keyring, logger *slog.Logger) *Store {
 
 type txKey struct{}
 
+// nestedKey marks a context whose BeginTX found a transaction already
+// running: its Commit and Rollback defer to the outer transaction.
+type nestedKey struct{}
+
+// txState is a transaction and whether an inner part asked to roll it back.
+type txState struct {
+	db           *gorm.DB
+	rollbackOnly bool
+}
+
+func txOf(ctx context.Context) (*txState, bool) {
+	st, ok := ctx.Value(txKey{}).(*txState)
+	return st, ok
+}
+
 // conn returns the transaction in ctx, or the plain connection.
 func (s *Store) conn(ctx context.Context) *gorm.DB {
-	if tx, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
-		return tx
+	if st, ok := txOf(ctx); ok {
+		return st.db
 	}
 	return s.db.WithContext(ctx)
 }
 
-// BeginTX starts a transaction carried by the returned context.
+// BeginTX starts a transaction carried by the returned context. Inside a
+// running transaction it starts none: the inner Commit does nothing and the
+// inner Rollback makes the outer transaction roll back, so that a caller
+// can make several of fosite's steps one transaction.
 func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
-	if _, ok := ctx.Value(txKey{}).(*gorm.DB); ok {
-		return ctx, nil
+	if _, ok := txOf(ctx); ok {
+		return context.WithValue(ctx, nestedKey{}, true), nil
 	}
 	tx := s.db.WithContext(ctx).Begin()
 	if tx.Error != nil {
 		return ctx, fmt.Errorf("begin transaction: %w", tx.Error)
 	}
-	return context.WithValue(ctx, txKey{}, tx), nil
+	return context.WithValue(ctx, txKey{}, &txState{db: tx}), nil
 }
+
+// ErrRolledBack is returned by Commit when an inner part of the
+// transaction rolled back.
+var ErrRolledBack = errors.New("transaction rolled back by an inner step")
 
 // Commit commits the transaction in ctx.
 func (s *Store) Commit(ctx context.Context) error {
-	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	st, ok := txOf(ctx)
 	if !ok {
 		return errors.New("commit: no transaction in context")
 	}
-	return tx.Commit().Error
+	if nested, _ := ctx.Value(nestedKey{}).(bool); nested {
+		return nil
+	}
+	if st.rollbackOnly {
+		if err := st.db.Rollback().Error; err != nil {
+			return err
+		}
+		return ErrRolledBack
+	}
+	return st.db.Commit().Error
 }
 
 // Rollback aborts the transaction in ctx.
 func (s *Store) Rollback(ctx context.Context) error {
-	tx, ok := ctx.Value(txKey{}).(*gorm.DB)
+	st, ok := txOf(ctx)
 	if !ok {
 		return errors.New("rollback: no transaction in context")
 	}
-	return tx.Rollback().Error
+	if nested, _ := ctx.Value(nestedKey{}).(bool); nested {
+		st.rollbackOnly = true
+		return nil
+	}
+	return st.db.Rollback().Error
 }
 
 // notFound maps gorm's not-found to fosite's, so fosite answers with the
@@ -124,7 +159,7 @@ func (s *Store) ForgetClient(id string) { s.clients.forget(id) }
 // another process (the CLI, another replica) is seen within the TTL.
 // Tokens are never cached: a revocation is seen by the next request.
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	if _, inTx := ctx.Value(txKey{}).(*gorm.DB); !inTx {
+	if _, inTx := txOf(ctx); !inTx {
 		if c, ok := s.clients.get(id); ok {
 			return c, nil
 		}

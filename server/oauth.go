@@ -241,9 +241,40 @@ func (s *Server) handleToken() http.Handler {
 			s.writeTokenError(w, r, nil, fosite.ErrInvalidRequest.WithHint("The request body is not a valid form.").WithWrap(err))
 			return
 		}
+		// An authorization code exchange writes several rows (the code
+		// marked used, PKCE and OpenID Connect sessions removed, tokens
+		// stored): one transaction makes them one commit. fosite's own
+		// transactions nest inside it. The transaction is committed on
+		// failure too, unless a step rolled back, so that what fosite does
+		// on a replayed code (revoke the tokens it issued) stays done.
+		var finish func() error
+		if r.PostForm.Get("grant_type") == "authorization_code" {
+			txCtx, err := s.Provider.Store.BeginTX(ctx)
+			if err != nil {
+				s.writeTokenError(w, r, nil, fosite.ErrServerError.WithWrap(err))
+				return
+			}
+			ctx = txCtx
+			done := false
+			finish = func() error {
+				if done {
+					return nil
+				}
+				done = true
+				return s.Provider.Store.Commit(txCtx)
+			}
+			defer func() {
+				if !done {
+					_ = s.Provider.Store.Rollback(txCtx)
+				}
+			}()
+		} else {
+			finish = func() error { return nil }
+		}
 		session := oauth.NewSession("")
 		ar, err := s.Provider.NewAccessRequest(ctx, r, session)
 		if err != nil {
+			_ = finish()
 			if ar == nil && errors.Is(err, fosite.ErrInvalidRequest) {
 				// fosite's answer when no handler takes the grant type;
 				// RFC 6749 section 5.2 calls it unsupported_grant_type.
@@ -262,7 +293,12 @@ func (s *Server) handleToken() http.Handler {
 		}
 		resp, err := s.Provider.NewAccessResponse(ctx, ar)
 		if err != nil {
+			_ = finish()
 			s.writeTokenError(w, r, ar, err)
+			return
+		}
+		if err := finish(); err != nil {
+			s.writeTokenError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 			return
 		}
 		if s.TokenResponseHook != nil {

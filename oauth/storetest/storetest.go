@@ -776,6 +776,51 @@ func testTransaction(t *testing.T, s *oauth.Store, db *gorm.DB) {
 		}
 	})
 
+	t.Run("nested transactions defer to the outer one", func(t *testing.T) {
+		for _, tc := range []struct {
+			name       string
+			inner      func(s *oauth.Store, ctx context.Context) error
+			wantFound  bool
+			wantCommit error
+		}{
+			{"inner commit, outer commit", (*oauth.Store).Commit, true, nil},
+			{"inner rollback, outer commit", (*oauth.Store).Rollback, false, oauth.ErrRolledBack},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				outer, err := s.BeginTX(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				inner, err := s.BeginTX(outer)
+				if err != nil {
+					t.Fatal(err)
+				}
+				r, signature := newRequest(c, "user-1"), sig()
+				if err := s.CreateAccessTokenSession(inner, signature, r); err != nil {
+					t.Fatal(err)
+				}
+				if err := tc.inner(s, inner); err != nil {
+					t.Fatalf("inner end: %v", err)
+				}
+				// The inner end neither commits nor aborts: the outer
+				// transaction still sees the row.
+				if _, err := s.GetAccessTokenSession(outer, signature, oauth.NewSession("")); err != nil {
+					t.Fatalf("outer transaction after the inner end: got %v, want the row", err)
+				}
+				if err := s.Commit(outer); !errors.Is(err, tc.wantCommit) {
+					t.Fatalf("outer commit: got %v, want %v", err, tc.wantCommit)
+				}
+				_, err = s.GetAccessTokenSession(context.Background(), signature, oauth.NewSession(""))
+				if tc.wantFound && err != nil {
+					t.Errorf("after the outer commit: got %v, want the row", err)
+				}
+				if !tc.wantFound && !errors.Is(err, fosite.ErrNotFound) {
+					t.Errorf("after the outer commit: got %v, want %v", err, fosite.ErrNotFound)
+				}
+			})
+		}
+	})
+
 	t.Run("commit without a transaction", func(t *testing.T) {
 		if err := s.Commit(context.Background()); err == nil {
 			t.Error("Commit: got nil, want an error")
