@@ -37,13 +37,13 @@ func Open(ctx context.Context, rawURL string, opts Options) (*gorm.DB, error) {
 	}
 	gcfg := &gorm.Config{
 		// Bound values (secrets among them) never reach the log.
-		Logger: queryLogger{log: opts.Logger, slow: time.Second},
+		Logger:         queryLogger{log: opts.Logger, slow: time.Second},
 		TranslateError: true,
 		// A single statement is atomic on its own: gorm's default of
 		// wrapping every write in BEGIN/COMMIT costs two extra round trips.
 		// Multi-statement changes use explicit transactions.
 		SkipDefaultTransaction: true,
-		NowFunc:        func() time.Time { return time.Now().UTC() },
+		NowFunc:                func() time.Time { return time.Now().UTC() },
 	}
 	var dialector gorm.Dialector
 	switch {

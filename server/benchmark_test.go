@@ -20,7 +20,6 @@ import (
 //
 //	go test ./server -run '^$' -bench . -count 10 > new.txt
 
-
 func newBenchServer(b *testing.B, kind string) (http.Handler, string) {
 	b.Helper()
 	h, p, db := newServerOn(b, kind, nil)
