@@ -119,6 +119,7 @@ func (s *Service) Create(ctx context.Context, actor string, in NewClient) (c mod
 		return models.Client{}, "", err
 	}
 	c.ResponseTypes = responseTypes(c.GrantTypes)
+	c.Scopes = withOfflineAccess(c.GrantTypes, c.Scopes)
 	raw, err := randomBytes(16)
 	if err != nil {
 		return models.Client{}, "", fmt.Errorf("create client: %w", err)
@@ -191,6 +192,7 @@ func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate)
 		if err := validate(next, up.GrantTypes != nil); err != nil {
 			return false, err
 		}
+		next.Scopes = withOfflineAccess(next.GrantTypes, next.Scopes)
 		changes := diff(c, next)
 		if len(changes) == 0 {
 			return false, nil

@@ -512,3 +512,27 @@ func TestSetSunset(t *testing.T) {
 		}
 	})
 }
+
+// A client with the refresh_token grant may always hold offline_access:
+// without it, a refresh token issued to it could never be used.
+func TestRefreshGrantImpliesOfflineAccess(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		f := setup(t, db)
+		c, _ := f.mustCreate(t, NewClient{Name: "loader", GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scopes: []string{"profile"}})
+		if !slices.Contains(c.Scopes, "offline_access") {
+			t.Fatalf("scopes after create: got %v, want offline_access added", c.Scopes)
+		}
+		other, _ := f.mustCreate(t, NewClient{Name: "svc", GrantTypes: []string{GrantClientCredentials}, Scopes: []string{"profile"}})
+		if slices.Contains(other.Scopes, "offline_access") {
+			t.Fatalf("scopes without refresh_token: got %v, want offline_access not added", other.Scopes)
+		}
+		grants := []string{GrantClientCredentials, GrantRefreshToken}
+		updated, err := f.svc.Update(t.Context(), "admin", other.ID, ClientUpdate{GrantTypes: &grants})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Contains(updated.Scopes, "offline_access") {
+			t.Fatalf("scopes after adding refresh_token: got %v, want offline_access added", updated.Scopes)
+		}
+	})
+}

@@ -232,3 +232,14 @@ func responseTypes(grants []string) []string {
 	}
 	return []string{}
 }
+
+// withOfflineAccess adds the offline_access scope to a client with the
+// refresh_token grant: a refresh token is offline access, and fosite's
+// refresh handler checks that the client may hold that scope. Without it a
+// legacy tool given a refresh token could never use it.
+func withOfflineAccess(grants, scopes []string) []string {
+	if !slices.Contains(grants, GrantRefreshToken) || slices.Contains(scopes, oauth.ScopeOfflineAccess) {
+		return scopes
+	}
+	return append(slices.Clone(scopes), oauth.ScopeOfflineAccess)
+}
