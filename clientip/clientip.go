@@ -39,6 +39,12 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 }
 
 // isTrusted reports whether addr is one of the configured proxies.
+// IsProxy reports whether addr is one of the trusted proxies. A request
+// whose resolved client address is a proxy came through it with no usable
+// forwarding header (or from the proxy itself): it must not be trusted as
+// if the proxy were the client.
+func (r *Resolver) IsProxy(addr netip.Addr) bool { return r.isTrusted(addr.Unmap()) }
+
 func (r *Resolver) isTrusted(addr netip.Addr) bool {
 	if r == nil {
 		return false

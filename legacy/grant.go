@@ -76,8 +76,13 @@ type PasswordGrant struct {
 	Trusted         TrustedRanges
 	// Disabled switches the grant off for every client.
 	Disabled bool
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// IsProxy, when set, tells a trusted proxy's own address: a request
+	// resolved to it never counts as coming from a trusted range, even if
+	// the proxy sits inside one (a malformed X-Forwarded-For stops the
+	// walk at the proxy).
+	IsProxy func(netip.Addr) bool
+	Logger  *slog.Logger
+	Now     func() time.Time
 	// Observe, when set, is told of every attempt: the client, the
 	// login-history result and whether it locked the user (for metrics).
 	Observe func(clientID, result string, lockedNow bool)
@@ -176,7 +181,7 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 	}
 
 	trusted := false
-	if addr.IsValid() {
+	if addr.IsValid() && (g.IsProxy == nil || !g.IsProxy(addr)) {
 		var err error
 		if trusted, err = g.Trusted.Contains(ctx, addr); err != nil {
 			return fosite.ErrServerError.WithWrap(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strings"
@@ -45,8 +46,17 @@ func newFixture(tb testing.TB, params password.Params) *fixture {
 	return newFixtureWith(tb, params, nil)
 }
 
+// newFixtureEditing lets the test adjust the grant itself.
+func newFixtureEditing(tb testing.TB, edit func(*legacy.PasswordGrant)) *fixture {
+	return newFixtureFull(tb, password.Params{Time: 1, Memory: 8 * 1024, Threads: 1}, nil, edit)
+}
+
 // newFixtureWith lets the test wrap the accounts service the grant uses.
 func newFixtureWith(tb testing.TB, params password.Params, wrap func(legacy.Users) legacy.Users) *fixture {
+	return newFixtureFull(tb, params, wrap, nil)
+}
+
+func newFixtureFull(tb testing.TB, params password.Params, wrap func(legacy.Users) legacy.Users, edit func(*legacy.PasswordGrant)) *fixture {
 	tb.Helper()
 	ctx := context.Background()
 	db := testdb.Open(tb, "sqlite")
@@ -71,7 +81,11 @@ func newFixtureWith(tb testing.TB, params password.Params, wrap func(legacy.User
 			if wrap != nil {
 				users = wrap(acc)
 			}
-			return legacy.New(p, users, trust.New(db), false, nil)
+			g := legacy.New(p, users, trust.New(db), false, nil)
+			if edit != nil {
+				edit(g)
+			}
+			return g
 		})
 	cfg := config.Default()
 	cfg.Issuer = "https://id.example.test"
@@ -355,4 +369,25 @@ func BenchmarkArgon2VerifyParallel(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A request resolved to a trusted proxy's own address is not trusted, even
+// when the proxy sits inside a trusted range: the forwarding header was
+// missing or malformed, so the real client is unknown.
+func TestProxyAddressIsNeverTrusted(t *testing.T) {
+	proxy := netip.MustParseAddr("192.0.2.1")
+	fx := newFixtureEditing(t, func(g *legacy.PasswordGrant) {
+		g.IsProxy = func(a netip.Addr) bool { return a == proxy }
+	})
+	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {fx.password}}
+	if rec := fx.grantFrom("192.0.2.1:1234", form); rec.Code != http.StatusBadRequest {
+		t.Fatalf("password alone from the proxy's address: got %d, want 400", rec.Code)
+	}
+	if rec := fx.grantFrom("192.0.2.2:1234", form); rec.Code != http.StatusOK {
+		t.Fatalf("password alone from another trusted address: got %d %s, want 200", rec.Code, rec.Body)
+	}
+	form.Set("password", fx.password+fx.token)
+	if rec := fx.grantFrom("192.0.2.1:1234", form); rec.Code != http.StatusOK {
+		t.Fatalf("password and token from the proxy's address: got %d %s, want 200", rec.Code, rec.Body)
+	}
 }

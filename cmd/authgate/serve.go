@@ -66,6 +66,7 @@ func serve(ctx context.Context, a *app) error {
 		return err
 	}
 	store := oauth.NewStore(a.db, a.keyring, logger)
+	resolver := clientip.New(cfg.TrustedProxies)
 	ranges := trust.New(a.db)
 	hasher := &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}
 	provider := oauth.NewProvider(oauth.Settings{
@@ -77,6 +78,7 @@ func serve(ctx context.Context, a *app) error {
 	}, store, keys, a.keyring, hasher, func(p *oauth.Provider) fosite.TokenEndpointHandler {
 		g := legacy.New(p, a.accounts, ranges, cfg.LegacyGrantDisabled, logger)
 		g.Observe = m.Legacy
+		g.IsProxy = resolver.IsProxy
 		return g
 	})
 
@@ -92,7 +94,7 @@ func serve(ctx context.Context, a *app) error {
 		Keys:              a.keyring,
 		Provider:          provider,
 		Users:             a.accounts,
-		ClientIP:          clientip.New(cfg.TrustedProxies),
+		ClientIP:          resolver,
 		Ready:             ready,
 		Metrics:           m,
 		TokenResponseHook: legacy.SunsetHeaders,
