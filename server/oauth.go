@@ -30,6 +30,11 @@ var authorizeParams = []string{
 func (s *Server) handleAuthorize() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		if err := s.checkExactRedirect(r); err != nil {
+			// Never redirect to an unregistered URI: answer here.
+			writeJSONError(w, http.StatusBadRequest, "invalid_request", err.Error())
+			return
+		}
 		ar, err := s.Provider.NewAuthorizeRequest(ctx, r)
 		if err != nil {
 			s.Provider.WriteAuthorizeError(ctx, w, ar, err)
@@ -136,6 +141,28 @@ func (s *Server) handleAuthorize() http.Handler {
 		}
 		s.Provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 	})
+}
+
+// checkExactRedirect holds confidential clients to an exact match of the
+// redirect URI. fosite also lets a loopback redirect URI change its port,
+// as RFC 8252 section 7.3 asks for native apps; native apps are public
+// clients, so that latitude stays for them alone.
+func (s *Server) checkExactRedirect(r *http.Request) error {
+	if err := r.ParseForm(); err != nil {
+		return nil // fosite answers a bad form itself
+	}
+	redirect := r.Form.Get("redirect_uri")
+	if redirect == "" {
+		return nil
+	}
+	c, err := s.Provider.Store.GetClient(r.Context(), r.Form.Get("client_id"))
+	if err != nil || c.IsPublic() {
+		return nil // fosite answers an unknown client itself
+	}
+	if slices.Contains(c.GetRedirectURIs(), redirect) {
+		return nil
+	}
+	return errors.New("The redirect_uri does not exactly match a redirect URI registered for this client.")
 }
 
 // loginReturnURL is where the login page sends the browser back to: the

@@ -169,6 +169,7 @@ func (bi *badInput) testAuthorize(t *testing.T) {
 			{"redirect URI with extra path", with("webapp", func(q url.Values) { q.Set("redirect_uri", callback+"/../evil") }), http.StatusBadRequest, "invalid_request"},
 			{"redirect URI with extra query", with("webapp", func(q url.Values) { q.Set("redirect_uri", callback+"?next=https://evil.example") }), http.StatusBadRequest, "invalid_request"},
 			{"redirect URI of another scheme", with("webapp", func(q url.Values) { q.Set("redirect_uri", strings.Replace(callback, "http:", "https:", 1)) }), http.StatusBadRequest, "invalid_request"},
+			{"confidential client, loopback redirect URI on another port", with("webapp", func(q url.Values) { q.Set("redirect_uri", strings.Replace(callback, ":1/", ":2/", 1)) }), http.StatusBadRequest, "invalid_request"},
 			{"unknown client", with("nope", func(url.Values) {}), http.StatusUnauthorized, "invalid_client"},
 		}
 		for _, tc := range tests {
