@@ -124,7 +124,11 @@ func openApp(ctx context.Context, env *cliEnv, configPath string) (*app, func(),
 	if err != nil {
 		return nil, nil, err
 	}
-	logger := newLogger(env.stderr, cfg.LogLevel)
+	level := cfg.LogLevel
+	if !env.serving && env.getenv("AUTHGATE_LOG_LEVEL") == "" && (level == "info" || level == "debug") {
+		level = "warn"
+	}
+	logger := newLogger(env.stderr, level)
 	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxOpenConns: cfg.DBMaxOpenConns, Logger: logger})
 	if err != nil {
 		return nil, nil, err

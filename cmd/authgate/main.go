@@ -42,10 +42,14 @@ type command struct {
 
 // cliEnv is what every command gets: its streams and how to read settings.
 type cliEnv struct {
-	getenv func(string) string
-	stdin  io.Reader
-	stdout io.Writer
-	stderr io.Writer
+	// serving is set for "serve": the server logs at the configured level;
+	// the other commands log only warnings and errors, so that their
+	// output stays readable.
+	serving bool
+	getenv  func(string) string
+	stdin   io.Reader
+	stdout  io.Writer
+	stderr  io.Writer
 }
 
 func commands() []command {

@@ -36,7 +36,7 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 	// The server logs a line per request: batch the writes.
 	lw := newLogWriter(env.stderr, 200*time.Millisecond)
 	defer lw.Close()
-	env = &cliEnv{getenv: env.getenv, stdin: env.stdin, stdout: env.stdout, stderr: lw}
+	env = &cliEnv{serving: true, getenv: env.getenv, stdin: env.stdin, stdout: env.stdout, stderr: lw}
 	a, closeApp, err := openApp(ctx, env, f.configPath)
 	if err != nil {
 		return err
