@@ -102,7 +102,7 @@ func cmdUsersCreate(ctx context.Context, env *cliEnv, args []string) error {
 			return printJSON(env.stdout, accounts.UserViewOf(u))
 		}
 		fmt.Fprintf(env.stdout, "Created user %s (id %s).\n", u.Username, u.ID)
-		fmt.Fprintf(env.stdout, "Their security token was emailed to %s.\n", u.Email)
+		fmt.Fprintf(env.stdout, "Their security token is in the mail queue for %s; a running server sends it.\n", u.Email)
 		return nil
 	})
 }
@@ -224,7 +224,7 @@ func cmdUsersSetPassword(ctx context.Context, env *cliEnv, args []string) error 
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "Changed the password of %s; a new security token was emailed to %s.\n", u.Username, u.Email)
+		fmt.Fprintf(env.stdout, "Changed the password of %s; a new security token is in the mail queue for %s.\n", u.Username, u.Email)
 		return nil
 	})
 }
@@ -239,7 +239,7 @@ func cmdUsersResetToken(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "A new security token was emailed to %s (%s); the old one no longer works.\n", u.Email, u.Username)
+		fmt.Fprintf(env.stdout, "A new security token for %[2]s is in the mail queue for %[1]s; the old one no longer works.\n", u.Email, u.Username)
 		return nil
 	})
 }
