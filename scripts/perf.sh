@@ -7,6 +7,8 @@
 #   scripts/perf.sh                 # all scenarios
 #   DURATION=5s scripts/perf.sh     # shorter runs
 #   SCENARIOS="discovery jwks" scripts/perf.sh
+#   BENCH_WRAP="/usr/bin/time -f %U+%S" SCENARIOS=authorization_code_session scripts/perf.sh
+#                                   # also the load tool's own CPU time
 #
 # It needs PostgreSQL on 127.0.0.1:5432 with trust auth (as .ci/run sets up)
 # and creates and drops a database named authgate_perf.
@@ -77,7 +79,7 @@ for s in $SCENARIOS; do
 	authorization_code_session | authorization_code_login)
 		reuse=()
 		[[ "$s" == authorization_code_session ]] && reuse=(--reuse-session)
-		"$bin" bench --scenario authorization_code "${common[@]}" --client-id "$(json client_id <<<"$web")" --client-secret-env WEB_SECRET \
+		${BENCH_WRAP:-} "$bin" bench --scenario authorization_code "${common[@]}" --client-id "$(json client_id <<<"$web")" --client-secret-env WEB_SECRET \
 			--redirect-uri http://127.0.0.1:1/callback --scope "openid profile" --username perf --password-env PERF_PASSWORD "${reuse[@]}" ;;
 	*) echo "unknown scenario $s" >&2; exit 2 ;;
 	esac
