@@ -59,11 +59,14 @@ func (s *Server) handleAuthorize() http.Handler {
 				return
 			}
 		}
-		if maxAge, err := strconv.ParseInt(form.Get("max_age"), 10, 64); signedIn && err == nil && maxAge >= 0 &&
-			time.Since(ls.AuthTime) > time.Duration(maxAge)*time.Second {
+		// max_age=0 asks for a fresh login, like prompt=login (OpenID
+		// Connect Core 3.1.2.1); a positive max_age accepts a login that
+		// recent.
+		maxAge, maxAgeErr := strconv.ParseInt(form.Get("max_age"), 10, 64)
+		if signedIn && maxAgeErr == nil && maxAge > 0 && time.Since(ls.AuthTime) > time.Duration(maxAge)*time.Second {
 			signedIn = false
 		}
-		if !signedIn || slices.Contains(prompt, "login") {
+		if !signedIn || slices.Contains(prompt, "login") || (maxAgeErr == nil && maxAge == 0) {
 			if slices.Contains(prompt, "none") {
 				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
 				return
@@ -166,14 +169,17 @@ func (s *Server) checkExactRedirect(r *http.Request) error {
 }
 
 // loginReturnURL is where the login page sends the browser back to: the
-// same authorization request, without prompt=login (the user is about to
-// log in afresh, which is what it asked for).
+// same authorization request, without prompt=login or max_age=0 (the user
+// is about to log in afresh, which is what they asked for).
 func loginReturnURL(form url.Values) string {
 	q := url.Values{}
 	for _, k := range authorizeParams {
 		if v := form.Get(k); v != "" {
 			q.Set(k, v)
 		}
+	}
+	if q.Get("max_age") == "0" {
+		q.Del("max_age")
 	}
 	if p := strings.Fields(q.Get("prompt")); slices.Contains(p, "login") {
 		p = slices.DeleteFunc(p, func(s string) bool { return s == "login" })

@@ -135,6 +135,67 @@ func testOIDCEndToEnd(t *testing.T, dbURL string) {
 		}
 	})
 
+	var first struct {
+		AuthTime int64 `json:"auth_time"`
+	}
+	if err := idt.Claims(&first); err != nil || first.AuthTime == 0 {
+		t.Fatalf("auth_time of the first ID token: %d, %v", first.AuthTime, err)
+	}
+	firstAuthTime := first.AuthTime
+
+	t.Run("prompt and max_age", func(t *testing.T) {
+		for _, tc := range []struct {
+			name      string
+			opts      []oauth2.AuthCodeOption
+			wantLogin bool
+		}{
+			{"prompt=none with a session", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("prompt", "none")}, false},
+			{"recent enough for max_age", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("max_age", "3600")}, false},
+			{"prompt=login", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("prompt", "login")}, true},
+			{"max_age=0", []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("max_age", "0")}, true},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				v := oauth2.GenerateVerifier()
+				authURL := conf.AuthCodeURL("state-prompt-123", append(tc.opts, oauth2.S256ChallengeOption(v))...)
+				resp, err := b.Get(authURL)
+				if err != nil {
+					t.Fatal(err)
+				}
+				readBody(t, resp)
+				if gotLogin := resp.Request.URL.Path == "/login"; gotLogin != tc.wantLogin {
+					t.Fatalf("login page shown: got %v, want %v (ended at %s)", gotLogin, tc.wantLogin, resp.Request.URL)
+				}
+				before := time.Now().Add(-time.Second)
+				loc := codeFlow(t, in, b, authURL, "alice", "correct horse battery", false)
+				code := loc.Query().Get("code")
+				if code == "" {
+					t.Fatalf("no code: %s", loc)
+				}
+				tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(v))
+				if err != nil {
+					t.Fatal(err)
+				}
+				raw, _ := tok.Extra("id_token").(string)
+				idt, err := provider.Verifier(&oidc.Config{ClientID: "webapp"}).Verify(ctx, raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var claims struct {
+					AuthTime int64 `json:"auth_time"`
+				}
+				if err := idt.Claims(&claims); err != nil {
+					t.Fatal(err)
+				}
+				switch {
+				case tc.wantLogin && time.Unix(claims.AuthTime, 0).Before(before.Truncate(time.Second)):
+					t.Errorf("auth_time %s: want the fresh login's", time.Unix(claims.AuthTime, 0).UTC())
+				case !tc.wantLogin && claims.AuthTime != firstAuthTime:
+					t.Errorf("auth_time: got %d, want the session's %d", claims.AuthTime, firstAuthTime)
+				}
+			})
+		}
+	})
+
 	t.Run("refresh rotates and reuse revokes the grant", func(t *testing.T) {
 		old := tok.RefreshToken
 		expired := &oauth2.Token{RefreshToken: old, Expiry: time.Now().Add(-time.Hour)}
