@@ -1,7 +1,8 @@
 package accounts
 
 import (
-	"bytes"
+	"github.com/authgate/authgate/internal/testutil"
+
 	"crypto/rand"
 	"log/slog"
 	"regexp"
@@ -36,23 +37,7 @@ func (c *clock) Advance(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// syncBuffer collects log output from concurrent writers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 type fixture struct {
 	svc   *Service

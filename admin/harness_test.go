@@ -1,6 +1,8 @@
 package admin
 
 import (
+	"github.com/authgate/authgate/internal/testutil"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -505,23 +507,7 @@ func (e *env) checkNoSecrets(t *testing.T) {
 	}
 }
 
-// syncBuffer collects log output safely across goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 // isOAuthError reports whether err is a token endpoint error with code.
 func isOAuthError(err error, code string) bool {

@@ -1,6 +1,8 @@
 package mail
 
 import (
+	"github.com/authgate/authgate/internal/testutil"
+
 	"bytes"
 	"context"
 	"errors"
@@ -47,23 +49,7 @@ func (c *clock) Set(t time.Time) {
 
 func (c *clock) Advance(d time.Duration) { c.Set(c.Now().Add(d)) }
 
-// logBuffer collects log output from any goroutine.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type logBuffer = testutil.SyncBuffer
 
 func testKeys(t *testing.T, fill byte) *secret.Keyring {
 	t.Helper()

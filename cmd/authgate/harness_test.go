@@ -1,12 +1,12 @@
 package main
 
 import (
+	"github.com/authgate/authgate/internal/testutil"
+
 	"errors"
 
-	"bytes"
 	"context"
 	"fmt"
-	"golang.org/x/oauth2"
 	"io"
 	"net"
 	"net/http"
@@ -14,9 +14,10 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/oauth2"
 
 	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/database"
@@ -48,23 +49,7 @@ type instance struct {
 
 type testDB struct{ url string }
 
-// syncBuffer collects a server's log safely across goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
+type syncBuffer = testutil.SyncBuffer
 
 func freePort(t *testing.T) string {
 	t.Helper()
