@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/authgate/authgate/accounts"
@@ -44,21 +43,14 @@ func (s *Server) handleAuthorize() http.Handler {
 		form := ar.GetRequestForm()
 		prompt := strings.Fields(form.Get("prompt"))
 
-		ls, signedIn, err := s.sessions.current(r)
+		// The session, its user and the user's consent to this client come
+		// in one query: this runs on every authorization.
+		signed, signedIn, err := s.sessions.currentFor(r, client.GetID())
 		if err != nil {
 			s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
 			return
 		}
-		var user models.User
-		if signedIn {
-			user, err = s.Users.GetUserByID(ctx, ls.UserID)
-			if errors.Is(err, accounts.ErrNotFound) {
-				signedIn = false
-			} else if err != nil {
-				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
-				return
-			}
-		}
+		ls, user := signed.session, signed.user
 		// max_age=0 asks for a fresh login, like prompt=login (OpenID
 		// Connect Core 3.1.2.1); a positive max_age accepts a login that
 		// recent.
@@ -90,11 +82,7 @@ func (s *Server) handleAuthorize() http.Handler {
 				return
 			}
 		} else if !client.FirstParty {
-			covered, err := s.consentCovers(r, user.ID, client.GetID(), requested)
-			if err != nil {
-				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
-				return
-			}
+			covered := !slices.ContainsFunc(requested, func(scope string) bool { return !slices.Contains(signed.consented, scope) })
 			if !covered || slices.Contains(prompt, "consent") {
 				if slices.Contains(prompt, "none") {
 					s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrConsentRequired.WithHint("The user has not consented to these scopes."))
@@ -221,23 +209,6 @@ func scopeDescription(scope string) string {
 		return "Administer this authgate server (authgate:admin)"
 	}
 	return scope
-}
-
-func (s *Server) consentCovers(r *http.Request, userID, clientID string, scopes []string) (bool, error) {
-	var c models.Consent
-	err := s.DB.WithContext(r.Context()).Where("user_id = ? AND client_id = ?", userID, clientID).Take(&c).Error
-	if errors.Is(err, gorm.ErrRecordNotFound) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
-	for _, scope := range scopes {
-		if !slices.Contains(c.Scopes, scope) {
-			return false, nil
-		}
-	}
-	return true, nil
 }
 
 func (s *Server) rememberConsent(r *http.Request, userID, clientID string, scopes []string) error {

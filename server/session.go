@@ -61,6 +61,47 @@ func (s *sessions) current(r *http.Request) (models.LoginSession, bool, error) {
 	return ls, true, nil
 }
 
+// liveSession is a live session with its user and the scopes that user has
+// consented to for one client.
+type liveSession struct {
+	session   models.LoginSession
+	user      models.User
+	consented []string
+}
+
+// currentFor returns the request's live session, its user and the user's
+// consent to clientID, in one query. ok is false without a live session
+// (or when its user was deleted).
+func (s *sessions) currentFor(r *http.Request, clientID string) (liveSession, bool, error) {
+	c, err := r.Cookie(sessionCookie)
+	if err != nil || c.Value == "" || len(c.Value) > 128 {
+		return liveSession{}, false, nil
+	}
+	var row struct {
+		models.User
+		SessionAuthTime time.Time
+		SessionExpires  time.Time
+		ConsentScopes   []string `gorm:"serializer:json"`
+	}
+	res := s.db.WithContext(r.Context()).Table("login_sessions").
+		Select("users.*, login_sessions.auth_time AS session_auth_time, login_sessions.expires_at AS session_expires, consents.scopes AS consent_scopes").
+		Joins("JOIN users ON users.id = login_sessions.user_id").
+		Joins("LEFT JOIN consents ON consents.user_id = login_sessions.user_id AND consents.client_id = ?", clientID).
+		Where("login_sessions.id_hash = ? AND login_sessions.expires_at > ?", s.keys.MAC("session", []byte(c.Value)), s.now().UTC()).
+		Limit(1).Scan(&row)
+	if res.Error != nil {
+		return liveSession{}, false, fmt.Errorf("load session: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return liveSession{}, false, nil
+	}
+	return liveSession{
+		session:   models.LoginSession{UserID: row.User.ID, AuthTime: row.SessionAuthTime, ExpiresAt: row.SessionExpires},
+		user:      row.User,
+		consented: row.ConsentScopes,
+	}, true, nil
+}
+
 // start signs userID in: it replaces any previous session of this browser
 // (a new id at every login prevents session fixation).
 func (s *sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string) (models.LoginSession, error) {
