@@ -21,14 +21,14 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/authgate/authgate/accounts"
-	"github.com/authgate/authgate/clients"
-	"github.com/authgate/authgate/database"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clients"
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/storage"
+	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
-	"github.com/authgate/authgate/password"
-	"github.com/authgate/authgate/secret"
-	"github.com/authgate/authgate/trust"
 )
 
 // testSecret is the system secret shared by every process a test starts
@@ -255,22 +255,22 @@ func (b *logBuffer) tail(n int) string {
 // through the same services and with the same system secret.
 type seeder struct {
 	db      *gorm.DB
-	keys    *secret.Keyring
+	keys    *keyring.Keyring
 	users   *accounts.Service
 	clients *clients.Service
-	ranges  *trust.Ranges
+	ranges  *trustedips.Ranges
 }
 
 // newSeeder opens dbURL, which a server has already migrated.
 func newSeeder(t *testing.T, dbURL string) *seeder {
 	t.Helper()
 	ctx := context.Background()
-	db, err := database.Open(ctx, dbURL, database.Options{MaxOpenConns: 3})
+	db, err := storage.Open(ctx, dbURL, storage.Options{MaxOpenConns: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = database.Close(db) })
-	keys, err := secret.New([]byte(testSecret))
+	t.Cleanup(func() { _ = storage.Close(db) })
+	keys, err := keyring.New([]byte(testSecret))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func newSeeder(t *testing.T, dbURL string) *seeder {
 		keys:    keys,
 		users:   accounts.New(db, keys, hasher, accounts.Options{Organization: "Acme"}),
 		clients: clients.New(db, &oauth.SecretHasher{Keys: keys}, clients.Options{}),
-		ranges:  trust.New(db),
+		ranges:  trustedips.New(db),
 	}
 }
 

@@ -17,8 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/accounts"
-	"github.com/authgate/authgate/clients"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 )

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/testdb"
-	"github.com/authgate/authgate/password"
 )
 
 // TestShutdownUnderLoad sends SIGTERM while password-grant requests are

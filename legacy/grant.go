@@ -12,8 +12,8 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
 
-	"github.com/authgate/authgate/accounts"
-	"github.com/authgate/authgate/clientip"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )

@@ -16,17 +16,17 @@ import (
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
 
-	"github.com/authgate/authgate/accounts"
-	"github.com/authgate/authgate/clientip"
 	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clientip"
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
-	"github.com/authgate/authgate/password"
-	"github.com/authgate/authgate/secret"
 	"github.com/authgate/authgate/server"
-	"github.com/authgate/authgate/trust"
 )
 
 // fixture is a real token endpoint on a SQLite database, served in
@@ -60,7 +60,7 @@ func newFixtureFull(tb testing.TB, params password.Params, wrap func(legacy.User
 	tb.Helper()
 	ctx := context.Background()
 	db := testdb.Open(tb, "sqlite")
-	keyring, err := secret.New([]byte("fixture-secret-0123456789abcdefghijklmnop"))
+	keyring, err := keyring.New([]byte("fixture-secret-0123456789abcdefghijklmnop"))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -81,7 +81,7 @@ func newFixtureFull(tb testing.TB, params password.Params, wrap func(legacy.User
 			if wrap != nil {
 				users = wrap(acc)
 			}
-			g := legacy.New(p, users, trust.New(db), false, nil)
+			g := legacy.New(p, users, trustedips.New(db), false, nil)
 			if edit != nil {
 				edit(g)
 			}
@@ -102,7 +102,7 @@ func newFixtureFull(tb testing.TB, params password.Params, wrap func(legacy.User
 	if err := db.Create(&models.Client{ID: "loader", Name: "Loader", SecretHash: string(hash), GrantTypes: []string{"password"}, AccessTokenFormat: "opaque"}).Error; err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := trust.New(db).Add(ctx, "test", "192.0.2.0/24", "httptest's address"); err != nil {
+	if _, err := trustedips.New(db).Add(ctx, "test", "192.0.2.0/24", "httptest's address"); err != nil {
 		tb.Fatal(err)
 	}
 	var row models.MailMessage

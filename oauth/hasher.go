@@ -8,8 +8,8 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/authgate/authgate/password"
-	"github.com/authgate/authgate/secret"
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/password"
 )
 
 // ClientSecretPurpose names the keyring key for client secret hashes.
@@ -22,7 +22,7 @@ const hmacPrefix = "hmac-sha256$"
 // hash would and costs microseconds; a secret an administrator chose may be
 // guessable and is hashed with argon2id instead.
 type SecretHasher struct {
-	Keys   *secret.Keyring
+	Keys   *keyring.Keyring
 	Argon2 *password.Hasher
 }
 
@@ -51,7 +51,7 @@ func (h *SecretHasher) Compare(ctx context.Context, hash, data []byte) error {
 	switch {
 	case strings.HasPrefix(stored, hmacPrefix):
 		want := strings.TrimPrefix(stored, hmacPrefix)
-		if !secret.Equal(want, h.Keys.MAC(ClientSecretPurpose, data)) {
+		if !keyring.Equal(want, h.Keys.MAC(ClientSecretPurpose, data)) {
 			return ErrSecretMismatch
 		}
 		return nil

@@ -17,9 +17,9 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"gorm.io/gorm"
 
-	"github.com/authgate/authgate/audit"
+	"github.com/authgate/authgate/internal/audit"
+	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/models"
-	"github.com/authgate/authgate/secret"
 )
 
 const (
@@ -42,7 +42,7 @@ var ErrNoSigningKey = errors.New("no current signing key; run authgate migrate o
 // rotation within RefreshEvery.
 type KeyManager struct {
 	db   *gorm.DB
-	keys *secret.Keyring
+	keys *keyring.Keyring
 	// Retention is how long a retired key's public part stays in the JWKS:
 	// the longest lifetime of any token it signed.
 	retention    time.Duration
@@ -59,7 +59,7 @@ type KeyManager struct {
 
 // NewKeyManager returns a KeyManager. retention should be the longest
 // lifetime of a token signed by a key.
-func NewKeyManager(db *gorm.DB, keys *secret.Keyring, retention time.Duration) *KeyManager {
+func NewKeyManager(db *gorm.DB, keys *keyring.Keyring, retention time.Duration) *KeyManager {
 	return &KeyManager{db: db, keys: keys, retention: retention, refreshEvery: 10 * time.Second, now: time.Now}
 }
 

@@ -16,14 +16,14 @@ import (
 	"github.com/go-jose/go-jose/v3"
 	"gorm.io/gorm"
 
+	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
-	"github.com/authgate/authgate/secret"
 )
 
-func keyring(t testing.TB, s string) *secret.Keyring {
+func newKeyring(t testing.TB, s string) *keyring.Keyring {
 	t.Helper()
-	k, err := secret.New([]byte(s))
+	k, err := keyring.New([]byte(s))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestKeyManager(t *testing.T) {
 }
 
 func testNoKey(t *testing.T, db *gorm.DB) {
-	m := NewKeyManager(db, keyring(t, keysSecret), time.Hour)
+	m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
 	if _, err := m.SigningKey(context.Background()); !errors.Is(err, ErrNoSigningKey) {
 		t.Fatalf("SigningKey: got %v, want %v", err, ErrNoSigningKey)
 	}
@@ -128,14 +128,14 @@ func testNoKey(t *testing.T, db *gorm.DB) {
 
 func testEnsureIdempotent(t *testing.T, db *gorm.DB) {
 	ctx := context.Background()
-	m := NewKeyManager(db, keyring(t, keysSecret), time.Hour)
+	m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
 	kid := currentKID(t, m)
 	for i := range 3 {
 		// A second replica, and this one again.
-		for _, mm := range []*KeyManager{m, NewKeyManager(db, keyring(t, keysSecret), time.Hour)} {
+		for _, mm := range []*KeyManager{m, NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)} {
 			if err := mm.Ensure(ctx); err != nil {
 				t.Fatalf("Ensure #%d: %v", i+2, err)
 			}
@@ -158,7 +158,7 @@ func testEnsureConcurrent(t *testing.T, db *gorm.DB) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m := NewKeyManager(db, keyring(t, keysSecret), time.Hour)
+			m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
 			<-start
 			errs[i] = m.Ensure(context.Background())
 		}()
@@ -180,7 +180,7 @@ func testRotate(t *testing.T, db *gorm.DB) {
 	const retention = time.Hour
 	t0 := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
 	clk := &clock{t: t0}
-	m := NewKeyManager(db, keyring(t, keysSecret), retention)
+	m := NewKeyManager(db, newKeyring(t, keysSecret), retention)
 	m.now = clk.now
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
@@ -239,7 +239,7 @@ func testRotate(t *testing.T, db *gorm.DB) {
 
 func testSealed(t *testing.T, db *gorm.DB) {
 	ctx := context.Background()
-	kr := keyring(t, keysSecret)
+	kr := newKeyring(t, keysSecret)
 	m := NewKeyManager(db, kr, time.Hour)
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
@@ -273,10 +273,10 @@ func testSealed(t *testing.T, db *gorm.DB) {
 	if !priv.(*rsa.PrivateKey).PublicKey.Equal(pub) {
 		t.Fatal("the sealed private key does not match the stored public key")
 	}
-	if _, err := keyring(t, "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz").Open(keySealPurpose, row.PrivateSealed); err == nil {
+	if _, err := newKeyring(t, "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz").Open(keySealPurpose, row.PrivateSealed); err == nil {
 		t.Fatal("another system secret opened the sealed key")
 	}
-	other := NewKeyManager(db, keyring(t, "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz"), time.Hour)
+	other := NewKeyManager(db, newKeyring(t, "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz"), time.Hour)
 	if _, err := other.SigningKey(ctx); err == nil {
 		t.Fatal("a replica with another system secret loaded the signing key")
 	}
@@ -284,7 +284,7 @@ func testSealed(t *testing.T, db *gorm.DB) {
 
 func testJWKSPublicOnly(t *testing.T, db *gorm.DB) {
 	ctx := context.Background()
-	m := NewKeyManager(db, keyring(t, keysSecret), time.Hour)
+	m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -10,7 +10,7 @@ import (
 	"github.com/ory/fosite/token/hmac"
 	fjwt "github.com/ory/fosite/token/jwt"
 
-	"github.com/authgate/authgate/secret"
+	"github.com/authgate/authgate/internal/keyring"
 )
 
 // Scopes authgate knows. AdminScope grants the admin API.
@@ -50,7 +50,7 @@ type Provider struct {
 // revocation. Each extra constructor builds one more token handler from
 // the assembled provider (the legacy password grant uses this); fosite's
 // deprecated built-in password handler is never added.
-func NewProvider(s Settings, store *Store, keys *KeyManager, keyring *secret.Keyring, hasher *SecretHasher, extra ...func(*Provider) fosite.TokenEndpointHandler) *Provider {
+func NewProvider(s Settings, store *Store, keys *KeyManager, keyring *keyring.Keyring, hasher *SecretHasher, extra ...func(*Provider) fosite.TokenEndpointHandler) *Provider {
 	cfg := &fosite.Config{
 		IDTokenIssuer:                  s.Issuer,
 		AccessTokenIssuer:              s.Issuer,

@@ -15,8 +15,8 @@ import (
 	"github.com/ory/fosite/handler/pkce"
 	"gorm.io/gorm"
 
+	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/models"
-	"github.com/authgate/authgate/secret"
 )
 
 // Kinds of stored request.
@@ -41,7 +41,7 @@ var storedFormKeys = []string{
 // begun with BeginTX and carried in the context.
 type Store struct {
 	db      *gorm.DB
-	keys    *secret.Keyring
+	keys    *keyring.Keyring
 	logger  *slog.Logger
 	clients *clientCache
 }
@@ -55,7 +55,7 @@ var (
 )
 
 // NewStore returns a Store on db.
-func NewStore(db *gorm.DB, keys *secret.Keyring, logger *slog.Logger) *Store {
+func NewStore(db *gorm.DB, keys *keyring.Keyring, logger *slog.Logger) *Store {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}

@@ -5,17 +5,17 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/oauth/storetest"
-	"github.com/authgate/authgate/secret"
 )
 
 const testSecret = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
-func testKeyring(t testing.TB) *secret.Keyring {
+func testKeyring(t testing.TB) *keyring.Keyring {
 	t.Helper()
-	k, err := secret.New([]byte(testSecret))
+	k, err := keyring.New([]byte(testSecret))
 	if err != nil {
 		t.Fatal(err)
 	}

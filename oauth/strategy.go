@@ -13,7 +13,7 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 
-	"github.com/authgate/authgate/secret"
+	"github.com/authgate/authgate/internal/keyring"
 )
 
 // TokenStrategy issues opaque HMAC access tokens (fosite's strategy) by
@@ -71,7 +71,7 @@ func (s *TokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.Reques
 	if exp.IsZero() {
 		exp = now.Add(time.Hour)
 	}
-	jti, err := secret.RandomString(16)
+	jti, err := keyring.RandomString(16)
 	if err != nil {
 		return "", "", err
 	}

@@ -9,7 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )

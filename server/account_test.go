@@ -16,14 +16,14 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/authgate/authgate/accounts"
-	"github.com/authgate/authgate/clientip"
 	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clientip"
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
-	"github.com/authgate/authgate/password"
-	"github.com/authgate/authgate/secret"
 	"github.com/authgate/authgate/server"
 )
 
@@ -32,7 +32,7 @@ import (
 type accountSite struct {
 	url      string
 	db       *gorm.DB
-	keys     *secret.Keyring
+	keys     *keyring.Keyring
 	accounts *accounts.Service
 	alice    models.User
 	bob      models.User
@@ -46,7 +46,7 @@ const (
 func newAccountSite(t *testing.T, db *gorm.DB) *accountSite {
 	t.Helper()
 	ctx := context.Background()
-	keyring, err := secret.New([]byte("account-test-secret-0123456789abcdefghij"))
+	keyring, err := keyring.New([]byte("account-test-secret-0123456789abcdefghij"))
 	if err != nil {
 		t.Fatal(err)
 	}

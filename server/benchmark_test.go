@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
-	"github.com/authgate/authgate/secret"
 )
 
 // The benchmarks below serve requests through the real handler, fosite and
@@ -23,7 +23,7 @@ import (
 func newBenchServer(b *testing.B, kind string) (http.Handler, string) {
 	b.Helper()
 	h, p, db := newServerOn(b, kind, nil)
-	sec, err := secret.RandomString(32)
+	sec, err := keyring.RandomString(32)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -3,14 +3,14 @@ package server
 import (
 	"context"
 
-	"github.com/authgate/authgate/database"
+	"github.com/authgate/authgate/internal/storage"
 
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 
-	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/accounts"
 )
 
 // errorBody is the one shape of every JSON error authgate writes outside
@@ -44,7 +44,7 @@ func classify(err error) (status int, code, description string) {
 		return http.StatusUnauthorized, "invalid_grant", "authentication failure"
 	case errors.Is(err, accounts.ErrLocked):
 		return http.StatusUnauthorized, "invalid_grant", "authentication failure"
-	case database.IsUnavailable(err):
+	case storage.IsUnavailable(err):
 		return http.StatusServiceUnavailable, "temporarily_unavailable", "The server is temporarily unable to handle the request; try again shortly."
 	default:
 		return http.StatusInternalServerError, "server_error", "The server met an unexpected condition."

@@ -7,8 +7,8 @@ import (
 	"net/url"
 	"strings"
 
-	"github.com/authgate/authgate/accounts"
-	"github.com/authgate/authgate/clientip"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/oauth"
 )
 

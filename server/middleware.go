@@ -7,8 +7,8 @@ import (
 	"runtime/debug"
 	"time"
 
-	"github.com/authgate/authgate/clientip"
-	"github.com/authgate/authgate/secret"
+	"github.com/authgate/authgate/internal/clientip"
+	"github.com/authgate/authgate/internal/keyring"
 )
 
 type requestIDKey struct{}
@@ -49,7 +49,7 @@ func logRequests(logger *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			id, _ := secret.RandomString(9)
+			id, _ := keyring.RandomString(9)
 			w.Header().Set("X-Request-Id", id)
 			ctx := context.WithValue(r.Context(), requestIDKey{}, id)
 			rec := &statusRecorder{ResponseWriter: w}

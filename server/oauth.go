@@ -12,7 +12,7 @@ import (
 	"github.com/ory/fosite"
 	"gorm.io/gorm/clause"
 
-	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"

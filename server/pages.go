@@ -5,7 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 
-	"github.com/authgate/authgate/internal/web"
+	"github.com/authgate/authgate/server/web"
 )
 
 //go:embed templates/*.html

@@ -3,7 +3,7 @@ package server
 import (
 	"net/http"
 
-	"github.com/authgate/authgate/internal/web"
+	"github.com/authgate/authgate/server/web"
 )
 
 // routes lists every public route in one place.

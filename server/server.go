@@ -10,14 +10,14 @@ import (
 	"github.com/ory/fosite"
 	"gorm.io/gorm"
 
-	"github.com/authgate/authgate/accounts"
-	"github.com/authgate/authgate/clientip"
 	"github.com/authgate/authgate/config"
-	"github.com/authgate/authgate/internal/web"
-	"github.com/authgate/authgate/metrics"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clientip"
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/metrics"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
-	"github.com/authgate/authgate/secret"
+	"github.com/authgate/authgate/server/web"
 )
 
 // Users is what the HTTP layer needs of the accounts service.
@@ -34,7 +34,7 @@ type Deps struct {
 	Logger   *slog.Logger
 	Config   config.Config
 	DB       *gorm.DB
-	Keys     *secret.Keyring
+	Keys     *keyring.Keyring
 	Provider *oauth.Provider
 	Users    Users
 	ClientIP *clientip.Resolver

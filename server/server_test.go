@@ -8,13 +8,13 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/authgate/authgate/accounts"
-	"github.com/authgate/authgate/clientip"
 	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clientip"
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/oauth"
-	"github.com/authgate/authgate/password"
-	"github.com/authgate/authgate/secret"
 	"github.com/authgate/authgate/server"
 )
 
@@ -43,7 +43,7 @@ func newServerOn(t testing.TB, kind string, edit func(*config.Config)) (http.Han
 		edit(&cfg)
 	}
 	db := testdb.Open(t, kind)
-	kr, err := secret.New([]byte(cfg.Secret))
+	kr, err := keyring.New([]byte(cfg.Secret))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,8 +9,8 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/models"
-	"github.com/authgate/authgate/secret"
 )
 
 const (
@@ -24,7 +24,7 @@ const (
 // leaked table does not sign anyone in.
 type sessions struct {
 	db       *gorm.DB
-	keys     *secret.Keyring
+	keys     *keyring.Keyring
 	lifespan time.Duration
 	secure   bool
 	now      func() time.Time
@@ -106,11 +106,11 @@ func (s *sessions) currentFor(r *http.Request, clientID string) (liveSession, bo
 // (a new id at every login prevents session fixation).
 func (s *sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string) (models.LoginSession, error) {
 	s.end(ctx, w, r)
-	raw, err := secret.RandomString(32)
+	raw, err := keyring.RandomString(32)
 	if err != nil {
 		return models.LoginSession{}, err
 	}
-	csrf, err := secret.RandomString(16)
+	csrf, err := keyring.RandomString(16)
 	if err != nil {
 		return models.LoginSession{}, err
 	}
@@ -145,7 +145,7 @@ func (s *sessions) csrfToken(w http.ResponseWriter, r *http.Request) (string, er
 	if c, err := r.Cookie(csrfCookie); err == nil && len(c.Value) >= 20 && len(c.Value) <= 64 {
 		return s.keys.MAC("csrf", []byte(c.Value)), nil
 	}
-	raw, err := secret.RandomString(24)
+	raw, err := keyring.RandomString(24)
 	if err != nil {
 		return "", err
 	}
@@ -167,5 +167,5 @@ func (s *sessions) checkCSRF(r *http.Request) bool {
 	if got == "" {
 		got = r.Header.Get("X-CSRF-Token")
 	}
-	return got != "" && secret.Equal(got, s.keys.MAC("csrf", []byte(c.Value)))
+	return got != "" && keyring.Equal(got, s.keys.MAC("csrf", []byte(c.Value)))
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/authgate/authgate/database"
+	"github.com/authgate/authgate/internal/storage"
 )
 
 // unavailable reports whether a request failed because the database is
@@ -18,7 +18,7 @@ import (
 // ErrTemporarilyUnavailable, without the cause, and WriteRevocationResponse
 // would answer it with 200; it is caught here.
 func unavailable(ctx context.Context, err error) bool {
-	return err != nil && (database.IsUnavailable(err) || ctx.Err() != nil ||
+	return err != nil && (storage.IsUnavailable(err) || ctx.Err() != nil ||
 		errors.Is(err, fosite.ErrTemporarilyUnavailable))
 }
 

@@ -11,11 +11,11 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/authgate/authgate/accounts"
 	"github.com/authgate/authgate/config"
-	"github.com/authgate/authgate/database"
-	"github.com/authgate/authgate/password"
-	"github.com/authgate/authgate/secret"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/storage"
 )
 
 // flags is a command's flag set with the flags every command shares.
@@ -84,7 +84,7 @@ type app struct {
 	cfg      config.Config
 	logger   *slog.Logger
 	db       *gorm.DB
-	keyring  *secret.Keyring
+	keyring  *keyring.Keyring
 	hasher   *password.Hasher
 	accounts *accounts.Service
 }
@@ -103,7 +103,7 @@ func loadConfig(env *cliEnv, path string, logger *slog.Logger) (config.Config, e
 	}
 	if cfg.Secret == "" {
 		// Validate allows this only for SQLite.
-		v, created, err := secret.LoadOrCreateFile(cfg.SecretFile)
+		v, created, err := keyring.LoadOrCreateFile(cfg.SecretFile)
 		if err != nil {
 			return config.Config{}, err
 		}
@@ -129,16 +129,16 @@ func openApp(ctx context.Context, env *cliEnv, configPath string) (*app, func(),
 		level = "warn"
 	}
 	logger := newLogger(env.stderr, level)
-	db, err := database.Open(ctx, cfg.DatabaseURL, database.Options{MaxOpenConns: cfg.DBMaxOpenConns, Logger: logger})
+	db, err := storage.Open(ctx, cfg.DatabaseURL, storage.Options{MaxOpenConns: cfg.DBMaxOpenConns, Logger: logger})
 	if err != nil {
 		return nil, nil, err
 	}
-	closeDB := func() { _ = database.Close(db) }
-	if err := database.Migrate(ctx, db); err != nil {
+	closeDB := func() { _ = storage.Close(db) }
+	if err := storage.Migrate(ctx, db); err != nil {
 		closeDB()
 		return nil, nil, err
 	}
-	keyring, err := secret.New([]byte(cfg.Secret))
+	keyring, err := keyring.New([]byte(cfg.Secret))
 	if err != nil {
 		closeDB()
 		return nil, nil, err

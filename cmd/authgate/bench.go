@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authgate/authgate/bench"
+	"github.com/authgate/authgate/internal/loadtest"
 )
 
 const benchSynopsis = `--scenario SCENARIO --issuer URL [flags]
@@ -44,8 +44,8 @@ Examples:
 // database: the server under load may be anyone's.
 func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "bench", benchSynopsis)
-	var cfg bench.Config
-	f.StringVar(&cfg.Scenario, "scenario", "", "what to load: "+strings.Join(bench.Scenarios, ", "))
+	var cfg loadtest.Config
+	f.StringVar(&cfg.Scenario, "scenario", "", "what to load: "+strings.Join(loadtest.Scenarios, ", "))
 	f.StringVar(&cfg.Issuer, "issuer", "", "the server's issuer URL; endpoints are discovered from it")
 	f.StringVar(&cfg.DiscoveryURL, "discovery-url", "", "the discovery document (default ISSUER/.well-known/openid-configuration)")
 	f.StringVar(&cfg.TokenURL, "token-url", "", "the token endpoint (default: from discovery)")
@@ -66,7 +66,7 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long to measure after the warm-up")
 	f.IntVar(&cfg.Requests, "requests", 0, "count this many requests instead of running for --duration")
 	f.DurationVar(&cfg.Warmup, "warmup", 5*time.Second, "load applied first and not counted")
-	f.DurationVar(&cfg.Timeout, "timeout", bench.DefaultTimeout, "timeout of each HTTP request")
+	f.DurationVar(&cfg.Timeout, "timeout", loadtest.DefaultTimeout, "timeout of each HTTP request")
 	asJSON := f.Bool("json", false, "print the result as JSON")
 	quiet := f.Bool("quiet", false, "no live progress line on standard error")
 	if err := f.parse(env, args); err != nil {
@@ -139,7 +139,7 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 		cfg.Progress = env.stderr
 	}
 
-	res, err := bench.Run(ctx, cfg)
+	res, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -151,7 +151,7 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 
 func needsPassword(scenario string) bool {
 	switch scenario {
-	case bench.Password, bench.Refresh, bench.AuthorizationCode:
+	case loadtest.Password, loadtest.Refresh, loadtest.AuthorizationCode:
 		return true
 	}
 	return false

@@ -12,7 +12,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/authgate/authgate/database"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 )
@@ -269,11 +269,11 @@ func TestBrowserConsoleRefusesNonAdminsAndForgedPosts(t *testing.T) {
 		if !strings.Contains(body, "refused") && !strings.Contains(body, "expired") && !strings.Contains(body, "csrf") {
 			t.Errorf("forged POST page: got %q, want a refusal", body)
 		}
-		db, err := database.Open(context.Background(), in.dbURL, database.Options{MaxOpenConns: 1})
+		db, err := storage.Open(context.Background(), in.dbURL, storage.Options{MaxOpenConns: 1})
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer database.Close(db)
+		defer storage.Close(db)
 		var c models.Client
 		if err := db.Where("id = ?", "loader").Take(&c).Error; err != nil {
 			t.Fatal(err)

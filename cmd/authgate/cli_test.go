@@ -15,11 +15,11 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/authgate/authgate/accounts"
-	"github.com/authgate/authgate/database"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
-	"github.com/authgate/authgate/password"
 )
 
 // cliSecret is the system secret the CLI tests give PostgreSQL setups.
@@ -101,12 +101,12 @@ func (h *cliHarness) json(v any, stdin string, args ...string) {
 // db opens the harness's database directly, to plant or inspect rows.
 func (h *cliHarness) db() *gorm.DB {
 	h.t.Helper()
-	db, err := database.Open(context.Background(), h.dbURL, database.Options{MaxOpenConns: 2})
+	db, err := storage.Open(context.Background(), h.dbURL, storage.Options{MaxOpenConns: 2})
 	if err != nil {
 		h.t.Fatalf("open database: %v", err)
 	}
-	h.t.Cleanup(func() { _ = database.Close(db) })
-	if err := database.Migrate(context.Background(), db); err != nil {
+	h.t.Cleanup(func() { _ = storage.Close(db) })
+	if err := storage.Migrate(context.Background(), db); err != nil {
 		h.t.Fatalf("migrate: %v", err)
 	}
 	return db

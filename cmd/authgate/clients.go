@@ -7,8 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authgate/authgate/accounts"
-	"github.com/authgate/authgate/clients"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )

@@ -19,13 +19,13 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"github.com/authgate/authgate/accounts"
-	"github.com/authgate/authgate/database"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
-	"github.com/authgate/authgate/password"
-	"github.com/authgate/authgate/secret"
 )
 
 // testSecret is the system secret of servers started by tests.
@@ -42,7 +42,7 @@ type instance struct {
 	cancel   context.CancelFunc
 	done     chan error
 	stderr   *syncBuffer
-	keyring  *secret.Keyring
+	keyring  *keyring.Keyring
 	accounts *accounts.Service
 	db       *testDB
 }
@@ -111,12 +111,12 @@ func startServer(t *testing.T, dbURL string, extra map[string]string) *instance 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	in.keyring, _ = secret.New([]byte(testSecret))
-	db, err := database.Open(context.Background(), dbURL, database.Options{MaxOpenConns: 4})
+	in.keyring, _ = keyring.New([]byte(testSecret))
+	db, err := storage.Open(context.Background(), dbURL, storage.Options{MaxOpenConns: 4})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = database.Close(db) })
+	t.Cleanup(func() { _ = storage.Close(db) })
 	hasher, err := password.NewHasher(password.Params{Time: 1, Memory: 8192, Threads: 1}, 0)
 	if err != nil {
 		t.Fatal(err)
@@ -153,14 +153,14 @@ func (in *instance) createUser(username, pw string, admin bool) models.User {
 // createClient stores a client directly and returns its secret.
 func (in *instance) createClient(c models.Client) string {
 	in.t.Helper()
-	db, err := database.Open(context.Background(), in.dbURL, database.Options{MaxOpenConns: 1})
+	db, err := storage.Open(context.Background(), in.dbURL, storage.Options{MaxOpenConns: 1})
 	if err != nil {
 		in.t.Fatal(err)
 	}
-	defer database.Close(db)
+	defer storage.Close(db)
 	sec := ""
 	if !c.Public {
-		sec, _ = secret.RandomString(32)
+		sec, _ = keyring.RandomString(32)
 		h := &oauth.SecretHasher{Keys: in.keyring}
 		hash, _ := h.Hash(context.Background(), []byte(sec))
 		c.SecretHash = string(hash)

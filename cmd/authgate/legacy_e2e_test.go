@@ -18,11 +18,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/accounts"
-	"github.com/authgate/authgate/database"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/models"
-	"github.com/authgate/authgate/trust"
 )
 
 var tokenInMail = regexp.MustCompile(`Your new security token:\s+([A-Za-z0-9]{24})\s`)
@@ -171,12 +171,12 @@ func testLegacyGrant(t *testing.T, dbURL string) {
 	future := time.Now().Add(30 * 24 * time.Hour).Truncate(time.Second)
 	sunsetting := in.createClient(models.Client{ID: "sunsetting", Name: "Mail Connector", GrantTypes: []string{"password"}, LegacySunset: &future})
 
-	db, err := database.Open(ctx, dbURL, database.Options{MaxOpenConns: 1})
+	db, err := storage.Open(ctx, dbURL, storage.Options{MaxOpenConns: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer database.Close(db)
-	if _, err := trust.New(db).Add(ctx, "test", "127.0.0.2/32", "office"); err != nil {
+	defer storage.Close(db)
+	if _, err := trustedips.New(db).Add(ctx, "test", "127.0.0.2/32", "office"); err != nil {
 		t.Fatal(err)
 	}
 

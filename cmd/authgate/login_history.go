@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/authgate/authgate/accounts"
+	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/models"
 )

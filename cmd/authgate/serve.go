@@ -14,18 +14,18 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/authgate/authgate/admin"
-	"github.com/authgate/authgate/clientip"
-	"github.com/authgate/authgate/clients"
-	"github.com/authgate/authgate/console"
-	"github.com/authgate/authgate/database"
+	"github.com/authgate/authgate/internal/clientip"
+	"github.com/authgate/authgate/internal/clients"
+	"github.com/authgate/authgate/internal/mail"
+	"github.com/authgate/authgate/internal/metrics"
+	"github.com/authgate/authgate/internal/storage"
+	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/legacy"
-	"github.com/authgate/authgate/mail"
-	"github.com/authgate/authgate/metrics"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/server"
-	"github.com/authgate/authgate/trust"
+	"github.com/authgate/authgate/server/adminapi"
+	"github.com/authgate/authgate/server/console"
 )
 
 func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
@@ -67,7 +67,7 @@ func serve(ctx context.Context, a *app) error {
 	}
 	store := oauth.NewStore(a.db, a.keyring, logger)
 	resolver := clientip.New(cfg.TrustedProxies)
-	ranges := trust.New(a.db)
+	ranges := trustedips.New(a.db)
 	hasher := &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}
 	provider := oauth.NewProvider(oauth.Settings{
 		Issuer:                cfg.Issuer,
@@ -85,7 +85,7 @@ func serve(ctx context.Context, a *app) error {
 	ready := func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		return database.Ping(ctx, a.db)
+		return storage.Ping(ctx, a.db)
 	}
 	public, err := server.New(server.Deps{
 		Logger:            logger,
@@ -115,7 +115,7 @@ func serve(ctx context.Context, a *app) error {
 	}
 	adminMux := http.NewServeMux()
 	adminMux.Handle("/admin/", adminUI)
-	adminMux.Handle("/admin/api/", admin.NewAPI(admin.APIDeps{
+	adminMux.Handle("/admin/api/", adminapi.NewAPI(adminapi.APIDeps{
 		Logger: logger, Provider: provider, Accounts: a.accounts,
 		Clients: clientService, Trust: ranges, Keys: keys, DB: a.db,
 	}))

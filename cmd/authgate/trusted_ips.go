@@ -5,8 +5,8 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/models"
-	"github.com/authgate/authgate/trust"
 )
 
 func cmdTrustedIPs(ctx context.Context, env *cliEnv, args []string) error {
@@ -25,7 +25,7 @@ func cmdTrustedIPsAdd(ctx context.Context, env *cliEnv, args []string) error {
 		return helpOrErr(err)
 	}
 	return withApp(ctx, env, f, func(a *app) error {
-		r, err := trust.New(a.db).Add(ctx, cliActor(env), pos[0], *description)
+		r, err := trustedips.New(a.db).Add(ctx, cliActor(env), pos[0], *description)
 		if err != nil {
 			return err
 		}
@@ -45,11 +45,11 @@ func cmdTrustedIPsList(ctx context.Context, env *cliEnv, args []string) error {
 		return helpOrErr(err)
 	}
 	return withApp(ctx, env, f, func(a *app) error {
-		ranges, err := trust.New(a.db).List(ctx)
+		ranges, err := trustedips.New(a.db).List(ctx)
 		if err != nil {
 			return err
 		}
-		return printList(env, *asJSON, ranges, trust.ViewOf, table[models.TrustedRange]{
+		return printList(env, *asJSON, ranges, trustedips.ViewOf, table[models.TrustedRange]{
 			empty:   "No trusted ranges: the legacy grant asks every address for the security token.",
 			headers: []string{"CIDR", "DESCRIPTION", "ADDED"},
 			row: func(r models.TrustedRange) []string {
@@ -66,7 +66,7 @@ func cmdTrustedIPsRemove(ctx context.Context, env *cliEnv, args []string) error 
 		return helpOrErr(err)
 	}
 	return withApp(ctx, env, f, func(a *app) error {
-		if err := trust.New(a.db).Remove(ctx, cliActor(env), pos[0]); err != nil {
+		if err := trustedips.New(a.db).Remove(ctx, cliActor(env), pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.stdout, "Trusted range %s removed.\n", strings.TrimSpace(pos[0]))

@@ -14,7 +14,7 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/authgate/authgate/database"
+	"github.com/authgate/authgate/internal/storage"
 )
 
 // DefaultPostgresURL is used when AUTHGATE_TEST_DATABASE_URL is unset.
@@ -38,12 +38,12 @@ func Each(t *testing.T, fn func(t *testing.T, db *gorm.DB)) {
 func Open(t testing.TB, kind string) *gorm.DB {
 	t.Helper()
 	u := URL(t, kind)
-	db, err := database.Open(context.Background(), u, database.Options{MaxOpenConns: 10})
+	db, err := storage.Open(context.Background(), u, storage.Options{MaxOpenConns: 10})
 	if err != nil {
 		t.Fatalf("open %s: %v", kind, err)
 	}
-	t.Cleanup(func() { _ = database.Close(db) })
-	if err := database.Migrate(context.Background(), db); err != nil {
+	t.Cleanup(func() { _ = storage.Close(db) })
+	if err := storage.Migrate(context.Background(), db); err != nil {
 		t.Fatalf("migrate %s: %v", kind, err)
 	}
 	return db
@@ -74,7 +74,7 @@ func postgresSchema(t testing.TB) string {
 	if base == "" {
 		base = DefaultPostgresURL
 	}
-	admin, err := database.Open(context.Background(), base, database.Options{MaxOpenConns: 2})
+	admin, err := storage.Open(context.Background(), base, storage.Options{MaxOpenConns: 2})
 	if err != nil {
 		if os.Getenv("AUTHGATE_REQUIRE_POSTGRES") == "1" {
 			t.Fatalf("PostgreSQL required (AUTHGATE_REQUIRE_POSTGRES=1) but unreachable at %s: %v", base, err)
@@ -91,7 +91,7 @@ func postgresSchema(t testing.TB) string {
 		if err := admin.Exec("DROP SCHEMA " + schema + " CASCADE").Error; err != nil {
 			t.Logf("drop schema %s: %v", schema, err)
 		}
-		_ = database.Close(admin)
+		_ = storage.Close(admin)
 	})
 	u, err := url.Parse(base)
 	if err != nil {

@@ -1,3 +1,0 @@
-// Package database opens authgate's gorm connection to SQLite or PostgreSQL
-// and migrates the schema.
-package database

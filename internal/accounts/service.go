@@ -1,0 +1,89 @@
+package accounts
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/password"
+)
+
+// Defaults used when Options leaves a field zero.
+const (
+	DefaultOrganization     = "authgate"
+	DefaultLockoutThreshold = 10
+	DefaultLockoutDuration  = 15 * time.Minute
+)
+
+// Options tunes a Service. Zero fields take the defaults above.
+type Options struct {
+	// Organization names the sender in the token email subject:
+	// "<Organization> security token confirmation".
+	Organization string
+	// LockoutThreshold is the number of consecutive failures on one channel
+	// that locks it.
+	LockoutThreshold int
+	// LockoutDuration is how long a channel stays locked.
+	LockoutDuration time.Duration
+	// Now returns the current time; tests replace it.
+	Now    func() time.Time
+	Logger *slog.Logger
+}
+
+// Service manages users. It is safe for concurrent use, and every rule it
+// enforces (counters, token uniqueness) holds across replicas because the
+// state lives in the database.
+type Service struct {
+	db     *gorm.DB
+	keys   *keyring.Keyring
+	hasher *password.Hasher
+	opts   Options
+	log    *slog.Logger
+	// generate draws a security token; tests replace it to force collisions.
+	generate func() (string, error)
+}
+
+// New returns a Service using db, the system keyring and the password hasher.
+func New(db *gorm.DB, keys *keyring.Keyring, hasher *password.Hasher, opts Options) *Service {
+	if opts.Organization == "" {
+		opts.Organization = DefaultOrganization
+	}
+	if opts.LockoutThreshold <= 0 {
+		opts.LockoutThreshold = DefaultLockoutThreshold
+	}
+	if opts.LockoutDuration <= 0 {
+		opts.LockoutDuration = DefaultLockoutDuration
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{db: db, keys: keys, hasher: hasher, opts: opts, log: opts.Logger, generate: GenerateToken}
+}
+
+func (s *Service) now() time.Time { return s.opts.Now().UTC() }
+
+// newID returns 16 random bytes, hex encoded.
+func newID() (string, error) {
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("new user id: %w", err)
+	}
+	return hex.EncodeToString(b), nil
+}
+
+// notFound maps gorm's not-found error to ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return err
+}

@@ -1,0 +1,259 @@
+package accounts
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+	"unicode"
+
+	"gorm.io/gorm"
+
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/mail"
+	"github.com/authgate/authgate/models"
+)
+
+// TokenLength is the length of a security token.
+const TokenLength = 24
+
+// tokenAlphabet holds the 62 characters a token is drawn from.
+const tokenAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+// tokenPurpose names the keyring key that hashes security tokens.
+const tokenPurpose = "security-token"
+
+// maxTokenDraws bounds the redraws after a collision. With 62^24 (about
+// 2^143) tokens a single collision is already astronomically unlikely.
+const maxTokenDraws = 8
+
+// Reasons a token email is sent, as the email states them.
+const (
+	reasonCreated         = "account created"
+	reasonPasswordChanged = "password changed"
+	reasonResetByUser     = "reset by the user"
+	reasonResetByAdmin    = "reset by an administrator"
+)
+
+// GenerateToken returns a new security token: TokenLength characters drawn
+// uniformly from [A-Za-z0-9] with crypto/rand.
+func GenerateToken() (string, error) {
+	return tokenFromReader(rand.Reader)
+}
+
+// tokenFromReader draws a token from r by rejection sampling: a byte is used
+// only if it is below 248 (4*62), so every character is equally likely.
+func tokenFromReader(r io.Reader) (string, error) {
+	const limit = 256 - 256%len(tokenAlphabet) // 248
+	out := make([]byte, 0, TokenLength)
+	buf := make([]byte, 32)
+	for len(out) < TokenLength {
+		if _, err := io.ReadFull(r, buf); err != nil {
+			return "", fmt.Errorf("generate security token: %w", err)
+		}
+		for _, b := range buf {
+			if int(b) >= limit {
+				continue
+			}
+			out = append(out, tokenAlphabet[int(b)%len(tokenAlphabet)])
+			if len(out) == TokenLength {
+				break
+			}
+		}
+	}
+	return string(out), nil
+}
+
+// tokenHash is the only form in which a token is stored.
+func (s *Service) tokenHash(token string) string {
+	return s.keys.MAC(tokenPurpose, []byte(token))
+}
+
+// TokenMatches reports whether candidate is u's current security token. It
+// compares keyed hashes in constant time.
+func (s *Service) TokenMatches(u models.User, candidate string) bool {
+	if u.SecurityTokenHash == "" {
+		return false
+	}
+	return keyring.Equal(s.tokenHash(candidate), u.SecurityTokenHash)
+}
+
+// issueToken draws a token that was never issued before, records its hash
+// in the history and calls store to attach the hash to the user. Each step
+// runs in a savepoint of tx, so a collision on the history's primary key or
+// on the users' unique index just draws again. An error from store that is
+// not a token collision is returned as is. The token is returned only so
+// that the caller can put it in the email.
+func (s *Service) issueToken(ctx context.Context, tx *gorm.DB, userID string, store func(tx *gorm.DB, hash string) error) (string, error) {
+	for range maxTokenDraws {
+		token, err := s.generate()
+		if err != nil {
+			return "", err
+		}
+		hash := s.tokenHash(token)
+
+		var seen int64
+		if err := tx.WithContext(ctx).Model(&models.SecurityTokenHistory{}).Where("hash = ?", hash).Count(&seen).Error; err != nil {
+			return "", fmt.Errorf("issue security token: %w", err)
+		}
+		if seen > 0 {
+			s.log.WarnContext(ctx, "security token collided with history; drawing again", "user_id", userID)
+			continue
+		}
+		err = tx.Transaction(func(sp *gorm.DB) error {
+			return sp.WithContext(ctx).Create(&models.SecurityTokenHistory{Hash: hash, UserID: userID, CreatedAt: s.now()}).Error
+		})
+		if errors.Is(err, gorm.ErrDuplicatedKey) {
+			continue
+		}
+		if err != nil {
+			return "", fmt.Errorf("issue security token: %w", err)
+		}
+
+		err = tx.Transaction(func(sp *gorm.DB) error { return store(sp, hash) })
+		if err == nil {
+			return token, nil
+		}
+		if !errors.Is(err, gorm.ErrDuplicatedKey) {
+			return "", err
+		}
+		// The error may come from another unique index (the username);
+		// only a token held by another user means drawing again.
+		var holders int64
+		if cerr := tx.WithContext(ctx).Model(&models.User{}).Where("security_token_hash = ?", hash).Count(&holders).Error; cerr != nil {
+			return "", fmt.Errorf("issue security token: %w", cerr)
+		}
+		if holders == 0 {
+			return "", err
+		}
+		s.log.WarnContext(ctx, "security token already held by a user; drawing again", "user_id", userID)
+	}
+	return "", errors.New("issue security token: no fresh token after repeated draws")
+}
+
+// setToken gives u a fresh token inside tx, sets TokenIssuedAt and the
+// columns in extra, updates u to match, and returns the token for the
+// email only.
+func (s *Service) setToken(ctx context.Context, tx *gorm.DB, u *models.User, extra map[string]any) (string, error) {
+	now := s.now()
+	var stored string
+	token, err := s.issueToken(ctx, tx, u.ID, func(sp *gorm.DB, hash string) error {
+		fields := map[string]any{"security_token_hash": hash, "token_issued_at": now}
+		for k, v := range extra {
+			fields[k] = v
+		}
+		res := sp.WithContext(ctx).Model(&models.User{}).Where("id = ?", u.ID).Updates(fields)
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected == 0 {
+			return ErrNotFound
+		}
+		stored = hash
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	u.SecurityTokenHash = stored
+	u.TokenIssuedAt = now
+	return token, nil
+}
+
+// sunsetClient is a client with a legacy sunset that the user has used.
+type sunsetClient struct {
+	ID     string
+	Name   string
+	Sunset time.Time
+}
+
+// sunsetClients lists the clients with a LegacySunset through which u has
+// signed in with the legacy password grant, earliest sunset first.
+func (s *Service) sunsetClients(ctx context.Context, tx *gorm.DB, userID string) ([]sunsetClient, error) {
+	var clients []models.Client
+	err := tx.WithContext(ctx).
+		Where("legacy_sunset IS NOT NULL").
+		Where("id IN (?)", tx.Model(&models.LoginEvent{}).Select("client_id").
+			Where("user_id = ? AND method = ? AND result = ?", userID, MethodPasswordGrant, ResultSuccess)).
+		Order("legacy_sunset, id").Find(&clients).Error
+	if err != nil {
+		return nil, fmt.Errorf("find sunset clients: %w", err)
+	}
+	out := make([]sunsetClient, 0, len(clients))
+	for _, c := range clients {
+		out = append(out, sunsetClient{ID: c.ID, Name: c.Name, Sunset: c.LegacySunset.UTC()})
+	}
+	return out, nil
+}
+
+// tokenSubject is the subject of every token email.
+func (s *Service) tokenSubject() string {
+	return s.opts.Organization + " security token confirmation"
+}
+
+// sendTokenEmail enqueues the token email inside tx, so that it commits
+// with the token change it announces.
+func (s *Service) sendTokenEmail(ctx context.Context, tx *gorm.DB, u models.User, token, reason string) error {
+	clients, err := s.sunsetClients(ctx, tx, u.ID)
+	if err != nil {
+		return err
+	}
+	body := tokenEmailBody(s.opts.Organization, u, token, reason, u.TokenIssuedAt, s.now(), clients)
+	if err := mail.Enqueue(ctx, tx, s.keys, mail.Message{To: u.Email, Subject: s.tokenSubject(), Body: body}); err != nil {
+		return err
+	}
+	s.log.InfoContext(ctx, "security token issued", "user_id", u.ID, "username", u.Username, "reason", reason)
+	return nil
+}
+
+// tokenEmailBody writes the plain-text token email. It is the only place a
+// token is ever written out.
+func tokenEmailBody(org string, u models.User, token, reason string, issued, now time.Time, clients []sunsetClient) string {
+	const stamp = "2006-01-02 15:04:05 UTC"
+	greeting := oneLine(u.Name)
+	if greeting == "" {
+		greeting = u.Username
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Hello %s,\n\n", greeting)
+	fmt.Fprintf(&b, "A new security token was issued for your %s account %q.\n\n", org, u.Username)
+	fmt.Fprintf(&b, "Why: %s\n", reason)
+	fmt.Fprintf(&b, "When: %s\n\n", issued.UTC().Format(stamp))
+	fmt.Fprintf(&b, "Your new security token:\n\n    %s\n\n", token)
+	b.WriteString("Any previous security token stopped working when this one was issued. " +
+		"The token does not expire, but it changes whenever your password changes or the token is reset.\n\n")
+	b.WriteString("How to use it: when an application signs in with your username and password " +
+		"(the legacy password login used by API clients and data tools), enter your password " +
+		"immediately followed by the security token, with no space between them. " +
+		"For example, if your password is \"password\" and your token is \"XXXX\", enter \"passwordXXXX\".\n\n")
+	b.WriteString("The security token is case sensitive: type it exactly as shown. Keep it private and never share it.\n\n")
+	if len(clients) > 0 {
+		b.WriteString("The legacy password login is being retired for applications you use:\n")
+		for _, c := range clients {
+			verb := "ends"
+			if !c.Sunset.After(now) {
+				verb = "ended"
+			}
+			fmt.Fprintf(&b, "- %s (%s): its legacy password grant %s on %s; move it to OAuth sign-in.\n",
+				oneLine(c.Name), oneLine(c.ID), verb, c.Sunset.Format(stamp))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("If you did not ask for this, someone else may know your password: " +
+		"reset your security token and change your password at once, and contact your administrator.\n")
+	return b.String()
+}
+
+// oneLine replaces control characters, so that a stored name cannot add
+// lines of its own to an email.
+func oneLine(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return ' '
+		}
+		return r
+	}, s)
+}

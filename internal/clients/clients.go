@@ -1,0 +1,434 @@
+package clients
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/authgate/authgate/internal/audit"
+	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/oauth"
+)
+
+// Audit actions written by the Service.
+const (
+	ActionCreate        = "client.create"
+	ActionUpdate        = "client.update"
+	ActionDelete        = "client.delete"
+	ActionRotateSecret  = "client.secret.rotate"
+	ActionLegacyEnable  = "client.legacy.enable"
+	ActionLegacyDisable = "client.legacy.disable"
+	ActionLegacySunset  = "client.legacy.sunset"
+)
+
+// SecretBytes is the number of random bytes in a generated client secret.
+const SecretBytes = 32
+
+// Hasher hashes a generated client secret for storage;
+// *oauth.SecretHasher is one.
+type Hasher interface {
+	Hash(ctx context.Context, data []byte) ([]byte, error)
+}
+
+// Options tunes a Service.
+type Options struct {
+	// Now returns the current time; tests replace it. Default time.Now.
+	Now func() time.Time
+	// Changed, when set, is called after a change to a client commits, so
+	// that caches of the client in this process can drop it.
+	Changed func(id string)
+}
+
+// Service manages client registrations. It is safe for concurrent use.
+type Service struct {
+	db      *gorm.DB
+	hasher  Hasher
+	now     func() time.Time
+	onAlter func(id string)
+}
+
+// New returns a Service storing clients in db and hashing their secrets
+// with hasher.
+func New(db *gorm.DB, hasher Hasher, opts Options) *Service {
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{
+		db:      db,
+		hasher:  hasher,
+		onAlter: opts.Changed,
+		// PostgreSQL keeps microseconds; truncating makes returned values
+		// equal what a later Get reads back.
+		now: func() time.Time { return now().UTC().Truncate(time.Microsecond) },
+	}
+}
+
+// NewClient is the input to Create.
+type NewClient struct {
+	Name         string
+	GrantTypes   []string
+	RedirectURIs []string
+	Scopes       []string
+	Audience     []string
+	// Public clients have no secret; they cannot use client_credentials or
+	// the password grant.
+	Public     bool
+	FirstParty bool
+	// AccessTokenFormat is "opaque" (the default when empty) or "jwt".
+	AccessTokenFormat string
+}
+
+// ClientUpdate changes the fields that are not nil.
+type ClientUpdate struct {
+	Name              *string
+	RedirectURIs      *[]string
+	Scopes            *[]string
+	GrantTypes        *[]string
+	FirstParty        *bool
+	AccessTokenFormat *string
+}
+
+// Create validates in and stores a new client with a random id, writing
+// the audit entry in the same transaction. For a confidential client it
+// returns the generated secret, which is stored only as its hash and
+// cannot be read again; a public client gets none and secret is "".
+// Validation failures are *FieldError values.
+func (s *Service) Create(ctx context.Context, actor string, in NewClient) (c models.Client, secret string, err error) {
+	c = models.Client{
+		Name:              strings.TrimSpace(in.Name),
+		GrantTypes:        cleanList(in.GrantTypes),
+		RedirectURIs:      cleanList(in.RedirectURIs),
+		Scopes:            cleanList(in.Scopes),
+		Audience:          cleanList(in.Audience),
+		Public:            in.Public,
+		FirstParty:        in.FirstParty,
+		AccessTokenFormat: cmp.Or(strings.TrimSpace(in.AccessTokenFormat), oauth.FormatOpaque),
+	}
+	if err := validate(c, true); err != nil {
+		return models.Client{}, "", err
+	}
+	c.ResponseTypes = responseTypes(c.GrantTypes)
+	c.Scopes = withOfflineAccess(c.GrantTypes, c.Scopes)
+	raw, err := randomBytes(16)
+	if err != nil {
+		return models.Client{}, "", fmt.Errorf("create client: %w", err)
+	}
+	c.ID = hex.EncodeToString(raw)
+	if !c.Public {
+		if secret, c.SecretHash, err = s.newSecret(ctx); err != nil {
+			return models.Client{}, "", fmt.Errorf("create client: %w", err)
+		}
+	}
+	c.CreatedAt = s.now()
+	c.UpdatedAt = c.CreatedAt
+	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&c).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, actor, ActionCreate, c.ID, describe(c))
+	})
+	if err != nil {
+		return models.Client{}, "", fmt.Errorf("create client %q: %w", c.Name, err)
+	}
+	return c, secret, nil
+}
+
+// Get returns the client with id, or an error wrapping ErrNotFound.
+func (s *Service) Get(ctx context.Context, id string) (models.Client, error) {
+	var c models.Client
+	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
+		return models.Client{}, fmt.Errorf("get client %q: %w", id, notFound(err))
+	}
+	return c, nil
+}
+
+// List returns every client ordered by name, then id.
+func (s *Service) List(ctx context.Context) ([]models.Client, error) {
+	out := []models.Client{}
+	if err := s.db.WithContext(ctx).Order("name, id").Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	return out, nil
+}
+
+// Update changes the fields of up that are not nil, with the same rules as
+// Create applied to the resulting client, and records what changed in the
+// audit log. Changing GrantTypes may add or remove the password grant, just
+// as SetLegacy does.
+func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate) (models.Client, error) {
+	var c models.Client
+	err := s.change(ctx, id, &c, func(tx *gorm.DB) (bool, error) {
+		next := c
+		if up.Name != nil {
+			next.Name = strings.TrimSpace(*up.Name)
+		}
+		if up.RedirectURIs != nil {
+			next.RedirectURIs = cleanList(*up.RedirectURIs)
+		}
+		if up.Scopes != nil {
+			next.Scopes = cleanList(*up.Scopes)
+		}
+		if up.GrantTypes != nil {
+			next.GrantTypes = cleanList(*up.GrantTypes)
+			next.ResponseTypes = responseTypes(next.GrantTypes)
+		}
+		if up.FirstParty != nil {
+			next.FirstParty = *up.FirstParty
+		}
+		if up.AccessTokenFormat != nil {
+			next.AccessTokenFormat = cmp.Or(strings.TrimSpace(*up.AccessTokenFormat), oauth.FormatOpaque)
+		}
+		if err := validate(next, up.GrantTypes != nil); err != nil {
+			return false, err
+		}
+		next.Scopes = withOfflineAccess(next.GrantTypes, next.Scopes)
+		changes := diff(c, next)
+		if len(changes) == 0 {
+			return false, nil
+		}
+		c = next
+		return true, audit.Record(ctx, tx, actor, ActionUpdate, c.ID, strings.Join(changes, "; "))
+	})
+	if err != nil {
+		return models.Client{}, wrapUnlessField(err, "update client %q", id)
+	}
+	return c, nil
+}
+
+// Delete removes the client with id together with its stored tokens,
+// authorization codes and consents. Its login history stays.
+func (s *Service) Delete(ctx context.Context, actor, id string) error {
+	defer s.changed(id)
+	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		c, err := locked(ctx, tx, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.Where("client_id = ?", c.ID).Delete(&models.OAuthRequest{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("client_id = ?", c.ID).Delete(&models.Consent{}).Error; err != nil {
+			return err
+		}
+		if err := tx.Where("id = ?", c.ID).Delete(&models.Client{}).Error; err != nil {
+			return err
+		}
+		return audit.Record(ctx, tx, actor, ActionDelete, c.ID, fmt.Sprintf("name=%q", c.Name))
+	})
+	if err != nil {
+		return fmt.Errorf("delete client %q: %w", id, err)
+	}
+	return nil
+}
+
+// RotateSecret gives a confidential client a new generated secret and
+// returns it; the old secret stops working when the change commits. Tokens
+// already issued stay valid. A public client gets ErrPublicClient.
+func (s *Service) RotateSecret(ctx context.Context, actor, id string) (string, error) {
+	secret, hash, err := s.newSecret(ctx)
+	if err != nil {
+		return "", fmt.Errorf("rotate secret of client %q: %w", id, err)
+	}
+	var c models.Client
+	err = s.change(ctx, id, &c, func(tx *gorm.DB) (bool, error) {
+		if c.Public {
+			return false, ErrPublicClient
+		}
+		c.SecretHash = hash
+		return true, audit.Record(ctx, tx, actor, ActionRotateSecret, c.ID, "secret replaced")
+	})
+	if err != nil {
+		return "", fmt.Errorf("rotate secret of client %q: %w", id, err)
+	}
+	return secret, nil
+}
+
+// SetLegacy switches the legacy password grant on or off for the client
+// with id: the switch is the presence of the password grant type. Enabling
+// it for a public client is a *FieldError. Disabling always succeeds, even
+// when it leaves the client without any grant type. A call that changes
+// nothing writes no audit entry.
+func (s *Service) SetLegacy(ctx context.Context, actor, id string, enabled bool) (models.Client, error) {
+	var c models.Client
+	err := s.change(ctx, id, &c, func(tx *gorm.DB) (bool, error) {
+		has := slices.Contains(c.GrantTypes, GrantPassword)
+		if has == enabled {
+			return false, nil
+		}
+		action := ActionLegacyDisable
+		if enabled {
+			if c.Public {
+				return false, &FieldError{Field: "grant_types", Message: "a public client cannot use the legacy password grant: it has no secret to authenticate with"}
+			}
+			c.GrantTypes = append(slices.Clone(c.GrantTypes), GrantPassword)
+			action = ActionLegacyEnable
+		} else {
+			c.GrantTypes = slices.DeleteFunc(slices.Clone(c.GrantTypes), func(g string) bool { return g == GrantPassword })
+		}
+		return true, audit.Record(ctx, tx, actor, action, c.ID, "grant_types="+strings.Join(c.GrantTypes, ","))
+	})
+	if err != nil {
+		return models.Client{}, wrapUnlessField(err, "set legacy grant of client %q", id)
+	}
+	return c, nil
+}
+
+// SetSunset sets the moment the legacy password grant ends for the client
+// with id; nil clears it. Setting the first sunset also records now as
+// LegacyDeprecatedAt, the moment the deprecation was announced (the
+// Deprecation header); clearing the sunset clears both. A sunset may be set
+// whether or not the grant is enabled, and may lie in the past (the grant
+// then ends at once).
+func (s *Service) SetSunset(ctx context.Context, actor, id string, at *time.Time) (models.Client, error) {
+	var sunset *time.Time
+	if at != nil {
+		t := at.UTC().Truncate(time.Microsecond)
+		sunset = &t
+	}
+	var c models.Client
+	err := s.change(ctx, id, &c, func(tx *gorm.DB) (bool, error) {
+		if sunset == nil && c.LegacySunset == nil || sunset != nil && c.LegacySunset != nil && sunset.Equal(*c.LegacySunset) {
+			return false, nil
+		}
+		c.LegacySunset = sunset
+		detail := "sunset cleared"
+		if sunset == nil {
+			c.LegacyDeprecatedAt = nil
+		} else {
+			// The deprecation was announced when the first sunset was set;
+			// moving the date later does not announce it again.
+			if c.LegacyDeprecatedAt == nil {
+				now := s.now()
+				c.LegacyDeprecatedAt = &now
+			}
+			detail = "sunset=" + sunset.Format(time.RFC3339)
+		}
+		return true, audit.Record(ctx, tx, actor, ActionLegacySunset, c.ID, detail)
+	})
+	if err != nil {
+		return models.Client{}, fmt.Errorf("set legacy sunset of client %q: %w", id, err)
+	}
+	return c, nil
+}
+
+// change reads the client with id into *c under a row lock, lets fn modify
+// it and, if fn reports a change, saves it, all in one transaction.
+func (s *Service) change(ctx context.Context, id string, c *models.Client, fn func(tx *gorm.DB) (bool, error)) error {
+	defer s.changed(id)
+	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		var err error
+		if *c, err = locked(ctx, tx, id); err != nil {
+			return err
+		}
+		changed, err := fn(tx)
+		if err != nil || !changed {
+			return err
+		}
+		c.UpdatedAt = s.now()
+		if err := tx.Save(c).Error; err != nil {
+			return err
+		}
+		// Read back what the database holds (UpdatedAt in particular).
+		return tx.Where("id = ?", c.ID).Take(c).Error
+	})
+}
+
+func (s *Service) changed(id string) {
+	if s.onAlter != nil {
+		s.onAlter(id)
+	}
+}
+
+// locked reads the client with id inside tx, holding its row lock on
+// PostgreSQL (SQLite transactions already hold the write lock).
+func locked(ctx context.Context, tx *gorm.DB, id string) (models.Client, error) {
+	var c models.Client
+	err := tx.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", id).Take(&c).Error
+	return c, notFound(err)
+}
+
+// newSecret draws a secret and hashes it.
+func (s *Service) newSecret(ctx context.Context) (secret, hash string, err error) {
+	raw, err := randomBytes(SecretBytes)
+	if err != nil {
+		return "", "", err
+	}
+	secret = base64.RawURLEncoding.EncodeToString(raw)
+	h, err := s.hasher.Hash(ctx, []byte(secret))
+	if err != nil {
+		return "", "", fmt.Errorf("hash client secret: %w", err)
+	}
+	return secret, string(h), nil
+}
+
+func randomBytes(n int) ([]byte, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return nil, fmt.Errorf("read random bytes: %w", err)
+	}
+	return b, nil
+}
+
+// notFound maps gorm's not-found error to ErrNotFound.
+func notFound(err error) error {
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return ErrNotFound
+	}
+	return err
+}
+
+// wrapUnlessField adds context to err unless it is a *FieldError, which
+// already reads well on its own ("redirect_uris: ...").
+func wrapUnlessField(err error, format string, args ...any) error {
+	var fe *FieldError
+	if errors.As(err, &fe) {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// describe summarises a client for the audit log; it never includes the
+// secret hash.
+func describe(c models.Client) string {
+	return fmt.Sprintf("name=%q grant_types=%s redirect_uris=%s scopes=%s audience=%s public=%t first_party=%t access_token_format=%s",
+		c.Name, strings.Join(c.GrantTypes, ","), strings.Join(c.RedirectURIs, ","), strings.Join(c.Scopes, ","),
+		strings.Join(c.Audience, ","), c.Public, c.FirstParty, c.AccessTokenFormat)
+}
+
+// diff lists the changes between a and b that Update can make.
+func diff(a, b models.Client) []string {
+	var out []string
+	if a.Name != b.Name {
+		out = append(out, fmt.Sprintf("name %q -> %q", a.Name, b.Name))
+	}
+	for _, f := range []struct {
+		name string
+		a, b []string
+	}{
+		{"grant_types", a.GrantTypes, b.GrantTypes},
+		{"redirect_uris", a.RedirectURIs, b.RedirectURIs},
+		{"scopes", a.Scopes, b.Scopes},
+	} {
+		if !slices.Equal(f.a, f.b) {
+			out = append(out, fmt.Sprintf("%s %s -> %s", f.name, strings.Join(f.a, ","), strings.Join(f.b, ",")))
+		}
+	}
+	if a.FirstParty != b.FirstParty {
+		out = append(out, fmt.Sprintf("first_party %t -> %t", a.FirstParty, b.FirstParty))
+	}
+	if a.AccessTokenFormat != b.AccessTokenFormat {
+		out = append(out, fmt.Sprintf("access_token_format %s -> %s", a.AccessTokenFormat, b.AccessTokenFormat))
+	}
+	return out
+}

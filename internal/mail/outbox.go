@@ -1,0 +1,46 @@
+package mail
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/models"
+)
+
+// sealPurpose names the key that seals outbox bodies.
+const sealPurpose = "mail-outbox"
+
+// Message is one plain-text email.
+type Message struct {
+	To      string
+	Subject string
+	Body    string
+}
+
+// Enqueue stores msg in the outbox through db, which should be the
+// transaction that made the change the message announces, so that the two
+// commit together. The body is sealed because it may hold a secret.
+func Enqueue(ctx context.Context, db *gorm.DB, keys *keyring.Keyring, msg Message) error {
+	if strings.ContainsAny(msg.To, "\r\n") || strings.ContainsAny(msg.Subject, "\r\n") {
+		return fmt.Errorf("enqueue mail: header contains a line break")
+	}
+	sealed, err := keys.Seal(sealPurpose, []byte(msg.Body))
+	if err != nil {
+		return fmt.Errorf("enqueue mail: %w", err)
+	}
+	row := models.MailMessage{
+		To:          msg.To,
+		Subject:     msg.Subject,
+		BodySealed:  sealed,
+		NextAttempt: time.Now().UTC(),
+	}
+	if err := db.WithContext(ctx).Create(&row).Error; err != nil {
+		return fmt.Errorf("enqueue mail: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,141 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/glebarez/sqlite"
+	"gorm.io/driver/postgres"
+	"gorm.io/gorm"
+
+	"github.com/authgate/authgate/models"
+)
+
+// ErrUnsupportedURL is returned for a database URL that names neither
+// SQLite nor PostgreSQL.
+var ErrUnsupportedURL = errors.New("unsupported database URL")
+
+// Options tunes the connection pool.
+type Options struct {
+	MaxOpenConns int
+	Logger       *slog.Logger
+}
+
+// Open connects to the database named by rawURL: sqlite://PATH or
+// postgres://USER@HOST:PORT/DB. SQLite runs in WAL mode with secure_delete
+// on, so deleted rows leave no plaintext behind in the file.
+func Open(ctx context.Context, rawURL string, opts Options) (*gorm.DB, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	gcfg := &gorm.Config{
+		// Bound values (secrets among them) never reach the log.
+		Logger:         queryLogger{log: opts.Logger, slow: time.Second},
+		TranslateError: true,
+		// A single statement is atomic on its own: gorm's default of
+		// wrapping every write in BEGIN/COMMIT costs two extra round trips.
+		// Multi-statement changes use explicit transactions.
+		SkipDefaultTransaction: true,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+	}
+	var dialector gorm.Dialector
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite://"):
+		path := strings.TrimPrefix(rawURL, "sqlite://")
+		if path == "" {
+			return nil, fmt.Errorf("%w: sqlite:// needs a file path", ErrUnsupportedURL)
+		}
+		if path != ":memory:" {
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return nil, fmt.Errorf("create database directory: %w", err)
+			}
+		}
+		q := url.Values{}
+		q.Add("_pragma", "busy_timeout(10000)")
+		q.Add("_pragma", "journal_mode(WAL)")
+		q.Add("_pragma", "synchronous(NORMAL)")
+		q.Add("_pragma", "secure_delete(ON)")
+		q.Add("_pragma", "foreign_keys(ON)")
+		q.Set("_txlock", "immediate")
+		dialector = sqlite.Open("file:" + path + "?" + q.Encode())
+	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
+		dialector = postgres.Open(rawURL)
+	default:
+		return nil, fmt.Errorf("%w: use sqlite://PATH or postgres://USER@HOST:PORT/DB", ErrUnsupportedURL)
+	}
+	db, err := gorm.Open(dialector, gcfg)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if db.Dialector.Name() == "sqlite" {
+		// One writer at a time is all SQLite allows; a small pool avoids
+		// busy waits piling up.
+		sqlDB.SetMaxOpenConns(4)
+	} else if opts.MaxOpenConns > 0 {
+		sqlDB.SetMaxOpenConns(opts.MaxOpenConns)
+		sqlDB.SetMaxIdleConns(opts.MaxOpenConns)
+	}
+	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := sqlDB.PingContext(pingCtx); err != nil {
+		_ = sqlDB.Close()
+		return nil, fmt.Errorf("connect to database: %w", err)
+	}
+	return db, nil
+}
+
+// Close closes the underlying connection pool.
+func Close(db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.Close()
+}
+
+// migrationLockID is the PostgreSQL advisory lock key that serialises
+// migrations across replicas starting at once.
+const migrationLockID = 0x617574686761 // "authga"
+
+// Migrate creates or upgrades the schema. It is idempotent; on PostgreSQL it
+// holds an advisory lock so that replicas starting together migrate one at
+// a time.
+func Migrate(ctx context.Context, db *gorm.DB) error {
+	if db.Dialector.Name() != "postgres" {
+		if err := db.WithContext(ctx).AutoMigrate(models.All()...); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		return nil
+	}
+	return db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
+		if err := conn.Exec("SELECT pg_advisory_lock(?)", migrationLockID).Error; err != nil {
+			return fmt.Errorf("migrate: take lock: %w", err)
+		}
+		defer conn.Exec("SELECT pg_advisory_unlock(?)", migrationLockID)
+		if err := conn.AutoMigrate(models.All()...); err != nil {
+			return fmt.Errorf("migrate: %w", err)
+		}
+		return nil
+	})
+}
+
+// Ping checks that the database answers.
+func Ping(ctx context.Context, db *gorm.DB) error {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return err
+	}
+	return sqlDB.PingContext(ctx)
+}

@@ -1,0 +1,316 @@
+package trustedips
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/internal/audit"
+	"github.com/authgate/authgate/models"
+)
+
+// Audit actions written by Add and Remove.
+const (
+	ActionAdd    = "trusted_range.add"
+	ActionRemove = "trusted_range.remove"
+)
+
+// DefaultCacheTTL is how long Contains reuses the list it last read.
+const DefaultCacheTTL = 2 * time.Second
+
+// maxCIDRLen bounds the input: the longest canonical range,
+// "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff/128", is 43 bytes, and the
+// column holds 64.
+const maxCIDRLen = 64
+
+// maxDescriptionLen matches the column size.
+const maxDescriptionLen = 200
+
+var (
+	// ErrInvalid is wrapped by every *FieldError.
+	ErrInvalid = errors.New("invalid trusted range")
+	// ErrDuplicate is returned by Add for a range that is already stored.
+	ErrDuplicate = errors.New("trusted range already exists")
+	// ErrNotFound is returned by Remove for a range that is not stored.
+	ErrNotFound = errors.New("trusted range not found")
+)
+
+// FieldError reports an input field that is wrong, with a message fit to
+// show the administrator next to that field. errors.Is(err, ErrInvalid)
+// holds for every FieldError.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
+
+// Unwrap returns ErrInvalid.
+func (e *FieldError) Unwrap() error { return ErrInvalid }
+
+// Ranges stores the trusted ranges and answers whether an address is inside
+// one. It is safe for concurrent use.
+//
+// Contains caches the list for the cache TTL (DefaultCacheTTL unless
+// WithCacheTTL says otherwise). Changes made through the same *Ranges are
+// visible to it at once; changes made through another *Ranges, in
+// particular by another replica sharing the database, are seen within the
+// TTL.
+type Ranges struct {
+	db *gorm.DB
+	// column is the database name of models.TrustedRange.CIDR.
+	column string
+	ttl    time.Duration
+	now    func() time.Time
+
+	// loading admits one database read at a time; the others wait for it
+	// and then use what it cached.
+	loading chan struct{}
+
+	mu       sync.Mutex
+	cached   []netip.Prefix
+	loadedAt time.Time
+	fresh    bool
+	// gen counts changes made through this *Ranges, so that a read that
+	// raced with a change does not cache what it read.
+	gen uint64
+}
+
+// Option configures a *Ranges.
+type Option func(*Ranges)
+
+// WithCacheTTL sets how long Contains reuses the list it last read; zero or
+// less reads the database on every call.
+func WithCacheTTL(d time.Duration) Option {
+	return func(r *Ranges) { r.ttl = d }
+}
+
+// New returns the trusted ranges stored in db.
+func New(db *gorm.DB, opts ...Option) *Ranges {
+	r := &Ranges{db: db, column: cidrColumn(db), ttl: DefaultCacheTTL, now: time.Now, loading: make(chan struct{}, 1)}
+	for _, o := range opts {
+		o(r)
+	}
+	return r
+}
+
+// cidrColumn returns the column that holds models.TrustedRange.CIDR, as
+// gorm names it (its naming strategy turns CIDR into c_id_r unless the
+// model says otherwise).
+func cidrColumn(db *gorm.DB) string {
+	stmt := &gorm.Statement{DB: db}
+	if err := stmt.Parse(&models.TrustedRange{}); err == nil {
+		if f := stmt.Schema.LookUpField("CIDR"); f != nil {
+			return f.DBName
+		}
+	}
+	return db.NamingStrategy.ColumnName("", "CIDR")
+}
+
+// List returns every stored range, ordered by CIDR.
+func (r *Ranges) List(ctx context.Context) ([]models.TrustedRange, error) {
+	var out []models.TrustedRange
+	if err := r.db.WithContext(ctx).Order(clause.OrderByColumn{Column: clause.Column{Name: r.column}}).Find(&out).Error; err != nil {
+		return nil, fmt.Errorf("list trusted ranges: %w", err)
+	}
+	return out, nil
+}
+
+// Add stores the range cidr (IPv4 or IPv6; a bare address is a single-host
+// range) in its canonical masked form, such as 10.0.0.0/8 for 10.1.2.3/8,
+// and records the change in the audit log in the same transaction. It
+// returns a *FieldError for malformed input and ErrDuplicate when the
+// canonical range is already stored.
+func (r *Ranges) Add(ctx context.Context, actor, cidr, description string) (models.TrustedRange, error) {
+	p, err := parse(cidr)
+	if err != nil {
+		return models.TrustedRange{}, err
+	}
+	description = strings.TrimSpace(description)
+	if !utf8.ValidString(description) {
+		return models.TrustedRange{}, &FieldError{Field: "description", Message: "is not valid UTF-8 text"}
+	}
+	if n := utf8.RuneCountInString(description); n > maxDescriptionLen {
+		return models.TrustedRange{}, &FieldError{Field: "description", Message: fmt.Sprintf("is %d characters long; at most %d are allowed", n, maxDescriptionLen)}
+	}
+	tr := models.TrustedRange{
+		CIDR:        p.String(),
+		Description: description,
+		// Microseconds are all PostgreSQL keeps; truncating here makes the
+		// returned value equal what List reads back.
+		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+	}
+	err = r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		if err := tx.Create(&tr).Error; err != nil {
+			if errors.Is(err, gorm.ErrDuplicatedKey) {
+				return fmt.Errorf("%w: %s", ErrDuplicate, tr.CIDR)
+			}
+			return fmt.Errorf("add trusted range %s: %w", tr.CIDR, err)
+		}
+		return audit.Record(ctx, tx, actor, ActionAdd, tr.CIDR, fmt.Sprintf("description=%q", tr.Description))
+	})
+	if err != nil {
+		return models.TrustedRange{}, err
+	}
+	r.invalidate()
+	return tr, nil
+}
+
+// Remove deletes the stored range that cidr denotes, written in any form
+// that normalises to it (10.1.2.3/8 removes 10.0.0.0/8), and records the
+// change in the audit log in the same transaction. It returns ErrNotFound
+// when no such range is stored and a *FieldError when cidr is malformed and
+// matches no stored row verbatim.
+func (r *Ranges) Remove(ctx context.Context, actor, cidr string) error {
+	target := strings.TrimSpace(cidr)
+	p, parseErr := parse(cidr)
+	if parseErr == nil {
+		target = p.String()
+	}
+	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+		res := tx.Where(clause.Eq{Column: clause.Column{Name: r.column}, Value: target}).Delete(&models.TrustedRange{})
+		if res.Error != nil {
+			return fmt.Errorf("remove trusted range %s: %w", target, res.Error)
+		}
+		if res.RowsAffected == 0 {
+			if parseErr != nil {
+				return parseErr
+			}
+			return fmt.Errorf("%w: %s", ErrNotFound, target)
+		}
+		return audit.Record(ctx, tx, actor, ActionRemove, target, "")
+	})
+	if err != nil {
+		return err
+	}
+	r.invalidate()
+	return nil
+}
+
+// Contains reports whether addr lies in a stored range. An IPv4-mapped IPv6
+// address is matched as the IPv4 address it maps. On error the answer is
+// false: callers must treat the address as untrusted.
+func (r *Ranges) Contains(ctx context.Context, addr netip.Addr) (bool, error) {
+	if !addr.IsValid() {
+		return false, nil
+	}
+	addr = addr.WithZone("").Unmap()
+	prefixes, err := r.prefixes(ctx)
+	if err != nil {
+		return false, err
+	}
+	for _, p := range prefixes {
+		if p.Contains(addr) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// prefixes returns the stored ranges, from the cache while it is fresh.
+func (r *Ranges) prefixes(ctx context.Context) ([]netip.Prefix, error) {
+	if r.ttl <= 0 {
+		return r.load(ctx)
+	}
+	if p, ok := r.fromCache(); ok {
+		return p, nil
+	}
+	select {
+	case r.loading <- struct{}{}:
+		defer func() { <-r.loading }()
+	case <-ctx.Done():
+		return nil, fmt.Errorf("read trusted ranges: %w", ctx.Err())
+	}
+	// Another caller may have filled the cache while this one waited.
+	if p, ok := r.fromCache(); ok {
+		return p, nil
+	}
+	r.mu.Lock()
+	gen, started := r.gen, r.now()
+	r.mu.Unlock()
+	prefixes, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	if r.gen == gen {
+		// The list is as old as the moment the read began.
+		r.cached, r.loadedAt, r.fresh = prefixes, started, true
+	}
+	r.mu.Unlock()
+	return prefixes, nil
+}
+
+// load reads and parses the stored ranges.
+func (r *Ranges) load(ctx context.Context) ([]netip.Prefix, error) {
+	var cidrs []string
+	if err := r.db.WithContext(ctx).Model(&models.TrustedRange{}).Pluck(r.column, &cidrs).Error; err != nil {
+		return nil, fmt.Errorf("read trusted ranges: %w", err)
+	}
+	prefixes := make([]netip.Prefix, 0, len(cidrs))
+	for _, c := range cidrs {
+		// A row that does not parse (written by hand, say) trusts nothing.
+		if p, err := parse(c); err == nil {
+			prefixes = append(prefixes, p)
+		}
+	}
+	return prefixes, nil
+}
+
+func (r *Ranges) fromCache() ([]netip.Prefix, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if !r.fresh {
+		return nil, false
+	}
+	if age := r.now().Sub(r.loadedAt); age < 0 || age >= r.ttl {
+		return nil, false
+	}
+	return r.cached, true
+}
+
+// invalidate drops the cache after a change so that the next Contains sees it.
+func (r *Ranges) invalidate() {
+	r.mu.Lock()
+	r.gen++
+	r.fresh = false
+	r.cached = nil
+	r.mu.Unlock()
+}
+
+// parse reads one range as an administrator types it and returns its
+// canonical form. IPv4-mapped IPv6 ranges become the IPv4 ranges they
+// cover, because Contains compares unmapped addresses. A range of length
+// zero is refused: it would accept the password alone from anywhere.
+func parse(cidr string) (netip.Prefix, error) {
+	s := strings.TrimSpace(cidr)
+	switch {
+	case s == "":
+		return netip.Prefix{}, &FieldError{Field: "cidr", Message: "is required: enter a range such as 10.0.0.0/8 or 2001:db8::/32, or a single address"}
+	case len(s) > maxCIDRLen:
+		return netip.Prefix{}, &FieldError{Field: "cidr", Message: "is too long to be a CIDR range such as 10.0.0.0/8 or 2001:db8::/32"}
+	case strings.Contains(s, "%"):
+		// netip would drop the zone silently; say so instead.
+		return netip.Prefix{}, &FieldError{Field: "cidr", Message: fmt.Sprintf("%q names a network interface zone; enter the address without %%zone", s)}
+	}
+	p, err := config.ParsePrefix(s)
+	if err != nil {
+		return netip.Prefix{}, &FieldError{Field: "cidr", Message: err.Error()}
+	}
+	if p.Addr().Is4In6() && p.Bits() >= 96 {
+		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+	}
+	if p.Bits() == 0 {
+		return netip.Prefix{}, &FieldError{Field: "cidr", Message: fmt.Sprintf("%s covers every address; trusted ranges must be narrower", p)}
+	}
+	return p, nil
+}

@@ -1,3 +1,0 @@
-// Package secret derives keys from the system secret and uses them for
-// keyed hashes (HMAC-SHA256) and authenticated encryption (AES-256-GCM).
-package secret

@@ -1,0 +1,225 @@
+package adminapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/authgate/authgate/internal/clients"
+)
+
+func (a *api) handleListClients() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		list, err := a.Clients.List(r.Context())
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		items := make([]clients.View, 0, len(list))
+		for _, c := range list {
+			items = append(items, clients.ViewOf(c))
+		}
+		writeJSON(w, http.StatusOK, itemsJSON[clients.View]{Items: items})
+	})
+}
+
+// createClientRequest is the body of POST /admin/api/clients.
+type createClientRequest struct {
+	Name              string   `json:"name"`
+	GrantTypes        []string `json:"grant_types"`
+	RedirectURIs      []string `json:"redirect_uris"`
+	Scopes            []string `json:"scopes"`
+	Audience          []string `json:"audience"`
+	Public            bool     `json:"public"`
+	FirstParty        bool     `json:"first_party"`
+	AccessTokenFormat string   `json:"access_token_format"`
+}
+
+// createdClientJSON carries the generated secret, the only time it is
+// ever shown.
+type createdClientJSON struct {
+	Client       clients.View `json:"client"`
+	ClientSecret string       `json:"client_secret,omitempty"`
+}
+
+func (a *api) handleCreateClient() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in createClientRequest
+		if err := decodeJSON(w, r, &in); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		c, secret, err := a.Clients.Create(r.Context(), actorOf(r.Context()), clients.NewClient{
+			Name:              in.Name,
+			GrantTypes:        in.GrantTypes,
+			RedirectURIs:      in.RedirectURIs,
+			Scopes:            in.Scopes,
+			Audience:          in.Audience,
+			Public:            in.Public,
+			FirstParty:        in.FirstParty,
+			AccessTokenFormat: in.AccessTokenFormat,
+		})
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		w.Header().Set("Location", "/admin/api/clients/"+c.ID)
+		writeJSON(w, http.StatusCreated, createdClientJSON{Client: clients.ViewOf(c), ClientSecret: secret})
+	})
+}
+
+func (a *api) handleGetClient() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := a.Clients.Get(r.Context(), r.PathValue("id"))
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, clients.ViewOf(c))
+	})
+}
+
+// updateClientRequest is the body of PATCH /admin/api/clients/{id}: the
+// fields present are changed. Public and audience cannot change.
+type updateClientRequest struct {
+	Name              *string   `json:"name"`
+	RedirectURIs      *[]string `json:"redirect_uris"`
+	Scopes            *[]string `json:"scopes"`
+	GrantTypes        *[]string `json:"grant_types"`
+	FirstParty        *bool     `json:"first_party"`
+	AccessTokenFormat *string   `json:"access_token_format"`
+}
+
+func (a *api) handleUpdateClient() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in updateClientRequest
+		if err := decodeJSON(w, r, &in); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		c, err := a.Clients.Update(r.Context(), actorOf(r.Context()), r.PathValue("id"), clients.ClientUpdate{
+			Name:              in.Name,
+			RedirectURIs:      in.RedirectURIs,
+			Scopes:            in.Scopes,
+			GrantTypes:        in.GrantTypes,
+			FirstParty:        in.FirstParty,
+			AccessTokenFormat: in.AccessTokenFormat,
+		})
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, clients.ViewOf(c))
+	})
+}
+
+func (a *api) handleDeleteClient() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := a.Clients.Delete(r.Context(), actorOf(r.Context()), r.PathValue("id")); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
+}
+
+// rotatedSecretJSON carries a new client secret, the only time it is
+// ever shown.
+type rotatedSecretJSON struct {
+	ClientID     string `json:"client_id"`
+	ClientSecret string `json:"client_secret"`
+}
+
+func (a *api) handleRotateSecret() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		secret, err := a.Clients.RotateSecret(r.Context(), actorOf(r.Context()), id)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, rotatedSecretJSON{ClientID: id, ClientSecret: secret})
+	})
+}
+
+func (a *api) handleSetLegacy(enabled bool) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := a.Clients.SetLegacy(r.Context(), actorOf(r.Context()), r.PathValue("id"), enabled)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, clients.ViewOf(c))
+	})
+}
+
+// sunsetRequest is the body of PUT /admin/api/clients/{id}/legacy/sunset.
+// Sunset is required; JSON null clears the sunset.
+type sunsetRequest struct {
+	Sunset json.RawMessage `json:"sunset"`
+}
+
+func (a *api) handleSetSunset() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var in sunsetRequest
+		if err := decodeJSON(w, r, &in); err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		at, err := parseSunset(in.Sunset)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		c, err := a.Clients.SetSunset(r.Context(), actorOf(r.Context()), r.PathValue("id"), at)
+		if err != nil {
+			a.writeError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, clients.ViewOf(c))
+	})
+}
+
+// parseSunset reads the sunset field: "YYYY-MM-DD" (the grant ends at
+// midnight UTC that day), an RFC 3339 time, or null to clear it.
+func parseSunset(raw json.RawMessage) (*time.Time, error) {
+	const want = `must be a date "YYYY-MM-DD" (the grant ends at midnight UTC that day), an RFC 3339 time, or null to clear it`
+	if raw == nil {
+		return nil, fieldError("sunset", "is required: "+want)
+	}
+	if string(raw) == "null" {
+		return nil, nil
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err != nil {
+		return nil, fieldError("sunset", want)
+	}
+	for _, layout := range []string{time.DateOnly, time.RFC3339} {
+		if t, err := time.Parse(layout, s); err == nil {
+			t = t.UTC()
+			return &t, nil
+		}
+	}
+	return nil, fieldError("sunset", want)
+}
+
+// itemsJSON is a list without paging.
+type itemsJSON[T any] struct {
+	Items []T `json:"items"`
+}
+
+// pageJSON is one page of a longer list.
+type pageJSON[T any] struct {
+	Items  []T   `json:"items"`
+	Total  int64 `json:"total"`
+	Limit  int   `json:"limit"`
+	Offset int   `json:"offset"`
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}

@@ -1,0 +1,181 @@
+package console
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clients"
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/trustedips"
+	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/oauth"
+	"github.com/authgate/authgate/server/web"
+)
+
+// ClientID is the OAuth client the console signs in as.
+const ClientID = "authgate-admin-console"
+
+// clientName is the console client's display name on the login page.
+const clientName = "authgate admin console"
+
+// CallbackPath is where the issuer sends the browser back after sign-in.
+const CallbackPath = "/admin/callback"
+
+// maxSession caps a console session whatever Config.SessionLifespan says:
+// administrators sign in again at least once a working day.
+const maxSession = 8 * time.Hour
+
+// Deps are what the console is built from.
+type Deps struct {
+	Logger   *slog.Logger
+	Config   config.Config
+	DB       *gorm.DB
+	Keys     *keyring.Keyring
+	Accounts *accounts.Service
+	Clients  *clients.Service
+	Trust    *trustedips.Ranges
+	// TokenTransport carries the console's requests to the issuer's token,
+	// userinfo and JWKS endpoints. The issuer URL may not be reachable from
+	// the server itself, so the caller may route them in-process. Nil means
+	// http.DefaultTransport.
+	TokenTransport http.RoundTripper
+	// Now returns the current time; nil means time.Now.
+	Now func() time.Time
+}
+
+// console serves the pages. Its fields are fixed at New.
+type console struct {
+	Deps
+	pages    *web.Renderer[page]
+	oauth    *oauth2.Config
+	http     *http.Client
+	verifier *oidc.IDTokenVerifier
+	secure   bool
+	lifespan time.Duration
+}
+
+// New returns the console's handler. It serves every path under /admin/
+// (mount it at "/admin/"; a more specific mount such as "/admin/api/"
+// takes precedence in an http.ServeMux). Call EnsureClient before serving,
+// so the console's OAuth client exists.
+func New(d Deps) (http.Handler, error) {
+	switch {
+	case d.DB == nil || d.Keys == nil || d.Accounts == nil || d.Clients == nil || d.Trust == nil:
+		return nil, errors.New("console: DB, Keys, Accounts, Clients and Trust are required")
+	case d.Config.Issuer == "" || d.Config.AdminURL == "":
+		return nil, errors.New("console: Config.Issuer and Config.AdminURL are required")
+	}
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.DiscardHandler)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	transport := d.TokenTransport
+	if transport == nil {
+		transport = http.DefaultTransport
+	}
+	pages, err := newRenderer(d.Logger)
+	if err != nil {
+		return nil, err
+	}
+	issuer := strings.TrimRight(d.Config.Issuer, "/")
+	adminURL := strings.TrimRight(d.Config.AdminURL, "/")
+	httpClient := &http.Client{Transport: transport, Timeout: 15 * time.Second}
+	lifespan := d.Config.SessionLifespan
+	if lifespan <= 0 || lifespan > maxSession {
+		lifespan = maxSession
+	}
+	c := &console{
+		Deps:  d,
+		pages: pages,
+		oauth: &oauth2.Config{
+			ClientID: ClientID,
+			Endpoint: oauth2.Endpoint{
+				AuthURL:   issuer + "/oauth2/authorize",
+				TokenURL:  issuer + "/oauth2/token",
+				AuthStyle: oauth2.AuthStyleInParams,
+			},
+			RedirectURL: adminURL + CallbackPath,
+			Scopes:      consoleScopes(),
+		},
+		http: httpClient,
+		// The key set fetches the JWKS through the same transport when it
+		// first verifies an ID token.
+		verifier: oidc.NewVerifier(issuer,
+			oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), httpClient), issuer+"/.well-known/jwks.json"),
+			&oidc.Config{ClientID: ClientID, Now: d.Now}),
+		secure:   strings.HasPrefix(adminURL, "https://"),
+		lifespan: lifespan,
+	}
+	return c.routes(), nil
+}
+
+func consoleScopes() []string {
+	return []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.AdminScope}
+}
+
+// EnsureClient creates the console's OAuth client, or brings it back to
+// what the console needs when it exists: a public, first-party client whose
+// only redirect URI is adminURL + "/admin/callback". It is one upsert, so
+// replicas starting together do not race.
+func EnsureClient(ctx context.Context, db *gorm.DB, adminURL string) error {
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	c := models.Client{
+		ID:                ClientID,
+		Name:              clientName,
+		Public:            true,
+		FirstParty:        true,
+		GrantTypes:        []string{clients.GrantAuthorizationCode},
+		ResponseTypes:     []string{"code"},
+		RedirectURIs:      []string{strings.TrimRight(adminURL, "/") + CallbackPath},
+		Scopes:            consoleScopes(),
+		Audience:          []string{},
+		AccessTokenFormat: oauth.FormatOpaque,
+		CreatedAt:         now,
+		UpdatedAt:         now,
+	}
+	columns, err := columnNames(db, "Name", "SecretHash", "Public", "FirstParty", "GrantTypes", "ResponseTypes",
+		"RedirectURIs", "Scopes", "Audience", "AccessTokenFormat", "LegacySunset", "LegacyDeprecatedAt", "UpdatedAt")
+	if err != nil {
+		return fmt.Errorf("ensure console client: %w", err)
+	}
+	err = db.WithContext(ctx).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "id"}},
+		DoUpdates: clause.AssignmentColumns(columns),
+	}).Create(&c).Error
+	if err != nil {
+		return fmt.Errorf("ensure console client: %w", err)
+	}
+	return nil
+}
+
+// columnNames maps models.Client field names to their columns, as gorm's
+// naming strategy spells them.
+func columnNames(db *gorm.DB, fields ...string) ([]string, error) {
+	stmt := &gorm.Statement{DB: db}
+	if err := stmt.Parse(&models.Client{}); err != nil {
+		return nil, err
+	}
+	out := make([]string, 0, len(fields))
+	for _, name := range fields {
+		f := stmt.Schema.LookUpField(name)
+		if f == nil {
+			return nil, fmt.Errorf("models.Client has no field %s", name)
+		}
+		out = append(out, f.DBName)
+	}
+	return out, nil
+}

@@ -1,0 +1,144 @@
+package console
+
+import (
+	"embed"
+	"html/template"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/authgate/authgate/server/web"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+// consoleCSS is what the console adds to the public pages' stylesheet.
+//
+//go:embed static/console.css
+var consoleCSS []byte
+
+// page is the data every template gets.
+type page struct {
+	Title        string
+	Organization string
+	// Username is the signed-in administrator; empty on pages shown
+	// before or instead of a sign-in.
+	Username string
+	CSRF     string
+	// Nav names the section the page belongs to, for aria-current.
+	Nav    string
+	Error  string
+	Notice string
+	// FieldErrors maps a form field to the message shown next to it.
+	FieldErrors map[string]string
+	Data        any
+}
+
+// message is the data of the "message" page: errors, refusals, sign-out.
+type message struct {
+	Text string
+	// SignIn, when set, is the URL of a "Sign in" link (id "sign-in").
+	SignIn string
+	// Back, when set, links back into the console.
+	Back string
+}
+
+// pageNames lists every page template; each is parsed with the layout.
+var pageNames = []string{
+	"message", "dashboard", "clients", "client", "client_new", "client_created", "confirm",
+	"users", "trusted_ips", "login_history",
+}
+
+var funcs = template.FuncMap{
+	"when":   formatTime,
+	"whens":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"whenp":  formatTimePtr,
+	"date":   func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	"join":   strings.Join,
+	"has":    slices.Contains[[]string],
+	"idsafe": idSafe,
+}
+
+// newRenderer parses every console page with the layout.
+func newRenderer(logger *slog.Logger) (*web.Renderer[page], error) {
+	return web.NewRenderer[page](logger, "console template", templateFS, funcs, pageNames...)
+}
+
+// staticHandler serves the console's stylesheet: the public pages' rules
+// and the console's own.
+func staticHandler() http.Handler {
+	return web.StaticHandler("/admin/static/", consoleCSS)
+}
+
+const timeLayout = "2006-01-02 15:04 UTC"
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(timeLayout)
+}
+
+func formatTimePtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return formatTime(*t)
+}
+
+func formatDatePtr(t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02")
+}
+
+// idSafe turns s into something usable inside an element id and a CSS
+// selector: every character other than a letter, digit, '-' or '_' becomes
+// '-'. Client ids and usernames mostly pass through unchanged.
+func idSafe(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' {
+			return r
+		}
+		return '-'
+	}, s)
+}
+
+// page starts the data of a page for the signed-in administrator a.
+func (c *console) page(w http.ResponseWriter, r *http.Request, a admin, title, nav string) (page, error) {
+	csrf, err := c.csrfToken(w, r)
+	if err != nil {
+		return page{}, err
+	}
+	return page{
+		Title:        title,
+		Organization: c.Config.Organization,
+		Username:     a.User.Username,
+		CSRF:         csrf,
+		Nav:          nav,
+		Notice:       c.takeFlash(w, r),
+	}, nil
+}
+
+// showMessage renders the message page outside a session.
+func (c *console) showMessage(w http.ResponseWriter, r *http.Request, status int, title string, m message) {
+	p := page{Title: title, Organization: c.Config.Organization, Data: m}
+	if status >= 400 {
+		p.Error = m.Text
+		m.Text = ""
+		p.Data = m
+	}
+	c.pages.Render(w, r, status, "message", p)
+}
+
+// fail logs err and shows a page that says something went wrong, without
+// the detail.
+func (c *console) fail(w http.ResponseWriter, r *http.Request, err error) {
+	c.Logger.ErrorContext(r.Context(), "console request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	c.showMessage(w, r, http.StatusInternalServerError, "Something went wrong",
+		message{Text: "The console could not complete this request. The error was logged; try again in a moment.", Back: "/admin/"})
+}

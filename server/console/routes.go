@@ -1,0 +1,133 @@
+package console
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/server/web"
+)
+
+// routes lists every console route in one place.
+func (c *console) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /admin/static/", staticHandler())
+	mux.HandleFunc("GET /admin", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "/admin/", http.StatusMovedPermanently)
+	})
+
+	mux.HandleFunc("GET /admin/login", c.handleLogin)
+	mux.HandleFunc("GET "+CallbackPath, c.handleCallback)
+	mux.HandleFunc("GET /admin/signed-out", c.handleSignedOut)
+	mux.Handle("POST /admin/logout", c.authed(c.handleLogout))
+
+	mux.Handle("GET /admin/{$}", c.authed(c.handleDashboard))
+
+	mux.Handle("GET /admin/clients", c.authed(c.handleClients))
+	mux.Handle("GET /admin/clients/new", c.authed(c.handleNewClientForm))
+	mux.Handle("POST /admin/clients/new", c.authed(c.handleCreateClient))
+	mux.Handle("GET /admin/clients/{id}", c.authed(c.handleClient))
+	mux.Handle("POST /admin/clients/{id}", c.authed(c.handleUpdateClient))
+	mux.Handle("POST /admin/clients/{id}/sunset", c.authed(c.handleSunset))
+	mux.Handle("POST /admin/clients/{id}/legacy/confirm", c.authed(c.handleLegacyConfirm))
+	mux.Handle("POST /admin/clients/{id}/legacy", c.authed(c.handleLegacy))
+
+	mux.Handle("GET /admin/users", c.authed(c.handleUsers))
+	mux.Handle("POST /admin/users", c.authed(c.handleCreateUser))
+	mux.Handle("POST /admin/users/{username}/reset-token/confirm", c.authed(c.handleResetTokenConfirm))
+	mux.Handle("POST /admin/users/{username}/reset-token", c.authed(c.handleResetToken))
+	mux.Handle("POST /admin/users/{username}/unlock", c.authed(c.handleUnlock))
+	mux.Handle("POST /admin/users/{username}/admin/confirm", c.authed(c.handleAdminRoleConfirm))
+	mux.Handle("POST /admin/users/{username}/admin", c.authed(c.handleAdminRole))
+
+	mux.Handle("GET /admin/trusted-ips", c.authed(c.handleTrustedIPs))
+	mux.Handle("POST /admin/trusted-ips", c.authed(c.handleAddTrustedIP))
+	mux.Handle("POST /admin/trusted-ips/remove", c.authed(c.handleRemoveTrustedIP))
+
+	mux.Handle("GET /admin/login-history", c.authed(c.handleLoginHistory))
+
+	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
+		c.showMessage(w, r, http.StatusNotFound, "Page not found",
+			message{Text: "There is no console page at this address.", Back: "/admin/"})
+	})
+
+	return web.Chain(mux,
+		c.recoverPanics,
+		web.SecurityHeaders,
+		web.LimitBody(c.Config.MaxBodyBytes),
+		web.Timeout(c.Config.RequestTimeout),
+	)
+}
+
+// adminHandler serves a request of a signed-in administrator.
+type adminHandler func(w http.ResponseWriter, r *http.Request, a admin)
+
+// authed admits only a live console session of a user who is still an
+// administrator, and, for a POST, only with the form's CSRF token. Without
+// a session, a page request goes to the sign-in and comes back after it.
+func (c *console) authed(h adminHandler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ls, ok, err := c.currentSession(r)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		if !ok {
+			target := "/admin/login"
+			if r.Method == http.MethodGet {
+				if next := safeNext(r.URL.RequestURI()); next != "" && next != "/admin/" {
+					target += "?" + url.Values{"next": {next}}.Encode()
+				}
+				http.Redirect(w, r, target, http.StatusFound)
+				return
+			}
+			http.Redirect(w, r, target, http.StatusSeeOther)
+			return
+		}
+		u, err := c.Accounts.GetUserByID(r.Context(), ls.UserID)
+		if err != nil && !errors.Is(err, accounts.ErrNotFound) {
+			c.fail(w, r, err)
+			return
+		}
+		if err != nil || !u.Admin {
+			// The user was deleted or lost the admin role since signing in.
+			c.endSession(r.Context(), w, r)
+			c.showMessage(w, r, http.StatusForbidden, "Only administrators can use the console",
+				message{Text: "Only administrators can use the console. Your account no longer has the admin role.", SignIn: "/admin/login?prompt=login"})
+			return
+		}
+		a := admin{Session: ls, User: u}
+		if r.Method == http.MethodPost && !c.checkCSRF(r) {
+			c.Logger.WarnContext(r.Context(), "console form refused: missing or wrong CSRF token", "path", r.URL.Path, "username", u.Username)
+			p, err := c.page(w, r, a, "Request refused", "")
+			if err != nil {
+				c.fail(w, r, err)
+				return
+			}
+			p.Error = "Request refused: the form expired or did not come from this console. Nothing was changed. Go back, reload the page and try again."
+			p.Data = message{Back: "/admin/"}
+			c.pages.Render(w, r, http.StatusForbidden, "message", p)
+			return
+		}
+		h(w, r, a)
+	})
+}
+
+// recoverPanics turns a panic into a 500 page and a log line with the stack.
+func (c *console) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if v := recover(); v != nil {
+				if v == http.ErrAbortHandler {
+					panic(v)
+				}
+				c.Logger.ErrorContext(r.Context(), "panic serving console request", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
+				c.showMessage(w, r, http.StatusInternalServerError, "Something went wrong",
+					message{Text: "The console could not complete this request. The error was logged.", Back: "/admin/"})
+			}
+		}()
+		next.ServeHTTP(w, r)
+	})
+}

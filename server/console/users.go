@@ -1,0 +1,303 @@
+package console
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/models"
+)
+
+// usersPerPage is the page size of the user list.
+const usersPerPage = 50
+
+type userRow struct {
+	User         models.User
+	LegacyLocked bool
+	LoginLocked  bool
+	// Self marks the signed-in administrator, who cannot drop their own role.
+	Self bool
+}
+
+type userForm struct {
+	Username, Email, Name string
+	Admin                 bool
+}
+
+type usersData struct {
+	Q     string
+	Users []userRow
+	Total int64
+	// First and Last number the rows shown, from 1.
+	First, Last      int64
+	PrevURL, NextURL string
+	Form             userForm
+	// Back is this listing's address, for the forms to return to.
+	Back string
+}
+
+func (c *console) handleUsers(w http.ResponseWriter, r *http.Request, a admin) {
+	c.renderUsers(w, r, a, http.StatusOK, userForm{}, "", nil)
+}
+
+func (c *console) renderUsers(w http.ResponseWriter, r *http.Request, a admin, status int, form userForm, errMsg string, fieldErrs map[string]string) {
+	q := strings.TrimSpace(r.URL.Query().Get("q"))
+	pageNo := pageNumber(r.URL.Query().Get("page"))
+	offset := (pageNo - 1) * usersPerPage
+	users, total, err := c.Accounts.ListUsers(r.Context(), accounts.ListFilter{Query: q, Limit: usersPerPage, Offset: offset})
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	p, err := c.page(w, r, a, "Users", "users")
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	d := usersData{Q: q, Total: total, Form: form, Back: "/admin/users"}
+	if q != "" || pageNo > 1 {
+		d.Back += "?" + pageQuery(url.Values{"q": {q}}, pageNo)
+	}
+	for _, u := range users {
+		d.Users = append(d.Users, userRow{
+			User:         u,
+			LegacyLocked: c.Accounts.IsLocked(u, accounts.ChannelLegacy),
+			LoginLocked:  c.Accounts.IsLocked(u, accounts.ChannelLogin),
+			Self:         u.ID == a.User.ID,
+		})
+	}
+	if len(users) > 0 {
+		d.First, d.Last = int64(offset)+1, int64(offset+len(users))
+	}
+	if pageNo > 1 {
+		d.PrevURL = "/admin/users?" + pageQuery(url.Values{"q": {q}}, pageNo-1)
+	}
+	if int64(offset+len(users)) < total {
+		d.NextURL = "/admin/users?" + pageQuery(url.Values{"q": {q}}, pageNo+1)
+	}
+	p.Error = errMsg
+	p.FieldErrors = fieldErrs
+	p.Data = d
+	c.pages.Render(w, r, status, "users", p)
+}
+
+// pageNumber reads a 1-based page number; anything else is page 1.
+func pageNumber(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 1_000_000 {
+		return 1
+	}
+	return n
+}
+
+// pageQuery encodes the non-empty filters and, past the first, the page.
+func pageQuery(filters url.Values, pageNo int) string {
+	v := url.Values{}
+	for k, vals := range filters {
+		if len(vals) > 0 && vals[0] != "" {
+			v.Set(k, vals[0])
+		}
+	}
+	if pageNo > 1 {
+		v.Set("page", strconv.Itoa(pageNo))
+	}
+	return v.Encode()
+}
+
+// usersBack is where a user action returns to: the listing the form was
+// on, or the list filtered to the user.
+func usersBack(r *http.Request, username string) string {
+	if back := safeNext(r.PostFormValue("back")); strings.HasPrefix(back, "/admin/users") {
+		return back
+	}
+	return "/admin/users?" + url.Values{"q": {username}}.Encode()
+}
+
+func (c *console) handleCreateUser(w http.ResponseWriter, r *http.Request, a admin) {
+	form := userForm{
+		Username: strings.TrimSpace(r.PostFormValue("username")),
+		Email:    strings.TrimSpace(r.PostFormValue("email")),
+		Name:     strings.TrimSpace(r.PostFormValue("name")),
+		Admin:    r.PostFormValue("admin") == "on",
+	}
+	u, err := c.Accounts.CreateUser(r.Context(), a.actor(), accounts.NewUser{
+		Username: form.Username, Email: form.Email, Name: form.Name,
+		Password: r.PostFormValue("password"), Admin: form.Admin,
+	})
+	var fe *accounts.FieldError
+	switch {
+	case errors.As(err, &fe):
+		msg, fields := fieldError(fe.Field, fe.Message)
+		c.renderUsers(w, r, a, http.StatusBadRequest, form, "The user was not created: "+strings.TrimPrefix(msg, "Nothing was saved: "), fields)
+		return
+	case errors.Is(err, accounts.ErrDuplicateUsername):
+		c.renderUsers(w, r, a, http.StatusConflict, form, "The user was not created: the username "+form.Username+" is already taken.",
+			map[string]string{"username": "is already taken"})
+		return
+	case err != nil:
+		c.fail(w, r, err)
+		return
+	}
+	c.setFlash(w, fmt.Sprintf("Created the user %s. Their security token was emailed to %s.", u.Username, u.Email))
+	http.Redirect(w, r, "/admin/users?"+url.Values{"q": {u.Username}}.Encode(), http.StatusSeeOther)
+}
+
+// getUser loads the user named in the path, showing a page and returning
+// false when it cannot.
+func (c *console) getUser(w http.ResponseWriter, r *http.Request) (models.User, bool) {
+	u, err := c.Accounts.GetUser(r.Context(), r.PathValue("username"))
+	if errors.Is(err, accounts.ErrNotFound) {
+		c.showMessage(w, r, http.StatusNotFound, "User not found",
+			message{Text: "There is no user with this username. It may have been deleted.", Back: "/admin/users"})
+		return models.User{}, false
+	}
+	if err != nil {
+		c.fail(w, r, err)
+		return models.User{}, false
+	}
+	return u, true
+}
+
+func (c *console) renderConfirm(w http.ResponseWriter, r *http.Request, a admin, nav string, d confirmData) {
+	p, err := c.page(w, r, a, "Confirm", nav)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	p.Data = d
+	c.pages.Render(w, r, http.StatusOK, "confirm", p)
+}
+
+func (c *console) handleResetTokenConfirm(w http.ResponseWriter, r *http.Request, a admin) {
+	u, ok := c.getUser(w, r)
+	if !ok {
+		return
+	}
+	back := usersBack(r, u.Username)
+	c.renderConfirm(w, r, a, "users", confirmData{
+		Heading: fmt.Sprintf("Reset the security token of %s?", u.Username),
+		Lines: []string{
+			fmt.Sprintf("The current security token of %s stops working at once: applications that sign in as %s with the legacy password grant fail until they are given the new token.", u.Username, u.Username),
+			fmt.Sprintf("The new token is emailed to %s. It is never shown here.", u.Email),
+			"The reset is recorded in the audit log.",
+		},
+		Action: "/admin/users/" + url.PathEscape(u.Username) + "/reset-token",
+		Fields: []field{{"back", back}},
+		Submit: "Reset and email the new token",
+		Danger: true,
+		Cancel: back,
+	})
+}
+
+func (c *console) handleResetToken(w http.ResponseWriter, r *http.Request, a admin) {
+	u, ok := c.getUser(w, r)
+	if !ok {
+		return
+	}
+	if err := c.Accounts.ResetToken(r.Context(), a.actor(), u.Username, false); err != nil {
+		if errors.Is(err, accounts.ErrNotFound) {
+			c.showMessage(w, r, http.StatusNotFound, "User not found",
+				message{Text: "There is no user with this username. It may have been deleted.", Back: "/admin/users"})
+			return
+		}
+		c.fail(w, r, err)
+		return
+	}
+	c.setFlash(w, fmt.Sprintf("A new security token was emailed to %s at %s. The previous token no longer works.", u.Username, u.Email))
+	http.Redirect(w, r, usersBack(r, u.Username), http.StatusSeeOther)
+}
+
+func (c *console) handleUnlock(w http.ResponseWriter, r *http.Request, a admin) {
+	u, ok := c.getUser(w, r)
+	if !ok {
+		return
+	}
+	if err := c.Accounts.Unlock(r.Context(), a.actor(), u.Username); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.setFlash(w, fmt.Sprintf("Unlocked %s: the failure counts of the login page and the legacy grant start again from zero.", u.Username))
+	http.Redirect(w, r, usersBack(r, u.Username), http.StatusSeeOther)
+}
+
+// parseAdmin reads the "admin" field of the role forms: true or false.
+func parseAdmin(r *http.Request) (grant, ok bool) {
+	switch r.PostFormValue("admin") {
+	case "true":
+		return true, true
+	case "false":
+		return false, true
+	}
+	return false, false
+}
+
+// adminRoleRequest reads a request to give (grant) or take the admin role
+// of the user it names; nobody takes it from themselves. On failure it has
+// answered and returns false.
+func (c *console) adminRoleRequest(w http.ResponseWriter, r *http.Request, a admin) (u models.User, grant, ok bool) {
+	u, ok = c.getUser(w, r)
+	if !ok {
+		return u, false, false
+	}
+	grant, ok = parseAdmin(r)
+	if !ok {
+		c.renderUsers(w, r, a, http.StatusBadRequest, userForm{}, "Say whether to give or take the admin role (admin=true or false).", nil)
+		return u, false, false
+	}
+	if !grant && u.ID == a.User.ID {
+		c.renderUsers(w, r, a, http.StatusBadRequest, userForm{}, "You cannot take the admin role from yourself: another administrator must do it.", nil)
+		return u, false, false
+	}
+	return u, grant, true
+}
+
+func (c *console) handleAdminRoleConfirm(w http.ResponseWriter, r *http.Request, a admin) {
+	u, grant, ok := c.adminRoleRequest(w, r, a)
+	if !ok {
+		return
+	}
+	back := usersBack(r, u.Username)
+	d := confirmData{
+		Action: "/admin/users/" + url.PathEscape(u.Username) + "/admin",
+		Fields: []field{{"admin", strconv.FormatBool(grant)}, {"back", back}},
+		Cancel: back,
+	}
+	if grant {
+		d.Heading = fmt.Sprintf("Make %s an administrator?", u.Username)
+		d.Lines = []string{
+			fmt.Sprintf("%s will be able to use this console and the admin API: manage clients, users, security tokens and trusted IP ranges.", u.Username),
+			"The change is recorded in the audit log.",
+		}
+		d.Submit = "Give the admin role"
+		d.Danger = true
+	} else {
+		d.Heading = fmt.Sprintf("Take the admin role from %s?", u.Username)
+		d.Lines = []string{
+			fmt.Sprintf("%s will no longer be able to use this console or the admin API; a console session they have open ends at their next request.", u.Username),
+			"The change is recorded in the audit log.",
+		}
+		d.Submit = "Take the admin role"
+	}
+	c.renderConfirm(w, r, a, "users", d)
+}
+
+func (c *console) handleAdminRole(w http.ResponseWriter, r *http.Request, a admin) {
+	u, grant, ok := c.adminRoleRequest(w, r, a)
+	if !ok {
+		return
+	}
+	if _, err := c.Accounts.UpdateUser(r.Context(), a.actor(), u.Username, accounts.UserUpdate{Admin: &grant}); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if grant {
+		c.setFlash(w, fmt.Sprintf("%s is now an administrator.", u.Username))
+	} else {
+		c.setFlash(w, fmt.Sprintf("%s is no longer an administrator.", u.Username))
+	}
+	http.Redirect(w, r, usersBack(r, u.Username), http.StatusSeeOther)
+}
