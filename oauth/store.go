@@ -16,6 +16,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/models"
 )
 
@@ -40,6 +41,7 @@ var storedFormKeys = []string{
 // Store is fosite's storage on gorm. Every method honours a transaction
 // begun with BeginTX and carried in the context.
 type Store struct {
+	st      *storage.Store
 	db      *gorm.DB
 	keys    *keyring.Keyring
 	logger  *slog.Logger
@@ -59,83 +61,28 @@ func NewStore(db *gorm.DB, keys *keyring.Keyring, logger *slog.Logger) *Store {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{db: db, keys: keys, logger: logger, clients: newClientCache(DefaultClientCacheTTL)}
+	return &Store{st: storage.New(db), db: db, keys: keys, logger: logger, clients: newClientCache(DefaultClientCacheTTL)}
 }
 
-type txKey struct{}
-
-// nestedKey marks a context whose BeginTX found a transaction already
-// running: its Commit and Rollback defer to the outer transaction.
-type nestedKey struct{}
-
-// txState is a transaction and whether an inner part asked to roll it back.
-type txState struct {
-	db           *gorm.DB
-	rollbackOnly bool
-}
-
-func txOf(ctx context.Context) (*txState, bool) {
-	st, ok := ctx.Value(txKey{}).(*txState)
-	return st, ok
-}
+// txOf reports whether ctx carries a storage transaction.
+func txOf(ctx context.Context) (struct{}, bool) { return struct{}{}, storage.InTransaction(ctx) }
 
 // conn returns the transaction in ctx, or the plain connection.
-func (s *Store) conn(ctx context.Context) *gorm.DB {
-	if st, ok := txOf(ctx); ok {
-		return st.db
-	}
-	return s.db.WithContext(ctx)
-}
+func (s *Store) conn(ctx context.Context) *gorm.DB { return s.st.Conn(ctx) }
 
-// BeginTX starts a transaction carried by the returned context. Inside a
-// running transaction it starts none: the inner Commit does nothing and the
-// inner Rollback makes the outer transaction roll back, so that a caller
-// can make several of fosite's steps one transaction.
-func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
-	if _, ok := txOf(ctx); ok {
-		return context.WithValue(ctx, nestedKey{}, true), nil
-	}
-	tx := s.db.WithContext(ctx).Begin()
-	if tx.Error != nil {
-		return ctx, fmt.Errorf("begin transaction: %w", tx.Error)
-	}
-	return context.WithValue(ctx, txKey{}, &txState{db: tx}), nil
-}
+// BeginTX starts a transaction carried by the returned context; see
+// storage.Store.BeginTX, which this is.
+func (s *Store) BeginTX(ctx context.Context) (context.Context, error) { return s.st.BeginTX(ctx) }
 
 // ErrRolledBack is returned by Commit when an inner part of the
 // transaction rolled back.
-var ErrRolledBack = errors.New("transaction rolled back by an inner step")
+var ErrRolledBack = storage.ErrRolledBack
 
 // Commit commits the transaction in ctx.
-func (s *Store) Commit(ctx context.Context) error {
-	st, ok := txOf(ctx)
-	if !ok {
-		return errors.New("commit: no transaction in context")
-	}
-	if nested, _ := ctx.Value(nestedKey{}).(bool); nested {
-		return nil
-	}
-	if st.rollbackOnly {
-		if err := st.db.Rollback().Error; err != nil {
-			return err
-		}
-		return ErrRolledBack
-	}
-	return st.db.Commit().Error
-}
+func (s *Store) Commit(ctx context.Context) error { return s.st.Commit(ctx) }
 
 // Rollback aborts the transaction in ctx.
-func (s *Store) Rollback(ctx context.Context) error {
-	st, ok := txOf(ctx)
-	if !ok {
-		return errors.New("rollback: no transaction in context")
-	}
-	if nested, _ := ctx.Value(nestedKey{}).(bool); nested {
-		st.rollbackOnly = true
-		return nil
-	}
-	return st.db.Rollback().Error
-}
+func (s *Store) Rollback(ctx context.Context) error { return s.st.Rollback(ctx) }
 
 // notFound maps gorm's not-found to fosite's, so fosite answers with the
 // right OAuth error.
