@@ -110,17 +110,12 @@ func (s *sessions) start(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return models.LoginSession{}, err
 	}
-	csrf, err := keyring.RandomString(16)
-	if err != nil {
-		return models.LoginSession{}, err
-	}
 	now := s.now().UTC()
 	ls := models.LoginSession{
-		IDHash:     s.keys.MAC("session", []byte(raw)),
-		UserID:     userID,
-		AuthTime:   now.Truncate(time.Second),
-		ExpiresAt:  now.Add(s.lifespan),
-		CSRFSecret: csrf,
+		IDHash:    s.keys.MAC("session", []byte(raw)),
+		UserID:    userID,
+		AuthTime:  now.Truncate(time.Second),
+		ExpiresAt: now.Add(s.lifespan),
 	}
 	if err := s.db.WithContext(ctx).Create(&ls).Error; err != nil {
 		return models.LoginSession{}, fmt.Errorf("create session: %w", err)

@@ -403,7 +403,7 @@ func TestGetListUpdateDelete(t *testing.T) {
 			t.Errorf("UpdateUser(nobody) = %v, want ErrNotFound", err)
 		}
 
-		if err := db.Create(&models.LoginSession{IDHash: "s1", UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour), CSRFSecret: "c"}).Error; err != nil {
+		if err := db.Create(&models.LoginSession{IDHash: "s1", UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}).Error; err != nil {
 			t.Fatal(err)
 		}
 		if err := f.svc.DeleteUser(ctx, "root", "frank"); err != nil {

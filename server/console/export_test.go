@@ -25,12 +25,11 @@ func SignInForTest(ctx context.Context, db *gorm.DB, keys *keyring.Keyring, user
 		return nil, "", err
 	}
 	ls := models.LoginSession{
-		IDHash:     keys.MAC(purposeSession, []byte(raw)),
-		UserID:     userID,
-		AuthTime:   now.UTC().Truncate(time.Second),
-		ExpiresAt:  now.UTC().Add(lifespan),
-		CSRFSecret: "unused-in-tests",
-		CreatedAt:  now.UTC(),
+		IDHash:    keys.MAC(purposeSession, []byte(raw)),
+		UserID:    userID,
+		AuthTime:  now.UTC().Truncate(time.Second),
+		ExpiresAt: now.UTC().Add(lifespan),
+		CreatedAt: now.UTC(),
 	}
 	if err := db.WithContext(ctx).Create(&ls).Error; err != nil {
 		return nil, "", err

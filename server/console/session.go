@@ -89,18 +89,13 @@ func (c *console) startSession(ctx context.Context, w http.ResponseWriter, r *ht
 	if err != nil {
 		return err
 	}
-	unused, err := keyring.RandomString(16)
-	if err != nil {
-		return err
-	}
 	now := c.Now().UTC()
 	ls := models.LoginSession{
-		IDHash:     c.Keys.MAC(purposeSession, []byte(raw)),
-		UserID:     userID,
-		AuthTime:   now.Truncate(time.Second),
-		ExpiresAt:  now.Add(c.lifespan),
-		CSRFSecret: unused, // the console's CSRF token derives from its own cookie
-		CreatedAt:  now,
+		IDHash:    c.Keys.MAC(purposeSession, []byte(raw)),
+		UserID:    userID,
+		AuthTime:  now.Truncate(time.Second),
+		ExpiresAt: now.Add(c.lifespan),
+		CreatedAt: now,
 	}
 	if err := c.DB.WithContext(ctx).Create(&ls).Error; err != nil {
 		return fmt.Errorf("create console session: %w", err)
