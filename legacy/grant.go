@@ -169,6 +169,11 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 		return fosite.ErrUnauthorizedClient.WithHint("The client is not allowed to use the password grant.")
 	}
 	for _, scope := range r.GetRequestedScopes() {
+		if scope == oauth.AdminScope {
+			// A password (and a security token) never reaches the admin
+			// API: administrators sign in through the console.
+			return fosite.ErrInvalidScope.WithHintf("The scope '%s' is never granted through the password grant.", scope)
+		}
 		if !g.Config.GetScopeStrategy(ctx)(client.GetScopes(), scope) {
 			return fosite.ErrInvalidScope.WithHintf("The client is not allowed to request scope '%s'.", scope)
 		}

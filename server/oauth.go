@@ -42,6 +42,12 @@ func (s *Server) handleAuthorize() http.Handler {
 		client, _ := oauth.ClientOf(ar.GetClient())
 		form := ar.GetRequestForm()
 		prompt := strings.Fields(form.Get("prompt"))
+		if slices.Contains(prompt, "none") && slices.Contains(ar.GetRequestedScopes(), oauth.AdminScope) {
+			// The admin scope is never handed out silently: whoever asks
+			// for it goes through a page the administrator sees.
+			s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInteractionRequired.WithHint("The admin scope is never granted without user interaction."))
+			return
+		}
 
 		// The session, its user and the user's consent to this client come
 		// in one query: this runs on every authorization.
@@ -94,6 +100,11 @@ func (s *Server) handleAuthorize() http.Handler {
 		}
 
 		for _, scope := range requested {
+			if scope == oauth.AdminScope && !user.Admin {
+				// Only administrators get the admin scope, whatever the
+				// client may request; the others get the rest.
+				continue
+			}
 			ar.GrantScope(scope)
 		}
 		for _, aud := range ar.GetRequestedAudience() {

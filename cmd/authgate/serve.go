@@ -102,7 +102,7 @@ func serve(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
-	if err := console.EnsureClient(ctx, a.db, cfg.AdminURL); err != nil {
+	if err := console.EnsureClient(ctx, a.db, a.keyring, cfg.AdminURL); err != nil {
 		return err
 	}
 	clientService := clients.New(a.db, hasher, clients.Options{Changed: store.ForgetClient})

@@ -2,6 +2,7 @@ package console
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -102,11 +103,12 @@ func New(d Deps) (http.Handler, error) {
 		Deps:  d,
 		pages: pages,
 		oauth: &oauth2.Config{
-			ClientID: ClientID,
+			ClientID:     ClientID,
+			ClientSecret: clientSecret(d.Keys),
 			Endpoint: oauth2.Endpoint{
 				AuthURL:   issuer + "/oauth2/authorize",
 				TokenURL:  issuer + "/oauth2/token",
-				AuthStyle: oauth2.AuthStyleInParams,
+				AuthStyle: oauth2.AuthStyleInHeader,
 			},
 			RedirectURL: adminURL + CallbackPath,
 			Scopes:      consoleScopes(),
@@ -127,16 +129,31 @@ func consoleScopes() []string {
 	return []string{oauth.ScopeOpenID, oauth.ScopeProfile, oauth.AdminScope}
 }
 
+// clientSecret is the console client's secret. It is derived from the
+// system secret, so every replica knows it without storing it, and it never
+// leaves the process: the console redeems its codes in-process.
+func clientSecret(keys *keyring.Keyring) string {
+	return base64.RawURLEncoding.EncodeToString(keys.Key("console-client-secret"))
+}
+
 // EnsureClient creates the console's OAuth client, or brings it back to
-// what the console needs when it exists: a public, first-party client whose
-// only redirect URI is adminURL + "/admin/callback". It is one upsert, so
-// replicas starting together do not race.
-func EnsureClient(ctx context.Context, db *gorm.DB, adminURL string) error {
+// what the console needs when it exists: a confidential, first-party client
+// whose only redirect URI is adminURL + "/admin/callback", matched exactly.
+// It is confidential so that a code obtained for it (a process listening on
+// the administrator's machine, a leaked URL) cannot be redeemed by anyone
+// but the console. It is one upsert, so replicas starting together do not
+// race.
+func EnsureClient(ctx context.Context, db *gorm.DB, keys *keyring.Keyring, adminURL string) error {
 	now := time.Now().UTC().Truncate(time.Microsecond)
+	hash, err := (&oauth.SecretHasher{Keys: keys}).Hash(ctx, []byte(clientSecret(keys)))
+	if err != nil {
+		return fmt.Errorf("ensure console client: %w", err)
+	}
 	c := models.Client{
 		ID:                ClientID,
 		Name:              clientName,
-		Public:            true,
+		SecretHash:        string(hash),
+		Public:            false,
 		FirstParty:        true,
 		GrantTypes:        []string{clients.GrantAuthorizationCode},
 		ResponseTypes:     []string{"code"},

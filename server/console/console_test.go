@@ -24,7 +24,12 @@ func TestEnsureClient(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		const adminURL = "https://admin.example.com:8443/"
-		if err := EnsureClient(ctx, db, adminURL); err != nil {
+		keys, err := keyring.New([]byte(testSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		hasher := &oauth.SecretHasher{Keys: keys}
+		if err := EnsureClient(ctx, db, keys, adminURL); err != nil {
 			t.Fatal(err)
 		}
 		var first models.Client
@@ -33,8 +38,16 @@ func TestEnsureClient(t *testing.T) {
 		}
 		check := func(c models.Client) {
 			t.Helper()
-			if c.Name != "authgate admin console" || !c.Public || !c.FirstParty || c.SecretHash != "" || c.AccessTokenFormat != "opaque" {
-				t.Errorf("got name %q public %t first-party %t secret %q format %q", c.Name, c.Public, c.FirstParty, c.SecretHash, c.AccessTokenFormat)
+			if c.Name != "authgate admin console" || c.Public || !c.FirstParty || c.AccessTokenFormat != "opaque" {
+				t.Errorf("got name %q public %t first-party %t format %q", c.Name, c.Public, c.FirstParty, c.AccessTokenFormat)
+			}
+			// Confidential: the secret derived from the system secret
+			// matches, and nothing else does.
+			if err := hasher.Compare(ctx, []byte(c.SecretHash), []byte(clientSecret(keys))); err != nil {
+				t.Errorf("the console's own secret does not match its client: %v", err)
+			}
+			if err := hasher.Compare(ctx, []byte(c.SecretHash), []byte("")); err == nil {
+				t.Error("an empty secret matches the console client")
 			}
 			if want := []string{"https://admin.example.com:8443/admin/callback"}; !slices.Equal(c.RedirectURIs, want) {
 				t.Errorf("redirect URIs: got %v, want %v", c.RedirectURIs, want)
@@ -53,11 +66,11 @@ func TestEnsureClient(t *testing.T) {
 
 		// Someone edits the client; the next start restores it.
 		if err := db.Model(&models.Client{}).Where("id = ?", ClientID).Updates(map[string]any{
-			"name": "hijacked", "public": false, "secret_hash": "x",
+			"name": "hijacked", "public": true, "secret_hash": "",
 		}).Error; err != nil {
 			t.Fatal(err)
 		}
-		if err := EnsureClient(ctx, db, adminURL); err != nil {
+		if err := EnsureClient(ctx, db, keys, adminURL); err != nil {
 			t.Fatalf("second call: %v", err)
 		}
 		var again models.Client
@@ -76,7 +89,7 @@ func TestEnsureClient(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs <- EnsureClient(ctx, db, adminURL)
+				errs <- EnsureClient(ctx, db, keys, adminURL)
 			}()
 		}
 		wg.Wait()

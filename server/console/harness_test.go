@@ -113,7 +113,7 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 		t.Fatal(err)
 	}
 	e.srv.Config.Handler = h
-	if err := EnsureClient(context.Background(), db, e.cfg.AdminURL); err != nil {
+	if err := EnsureClient(context.Background(), db, e.keys, e.cfg.AdminURL); err != nil {
 		t.Fatal(err)
 	}
 	return e
@@ -338,9 +338,15 @@ func (f *fakeIssuer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		delete(f.codes, r.PostForm.Get("code"))
 		f.mu.Unlock()
 		sum := sha256.Sum256([]byte(r.PostForm.Get("code_verifier")))
+		id, secret, _ := r.BasicAuth()
 		switch {
-		case r.PostForm.Get("grant_type") != "authorization_code" || r.PostForm.Get("client_id") != ClientID:
+		case r.PostForm.Get("grant_type") != "authorization_code":
 			writeJSON(http.StatusBadRequest, map[string]string{"error": "invalid_request"})
+			return
+		case id != ClientID || secret != clientSecret(f.e.keys):
+			// The console is a confidential client: HTTP Basic with the
+			// secret derived from the system secret.
+			writeJSON(http.StatusUnauthorized, map[string]string{"error": "invalid_client"})
 			return
 		case !ok || c.RedirectURI != r.PostForm.Get("redirect_uri"):
 			writeJSON(http.StatusBadRequest, map[string]string{"error": "invalid_grant"})
