@@ -159,7 +159,8 @@ type MailMessage struct {
 	CreatedAt time.Time
 }
 
-// All lists every model, in migration order.
+// All lists every model. The schema itself is storage's numbered
+// migrations, not these structs.
 func All() []any {
 	return []any{
 		&Client{}, &User{}, &SecurityTokenHistory{}, &OAuthRequest{}, &SigningKey{},

@@ -14,8 +14,6 @@ import (
 	"github.com/glebarez/sqlite"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
-
-	"github.com/authgate/authgate/models"
 )
 
 // ErrUnsupportedURL is returned for a database URL that names neither
@@ -53,8 +51,8 @@ func Open(ctx context.Context, rawURL string, opts Options) (*gorm.DB, error) {
 			return nil, fmt.Errorf("%w: sqlite:// needs a file path", ErrUnsupportedURL)
 		}
 		if path != ":memory:" {
-			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-				return nil, fmt.Errorf("create database directory: %w", err)
+			if err := prepareSQLiteFile(path); err != nil {
+				return nil, err
 			}
 		}
 		q := url.Values{}
@@ -96,6 +94,39 @@ func Open(ctx context.Context, rawURL string, opts Options) (*gorm.DB, error) {
 	return db, nil
 }
 
+// prepareSQLiteFile makes the database file's directory (0700) and the
+// file itself (0600) before SQLite opens it, and takes group and other
+// permissions away from an existing file and its -wal and -shm companions:
+// the file holds password hashes. SQLite creates -wal and -shm with the
+// main file's permissions.
+func prepareSQLiteFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create database directory: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("create database file: %w", err)
+	}
+	for _, p := range []string{path, path + "-wal", path + "-shm"} {
+		fi, err := os.Stat(p)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("database file: %w", err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			if err := os.Chmod(p, fi.Mode().Perm()&0o700); err != nil {
+				return fmt.Errorf("restrict database file permissions: %w", err)
+			}
+		}
+	}
+	return nil
+}
+
 // Close closes the underlying connection pool.
 func Close(db *gorm.DB) error {
 	sqlDB, err := db.DB()
@@ -103,32 +134,6 @@ func Close(db *gorm.DB) error {
 		return err
 	}
 	return sqlDB.Close()
-}
-
-// migrationLockID is the PostgreSQL advisory lock key that serialises
-// migrations across replicas starting at once.
-const migrationLockID = 0x617574686761 // "authga"
-
-// Migrate creates or upgrades the schema. It is idempotent; on PostgreSQL it
-// holds an advisory lock so that replicas starting together migrate one at
-// a time.
-func Migrate(ctx context.Context, db *gorm.DB) error {
-	if db.Dialector.Name() != "postgres" {
-		if err := db.WithContext(ctx).AutoMigrate(models.All()...); err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		return nil
-	}
-	return db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
-		if err := conn.Exec("SELECT pg_advisory_lock(?)", migrationLockID).Error; err != nil {
-			return fmt.Errorf("migrate: take lock: %w", err)
-		}
-		defer conn.Exec("SELECT pg_advisory_unlock(?)", migrationLockID)
-		if err := conn.AutoMigrate(models.All()...); err != nil {
-			return fmt.Errorf("migrate: %w", err)
-		}
-		return nil
-	})
 }
 
 // Ping checks that the database answers.

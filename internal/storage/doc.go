@@ -1,3 +1,4 @@
-// Package storage opens authgate's gorm connection to SQLite or PostgreSQL
-// and migrates the schema.
+// Package storage is authgate's storage boundary: it opens the connection
+// to SQLite or PostgreSQL, owns the schema through numbered, embedded
+// migrations, and holds every query and cascade behind Store.
 package storage

@@ -1,0 +1,32 @@
+-- The schema gorm's AutoMigrate created from the models up to version 1,
+-- written out so that a database made either way is the same.
+CREATE TABLE `clients` (`id` text,`name` text NOT NULL,`secret_hash` text,`redirect_uris` text,`grant_types` text,`response_types` text,`scopes` text,`audience` text,`public` numeric NOT NULL DEFAULT false,`first_party` numeric NOT NULL DEFAULT false,`access_token_format` text NOT NULL DEFAULT "opaque",`legacy_sunset` datetime,`legacy_deprecated_at` datetime,`created_at` datetime,`updated_at` datetime,PRIMARY KEY (`id`));
+CREATE TABLE `users` (`id` text,`username` text NOT NULL,`email` text NOT NULL,`name` text,`password_hash` text NOT NULL,`admin` numeric NOT NULL DEFAULT false,`security_token_hash` text,`token_issued_at` datetime,`password_changed_at` datetime,`legacy_failures` integer NOT NULL DEFAULT 0,`legacy_locked_until` datetime,`login_failures` integer NOT NULL DEFAULT 0,`login_locked_until` datetime,`created_at` datetime,`updated_at` datetime,PRIMARY KEY (`id`));
+CREATE UNIQUE INDEX `idx_users_security_token_hash` ON `users`(`security_token_hash`);
+CREATE UNIQUE INDEX `idx_users_username` ON `users`(`username`);
+CREATE TABLE `security_token_histories` (`hash` text,`user_id` text NOT NULL,`created_at` datetime,PRIMARY KEY (`hash`));
+CREATE INDEX `idx_security_token_histories_user_id` ON `security_token_histories`(`user_id`);
+CREATE TABLE `oauth_requests` (`kind` text,`signature` text,`request_id` text NOT NULL,`access_signature` text,`client_id` text NOT NULL,`subject` text,`requested_at` datetime,`expires_at` datetime,`active` numeric NOT NULL DEFAULT true,`data` blob NOT NULL,PRIMARY KEY (`kind`,`signature`));
+CREATE INDEX `idx_oauth_requests_expires_at` ON `oauth_requests`(`expires_at`);
+CREATE INDEX `idx_oauth_requests_subject` ON `oauth_requests`(`subject`);
+CREATE INDEX `idx_oauth_requests_client_id` ON `oauth_requests`(`client_id`);
+CREATE INDEX `idx_oauth_requests_request_id` ON `oauth_requests`(`request_id`);
+CREATE TABLE `signing_keys` (`id` text,`algorithm` text NOT NULL,`public_pem` text NOT NULL,`private_sealed` blob NOT NULL,`current` numeric NOT NULL DEFAULT false,`created_at` datetime,`retired_at` datetime,`expires_at` datetime,PRIMARY KEY (`id`));
+CREATE INDEX `idx_signing_keys_current` ON `signing_keys`(`current`);
+CREATE TABLE `login_sessions` (`id_hash` text,`user_id` text NOT NULL,`auth_time` datetime,`expires_at` datetime,`csrf_secret` text NOT NULL,`created_at` datetime,PRIMARY KEY (`id_hash`));
+CREATE INDEX `idx_login_sessions_expires_at` ON `login_sessions`(`expires_at`);
+CREATE INDEX `idx_login_sessions_user_id` ON `login_sessions`(`user_id`);
+CREATE TABLE `consents` (`user_id` text,`client_id` text,`scopes` text,`created_at` datetime,`updated_at` datetime,PRIMARY KEY (`user_id`,`client_id`));
+CREATE TABLE `trusted_ranges` (`cidr` text,`description` text,`created_at` datetime,PRIMARY KEY (`cidr`));
+CREATE TABLE `login_events` (`id` integer PRIMARY KEY AUTOINCREMENT,`time` datetime NOT NULL,`user_id` text,`username` text,`client_id` text,`source_ip` text,`method` text NOT NULL,`result` text NOT NULL,`user_agent` text);
+CREATE INDEX `idx_login_events_result` ON `login_events`(`result`);
+CREATE INDEX `idx_login_events_client_id` ON `login_events`(`client_id`);
+CREATE INDEX `idx_login_events_username` ON `login_events`(`username`);
+CREATE INDEX `idx_login_events_user_id` ON `login_events`(`user_id`);
+CREATE INDEX `idx_login_events_time` ON `login_events`(`time`);
+CREATE TABLE `audit_entries` (`id` integer PRIMARY KEY AUTOINCREMENT,`time` datetime NOT NULL,`actor` text NOT NULL,`action` text NOT NULL,`target` text,`detail` text);
+CREATE INDEX `idx_audit_entries_action` ON `audit_entries`(`action`);
+CREATE INDEX `idx_audit_entries_time` ON `audit_entries`(`time`);
+CREATE TABLE `mail_messages` (`id` integer PRIMARY KEY AUTOINCREMENT,`to` text NOT NULL,`subject` text NOT NULL,`body_sealed` blob NOT NULL,`attempts` integer NOT NULL DEFAULT 0,`next_attempt` datetime NOT NULL,`claimed_until` datetime,`last_error` text,`failed` numeric NOT NULL DEFAULT false,`created_at` datetime);
+CREATE INDEX `idx_mail_messages_failed` ON `mail_messages`(`failed`);
+CREATE INDEX `idx_mail_messages_next_attempt` ON `mail_messages`(`next_attempt`);

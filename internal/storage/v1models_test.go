@@ -1,0 +1,175 @@
+package storage_test
+
+import "time"
+
+// The models as they were at the last AutoMigrate release (commit
+// d3c4f97), frozen: the upgrade test builds a database with gorm's
+// AutoMigrate of exactly these and hands it to Migrate. Never edit them.
+
+// Client is an OAuth 2.0 client registration.
+type Client struct {
+	ID   string `gorm:"primaryKey;size:64"`
+	Name string `gorm:"size:200;not null"`
+	// SecretHash is "hmac-sha256$..." for generated secrets or
+	// "argon2id$..." for secrets an admin chose; empty for public clients.
+	SecretHash    string   `gorm:"size:255"`
+	RedirectURIs  []string `gorm:"serializer:json"`
+	GrantTypes    []string `gorm:"serializer:json"`
+	ResponseTypes []string `gorm:"serializer:json"`
+	Scopes        []string `gorm:"serializer:json"`
+	Audience      []string `gorm:"serializer:json"`
+	Public        bool     `gorm:"not null;default:false"`
+	FirstParty    bool     `gorm:"not null;default:false"`
+	// AccessTokenFormat is "opaque" or "jwt".
+	AccessTokenFormat string `gorm:"size:16;not null;default:opaque"`
+	// LegacySunset, when set, is the moment the password grant ends for this client.
+	LegacySunset *time.Time
+	// LegacyDeprecatedAt is when the sunset was announced.
+	LegacyDeprecatedAt *time.Time
+	CreatedAt          time.Time
+	UpdatedAt          time.Time
+}
+
+// User is a person who signs in.
+type User struct {
+	ID           string `gorm:"primaryKey;size:64"`
+	Username     string `gorm:"size:200;not null;uniqueIndex"`
+	Email        string `gorm:"size:320;not null"`
+	Name         string `gorm:"size:200"`
+	PasswordHash string `gorm:"size:255;not null"`
+	Admin        bool   `gorm:"not null;default:false"`
+	// SecurityTokenHash is the keyed hash of the current security token.
+	// The unique index guarantees no two users hold the same token.
+	SecurityTokenHash string `gorm:"size:64;uniqueIndex"`
+	TokenIssuedAt     time.Time
+	PasswordChangedAt time.Time
+	// Legacy* and Login* count consecutive failures of the password grant and
+	// of the login page separately, so that one cannot lock the other out.
+	LegacyFailures    int `gorm:"not null;default:0"`
+	LegacyLockedUntil *time.Time
+	LoginFailures     int `gorm:"not null;default:0"`
+	LoginLockedUntil  *time.Time
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
+}
+
+// SecurityTokenHistory remembers every token hash ever issued so that no
+// token is issued twice.
+type SecurityTokenHistory struct {
+	Hash      string `gorm:"primaryKey;size:64"`
+	UserID    string `gorm:"size:64;not null;index"`
+	CreatedAt time.Time
+}
+
+// OAuthRequest is one stored fosite request: an authorization code, an
+// access token, a refresh token, a PKCE or an OpenID Connect session.
+type OAuthRequest struct {
+	Kind      string `gorm:"primaryKey;size:16"`
+	Signature string `gorm:"primaryKey;size:512"`
+	RequestID string `gorm:"size:64;not null;index"`
+	// AccessSignature links a refresh token to the access token issued with it.
+	AccessSignature string `gorm:"size:512"`
+	ClientID        string `gorm:"size:64;not null;index"`
+	Subject         string `gorm:"size:255;index"`
+	RequestedAt     time.Time
+	ExpiresAt       *time.Time `gorm:"index"`
+	Active          bool       `gorm:"not null;default:true"`
+	// Data is the JSON encoding of the request: scopes, audiences, the
+	// allow-listed form parameters and the session. It never holds a secret.
+	Data []byte `gorm:"not null"`
+}
+
+// SigningKey is an RSA key for ID tokens and JWT access tokens.
+type SigningKey struct {
+	ID        string `gorm:"primaryKey;size:64"` // the JWK kid
+	Algorithm string `gorm:"size:16;not null"`
+	PublicPEM string `gorm:"type:text;not null"`
+	// PrivateSealed is the PKCS#8 private key sealed with the system secret.
+	PrivateSealed []byte `gorm:"not null"`
+	Current       bool   `gorm:"not null;default:false;index"`
+	CreatedAt     time.Time
+	// RetiredAt is when the key stopped being current.
+	RetiredAt *time.Time
+	// ExpiresAt is when the public key may leave the JWKS.
+	ExpiresAt *time.Time
+}
+
+// LoginSession is a browser's signed-in session (single sign-on).
+type LoginSession struct {
+	// IDHash is the keyed hash of the cookie value.
+	IDHash     string `gorm:"primaryKey;size:64"`
+	UserID     string `gorm:"size:64;not null;index"`
+	AuthTime   time.Time
+	ExpiresAt  time.Time `gorm:"index"`
+	CSRFSecret string    `gorm:"size:64;not null"`
+	CreatedAt  time.Time
+}
+
+// Consent remembers that a user granted a client some scopes.
+type Consent struct {
+	UserID    string   `gorm:"primaryKey;size:64"`
+	ClientID  string   `gorm:"primaryKey;size:64"`
+	Scopes    []string `gorm:"serializer:json"`
+	CreatedAt time.Time
+	UpdatedAt time.Time
+}
+
+// TrustedRange is an IP range from which the password alone authenticates
+// on the legacy grant.
+type TrustedRange struct {
+	CIDR        string `gorm:"primaryKey;size:64;column:cidr"`
+	Description string `gorm:"size:200"`
+	CreatedAt   time.Time
+}
+
+// LoginEvent records one authentication attempt.
+type LoginEvent struct {
+	ID        uint64    `gorm:"primaryKey;autoIncrement"`
+	Time      time.Time `gorm:"not null;index"`
+	UserID    string    `gorm:"size:64;index"`
+	Username  string    `gorm:"size:200;index"`
+	ClientID  string    `gorm:"size:64;index"`
+	SourceIP  string    `gorm:"size:64"`
+	Method    string    `gorm:"size:32;not null"` // "password_grant" or "login_page"
+	Result    string    `gorm:"size:64;not null;index"`
+	UserAgent string    `gorm:"size:512"`
+}
+
+// AuditEntry records one administrative change.
+type AuditEntry struct {
+	ID     uint64    `gorm:"primaryKey;autoIncrement"`
+	Time   time.Time `gorm:"not null;index"`
+	Actor  string    `gorm:"size:200;not null"`
+	Action string    `gorm:"size:64;not null;index"`
+	Target string    `gorm:"size:200"`
+	Detail string    `gorm:"type:text"`
+}
+
+// MailMessage is a message waiting in the outbox. Its body is sealed with
+// the system secret because it may carry a security token; the row is
+// deleted once the message is delivered.
+type MailMessage struct {
+	ID          uint64    `gorm:"primaryKey;autoIncrement"`
+	To          string    `gorm:"size:320;not null"`
+	Subject     string    `gorm:"size:300;not null"`
+	BodySealed  []byte    `gorm:"not null"`
+	Attempts    int       `gorm:"not null;default:0"`
+	NextAttempt time.Time `gorm:"not null;index"`
+	// ClaimedUntil keeps other senders off a message being delivered.
+	ClaimedUntil *time.Time
+	LastError    string `gorm:"type:text"`
+	// Failed is set once MaxAttempts is exhausted; the message stays visible.
+	Failed    bool `gorm:"not null;default:false;index"`
+	CreatedAt time.Time
+}
+
+// v1Models lists every frozen model.
+func v1Models() []any {
+	return []any{
+		&Client{}, &User{}, &SecurityTokenHistory{}, &OAuthRequest{}, &SigningKey{},
+		&LoginSession{}, &Consent{}, &TrustedRange{}, &LoginEvent{}, &AuditEntry{}, &MailMessage{},
+	}
+}
+
+// TableName keeps the table name readable ("oauth", not "o_auth").
+func (OAuthRequest) TableName() string { return "oauth_requests" }
