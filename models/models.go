@@ -93,12 +93,11 @@ type SigningKey struct {
 // LoginSession is a browser's signed-in session (single sign-on).
 type LoginSession struct {
 	// IDHash is the keyed hash of the cookie value.
-	IDHash     string `gorm:"primaryKey;size:64"`
-	UserID     string `gorm:"size:64;not null;index"`
-	AuthTime   time.Time
-	ExpiresAt  time.Time `gorm:"index"`
-	CSRFSecret string    `gorm:"size:64;not null"`
-	CreatedAt  time.Time
+	IDHash    string `gorm:"primaryKey;size:64"`
+	UserID    string `gorm:"size:64;not null;index"`
+	AuthTime  time.Time
+	ExpiresAt time.Time `gorm:"index"`
+	CreatedAt time.Time
 }
 
 // Consent remembers that a user granted a client some scopes.

@@ -333,3 +333,32 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 		}
 	})
 }
+
+// Migration 2 drops login_sessions.csrf_secret, which was written and
+// never read, and keeps the sessions.
+func TestMigrationTwoDropsCSRFSecret(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			db := openEmpty(t, kind)
+			if err := storage.MigrateTo(context.Background(), db, 1); err != nil {
+				t.Fatal(err)
+			}
+			if !db.Migrator().HasColumn("login_sessions", "csrf_secret") {
+				t.Fatal("version 1 has no csrf_secret column; the test is not testing anything")
+			}
+			if err := db.Exec("INSERT INTO login_sessions (id_hash, user_id, csrf_secret) VALUES (?, ?, ?)", "s1", "u1", "c").Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := storage.MigrateTo(context.Background(), db, 2); err != nil {
+				t.Fatal(err)
+			}
+			if db.Migrator().HasColumn("login_sessions", "csrf_secret") {
+				t.Fatal("csrf_secret is still there after migration 2")
+			}
+			var n int64
+			if err := db.Table("login_sessions").Where("id_hash = ?", "s1").Count(&n).Error; err != nil || n != 1 {
+				t.Fatalf("got %d sessions (%v), want the session kept", n, err)
+			}
+		})
+	}
+}
