@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"context"
 	"time"
 
 	"github.com/ory/fosite"
@@ -13,17 +14,20 @@ import (
 	"github.com/authgate/authgate/internal/keyring"
 )
 
-// Scopes authgate knows. AdminScope grants the admin API.
+// Scopes authgate knows. AdminScope grants the admin API. IntrospectScope
+// in a client's registration makes it a resource server: it may introspect
+// every token, where other clients see only their own.
 const (
 	ScopeOpenID        = "openid"
 	ScopeProfile       = "profile"
 	ScopeEmail         = "email"
 	ScopeOfflineAccess = "offline_access"
 	AdminScope         = "authgate:admin"
+	IntrospectScope    = "authgate:introspect"
 )
 
 // SupportedScopes lists every scope the server can grant.
-var SupportedScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeOfflineAccess, AdminScope}
+var SupportedScopes = []string{ScopeOpenID, ScopeProfile, ScopeEmail, ScopeOfflineAccess, AdminScope, IntrospectScope}
 
 // Settings are the provider's lifetimes and issuer.
 type Settings struct {
@@ -132,4 +136,10 @@ func NewProvider(s Settings, store *Store, keys *KeyManager, keyring *keyring.Ke
 // token handlers outside this package (the legacy grant).
 func (p *Provider) HandleHelper() *oauth2.HandleHelper {
 	return &oauth2.HandleHelper{AccessTokenStrategy: p.Strategy, AccessTokenStorage: p.Store, Config: p.Config}
+}
+
+// Client returns the registered client id (cached briefly, see
+// Store.GetClient).
+func (p *Provider) Client(ctx context.Context, id string) (fosite.Client, error) {
+	return p.Store.GetClient(ctx, id)
 }

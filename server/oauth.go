@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/url"
@@ -360,6 +361,15 @@ func (s *Server) logTokenError(r *http.Request, ar fosite.AccessRequester, err e
 func (s *Server) handleIntrospect() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
+		// Only a client authenticated with HTTP Basic may introspect:
+		// fosite would also accept any access token as the credential
+		// (a Bearer header or an access_token parameter), which lets
+		// anyone holding any token read another client's tokens.
+		caller, _, basic := r.BasicAuth()
+		if !basic || r.URL.Query().Has("access_token") || (r.ParseForm() == nil && r.PostForm.Has("access_token")) {
+			s.Provider.WriteIntrospectionError(ctx, w, fosite.ErrRequestUnauthorized.WithHint("Authenticate the client with HTTP Basic."))
+			return
+		}
 		resp, err := s.Provider.NewIntrospectionRequest(ctx, r, oauth.NewSession(""))
 		if unavailable(r.Context(), err) {
 			writeUnavailable(w)
@@ -369,8 +379,30 @@ func (s *Server) handleIntrospect() http.Handler {
 			s.Provider.WriteIntrospectionError(ctx, w, err)
 			return
 		}
+		// fosite has authenticated caller; it may see the token only if the
+		// token is its own, names it as an audience, or an administrator
+		// made it a resource server. Anyone else learns nothing, not even
+		// that the token exists (RFC 7662 section 4).
+		caller, _ = url.QueryUnescape(caller)
+		if !s.mayIntrospect(ctx, caller, resp.GetAccessRequester()) {
+			s.Provider.WriteIntrospectionResponse(ctx, w, &fosite.IntrospectionResponse{Active: false})
+			return
+		}
 		s.Provider.WriteIntrospectionResponse(ctx, w, resp)
 	})
+}
+
+// mayIntrospect reports whether the client callerID may see the details
+// of the token behind ar.
+func (s *Server) mayIntrospect(ctx context.Context, callerID string, ar fosite.AccessRequester) bool {
+	if ar == nil || ar.GetClient() == nil {
+		return false
+	}
+	if ar.GetClient().GetID() == callerID || slices.Contains(ar.GetGrantedAudience(), callerID) {
+		return true
+	}
+	caller, err := s.Provider.Client(ctx, callerID)
+	return err == nil && slices.Contains(caller.GetScopes(), oauth.IntrospectScope)
 }
 
 func (s *Server) handleRevoke() http.Handler {
