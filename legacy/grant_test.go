@@ -3,6 +3,7 @@ package legacy_test
 import (
 	"context"
 	"encoding/json"
+	"github.com/authgate/authgate/internal/storage"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -89,7 +90,7 @@ func newFixtureFull(tb testing.TB, params password.Params, wrap func(legacy.User
 		})
 	cfg := config.Default()
 	cfg.Issuer = "https://id.example.test"
-	h, err := server.New(server.Deps{Config: cfg, DB: db, Keys: keyring, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
+	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keyring, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -25,7 +25,7 @@ import (
 const historyRows = 20
 
 // noticeCookie carries the outcome of a change to the next /account page.
-const noticeCookie = "authgate_notice"
+const noticeCookie = "notice"
 
 // Notices the overview can show, named in the notice cookie.
 const (
@@ -55,7 +55,7 @@ type loginRow struct {
 // expired one, or a deleted user) it redirects to the login page, which
 // brings the browser back here, and returns false.
 func (s *Server) accountUser(w http.ResponseWriter, r *http.Request) (models.User, bool) {
-	ls, ok, err := s.sessions.current(r)
+	ls, ok, err := s.sessions.Current(r)
 	if err != nil {
 		s.renderFailure(w, r, err, false)
 		return models.User{}, false
@@ -69,7 +69,7 @@ func (s *Server) accountUser(w http.ResponseWriter, r *http.Request) (models.Use
 			s.renderFailure(w, r, err, false)
 			return models.User{}, false
 		}
-		s.sessions.end(r.Context(), w, r)
+		s.endSession(w, r)
 	}
 	http.Redirect(w, r, "/login?"+url.Values{"return_to": {r.URL.Path}}.Encode(), http.StatusSeeOther)
 	return models.User{}, false
@@ -106,7 +106,7 @@ func (s *Server) accountPost(w http.ResponseWriter, r *http.Request) (models.Use
 		s.pages.Render(w, r, http.StatusBadRequest, "error", s.page(w, r, "Request refused", "The form could not be read, and nothing was changed. Go back and try again.", s.signedIn(r)))
 		return models.User{}, false
 	}
-	if !s.sessions.checkCSRF(r) {
+	if !s.sessions.CheckCSRF(r) {
 		s.pages.Render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site, so nothing was changed. Go back, reload the page and try again.", s.signedIn(r)))
 		return models.User{}, false
 	}
@@ -122,7 +122,7 @@ func (s *Server) accountDone(w http.ResponseWriter, r *http.Request, u models.Us
 // accountGone answers a change to the account of a user deleted meanwhile:
 // it ends the session and sends the browser to the login page.
 func (s *Server) accountGone(w http.ResponseWriter, r *http.Request) {
-	s.sessions.end(r.Context(), w, r)
+	s.endSession(w, r)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
@@ -142,24 +142,24 @@ func (s *Server) handleAccountForm(title, tmpl string) http.Handler {
 // signedIn reports whether the request has a live session; a page that
 // only decides whether to show the sign-out link can ignore errors.
 func (s *Server) signedIn(r *http.Request) bool {
-	_, ok, _ := s.sessions.current(r)
+	_, ok, _ := s.sessions.Current(r)
 	return ok
 }
 
 // setNotice makes the next /account page of user u show notice.
 func (s *Server) setNotice(w http.ResponseWriter, u models.User, notice string) {
-	http.SetCookie(w, s.sessions.cookie(noticeCookie, notice+"."+u.ID, 300))
+	http.SetCookie(w, s.sessions.Cookie(noticeCookie, notice+"."+u.ID, 300))
 }
 
 // takeNotice returns the text of the notice left for u, if any, and
 // clears it. A notice left for another user (who signed out before
 // seeing it) is dropped.
 func (s *Server) takeNotice(w http.ResponseWriter, r *http.Request, u models.User) string {
-	c, err := r.Cookie(noticeCookie)
+	c, err := r.Cookie(s.sessions.CookieName(noticeCookie))
 	if err != nil {
 		return ""
 	}
-	http.SetCookie(w, s.sessions.cookie(noticeCookie, "", -1))
+	http.SetCookie(w, s.sessions.Cookie(noticeCookie, "", -1))
 	notice, userID, ok := strings.Cut(c.Value, ".")
 	if !ok || userID != u.ID {
 		return ""
@@ -313,12 +313,12 @@ func (s *Server) handlePasswordChange() http.Handler {
 			s.renderFailure(w, r, err, true)
 			return
 		}
-		if err := s.DB.WithContext(r.Context()).Where("user_id = ?", u.ID).Delete(&models.LoginSession{}).Error; err != nil {
+		if err := s.Store.DeleteUserSessions(r.Context(), u.ID); err != nil {
 			// The password did change; tell the user so, and log why the
 			// other sessions live on.
 			s.Logger.ErrorContext(r.Context(), "end other sessions after password change", "request_id", RequestID(r.Context()), "user_id", u.ID, "error", err)
 		}
-		if _, err := s.sessions.start(r.Context(), w, r, u.ID); err != nil {
+		if _, err := s.sessions.Start(r.Context(), w, r, u.ID); err != nil {
 			s.Logger.ErrorContext(r.Context(), "new session after password change", "request_id", RequestID(r.Context()), "user_id", u.ID, "error", err)
 		}
 		s.accountDone(w, r, u, noticePasswordChanged)

@@ -3,6 +3,7 @@ package server_test
 import (
 	"context"
 	"errors"
+	"github.com/authgate/authgate/internal/storage"
 	"html"
 	"io"
 	"net/http"
@@ -66,7 +67,7 @@ func newAccountSite(t *testing.T, db *gorm.DB) *accountSite {
 	cfg.Issuer = "http://127.0.0.1"
 	p := oauth.NewProvider(oauth.Settings{Issuer: cfg.Issuer, AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
 		store, keys, keyring, sh)
-	h, err := server.New(server.Deps{Config: cfg, DB: db, Keys: keyring, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
+	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keyring, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,4 +537,55 @@ func TestAccountSignOut(t *testing.T) {
 		b.wantRedirect("sign out", b.post("/logout", url.Values{"csrf_token": {b.csrf(page)}}), "/login")
 		b.wantRedirect("GET /account after signing out", b.get("/account"), "/login?return_to=%2Faccount")
 	})
+}
+
+// TestCSRFPlantedAnonymousPair acts as the attacker of issue 9 item 11: a
+// CSRF cookie and token fetched anonymously and planted in a signed-in
+// victim's browser (as a sibling subdomain could) must not pass the check
+// of a signed-in form; and a signed-in form's token dies at the next
+// sign-in.
+func TestCSRFPlantedAnonymousPair(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		site := newAccountSite(t, db)
+		attacker := site.browser(t)
+		token := attacker.csrf(attacker.page("/login"))
+		planted := attacker.client.Jar.Cookies(site.mustURL(t))
+		if len(planted) == 0 {
+			t.Fatal("the login page set no CSRF cookie")
+		}
+
+		victim := site.browser(t)
+		victim.signIn("alice", alicePassword)
+		before := site.user(t, site.alice.ID)
+		victim.client.Jar.SetCookies(site.mustURL(t), planted)
+		r := victim.post("/account/security-token", url.Values{"csrf_token": {token}})
+		if r.status != http.StatusForbidden {
+			t.Errorf("reset with a planted anonymous pair: got status %d, want 403", r.status)
+		}
+		if after := site.user(t, site.alice.ID); after.SecurityTokenHash != before.SecurityTokenHash {
+			t.Error("a planted anonymous CSRF pair reset the victim's security token")
+		}
+
+		// The victim's own token works, and stops working when the
+		// session changes at the next sign-in.
+		own := victim.csrf(victim.page("/account/security-token"))
+		victim.signIn("alice", alicePassword)
+		if r := victim.post("/account/security-token", url.Values{"csrf_token": {own}}); r.status != http.StatusForbidden {
+			t.Errorf("reset with the token of the previous session: got status %d, want 403", r.status)
+		}
+		fresh := victim.csrf(victim.page("/account/security-token"))
+		if fresh == own {
+			t.Error("the CSRF token did not change at sign-in")
+		}
+		victim.wantRedirect("reset with the session's token", victim.post("/account/security-token", url.Values{"csrf_token": {fresh}}), "/account")
+	})
+}
+
+func (s *accountSite) mustURL(t *testing.T) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
 }

@@ -22,7 +22,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // the CSRF token its forms must carry.
 func (s *Server) page(w http.ResponseWriter, r *http.Request, title, message string, signedIn bool) page {
 	p := page{Title: title, Organization: s.Config.Organization, SignedIn: signedIn}
-	if csrf, err := s.sessions.csrfToken(w, r); err == nil {
+	if csrf, err := s.sessions.CSRFToken(w, r); err == nil {
 		p.CSRF = csrf
 	}
 	if message != "" {
@@ -83,7 +83,7 @@ func (s *Server) handleLogin() http.Handler {
 		}
 		returnTo := safeReturn(r.PostFormValue("return_to"))
 		username := strings.TrimSpace(r.PostFormValue("username"))
-		if !s.sessions.checkCSRF(r) {
+		if !s.sessions.CheckCSRF(r) {
 			s.renderLogin(w, r, http.StatusForbidden, returnTo, username, "The form expired or did not come from this site. Sign in again.")
 			return
 		}
@@ -110,7 +110,7 @@ func (s *Server) handleLogin() http.Handler {
 			s.renderLogin(w, r, status, returnTo, username, "Signing in is not possible right now. Try again shortly.")
 			return
 		}
-		if _, err := s.sessions.start(r.Context(), w, r, user.ID); err != nil {
+		if _, err := s.sessions.Start(r.Context(), w, r, user.ID); err != nil {
 			writeError(w, r, s.Logger, err)
 			return
 		}
@@ -120,11 +120,11 @@ func (s *Server) handleLogin() http.Handler {
 
 func (s *Server) handleLogout() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.sessions.checkCSRF(r) {
+		if !s.sessions.CheckCSRF(r) {
 			s.pages.Render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site.", false))
 			return
 		}
-		s.sessions.end(r.Context(), w, r)
+		s.endSession(w, r)
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	})
 }

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	"gorm.io/gorm/clause"
 
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/legacy"
@@ -52,12 +51,12 @@ func (s *Server) handleAuthorize() http.Handler {
 
 		// The session, its user and the user's consent to this client come
 		// in one query: this runs on every authorization.
-		signed, signedIn, err := s.sessions.currentFor(r, client.GetID())
+		signed, signedIn, err := s.currentFor(r, client.GetID())
 		if err != nil {
 			s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
 			return
 		}
-		ls, user := signed.session, signed.user
+		ls, user := signed.Session, signed.User
 		// max_age=0 asks for a fresh login, like prompt=login (OpenID
 		// Connect Core 3.1.2.1); a positive max_age accepts a login that
 		// recent.
@@ -76,7 +75,7 @@ func (s *Server) handleAuthorize() http.Handler {
 
 		requested := ar.GetRequestedScopes()
 		if r.Method == http.MethodPost && r.PostForm.Has("consent") {
-			if !s.sessions.checkCSRF(r) {
+			if !s.sessions.CheckCSRF(r) {
 				s.pages.Render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site. Go back and try again.", true))
 				return
 			}
@@ -84,12 +83,12 @@ func (s *Server) handleAuthorize() http.Handler {
 				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
 				return
 			}
-			if err := s.rememberConsent(r, user.ID, client.GetID(), requested); err != nil {
+			if err := s.Store.SaveConsent(ctx, user.ID, client.GetID(), requested); err != nil {
 				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
 				return
 			}
 		} else if !client.FirstParty {
-			covered := !slices.ContainsFunc(requested, func(scope string) bool { return !slices.Contains(signed.consented, scope) })
+			covered := !slices.ContainsFunc(requested, func(scope string) bool { return !slices.Contains(signed.Consented, scope) })
 			if !covered || slices.Contains(prompt, "consent") {
 				if slices.Contains(prompt, "none") {
 					s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrConsentRequired.WithHint("The user has not consented to these scopes."))
@@ -221,14 +220,6 @@ func scopeDescription(scope string) string {
 		return "Administer this authgate server (authgate:admin)"
 	}
 	return scope
-}
-
-func (s *Server) rememberConsent(r *http.Request, userID, clientID string, scopes []string) error {
-	c := models.Consent{UserID: userID, ClientID: clientID, Scopes: scopes}
-	return s.DB.WithContext(r.Context()).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "user_id"}, {Name: "client_id"}},
-		DoUpdates: clause.AssignmentColumns([]string{"scopes", "updated_at"}),
-	}).Create(&c).Error
 }
 
 // userClaims are the user's claims released for the granted scopes.

@@ -5,10 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/ory/fosite"
-	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
@@ -33,7 +31,7 @@ type Users interface {
 type Deps struct {
 	Logger   *slog.Logger
 	Config   config.Config
-	DB       *gorm.DB
+	Store    Store
 	Keys     *keyring.Keyring
 	Provider *oauth.Provider
 	Users    Users
@@ -50,7 +48,7 @@ type Deps struct {
 // Server is the public listener's handler.
 type Server struct {
 	Deps
-	sessions  *sessions
+	sessions  *web.Sessions
 	pages     *web.Renderer[page]
 	discovery []byte
 	asMeta    []byte
@@ -69,12 +67,9 @@ func New(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	s := &Server{
-		Deps:  d,
-		pages: pages,
-		sessions: &sessions{
-			db: d.DB, keys: d.Keys, lifespan: d.Config.SessionLifespan,
-			secure: d.Config.IssuerIsHTTPS(), now: time.Now,
-		},
+		Deps:     d,
+		pages:    pages,
+		sessions: newSessions(d),
 	}
 	if err := s.buildDiscovery(); err != nil {
 		return nil, fmt.Errorf("build discovery documents: %w", err)

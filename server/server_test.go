@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"github.com/authgate/authgate/internal/storage"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -64,7 +65,7 @@ func newServerOn(t testing.TB, kind string, edit func(*config.Config)) (http.Han
 	}, oauth.NewStore(db, kr, nil), keys, kr, &oauth.SecretHasher{Keys: kr, Argon2: hasher})
 	h, err := server.New(server.Deps{
 		Config:   cfg,
-		DB:       db,
+		Store:    storage.New(db),
 		Keys:     kr,
 		Provider: provider,
 		Users:    accounts.New(db, kr, hasher, accounts.Options{}),

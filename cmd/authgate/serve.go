@@ -21,7 +21,6 @@ import (
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/legacy"
-	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/server"
 	"github.com/authgate/authgate/server/adminapi"
@@ -90,7 +89,7 @@ func serve(ctx context.Context, a *app) error {
 	public, err := server.New(server.Deps{
 		Logger:            logger,
 		Config:            cfg,
-		DB:                a.db,
+		Store:             storage.New(a.db),
 		Keys:              a.keyring,
 		Provider:          provider,
 		Users:             a.accounts,
@@ -107,7 +106,7 @@ func serve(ctx context.Context, a *app) error {
 	}
 	clientService := clients.New(a.db, hasher, clients.Options{Changed: store.ForgetClient})
 	adminUI, err := console.New(console.Deps{
-		Logger: logger, Config: cfg, DB: a.db, Keys: a.keyring, Accounts: a.accounts,
+		Logger: logger, Config: cfg, Store: storage.New(a.db), Keys: a.keyring, Accounts: a.accounts,
 		Clients: clientService, Trust: ranges, TokenTransport: inProcess{public},
 	})
 	if err != nil {
@@ -223,7 +222,7 @@ func janitor(ctx context.Context, a *app, store *oauth.Store) {
 		} else if n > 0 {
 			a.logger.Info("pruned expired tokens", "count", n)
 		}
-		if err := a.db.WithContext(ctx).Where("expires_at < ?", now).Delete(&models.LoginSession{}).Error; err != nil && ctx.Err() == nil {
+		if _, err := storage.New(a.db).DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
 			a.logger.Warn("prune expired sessions", "error", err)
 		}
 		if _, err := a.accounts.PruneLogins(ctx, now.Add(-a.cfg.LoginHistoryRetention)); err != nil && ctx.Err() == nil {

@@ -1,6 +1,7 @@
 package adminapi
 
 import (
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testutil"
 
 	"bytes"
@@ -140,7 +141,7 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 	publicHandler, err := server.New(server.Deps{
 		Logger:   logger,
 		Config:   cfg,
-		DB:       db,
+		Store:    storage.New(db),
 		Keys:     e.keys,
 		Provider: e.provider,
 		Users:    e.accounts,

@@ -42,7 +42,7 @@ const maxSession = 8 * time.Hour
 type Deps struct {
 	Logger   *slog.Logger
 	Config   config.Config
-	DB       *gorm.DB
+	Store    web.SessionStore
 	Keys     *keyring.Keyring
 	Accounts *accounts.Service
 	Clients  *clients.Service
@@ -63,8 +63,7 @@ type console struct {
 	oauth    *oauth2.Config
 	http     *http.Client
 	verifier *oidc.IDTokenVerifier
-	secure   bool
-	lifespan time.Duration
+	sessions *web.Sessions
 }
 
 // New returns the console's handler. It serves every path under /admin/
@@ -73,8 +72,8 @@ type console struct {
 // so the console's OAuth client exists.
 func New(d Deps) (http.Handler, error) {
 	switch {
-	case d.DB == nil || d.Keys == nil || d.Accounts == nil || d.Clients == nil || d.Trust == nil:
-		return nil, errors.New("console: DB, Keys, Accounts, Clients and Trust are required")
+	case d.Store == nil || d.Keys == nil || d.Accounts == nil || d.Clients == nil || d.Trust == nil:
+		return nil, errors.New("console: Store, Keys, Accounts, Clients and Trust are required")
 	case d.Config.Issuer == "" || d.Config.AdminURL == "":
 		return nil, errors.New("console: Config.Issuer and Config.AdminURL are required")
 	}
@@ -119,8 +118,7 @@ func New(d Deps) (http.Handler, error) {
 		verifier: oidc.NewVerifier(issuer,
 			oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), httpClient), issuer+"/.well-known/jwks.json"),
 			&oidc.Config{ClientID: ClientID, Now: d.Now}),
-		secure:   strings.HasPrefix(adminURL, "https://"),
-		lifespan: lifespan,
+		sessions: newSessions(d.Store, d.Keys, adminURL, lifespan, d.Now),
 	}
 	return c.routes(), nil
 }

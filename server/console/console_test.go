@@ -173,8 +173,8 @@ func TestLoginRedirectsToIssuer(t *testing.T) {
 				login = c
 			}
 		}
-		if login == nil || !login.HttpOnly || login.Path != "/admin" || login.SameSite != http.SameSiteLaxMode || login.MaxAge <= 0 {
-			t.Fatalf("login cookie: got %+v, want HttpOnly, Path=/admin, SameSite=Lax, short-lived", login)
+		if login == nil || !login.HttpOnly || login.Path != "/" || login.SameSite != http.SameSiteLaxMode || login.MaxAge <= 0 {
+			t.Fatalf("login cookie: got %+v, want HttpOnly, Path=/, SameSite=Lax, short-lived", login)
 		}
 		for _, v := range []string{q.Get("state"), q.Get("nonce")} {
 			if strings.Contains(login.Value, v) {
@@ -276,7 +276,7 @@ func TestCallback(t *testing.T) {
 					sc = c
 				}
 			}
-			if sc == nil || !sc.HttpOnly || sc.Path != "/admin" || sc.SameSite != http.SameSiteLaxMode || sc.MaxAge <= 0 || sc.MaxAge > int((8*time.Hour).Seconds()) {
+			if sc == nil || !sc.HttpOnly || sc.Path != "/" || sc.SameSite != http.SameSiteLaxMode || sc.MaxAge <= 0 || sc.MaxAge > int((8*time.Hour).Seconds()) {
 				t.Fatalf("session cookie: got %+v", sc)
 			}
 			var ls models.LoginSession

@@ -3,39 +3,39 @@ package console
 import (
 	"context"
 	"net/http"
+	"net/http/httptest"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/authgate/authgate/internal/keyring"
-	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/server/web"
 )
 
+// Cookie names as the tests' loopback http console sets them.
+const (
+	sessionCookie = cookieName + "_session"
+	loginCookie   = cookieName + "_login"
+	csrfField     = web.CSRFField
+)
+
+// purposeSession is the keyring purpose of the console's session ids.
+const purposeSession = purposePrefix + "session"
+
 // SignInForTest stores a console session for userID, as a completed
-// sign-in would, and returns the cookies a browser would then hold (the
-// session and the CSRF cookie) with the CSRF token its forms carry. Tests
-// use it to reach the pages without the OAuth dance.
-func SignInForTest(ctx context.Context, db *gorm.DB, keys *keyring.Keyring, userID string, now time.Time, lifespan time.Duration) (cookies []*http.Cookie, csrfToken string, err error) {
-	raw, err := keyring.RandomString(32)
-	if err != nil {
+// sign-in would, and returns the cookies a browser would then hold with
+// the CSRF token its forms carry. Tests use it to reach the pages without
+// the OAuth dance.
+func SignInForTest(ctx context.Context, store web.SessionStore, keys *keyring.Keyring, userID string, now time.Time, lifespan time.Duration) (cookies []*http.Cookie, csrfToken string, err error) {
+	s := newSessions(store, keys, "http://127.0.0.1/admin/", lifespan, func() time.Time { return now })
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/admin/", nil)
+	if _, err := s.Start(ctx, rec, req, userID); err != nil {
 		return nil, "", err
 	}
-	csrfRaw, err := keyring.RandomString(24)
-	if err != nil {
-		return nil, "", err
+	cookies = rec.Result().Cookies()
+	signed := httptest.NewRequest(http.MethodGet, "/admin/", nil)
+	for _, c := range cookies {
+		signed.AddCookie(c)
 	}
-	ls := models.LoginSession{
-		IDHash:    keys.MAC(purposeSession, []byte(raw)),
-		UserID:    userID,
-		AuthTime:  now.UTC().Truncate(time.Second),
-		ExpiresAt: now.UTC().Add(lifespan),
-		CreatedAt: now.UTC(),
-	}
-	if err := db.WithContext(ctx).Create(&ls).Error; err != nil {
-		return nil, "", err
-	}
-	return []*http.Cookie{
-		{Name: sessionCookie, Value: raw, Path: cookiePath},
-		{Name: csrfCookie, Value: csrfRaw, Path: cookiePath},
-	}, keys.MAC(purposeCSRF, []byte(csrfRaw)), nil
+	token, err := s.CSRFToken(httptest.NewRecorder(), signed)
+	return cookies, token, err
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"github.com/authgate/authgate/internal/storage"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -101,7 +102,7 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 	e.issuer = newFakeIssuer(t, e)
 	h, err := New(Deps{
 		Config:         e.cfg,
-		DB:             db,
+		Store:          storage.New(db),
 		Keys:           keys,
 		Accounts:       e.accounts,
 		Clients:        e.clients,
@@ -151,7 +152,7 @@ func (e *env) browser() *browser {
 func (e *env) signedIn(u models.User) *browser {
 	e.t.Helper()
 	b := e.browser()
-	cookies, token, err := SignInForTest(context.Background(), e.db, e.keys, u.ID, e.clock.Now(), time.Hour)
+	cookies, token, err := SignInForTest(context.Background(), storage.New(e.db), e.keys, u.ID, e.clock.Now(), time.Hour)
 	if err != nil {
 		e.t.Fatal(err)
 	}

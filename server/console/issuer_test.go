@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"encoding/json"
+	"github.com/authgate/authgate/internal/storage"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -71,7 +72,7 @@ func TestRealIssuer(t *testing.T) {
 			return legacy.New(p, accts, ranges, false, nil)
 		})
 		public, err := server.New(server.Deps{
-			Config: cfg, DB: db, Keys: keyring, Provider: provider, Users: accts, ClientIP: clientip.New(nil),
+			Config: cfg, Store: storage.New(db), Keys: keyring, Provider: provider, Users: accts, ClientIP: clientip.New(nil),
 			Ready: func(context.Context) error { return nil },
 		})
 		if err != nil {
@@ -81,7 +82,7 @@ func TestRealIssuer(t *testing.T) {
 		inProcess := 0
 		clientSvc := clients.New(db, hasher, clients.Options{Changed: provider.Store.ForgetClient})
 		h, err := New(Deps{
-			Config: cfg, DB: db, Keys: keyring, Accounts: accts, Clients: clientSvc, Trust: ranges,
+			Config: cfg, Store: storage.New(db), Keys: keyring, Accounts: accts, Clients: clientSvc, Trust: ranges,
 			TokenTransport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
 				inProcess++
 				rec := httptest.NewRecorder()

@@ -1,0 +1,99 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/authgate/authgate/models"
+)
+
+// CreateSession stores a new browser session. The session is keyed by the
+// keyed hash of its cookie, never by the cookie itself.
+func (s *Store) CreateSession(ctx context.Context, ls models.LoginSession) error {
+	if err := s.Conn(ctx).Create(&ls).Error; err != nil {
+		return fmt.Errorf("create session: %w", err)
+	}
+	return nil
+}
+
+// Session returns the session whose id hash is idHash if it is live at
+// now; ok is false when there is none (or it expired).
+func (s *Store) Session(ctx context.Context, idHash string, now time.Time) (ls models.LoginSession, ok bool, err error) {
+	err = s.Conn(ctx).Where("id_hash = ? AND expires_at > ?", idHash, now.UTC()).Take(&ls).Error
+	if errors.Is(err, gorm.ErrRecordNotFound) {
+		return models.LoginSession{}, false, nil
+	}
+	if err != nil {
+		return models.LoginSession{}, false, fmt.Errorf("load session: %w", err)
+	}
+	return ls, true, nil
+}
+
+// SignedIn is a live session with its user and the scopes that user has
+// consented to for one client.
+type SignedIn struct {
+	Session   models.LoginSession
+	User      models.User
+	Consented []string
+}
+
+// SessionForClient returns the live session whose id hash is idHash, its
+// user and the user's consent to clientID, in one query (it runs on every
+// authorization request). ok is false without a live session, or when its
+// user was deleted.
+func (s *Store) SessionForClient(ctx context.Context, idHash, clientID string, now time.Time) (SignedIn, bool, error) {
+	var row struct {
+		models.User
+		SessionAuthTime time.Time
+		SessionExpires  time.Time
+		ConsentScopes   []string `gorm:"serializer:json"`
+	}
+	res := s.Conn(ctx).Table("login_sessions").
+		Select("users.*, login_sessions.auth_time AS session_auth_time, login_sessions.expires_at AS session_expires, consents.scopes AS consent_scopes").
+		Joins("JOIN users ON users.id = login_sessions.user_id").
+		Joins("LEFT JOIN consents ON consents.user_id = login_sessions.user_id AND consents.client_id = ?", clientID).
+		Where("login_sessions.id_hash = ? AND login_sessions.expires_at > ?", idHash, now.UTC()).
+		Limit(1).Scan(&row)
+	if res.Error != nil {
+		return SignedIn{}, false, fmt.Errorf("load session: %w", res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return SignedIn{}, false, nil
+	}
+	return SignedIn{
+		Session:   models.LoginSession{IDHash: idHash, UserID: row.User.ID, AuthTime: row.SessionAuthTime, ExpiresAt: row.SessionExpires},
+		User:      row.User,
+		Consented: row.ConsentScopes,
+	}, true, nil
+}
+
+// DeleteSession ends the session whose id hash is idHash; ending a session
+// that does not exist is not an error.
+func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
+	if err := s.Conn(ctx).Where("id_hash = ?", idHash).Delete(&models.LoginSession{}).Error; err != nil {
+		return fmt.Errorf("delete session: %w", err)
+	}
+	return nil
+}
+
+// DeleteUserSessions ends every browser session of userID.
+func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
+	if err := s.Conn(ctx).Where("user_id = ?", userID).Delete(&models.LoginSession{}).Error; err != nil {
+		return fmt.Errorf("delete sessions of user: %w", err)
+	}
+	return nil
+}
+
+// DeleteExpiredSessions removes the sessions expired before now and
+// returns how many it removed.
+func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64, error) {
+	res := s.Conn(ctx).Where("expires_at < ?", now.UTC()).Delete(&models.LoginSession{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("delete expired sessions: %w", res.Error)
+	}
+	return res.RowsAffected, nil
+}
