@@ -11,7 +11,8 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"sync"
+	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
@@ -38,35 +39,45 @@ var ErrNoSigningKey = errors.New("no current signing key; run authgate migrate o
 
 // KeyManager keeps the RSA signing keys in the database, their private
 // parts sealed with the system secret, so that every replica signs with
-// the same key. It caches them for a short time; a replica sees another's
-// rotation within RefreshEvery.
+// the same key.
+//
+// Requests only read the key set held in memory: they never wait on the
+// database for a key, so a request that holds a transaction (one pool
+// connection) never asks the pool for a second one. The set is loaded by
+// Ensure and Load and kept fresh by Run, off the request path; a replica
+// sees another's rotation within Run's interval.
 type KeyManager struct {
 	db   *gorm.DB
 	keys *keyring.Keyring
 	// Retention is how long a retired key's public part stays in the JWKS:
 	// the longest lifetime of any token it signed.
-	retention    time.Duration
-	refreshEvery time.Duration
-	now          func() time.Time
+	retention time.Duration
+	now       func() time.Time
 
-	mu       sync.Mutex
-	loadedAt time.Time
-	current  *jose.JSONWebKey
-	public   map[string]*rsa.PublicKey
-	jwks     []byte
-	jwksTag  string
+	set atomic.Pointer[keySet]
+	// reload asks Run for an early load (a token named a key this replica
+	// does not know yet); it holds at most one request.
+	reload chan struct{}
 }
 
-// NewKeyManager returns a KeyManager. retention should be the longest
-// lifetime of a token signed by a key.
+// keySet is one immutable load of the keys.
+type keySet struct {
+	current *jose.JSONWebKey
+	public  map[string]*rsa.PublicKey
+	jwks    []byte
+	jwksTag string
+}
+
+// NewKeyManager returns a KeyManager with no keys loaded. retention should
+// be the longest lifetime of a token signed by a key.
 func NewKeyManager(db *gorm.DB, keys *keyring.Keyring, retention time.Duration) *KeyManager {
-	return &KeyManager{db: db, keys: keys, retention: retention, refreshEvery: 10 * time.Second, now: time.Now}
+	return &KeyManager{db: db, keys: keys, retention: retention, now: time.Now, reload: make(chan struct{}, 1)}
 }
 
-// Ensure creates the first signing key if there is none. It is safe when
-// several replicas start at once.
+// Ensure creates the first signing key if there is none, then loads the
+// keys. It is safe when several replicas start at once.
 func (m *KeyManager) Ensure(ctx context.Context) error {
-	return m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
 		if tx.Dialector.Name() == "postgres" {
 			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", keyLockID).Error; err != nil {
 				return fmt.Errorf("lock signing keys: %w", err)
@@ -82,6 +93,10 @@ func (m *KeyManager) Ensure(ctx context.Context) error {
 		_, err := m.insertCurrent(tx)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	return m.Load(ctx)
 }
 
 // Rotate makes a new key current and records it in the audit log as done
@@ -110,7 +125,10 @@ func (m *KeyManager) Rotate(ctx context.Context, actor string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	m.invalidate()
+	// The transaction is over: loading takes the only connection it needs.
+	if err := m.Load(ctx); err != nil {
+		return kid, fmt.Errorf("load keys after rotation: %w", err)
+	}
 	return kid, nil
 }
 
@@ -147,19 +165,10 @@ func (m *KeyManager) insertCurrent(tx *gorm.DB) (string, error) {
 	return kid, nil
 }
 
-func (m *KeyManager) invalidate() {
-	m.mu.Lock()
-	m.loadedAt = time.Time{}
-	m.mu.Unlock()
-}
-
-// load refreshes the cache when it is stale or force is set.
-func (m *KeyManager) load(ctx context.Context, force bool) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if !force && m.current != nil && m.now().Sub(m.loadedAt) < m.refreshEvery {
-		return nil
-	}
+// Load reads the keys from the database and makes them the set requests
+// use. It holds no lock while it queries; concurrent loads are harmless
+// (the last one wins, and each is a consistent set).
+func (m *KeyManager) Load(ctx context.Context) error {
 	var rows []models.SigningKey
 	now := m.now().UTC()
 	if err := m.db.WithContext(ctx).
@@ -167,91 +176,139 @@ func (m *KeyManager) load(ctx context.Context, force bool) error {
 		Order("created_at DESC").Find(&rows).Error; err != nil {
 		return fmt.Errorf("load signing keys: %w", err)
 	}
+	set, err := m.parse(rows)
+	if err != nil {
+		return err
+	}
+	m.set.Store(set)
+	return nil
+}
+
+// parse builds a key set from stored rows, newest first.
+func (m *KeyManager) parse(rows []models.SigningKey) (*keySet, error) {
 	public := make(map[string]*rsa.PublicKey, len(rows))
-	set := jose.JSONWebKeySet{}
+	jwks := jose.JSONWebKeySet{}
 	var current *jose.JSONWebKey
 	for _, row := range rows {
 		block, _ := pem.Decode([]byte(row.PublicPEM))
 		if block == nil {
-			return fmt.Errorf("signing key %s: bad public key", row.ID)
+			return nil, fmt.Errorf("signing key %s: bad public key", row.ID)
 		}
 		pk, err := x509.ParsePKIXPublicKey(block.Bytes)
 		if err != nil {
-			return fmt.Errorf("signing key %s: %w", row.ID, err)
+			return nil, fmt.Errorf("signing key %s: %w", row.ID, err)
 		}
 		rpk, ok := pk.(*rsa.PublicKey)
 		if !ok {
-			return fmt.Errorf("signing key %s: not RSA", row.ID)
+			return nil, fmt.Errorf("signing key %s: not RSA", row.ID)
 		}
 		public[row.ID] = rpk
-		set.Keys = append(set.Keys, jose.JSONWebKey{Key: rpk, KeyID: row.ID, Algorithm: row.Algorithm, Use: "sig"})
+		jwks.Keys = append(jwks.Keys, jose.JSONWebKey{Key: rpk, KeyID: row.ID, Algorithm: row.Algorithm, Use: "sig"})
 		if row.Current && current == nil {
 			der, err := m.keys.Open(keySealPurpose, row.PrivateSealed)
 			if err != nil {
-				return fmt.Errorf("signing key %s: %w", row.ID, err)
+				return nil, fmt.Errorf("signing key %s: %w", row.ID, err)
 			}
 			priv, err := x509.ParsePKCS8PrivateKey(der)
 			if err != nil {
-				return fmt.Errorf("signing key %s: %w", row.ID, err)
+				return nil, fmt.Errorf("signing key %s: %w", row.ID, err)
 			}
 			current = &jose.JSONWebKey{Key: priv, KeyID: row.ID, Algorithm: row.Algorithm, Use: "sig"}
 		}
 	}
 	if current == nil {
-		return ErrNoSigningKey
+		return nil, ErrNoSigningKey
 	}
-	jwks, err := json.Marshal(set)
+	body, err := json.Marshal(jwks)
 	if err != nil {
-		return fmt.Errorf("encode jwks: %w", err)
+		return nil, fmt.Errorf("encode jwks: %w", err)
 	}
-	sum := sha256.Sum256(jwks)
-	m.jwksTag = `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
-	m.current, m.public, m.jwks, m.loadedAt = current, public, jwks, m.now()
-	return nil
+	sum := sha256.Sum256(body)
+	tag := `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+	return &keySet{current: current, public: public, jwks: body, jwksTag: tag}, nil
+}
+
+// minReloadGap bounds the loads that unknown key ids can ask for, so that
+// tokens made up by a client cannot keep the database busy.
+const minReloadGap = time.Second
+
+// Run loads the keys every interval until ctx ends, and soon after a token
+// names a key this replica does not know (another replica may just have
+// rotated). A failed load is logged and the previous set kept.
+func (m *KeyManager) Run(ctx context.Context, every time.Duration, logger *slog.Logger) {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	var last time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		case <-m.reload:
+			if wait := minReloadGap - time.Since(last); wait > 0 {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(wait):
+				}
+			}
+		}
+		last = time.Now()
+		if err := m.Load(ctx); err != nil && ctx.Err() == nil {
+			logger.WarnContext(ctx, "load signing keys", "error", err)
+		}
+	}
+}
+
+// loaded returns the key set requests use, or ErrNoSigningKey before the
+// first successful load.
+func (m *KeyManager) loaded() (*keySet, error) {
+	set := m.set.Load()
+	if set == nil {
+		return nil, ErrNoSigningKey
+	}
+	return set, nil
 }
 
 // SigningKey returns the current private key as a JWK with its kid, the
-// form fosite's signer expects.
-func (m *KeyManager) SigningKey(ctx context.Context) (interface{}, error) {
-	if err := m.load(ctx, false); err != nil {
+// form fosite's signer expects. It never queries the database.
+func (m *KeyManager) SigningKey(context.Context) (interface{}, error) {
+	set, err := m.loaded()
+	if err != nil {
 		return nil, err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.current, nil
+	return set.current, nil
 }
 
-// PublicKey returns the public key with the given kid, reloading once if it
-// is unknown (another replica may just have rotated).
-func (m *KeyManager) PublicKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	if err := m.load(ctx, false); err != nil {
+// PublicKey returns the public key with the given kid. It never queries
+// the database: an unknown kid fails, and asks Run for an early load so
+// that a key another replica just made is known soon after.
+func (m *KeyManager) PublicKey(_ context.Context, kid string) (*rsa.PublicKey, error) {
+	set, err := m.loaded()
+	if err != nil {
 		return nil, err
 	}
-	m.mu.Lock()
-	pk, ok := m.public[kid]
-	m.mu.Unlock()
-	if ok {
+	if pk, ok := set.public[kid]; ok {
 		return pk, nil
 	}
-	if err := m.load(ctx, true); err != nil {
-		return nil, err
-	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if pk, ok := m.public[kid]; ok {
-		return pk, nil
+	select {
+	case m.reload <- struct{}{}:
+	default:
 	}
 	return nil, fmt.Errorf("unknown signing key %q", kid)
 }
 
-// JWKSWithETag returns the encoded public key set and an ETag for it.
-func (m *KeyManager) JWKSWithETag(ctx context.Context) ([]byte, string, error) {
-	if err := m.load(ctx, false); err != nil {
+// JWKSWithETag returns the encoded public key set and an ETag for it. It
+// never queries the database.
+func (m *KeyManager) JWKSWithETag(context.Context) ([]byte, string, error) {
+	set, err := m.loaded()
+	if err != nil {
 		return nil, "", err
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.jwks, m.jwksTag, nil
+	return set.jwks, set.jwksTag, nil
 }
 
 // List returns every stored key, newest first, without private parts.

@@ -118,6 +118,9 @@ func TestKeyManager(t *testing.T) {
 
 func testNoKey(t *testing.T, db *gorm.DB) {
 	m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
+	if err := m.Load(context.Background()); !errors.Is(err, ErrNoSigningKey) {
+		t.Fatalf("Load: got %v, want %v", err, ErrNoSigningKey)
+	}
 	if _, err := m.SigningKey(context.Background()); !errors.Is(err, ErrNoSigningKey) {
 		t.Fatalf("SigningKey: got %v, want %v", err, ErrNoSigningKey)
 	}
@@ -222,7 +225,9 @@ func testRotate(t *testing.T, db *gorm.DB) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			clk.set(tc.at)
-			m.invalidate()
+			if err := m.Load(ctx); err != nil {
+				t.Fatal(err)
+			}
 			if got := jwksKIDs(t, m); !slices.Equal(got, tc.wantKIDs) {
 				t.Errorf("JWKS kids: got %v, want %v", got, tc.wantKIDs)
 			}
@@ -277,7 +282,7 @@ func testSealed(t *testing.T, db *gorm.DB) {
 		t.Fatal("another system secret opened the sealed key")
 	}
 	other := NewKeyManager(db, newKeyring(t, "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz"), time.Hour)
-	if _, err := other.SigningKey(ctx); err == nil {
+	if err := other.Load(ctx); err == nil {
 		t.Fatal("a replica with another system secret loaded the signing key")
 	}
 }
@@ -328,4 +333,61 @@ func testJWKSPublicOnly(t *testing.T, db *gorm.DB) {
 			}
 		}
 	}
+}
+
+func TestKeyManagerRun(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := t.Context()
+		m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
+		other := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
+		if err := m.Ensure(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := other.Ensure(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// Run's interval is long: only the unknown kid can make it load.
+		go m.Run(ctx, time.Hour, nil)
+		kid, err := other.Rotate(ctx, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.PublicKey(ctx, kid); err == nil {
+			t.Fatal("PublicKey(new kid) before any load: got a key, want an error (requests never query)")
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			if _, err := m.PublicKey(ctx, kid); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the other replica's new key was not loaded within 5s of an unknown kid")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if got := currentKID(t, m); got != kid {
+			t.Fatalf("current kid: got %s, want %s", got, kid)
+		}
+	})
+	t.Run("interval", func(t *testing.T) {
+		db := testdb.Open(t, "sqlite")
+		ctx := t.Context()
+		m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
+		other := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
+		if err := m.Ensure(ctx); err != nil {
+			t.Fatal(err)
+		}
+		go m.Run(ctx, 10*time.Millisecond, nil)
+		kid, err := other.Rotate(ctx, "test")
+		if err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for currentKID(t, m) != kid {
+			if time.Now().After(deadline) {
+				t.Fatal("Run did not load the other replica's rotation within 5s")
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 }

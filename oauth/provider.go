@@ -2,6 +2,9 @@ package oauth
 
 import (
 	"context"
+	"errors"
+	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/ory/fosite"
@@ -47,6 +50,8 @@ type Provider struct {
 	Keys     *KeyManager
 	Strategy *TokenStrategy
 	Hasher   *SecretHasher
+
+	fosite *fosite.Fosite
 }
 
 // NewProvider wires fosite explicitly: authorization code with PKCE,
@@ -118,8 +123,18 @@ func NewProvider(s Settings, store *Store, keys *KeyManager, keyring *keyring.Ke
 	cfg.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{introspector}
 	cfg.RevocationHandlers = fosite.RevocationHandlers{revoker}
 
+	f := fosite.NewOAuth2Provider(store, cfg)
+	// A client authenticated before the exchange's transaction began is
+	// not authenticated again inside it (see Token).
+	cfg.ClientAuthenticationStrategy = func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
+		if c, ok := ctx.Value(authenticatedClientKey{}).(fosite.Client); ok {
+			return c, nil
+		}
+		return f.DefaultClientAuthenticationStrategy(ctx, r, form)
+	}
 	p := &Provider{
-		OAuth2Provider: fosite.NewOAuth2Provider(store, cfg),
+		OAuth2Provider: f,
+		fosite:         f,
 		Config:         cfg,
 		Store:          store,
 		Keys:           keys,
@@ -142,4 +157,90 @@ func (p *Provider) HandleHelper() *oauth2.HandleHelper {
 // Store.GetClient).
 func (p *Provider) Client(ctx context.Context, id string) (fosite.Client, error) {
 	return p.Store.GetClient(ctx, id)
+}
+
+// authenticatedClientKey carries a client Token authenticated before its
+// transaction began.
+type authenticatedClientKey struct{}
+
+// Token answers a token request: it returns the access request and the
+// response to write, or the error to write (with the access request when
+// there is one). r's form must be parsed.
+//
+// An authorization code exchange writes several rows (the code marked
+// used, PKCE and OpenID Connect sessions removed, tokens stored): one
+// transaction makes them one commit, and fosite's own transactions nest
+// inside it. The client is authenticated before the transaction begins,
+// so that a bad client never holds a connection (on SQLite, the write
+// lock) while it is refused. The transaction is committed on failure too,
+// unless a step rolled back, so that what fosite does on a replayed code
+// (revoke the tokens it issued) stays done.
+func (p *Provider) Token(ctx context.Context, r *http.Request, session fosite.Session) (fosite.AccessRequester, fosite.AccessResponder, error) {
+	if r.PostForm.Get("grant_type") != "authorization_code" {
+		return p.token(ctx, r, session)
+	}
+	client, err := p.fosite.AuthenticateClient(ctx, r, r.PostForm)
+	if err != nil {
+		return nil, nil, err
+	}
+	ctx = context.WithValue(ctx, authenticatedClientKey{}, client)
+	txCtx, err := p.Store.BeginTX(ctx)
+	if err != nil {
+		return nil, nil, fosite.ErrServerError.WithWrap(err)
+	}
+	done := false
+	defer func() {
+		if !done { // a handler panicked
+			_ = p.Store.Rollback(txCtx)
+		}
+	}()
+	ar, resp, err := p.token(txCtx, r, session)
+	done = true
+	if cErr := p.Store.Commit(txCtx); cErr != nil && err == nil {
+		return ar, nil, fosite.ErrServerError.WithWrap(cErr)
+	}
+	return ar, resp, err
+}
+
+func (p *Provider) token(ctx context.Context, r *http.Request, session fosite.Session) (fosite.AccessRequester, fosite.AccessResponder, error) {
+	ar, err := p.NewAccessRequest(ctx, r, session)
+	if ar == nil && errors.Is(err, fosite.ErrInvalidRequest) {
+		// fosite's answer when no handler takes the grant type; RFC 6749
+		// section 5.2 calls it unsupported_grant_type.
+		return nil, nil, fosite.ErrUnsupportedGrantType.WithWrap(err)
+	}
+	if err != nil {
+		return ar, nil, err
+	}
+	if ar.GetGrantTypes().ExactOne("client_credentials") {
+		for _, scope := range ar.GetRequestedScopes() {
+			ar.GrantScope(scope)
+		}
+		for _, aud := range ar.GetRequestedAudience() {
+			ar.GrantAudience(aud)
+		}
+	}
+	resp, err := p.NewAccessResponse(ctx, ar)
+	return ar, resp, err
+}
+
+// Authorize issues the authorization response for a request the user
+// approved. The code, its PKCE challenge and its OpenID Connect session
+// are stored together: one commit, and never one without the others.
+func (p *Provider) Authorize(ctx context.Context, ar fosite.AuthorizeRequester, session fosite.Session) (fosite.AuthorizeResponder, error) {
+	txCtx, err := p.Store.BeginTX(ctx)
+	if err != nil {
+		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err)
+	}
+	resp, err := p.NewAuthorizeResponse(txCtx, ar, session)
+	if err != nil {
+		if rbErr := p.Store.Rollback(txCtx); rbErr != nil {
+			return nil, errors.Join(err, rbErr)
+		}
+		return nil, err
+	}
+	if err := p.Store.Commit(txCtx); err != nil {
+		return nil, err
+	}
+	return resp, nil
 }

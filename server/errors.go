@@ -11,6 +11,7 @@ import (
 	"net/http"
 
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/password"
 )
 
 // errorBody is the one shape of every JSON error authgate writes outside
@@ -44,7 +45,7 @@ func classify(err error) (status int, code, description string) {
 		return http.StatusUnauthorized, "invalid_grant", "authentication failure"
 	case errors.Is(err, accounts.ErrLocked):
 		return http.StatusUnauthorized, "invalid_grant", "authentication failure"
-	case storage.IsUnavailable(err):
+	case storage.IsUnavailable(err), errors.Is(err, password.ErrBusy):
 		return http.StatusServiceUnavailable, "temporarily_unavailable", "The server is temporarily unable to handle the request; try again shortly."
 	default:
 		return http.StatusInternalServerError, "server_error", "The server met an unexpected condition."

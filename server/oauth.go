@@ -124,19 +124,7 @@ func (s *Server) handleAuthorize() http.Handler {
 				claims.Extra[k] = v
 			}
 		}
-		// The code, its PKCE challenge and its OpenID Connect session are
-		// stored together: one commit, and never one without the others.
-		txCtx, err := s.Provider.Store.BeginTX(ctx)
-		if err != nil {
-			s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
-			return
-		}
-		resp, err := s.Provider.NewAuthorizeResponse(txCtx, ar, session)
-		if err == nil {
-			err = s.Provider.Store.Commit(txCtx)
-		} else if rbErr := s.Provider.Store.Rollback(txCtx); rbErr != nil {
-			s.Logger.WarnContext(ctx, "roll back authorization", "error", rbErr)
-		}
+		resp, err := s.Provider.Authorize(ctx, ar, session)
 		if err != nil {
 			s.Provider.WriteAuthorizeError(ctx, w, ar, err)
 			return
@@ -248,64 +236,9 @@ func (s *Server) handleToken() http.Handler {
 			s.writeTokenError(w, r, nil, fosite.ErrInvalidRequest.WithHint("The request body is not a valid form.").WithWrap(err))
 			return
 		}
-		// An authorization code exchange writes several rows (the code
-		// marked used, PKCE and OpenID Connect sessions removed, tokens
-		// stored): one transaction makes them one commit. fosite's own
-		// transactions nest inside it. The transaction is committed on
-		// failure too, unless a step rolled back, so that what fosite does
-		// on a replayed code (revoke the tokens it issued) stays done.
-		var finish func() error
-		if r.PostForm.Get("grant_type") == "authorization_code" {
-			txCtx, err := s.Provider.Store.BeginTX(ctx)
-			if err != nil {
-				s.writeTokenError(w, r, nil, fosite.ErrServerError.WithWrap(err))
-				return
-			}
-			ctx = txCtx
-			done := false
-			finish = func() error {
-				if done {
-					return nil
-				}
-				done = true
-				return s.Provider.Store.Commit(txCtx)
-			}
-			defer func() {
-				if !done {
-					_ = s.Provider.Store.Rollback(txCtx)
-				}
-			}()
-		} else {
-			finish = func() error { return nil }
-		}
-		session := oauth.NewSession("")
-		ar, err := s.Provider.NewAccessRequest(ctx, r, session)
+		ar, resp, err := s.Provider.Token(ctx, r, oauth.NewSession(""))
 		if err != nil {
-			_ = finish()
-			if ar == nil && errors.Is(err, fosite.ErrInvalidRequest) {
-				// fosite's answer when no handler takes the grant type;
-				// RFC 6749 section 5.2 calls it unsupported_grant_type.
-				err = fosite.ErrUnsupportedGrantType.WithWrap(err)
-			}
 			s.writeTokenError(w, r, ar, err)
-			return
-		}
-		if ar.GetGrantTypes().ExactOne("client_credentials") {
-			for _, scope := range ar.GetRequestedScopes() {
-				ar.GrantScope(scope)
-			}
-			for _, aud := range ar.GetRequestedAudience() {
-				ar.GrantAudience(aud)
-			}
-		}
-		resp, err := s.Provider.NewAccessResponse(ctx, ar)
-		if err != nil {
-			_ = finish()
-			s.writeTokenError(w, r, ar, err)
-			return
-		}
-		if err := finish(); err != nil {
-			s.writeTokenError(w, r, ar, fosite.ErrServerError.WithWrap(err))
 			return
 		}
 		if s.TokenResponseHook != nil {

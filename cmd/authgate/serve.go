@@ -151,8 +151,10 @@ func serve(ctx context.Context, a *app) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(3)
 	go func() { defer wg.Done(); _ = sender.Run(ctx) }()
+	// Requests only read the keys in memory; they are refreshed here.
+	go func() { defer wg.Done(); keys.Run(ctx, keyRefreshInterval, logger) }()
 	go func() { defer wg.Done(); janitor(ctx, a, store) }()
 
 	servers := []*http.Server{newHTTPServer(cfg.Listen, public, logger), newHTTPServer(cfg.AdminListen, adminMux, logger)}
@@ -196,6 +198,9 @@ func serve(ctx context.Context, a *app) error {
 	wg.Wait()
 	return serveErr
 }
+
+// keyRefreshInterval is how soon a replica sees a key rotated by another.
+const keyRefreshInterval = 10 * time.Second
 
 func newHTTPServer(addr string, h http.Handler, logger *slog.Logger) *http.Server {
 	return &http.Server{

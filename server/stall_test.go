@@ -1,0 +1,133 @@
+package server_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/loadtest"
+	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/models"
+)
+
+// TestCodeFlowNeverStallsThePool runs the whole authorization code flow
+// (login, consent, code exchange with an ID token) at four times the pool
+// size, and with a pool of one connection, while the signing keys are
+// reloaded all the time and rotated once. Every flow must finish: nothing
+// on a request path may wait for a second connection while it holds one.
+// (It used to: the exchange holds a transaction, and a stale key cache made
+// it query the keys through the pool.)
+func TestCodeFlowNeverStallsThePool(t *testing.T) {
+	// The default pool on PostgreSQL is 20 connections; SQLite's is 4.
+	cases := map[string][]int{"sqlite": {1, 4}, "postgres": {1, 20}}
+	for _, kind := range testdb.Kinds {
+		for _, pool := range cases[kind] {
+			t.Run(fmt.Sprintf("%s/pool=%d", kind, pool), func(t *testing.T) {
+				runCodeFlowUnderLoad(t, kind, pool, 4*pool)
+			})
+		}
+	}
+}
+
+func runCodeFlowUnderLoad(t *testing.T, kind string, pool, concurrency int) {
+	ctx := t.Context()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issuer := "http://" + ln.Addr().String()
+	h, p, db := newServerOn(t, kind, func(c *config.Config) {
+		c.Issuer = issuer
+		// 80 sign-ins queue for two argon2id slots at first: give them time,
+		// but less than the load tool waits.
+		c.RequestTimeout = 10 * time.Second
+	})
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB.SetMaxOpenConns(pool)
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	kr, err := keyring.New([]byte(goldenSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := password.NewHasher(password.Params{Time: 1, Memory: 8192, Threads: 1}, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := accounts.New(db, kr, hasher, accounts.Options{}).CreateUser(ctx, "test", accounts.NewUser{
+		Username: "ada", Email: "ada@example.com", Password: "correct horse battery staple",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	secret, err := keyring.RandomString(32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := p.Hasher.Hash(ctx, []byte(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const redirect = "http://127.0.0.1:1/callback"
+	if err := db.Create(&models.Client{
+		ID: "app", Name: "App", SecretHash: string(hash), RedirectURIs: []string{redirect},
+		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
+		Scopes: []string{"openid", "profile"}, AccessTokenFormat: "opaque",
+	}).Error; err != nil {
+		t.Fatal(err)
+	}
+
+	// The keys are reloaded as often as the refresher can, and rotated
+	// once mid-run: the exchange signs ID tokens throughout.
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go p.Keys.Run(runCtx, time.Millisecond, nil)
+	rotated := make(chan error, 1)
+	go func() {
+		select {
+		case <-runCtx.Done():
+			rotated <- nil
+		case <-time.After(300 * time.Millisecond):
+			_, err := p.Keys.Rotate(runCtx, "test")
+			rotated <- err
+		}
+	}()
+
+	res, err := loadtest.Run(ctx, loadtest.Config{
+		Scenario:     loadtest.AuthorizationCode,
+		Issuer:       issuer,
+		ClientID:     "app",
+		ClientSecret: secret,
+		Username:     "ada",
+		Password:     "correct horse battery staple",
+		Scope:        "openid profile",
+		RedirectURI:  redirect,
+		ReuseSession: true,
+		Concurrency:  concurrency,
+		Requests:     3 * concurrency,
+		Timeout:      15 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	if err := <-rotated; err != nil && runCtx.Err() == nil {
+		t.Errorf("rotate during the run: %v", err)
+	}
+	if res.Requests != int64(3*concurrency) || res.Failures() != 0 {
+		t.Fatalf("flows: got %d of which %d failed (%+v), want %d all finished", res.Requests, res.Failures(), res.Errors, 3*concurrency)
+	}
+	t.Logf("%d flows at concurrency %d on a pool of %d: %.0f/s, p99 %v", res.Requests, concurrency, pool, res.Rate(), res.Latency.P99)
+}
