@@ -38,7 +38,7 @@ func (s *Server) routes() http.Handler {
 	return web.Chain(s.Metrics.Middleware(mux),
 		s.ClientIP.Middleware,
 		logRequests(s.Logger),
-		recoverPanics(s.Logger),
+		web.Recover(s.Logger, serverError),
 		web.SecurityHeaders,
 		web.LimitBody(s.Config.MaxBodyBytes),
 		web.Timeout(s.Config.RequestTimeout),

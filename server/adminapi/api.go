@@ -11,6 +11,7 @@ import (
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/oauth"
+	"github.com/authgate/authgate/server/web"
 )
 
 // APIDeps are the parts the admin API is built from.
@@ -97,7 +98,9 @@ func (a *api) routes() http.Handler {
 
 	handle("GET /admin/api/audit", auth(a.handleAudit()))
 
-	return a.recoverPanics(apiHeaders(a.jsonFallback(mux)))
+	return web.Recover(a.Logger, func(w http.ResponseWriter, r *http.Request) {
+		a.writeError(w, r, errPanic)
+	})(apiHeaders(a.jsonFallback(mux)))
 }
 
 // jsonFallback answers what mux has no route for (404, or 405 with its
@@ -140,22 +143,6 @@ func apiHeaders(next http.Handler) http.Handler {
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		h.Set("Referrer-Policy", "no-referrer")
-		next.ServeHTTP(w, r)
-	})
-}
-
-// recoverPanics turns a panic in a handler into a logged 500.
-func (a *api) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				a.Logger.ErrorContext(r.Context(), "admin api handler panicked", "method", r.Method, "path", r.URL.Path, "panic", v)
-				a.writeError(w, r, errPanic)
-			}
-		}()
 		next.ServeHTTP(w, r)
 	})
 }

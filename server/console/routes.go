@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"runtime/debug"
 
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/server/web"
@@ -54,7 +53,7 @@ func (c *console) routes() http.Handler {
 	})
 
 	return web.Chain(mux,
-		c.recoverPanics,
+		web.Recover(c.Logger, c.serverError),
 		web.SecurityHeaders,
 		web.LimitBody(c.Config.MaxBodyBytes),
 		web.Timeout(c.Config.RequestTimeout),
@@ -115,19 +114,8 @@ func (c *console) authed(h adminHandler) http.Handler {
 	})
 }
 
-// recoverPanics turns a panic into a 500 page and a log line with the stack.
-func (c *console) recoverPanics(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		defer func() {
-			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
-					panic(v)
-				}
-				c.Logger.ErrorContext(r.Context(), "panic serving console request", "path", r.URL.Path, "panic", v, "stack", string(debug.Stack()))
-				c.showMessage(w, r, http.StatusInternalServerError, "Something went wrong",
-					message{Text: "The console could not complete this request. The error was logged.", Back: "/admin/"})
-			}
-		}()
-		next.ServeHTTP(w, r)
-	})
+// serverError is the console's answer to a panic: a page.
+func (c *console) serverError(w http.ResponseWriter, r *http.Request) {
+	c.showMessage(w, r, http.StatusInternalServerError, "Something went wrong",
+		message{Text: "The console could not complete this request. The error was logged.", Back: "/admin/"})
 }
