@@ -3,7 +3,6 @@ package legacy
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -12,8 +11,8 @@ import (
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
 
-	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/clientip"
+	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )
@@ -21,34 +20,14 @@ import (
 // GrantType is the grant this package handles.
 const GrantType = "password"
 
-// Results recorded in the login history, in the words Salesforce admins
-// know. On the wire every credential failure is the same invalid_grant.
-const (
-	ResultSuccess       = accounts.ResultSuccess
-	ResultInvalidPW     = accounts.ResultInvalidPassword
-	ResultTokenRequired = "Failed: API security token required"
-	ResultInvalidToken  = "Failed: Invalid security token"
-	ResultLockout       = accounts.ResultLockout
-	ResultUnknownUser   = accounts.ResultUnknownUser
-	ResultDisabled      = "Failed: Legacy grant disabled for client"
-	ResultSunset        = "Failed: Legacy grant past sunset"
-)
-
 // failureDescription is the one description every credential failure gets.
 const failureDescription = "authentication failure"
 
-// verificationsPerFailure is how many argon2id verifications every failed
-// attempt costs, whatever went wrong, so that timing tells nothing.
-const verificationsPerFailure = 2
-
-// Users is what the grant needs of the accounts service.
+// Users is what the grant needs of the accounts service: the sign-in core
+// decides the attempt; the grant brings its policy (tokenSplit) and
+// records the refusals of a client, which are no attempt.
 type Users interface {
-	GetUser(ctx context.Context, username string) (models.User, error)
-	IsLocked(u models.User, ch accounts.Channel) bool
-	RecordFailure(ctx context.Context, userID string, ch accounts.Channel) (bool, error)
-	RecordSuccess(ctx context.Context, userID string, ch accounts.Channel) error
-	VerifyPassword(ctx context.Context, u models.User, pw string) error
-	VerifyDummy(ctx context.Context, pw string)
+	Attempt(ctx context.Context, req signin.Request) (signin.Outcome, error)
 	TokenMatches(u models.User, candidate string) bool
 	RecordLogin(ctx context.Context, e models.LoginEvent) error
 }
@@ -128,10 +107,10 @@ func (g *PasswordGrant) CanSkipClientAuth(context.Context, fosite.AccessRequeste
 // login-history result when it may not.
 func (g *PasswordGrant) Allowed(client fosite.Client, now time.Time) (bool, string) {
 	if g.Disabled || !client.GetGrantTypes().Has(GrantType) || client.IsPublic() {
-		return false, ResultDisabled
+		return false, signin.ResultDisabled
 	}
 	if c, ok := oauth.ClientOf(client); ok && c.LegacySunset != nil && !now.Before(*c.LegacySunset) {
-		return false, ResultSunset
+		return false, signin.ResultSunset
 	}
 	return true, ""
 }
@@ -152,7 +131,7 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 		Time:     g.Now().UTC(),
 		Username: username,
 		ClientID: client.GetID(),
-		Method:   accounts.MethodPasswordGrant,
+		Method:   signin.MethodPasswordGrant,
 	}
 	addr, _ := clientip.FromContext(ctx)
 	if addr.IsValid() {
@@ -162,8 +141,8 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 
 	if ok, result := g.Allowed(client, g.Now()); !ok {
 		event.Result = result
-		g.record(ctx, event, false)
-		if result == ResultSunset {
+		g.refuse(ctx, event)
+		if result == signin.ResultSunset {
 			return fosite.ErrUnauthorizedClient.WithHint("The legacy password grant has ended for this client; use OAuth 2.0 authorization code flow.")
 		}
 		return fosite.ErrUnauthorizedClient.WithHint("The client is not allowed to use the password grant.")
@@ -192,16 +171,25 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 			return fosite.ErrServerError.WithWrap(err)
 		}
 	}
-	user, result, lockedNow, err := g.authenticate(ctx, username, sent, trusted)
+	o, err := g.Users.Attempt(ctx, signin.Request{
+		Channel:   signin.PasswordGrant,
+		Subject:   signin.Subject{Username: username},
+		Secret:    sent,
+		Verifier:  tokenSplit{tokens: g.Users, trusted: trusted},
+		ClientID:  event.ClientID,
+		SourceIP:  event.SourceIP,
+		UserAgent: event.UserAgent,
+	})
 	if err != nil {
 		return fosite.ErrServerError.WithWrap(err)
 	}
-	event.UserID = user.ID
-	event.Result = result
-	g.record(ctx, event, lockedNow)
-	if result != ResultSuccess {
-		return fosite.ErrInvalidGrant.WithDescription(failureDescription).WithWrap(errors.New(result))
+	if g.Observe != nil {
+		g.Observe(event.ClientID, o.Result, o.LockedNow)
 	}
+	if !o.OK() {
+		return fosite.ErrInvalidGrant.WithDescription(failureDescription).WithWrap(errors.New(o.Result))
+	}
+	user := o.User
 
 	for _, scope := range r.GetRequestedScopes() {
 		r.GrantScope(scope)
@@ -237,93 +225,11 @@ func (g *PasswordGrant) issuesRefresh(c fosite.Client) bool {
 	return c.GetGrantTypes().Has("refresh_token") && fosite.Arguments(c.GetScopes()).Has(oauth.ScopeOfflineAccess)
 }
 
-// authenticate checks the credentials and returns the login-history
-// result. Every failure costs exactly verificationsPerFailure argon2id
-// verifications, an unknown user and a locked one included.
-func (g *PasswordGrant) authenticate(ctx context.Context, username, sent string, trusted bool) (u models.User, result string, lockedNow bool, err error) {
-	verifications := 0
-	pad := func() {
-		for ; verifications < verificationsPerFailure; verifications++ {
-			g.Users.VerifyDummy(ctx, sent)
-		}
-	}
-	user, err := g.Users.GetUser(ctx, username)
-	if errors.Is(err, accounts.ErrNotFound) {
-		pad()
-		return models.User{}, ResultUnknownUser, false, nil
-	}
-	if err != nil {
-		return models.User{}, "", false, fmt.Errorf("look up user: %w", err)
-	}
-	if g.Users.IsLocked(user, accounts.ChannelLegacy) {
-		pad()
-		return user, ResultLockout, false, nil
-	}
-	verify := func(pw string) (bool, error) {
-		verifications++
-		err := g.Users.VerifyPassword(ctx, user, pw)
-		if errors.Is(err, accounts.ErrBadCredentials) {
-			return false, nil
-		}
-		return err == nil, err
-	}
-
-	result, err = func() (string, error) {
-		pw, token, long := splitCandidate(sent)
-		// The token check is a keyed hash: cheap, so it decides the split.
-		if long && g.Users.TokenMatches(user, token) {
-			if ok, err := verify(pw); ok || err != nil {
-				return ResultSuccess, err
-			}
-			// From a trusted range the whole string may be the password.
-			if trusted {
-				if ok, err := verify(sent); ok || err != nil {
-					return ResultSuccess, err
-				}
-			}
-			return ResultInvalidPW, nil
-		}
-		ok, err := verify(sent)
-		if err != nil {
-			return "", err
-		}
-		if ok {
-			if trusted {
-				return ResultSuccess, nil
-			}
-			return ResultTokenRequired, nil
-		}
-		if long {
-			// Tell "right password, wrong token" from "wrong password".
-			if ok, err := verify(pw); ok || err != nil {
-				return ResultInvalidToken, err
-			}
-		}
-		return ResultInvalidPW, nil
-	}()
-	if err != nil {
-		return user, "", false, fmt.Errorf("verify password: %w", err)
-	}
-	if result == ResultSuccess {
-		if err := g.Users.RecordSuccess(ctx, user.ID, accounts.ChannelLegacy); err != nil {
-			return user, "", false, err
-		}
-		return user, result, false, nil
-	}
-	pad()
-	lockedNow, err = g.Users.RecordFailure(ctx, user.ID, accounts.ChannelLegacy)
-	if err != nil {
-		return user, "", false, err
-	}
-	if lockedNow {
-		g.Logger.WarnContext(ctx, "legacy grant locked after repeated failures", "user_id", user.ID)
-	}
-	return user, result, lockedNow, nil
-}
-
-func (g *PasswordGrant) record(ctx context.Context, e models.LoginEvent, lockedNow bool) {
+// refuse records a refusal of the client: no attempt, so nothing is
+// verified or counted.
+func (g *PasswordGrant) refuse(ctx context.Context, e models.LoginEvent) {
 	if g.Observe != nil {
-		g.Observe(e.ClientID, e.Result, lockedNow)
+		g.Observe(e.ClientID, e.Result, false)
 	}
 	if err := g.Users.RecordLogin(ctx, e); err != nil {
 		g.Logger.ErrorContext(ctx, "record login history", "error", err, "client_id", e.ClientID)

@@ -2,13 +2,12 @@ package server
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
 
-	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/clientip"
+	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/oauth"
 )
 
@@ -92,24 +91,25 @@ func (s *Server) handleLogin() http.Handler {
 			s.renderLogin(w, r, http.StatusBadRequest, returnTo, username, "Enter your username and password.")
 			return
 		}
-		meta := accounts.LoginMeta{UserAgent: r.UserAgent()}
+		req := signin.Request{Channel: signin.LoginPage, Subject: signin.Subject{Username: username}, Secret: pw, UserAgent: r.UserAgent()}
 		if addr, ok := clientip.FromContext(r.Context()); ok {
-			meta.SourceIP = addr.String()
+			req.SourceIP = addr.String()
 		}
 		if u, err := url.Parse(returnTo); err == nil {
-			meta.ClientID = u.Query().Get("client_id")
+			req.ClientID = u.Query().Get("client_id")
 		}
-		user, err := s.Users.AuthenticateLogin(r.Context(), username, pw, meta)
-		switch {
-		case errors.Is(err, accounts.ErrBadCredentials), errors.Is(err, accounts.ErrLocked), errors.Is(err, accounts.ErrNotFound):
-			s.renderLogin(w, r, http.StatusUnauthorized, returnTo, username, "The username or password is incorrect, or the account is locked after too many attempts.")
-			return
-		case err != nil:
+		o, err := s.Users.Attempt(r.Context(), req)
+		if err != nil {
 			status, _, _ := classify(err)
 			s.Logger.ErrorContext(r.Context(), "login failed", "request_id", RequestID(r.Context()), "error", err)
 			s.renderLogin(w, r, status, returnTo, username, "Signing in is not possible right now. Try again shortly.")
 			return
 		}
+		if !o.OK() {
+			s.renderLogin(w, r, http.StatusUnauthorized, returnTo, username, "The username or password is incorrect, or the account is locked after too many attempts.")
+			return
+		}
+		user := o.User
 		if _, err := s.sessions.Start(r.Context(), w, r, user.ID); err != nil {
 			writeError(w, r, s.Logger, err)
 			return

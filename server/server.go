@@ -13,6 +13,7 @@ import (
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/metrics"
+	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/server/web"
@@ -21,7 +22,7 @@ import (
 // Users is what the HTTP layer needs of the accounts service.
 type Users interface {
 	GetUserByID(ctx context.Context, id string) (models.User, error)
-	AuthenticateLogin(ctx context.Context, username, password string, meta accounts.LoginMeta) (models.User, error)
+	Attempt(ctx context.Context, req signin.Request) (signin.Outcome, error)
 	ListLogins(ctx context.Context, f accounts.LoginFilter) ([]models.LoginEvent, int64, error)
 	ResetToken(ctx context.Context, actor, username string, byUser bool) error
 	ChangeOwnPassword(ctx context.Context, userID, current, newPassword string) error

@@ -8,16 +8,9 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/accounts"
-	"github.com/authgate/authgate/legacy"
+	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/models"
 )
-
-// knownResults are the login results the server records; --result matches
-// them ignoring case.
-var knownResults = []string{
-	legacy.ResultSuccess, legacy.ResultInvalidPW, legacy.ResultTokenRequired, legacy.ResultInvalidToken,
-	legacy.ResultLockout, legacy.ResultUnknownUser, legacy.ResultDisabled, legacy.ResultSunset,
-}
 
 // parseAge reads a Go duration such as 90m or 24h, or a number of days
 // such as 7d.
@@ -37,7 +30,7 @@ func cmdLoginHistory(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "login-history", "[--user USERNAME] [--client CLIENT_ID] [--result RESULT] [--since DURATION] [--limit N] [--json]")
 	user := f.String("user", "", "only attempts for this username")
 	client := f.String("client", "", "only attempts through this client")
-	result := f.String("result", "", "only attempts with this result, e.g. "+strconv.Quote(legacy.ResultSuccess)+" or "+strconv.Quote(legacy.ResultInvalidToken))
+	result := f.String("result", "", "only attempts with this result, e.g. "+strconv.Quote(signin.ResultSuccess)+" or "+strconv.Quote(signin.ResultInvalidToken))
 	method := f.String("method", "", "only attempts by this method: "+accounts.MethodPasswordGrant+" or "+accounts.MethodLoginPage)
 	var since time.Duration
 	f.Func("since", "only attempts within this long before now, e.g. 90m, 24h or 7d", func(s string) error {
@@ -60,7 +53,7 @@ func cmdLoginHistory(ctx context.Context, env *cliEnv, args []string) error {
 		return errUsage
 	}
 	filter := accounts.LoginFilter{Username: *user, ClientID: *client, Result: *result, Method: *method, Limit: *limit}
-	for _, r := range knownResults {
+	for _, r := range signin.Results() { // --result matches them ignoring case
 		if strings.EqualFold(r, strings.TrimSpace(*result)) {
 			filter.Result = r
 		}

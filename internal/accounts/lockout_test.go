@@ -8,6 +8,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 )
@@ -17,20 +18,28 @@ func TestAuthenticateLoginLockout(t *testing.T) {
 		f := setup(t, db, Options{LockoutThreshold: 3, LockoutDuration: 10 * time.Minute})
 		ctx := t.Context()
 		u := f.mustCreate(t, "judy", "judy-password")
-		meta := LoginMeta{SourceIP: "203.0.113.7", UserAgent: "test-agent", ClientID: "portal"}
+		meta := signin.Request{Channel: signin.LoginPage, SourceIP: "203.0.113.7", UserAgent: "test-agent", ClientID: "portal"}
+		login := func(username, pw string) signin.Outcome {
+			t.Helper()
+			req := meta
+			req.Subject.Username, req.Secret = username, pw
+			o, err := f.svc.Attempt(ctx, req)
+			if err != nil {
+				t.Fatalf("Attempt(%s): %v", username, err)
+			}
+			return o
+		}
 
 		for i := 1; i <= 2; i++ {
-			_, err := f.svc.AuthenticateLogin(ctx, "judy", "wrong-password", meta)
-			if !errors.Is(err, ErrBadCredentials) || errors.Is(err, ErrLocked) {
-				t.Fatalf("failure %d: error = %v, want ErrBadCredentials only", i, err)
+			if o := login("judy", "wrong-password"); o.Result != ResultInvalidPassword || o.LockedNow {
+				t.Fatalf("failure %d: got %+v, want an invalid password that locks nothing", i, o)
 			}
 		}
 		if got := f.reload(t, u.ID); got.LoginFailures != 2 || f.svc.IsLocked(got, ChannelLogin) {
 			t.Fatalf("after 2 failures: LoginFailures %d, locked %t; want 2, false", got.LoginFailures, f.svc.IsLocked(got, ChannelLogin))
 		}
-		_, err := f.svc.AuthenticateLogin(ctx, "judy", "wrong-password", meta)
-		if !errors.Is(err, ErrBadCredentials) || !errors.Is(err, ErrLocked) {
-			t.Fatalf("third failure: error = %v, want ErrBadCredentials and ErrLocked", err)
+		if o := login("judy", "wrong-password"); o.Result != ResultInvalidPassword || !o.LockedNow {
+			t.Fatalf("third failure: got %+v, want an invalid password that locks", o)
 		}
 		got := f.reload(t, u.ID)
 		if !f.svc.IsLocked(got, ChannelLogin) {
@@ -43,8 +52,8 @@ func TestAuthenticateLoginLockout(t *testing.T) {
 			t.Errorf("legacy channel: locked %t, failures %d; want false, 0 (channels count separately)", f.svc.IsLocked(got, ChannelLegacy), got.LegacyFailures)
 		}
 		// The right password does not help while locked.
-		if _, err := f.svc.AuthenticateLogin(ctx, "judy", "judy-password", meta); !errors.Is(err, ErrLocked) {
-			t.Fatalf("right password while locked: error = %v, want ErrLocked", err)
+		if o := login("judy", "judy-password"); o.Result != ResultLockout {
+			t.Fatalf("right password while locked: got %+v, want a lockout", o)
 		}
 
 		// After the lock runs out the right password works and resets the count.
@@ -52,9 +61,8 @@ func TestAuthenticateLoginLockout(t *testing.T) {
 		if got := f.reload(t, u.ID); f.svc.IsLocked(got, ChannelLogin) {
 			t.Fatalf("still locked after the lockout duration")
 		}
-		au, err := f.svc.AuthenticateLogin(ctx, "Judy", "judy-password", meta)
-		if err != nil || au.ID != u.ID {
-			t.Fatalf("AuthenticateLogin after lock expiry = %q, %v; want judy, nil", au.ID, err)
+		if o := login("Judy", "judy-password"); !o.OK() || o.User.ID != u.ID {
+			t.Fatalf("login after lock expiry = %+v, want judy signed in", o)
 		}
 		if got := f.reload(t, u.ID); got.LoginFailures != 0 || got.LoginLockedUntil != nil {
 			t.Errorf("after success: LoginFailures %d, LoginLockedUntil %v; want 0, nil", got.LoginFailures, got.LoginLockedUntil)
@@ -62,14 +70,14 @@ func TestAuthenticateLoginLockout(t *testing.T) {
 
 		// Success resets the count: 2 failures, success, 2 failures stays unlocked.
 		for _, pw := range []string{"bad-1-password", "bad-2-password", "judy-password", "bad-3-password", "bad-4-password"} {
-			_, _ = f.svc.AuthenticateLogin(ctx, "judy", pw, meta)
+			login("judy", pw)
 		}
 		if got := f.reload(t, u.ID); got.LoginFailures != 2 || f.svc.IsLocked(got, ChannelLogin) {
 			t.Errorf("after fail, fail, success, fail, fail: LoginFailures %d, locked %t; want 2, false", got.LoginFailures, f.svc.IsLocked(got, ChannelLogin))
 		}
 
-		if _, err := f.svc.AuthenticateLogin(ctx, "mallory", "whatever-password", meta); !errors.Is(err, ErrBadCredentials) {
-			t.Errorf("unknown user: error = %v, want ErrBadCredentials", err)
+		if o := login("mallory", "whatever-password"); o.Result != ResultUnknownUser || o.User.ID != "" {
+			t.Errorf("unknown user: got %+v, want an unknown user", o)
 		}
 
 		events, total, err := f.svc.ListLogins(ctx, LoginFilter{Method: MethodLoginPage, Limit: 100})
@@ -123,15 +131,13 @@ func TestChannelsAndUnlock(t *testing.T) {
 			t.Fatalf("legacy locked %t, login locked %t; want true, false", f.svc.IsLocked(got, ChannelLegacy), f.svc.IsLocked(got, ChannelLogin))
 		}
 		// The login page still works while the legacy grant is locked.
-		if _, err := f.svc.AuthenticateLogin(ctx, "ken", "ken-password", LoginMeta{}); err != nil {
-			t.Fatalf("login page while legacy locked = %v, want nil", err)
+		o, err := f.svc.Attempt(ctx, signin.Request{Channel: signin.LoginPage, Subject: signin.Subject{Username: "ken"}, Secret: "ken-password"})
+		if err != nil || !o.OK() {
+			t.Fatalf("login page while legacy locked = %+v, %v; want success", o, err)
 		}
-		// RecordSuccess does not lift a running lock.
-		if err := f.svc.RecordSuccess(ctx, u.ID, ChannelLegacy); err != nil {
-			t.Fatal(err)
-		}
+		// A success on the login page does not lift the legacy lock.
 		if got := f.reload(t, u.ID); !f.svc.IsLocked(got, ChannelLegacy) {
-			t.Errorf("RecordSuccess lifted a running legacy lock, want it kept")
+			t.Errorf("a login-page success lifted the legacy lock, want it kept")
 		}
 		for range 2 {
 			if _, err := f.svc.RecordFailure(ctx, u.ID, ChannelLogin); err != nil {
@@ -182,6 +188,8 @@ func TestChannelsAndUnlock(t *testing.T) {
 	})
 }
 
+// Parallel failures cannot pass the threshold: the count stops there and
+// exactly one of them locks (storage.ReserveAttempt has the full test).
 func TestRecordFailureConcurrent(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{LockoutThreshold: 5})
@@ -209,8 +217,8 @@ func TestRecordFailureConcurrent(t *testing.T) {
 		if lockedNow != 1 {
 			t.Errorf("calls reporting lockedNow = %d, want exactly 1", lockedNow)
 		}
-		if got := f.reload(t, u.ID); got.LegacyFailures != n || !f.svc.IsLocked(got, ChannelLegacy) {
-			t.Errorf("LegacyFailures = %d, locked %t; want %d, true (no lost increments)", got.LegacyFailures, f.svc.IsLocked(got, ChannelLegacy), n)
+		if got := f.reload(t, u.ID); got.LegacyFailures != 5 || !f.svc.IsLocked(got, ChannelLegacy) {
+			t.Errorf("LegacyFailures = %d, locked %t; want 5, true", got.LegacyFailures, f.svc.IsLocked(got, ChannelLegacy))
 		}
 	})
 }

@@ -10,21 +10,19 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/models"
 )
 
-// Login methods, as stored in LoginEvent.Method.
+// Login methods and results, as stored in LoginEvent; the one list lives
+// with the sign-in core.
 const (
-	MethodPasswordGrant = "password_grant"
-	MethodLoginPage     = "login_page"
-)
-
-// Login results written by AuthenticateLogin, as stored in LoginEvent.Result.
-const (
-	ResultSuccess         = "Success"
-	ResultInvalidPassword = "Invalid password"
-	ResultLockout         = "Password lockout"
-	ResultUnknownUser     = "Unknown user"
+	MethodPasswordGrant   = signin.MethodPasswordGrant
+	MethodLoginPage       = signin.MethodLoginPage
+	ResultSuccess         = signin.ResultSuccess
+	ResultInvalidPassword = signin.ResultInvalidPassword
+	ResultLockout         = signin.ResultLockout
+	ResultUnknownUser     = signin.ResultUnknownUser
 )
 
 // Column sizes of models.LoginEvent.

@@ -11,6 +11,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 )
@@ -74,8 +75,8 @@ func TestNoPlaintextSecretsStored(t *testing.T) {
 		}
 		secrets["third password"] = "Olga-Third-Password-3"
 		secrets["token after own change"] = f.lastToken(t)
-		if _, err := f.svc.AuthenticateLogin(ctx, "olga", "Olga-Wrong-Password-4", LoginMeta{}); !errors.Is(err, ErrBadCredentials) {
-			t.Fatalf("AuthenticateLogin(wrong) = %v", err)
+		if o, err := f.svc.Attempt(ctx, signin.Request{Channel: signin.LoginPage, Subject: signin.Subject{Username: "olga"}, Secret: "Olga-Wrong-Password-4"}); err != nil || o.OK() {
+			t.Fatalf("Attempt(wrong) = %+v, %v", o, err)
 		}
 		secrets["wrong password"] = "Olga-Wrong-Password-4"
 		if n := len(f.outbox(t)); n != 4 {

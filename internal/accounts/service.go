@@ -12,6 +12,8 @@ import (
 
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/signin"
+	"github.com/authgate/authgate/internal/storage"
 )
 
 // Defaults used when Options leaves a field zero.
@@ -34,17 +36,26 @@ type Options struct {
 	// Now returns the current time; tests replace it.
 	Now    func() time.Time
 	Logger *slog.Logger
+	// OnLockout, when set, is told of every lock a sign-in attempt starts
+	// (for metrics).
+	OnLockout func(signin.Channel)
+	// SignInHasher, when set, is the hasher sign-in attempts verify with
+	// instead of the service's (tests count verifications with it).
+	SignInHasher signin.Hasher
 }
 
 // Service manages users. It is safe for concurrent use, and every rule it
 // enforces (counters, token uniqueness) holds across replicas because the
 // state lives in the database.
 type Service struct {
-	db     *gorm.DB
-	keys   *keyring.Keyring
-	hasher *password.Hasher
-	opts   Options
-	log    *slog.Logger
+	db      *gorm.DB
+	store   *storage.Store
+	signin  *signin.Core
+	lockout storage.Lockout
+	keys    *keyring.Keyring
+	hasher  *password.Hasher
+	opts    Options
+	log     *slog.Logger
 	// generate draws a security token; tests replace it to force collisions.
 	generate func() (string, error)
 }
@@ -66,7 +77,17 @@ func New(db *gorm.DB, keys *keyring.Keyring, hasher *password.Hasher, opts Optio
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{db: db, keys: keys, hasher: hasher, opts: opts, log: opts.Logger, generate: GenerateToken}
+	s := &Service{db: db, store: storage.New(db), keys: keys, hasher: hasher, opts: opts, log: opts.Logger, generate: GenerateToken,
+		lockout: storage.Lockout{Threshold: opts.LockoutThreshold, Duration: opts.LockoutDuration}}
+	var h signin.Hasher = hasher
+	if opts.SignInHasher != nil {
+		h = opts.SignInHasher
+	}
+	s.signin = signin.New(signin.Config{
+		Users: s, Lockout: s.store, History: s, Hasher: h, Policy: s.lockout,
+		Now: s.now, Logger: s.log, OnLockout: opts.OnLockout,
+	})
+	return s
 }
 
 func (s *Service) now() time.Time { return s.opts.Now().UTC() }

@@ -276,26 +276,8 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userID, current, newPas
 	if err := validatePassword(newPassword); err != nil {
 		return err
 	}
-	u, err := s.GetUserByID(ctx, userID)
+	u, err := s.checkCurrentPassword(ctx, userID, current)
 	if err != nil {
-		return fmt.Errorf("change password: %w", err)
-	}
-	if s.IsLocked(u, ChannelLogin) {
-		return fmt.Errorf("change password: %w", ErrLocked)
-	}
-	if err := s.VerifyPassword(ctx, u, current); err != nil {
-		if errors.Is(err, ErrBadCredentials) {
-			lockedNow, ferr := s.RecordFailure(ctx, u.ID, ChannelLogin)
-			if ferr != nil {
-				return fmt.Errorf("change password: %w", ferr)
-			}
-			if lockedNow {
-				return fmt.Errorf("change password: %w; %w", ErrBadCredentials, ErrLocked)
-			}
-		}
-		return fmt.Errorf("change password: %w", err)
-	}
-	if err := s.RecordSuccess(ctx, u.ID, ChannelLogin); err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
 	if err := s.changePassword(ctx, u.Username, "id", u.ID, newPassword, "user.password.change"); err != nil {

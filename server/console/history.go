@@ -7,19 +7,12 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/accounts"
-	"github.com/authgate/authgate/legacy"
+	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/models"
 )
 
 // eventsPerPage is the page size of the login history.
 const eventsPerPage = 50
-
-// loginResults are the results the filter offers, as the history stores
-// them.
-var loginResults = []string{
-	accounts.ResultSuccess, accounts.ResultInvalidPassword, accounts.ResultLockout, accounts.ResultUnknownUser,
-	legacy.ResultTokenRequired, legacy.ResultInvalidToken, legacy.ResultDisabled, legacy.ResultSunset,
-}
 
 type option struct{ Value, Label string }
 
@@ -46,7 +39,7 @@ func (c *console) handleLoginHistory(w http.ResponseWriter, r *http.Request, a a
 		Result:  q.Get("result"),
 		Method:  q.Get("method"),
 		Since:   strings.TrimSpace(q.Get("since")),
-		Results: loginResults,
+		Results: signin.Results(),
 		Methods: loginMethods,
 	}
 	p, err := c.page(w, r, a, "Login history", "login-history")

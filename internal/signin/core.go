@@ -1,0 +1,355 @@
+package signin
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/storage"
+	"github.com/authgate/authgate/models"
+)
+
+// MaxPassword is the longest password, in bytes, that can be set. A longer
+// candidate is never verified against a stored hash (it cannot match), but
+// costs the same as one that is.
+const MaxPassword = 1024
+
+// Channel is where an attempt arrives. It selects the lockout counter and
+// the login-history method.
+type Channel int
+
+const (
+	// LoginPage is the OAuth login page (and so the console, which signs
+	// in through it).
+	LoginPage Channel = iota + 1
+	// PasswordGrant is the legacy OAuth 2.0 password grant.
+	PasswordGrant
+	// PasswordChange is the current-password check of a self-service
+	// password change. It counts on the login page's counter and writes no
+	// login history: it is not a sign-in.
+	PasswordChange
+)
+
+func (c Channel) String() string {
+	switch c {
+	case LoginPage:
+		return "login_page"
+	case PasswordGrant:
+		return "password_grant"
+	case PasswordChange:
+		return "password_change"
+	default:
+		return fmt.Sprintf("Channel(%d)", int(c))
+	}
+}
+
+// counter is the lockout counter attempts on c count against.
+func (c Channel) counter() (storage.Counter, error) {
+	switch c {
+	case LoginPage, PasswordChange:
+		return storage.CounterLogin, nil
+	case PasswordGrant:
+		return storage.CounterLegacy, nil
+	default:
+		return 0, fmt.Errorf("unknown channel %d", int(c))
+	}
+}
+
+// method is the login-history method of c, "" for none.
+func (c Channel) method() string {
+	switch c {
+	case LoginPage:
+		return MethodLoginPage
+	case PasswordGrant:
+		return MethodPasswordGrant
+	default:
+		return ""
+	}
+}
+
+// Subject names the user an attempt is for: by UserID when it is set (a
+// signed-in user), otherwise by Username (case-insensitive).
+type Subject struct {
+	Username string
+	UserID   string
+}
+
+// Users finds the user an attempt names.
+type Users interface {
+	// FindUser returns the user s names. found is false, with a nil
+	// error, when there is none.
+	FindUser(ctx context.Context, s Subject) (u models.User, found bool, err error)
+}
+
+// Lockout counts attempts per user and counter (storage.Store implements it).
+type Lockout interface {
+	ReserveAttempt(ctx context.Context, userID string, c storage.Counter, p storage.Lockout, now time.Time) (storage.Reservation, error)
+	ReleaseAttempt(ctx context.Context, r storage.Reservation, now time.Time) error
+}
+
+// History writes the login history.
+type History interface {
+	RecordLogin(ctx context.Context, e models.LoginEvent) error
+}
+
+// Hasher verifies argon2id password hashes (password.Hasher implements it).
+// Verify returns nil on a match and password.ErrMismatch on a mismatch.
+type Hasher interface {
+	Verify(ctx context.Context, encoded, secret string) error
+	VerifyDummy(ctx context.Context, secret string) error
+}
+
+// Check verifies one candidate password against the user's hash, at the
+// cost of one argon2id verification. It reports whether it matched; an
+// error means no decision was made.
+type Check func(password string) (bool, error)
+
+// Verifier is a channel's policy for what the secret must prove.
+type Verifier interface {
+	// Cost is the number of argon2id verifications every failure on the
+	// channel costs: the most Verify ever checks.
+	Cost() int
+	// Verify decides an attempt by u with secret, calling check for every
+	// candidate password. It returns ResultSuccess or the failure result
+	// to record.
+	Verify(ctx context.Context, u models.User, secret string, check Check) (result string, err error)
+}
+
+// Password is the Verifier of a channel whose secret is the password alone.
+type Password struct{}
+
+// Cost is one verification.
+func (Password) Cost() int { return 1 }
+
+// Verify checks secret as the password.
+func (Password) Verify(_ context.Context, _ models.User, secret string, check Check) (string, error) {
+	ok, err := check(secret)
+	switch {
+	case err != nil:
+		return "", err
+	case ok:
+		return ResultSuccess, nil
+	default:
+		return ResultInvalidPassword, nil
+	}
+}
+
+// Request is one attempt.
+type Request struct {
+	Channel Channel
+	Subject Subject
+	// Secret is what was sent in the password field.
+	Secret string
+	// Verifier is the channel's policy; nil means Password.
+	Verifier Verifier
+	// Where the attempt came from, for the login history. ClientID must not
+	// come from untrusted input.
+	ClientID  string
+	SourceIP  string
+	UserAgent string
+}
+
+// Outcome is the decision on an attempt.
+type Outcome struct {
+	// Result is ResultSuccess or the failure recorded in the history.
+	Result string
+	// User is the user the attempt named, when there is one (on failure
+	// too, for the caller's logs); zero for an unknown user.
+	User models.User
+	// LockedNow is true when this failure locked the user's counter.
+	LockedNow bool
+}
+
+// OK reports whether the attempt succeeded.
+func (o Outcome) OK() bool { return o.Result == ResultSuccess }
+
+// Config is what a Core is built from. Users, Lockout, History and Hasher
+// are required.
+type Config struct {
+	Users   Users
+	Lockout Lockout
+	History History
+	Hasher  Hasher
+	// Policy is the lockout threshold and duration, per user and counter.
+	Policy storage.Lockout
+	// Now returns the current time; nil means time.Now.
+	Now    func() time.Time
+	Logger *slog.Logger
+	// OnLockout, when set, is told of every lock an attempt starts (for
+	// metrics).
+	OnLockout func(Channel)
+}
+
+// Core decides sign-in attempts. It is safe for concurrent use; its state
+// (counters and locks) lives in the database, so its guarantees hold
+// across replicas.
+type Core struct {
+	cfg Config
+}
+
+// Defaults for a Config's Policy fields left zero: Salesforce's 10
+// attempts, then 15 minutes locked.
+const (
+	DefaultThreshold = 10
+	DefaultDuration  = 15 * time.Minute
+)
+
+// New returns a Core. Zero Policy fields take the defaults above.
+func New(cfg Config) *Core {
+	if cfg.Policy.Threshold < 1 {
+		cfg.Policy.Threshold = DefaultThreshold
+	}
+	if cfg.Policy.Duration <= 0 {
+		cfg.Policy.Duration = DefaultDuration
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Core{cfg: cfg}
+}
+
+// errOverBudget is returned when a Verifier checks more candidates than
+// its Cost: failures would then cost different amounts.
+var errOverBudget = errors.New("verifier checked more candidates than its cost")
+
+// Attempt decides one sign-in attempt:
+//
+//   - it reserves the attempt against the lockout before any verification,
+//     so that at most the threshold number of attempts per user, counter
+//     and lock window ever reach a stored hash, whatever the parallelism;
+//   - every failure (unknown user, locked user, wrong password, input
+//     longer than MaxPassword, or whatever the Verifier refuses) costs
+//     exactly Verifier.Cost argon2id verifications, so timing does not
+//     tell them apart;
+//   - a success resets the count; a failure stays counted, and the one
+//     that reaches the threshold locks;
+//   - the attempt is written to the login history (except on the
+//     PasswordChange channel).
+//
+// An error means no decision was made (the database or the hasher failed);
+// an attempt already reserved then stays counted.
+func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
+	counter, err := req.Channel.counter()
+	if err != nil {
+		return Outcome{}, fmt.Errorf("sign in: %w", err)
+	}
+	v := req.Verifier
+	if v == nil {
+		v = Password{}
+	}
+	cost := v.Cost()
+	spent := 0
+	pad := func() {
+		for ; spent < cost; spent++ {
+			_ = c.cfg.Hasher.VerifyDummy(ctx, clip(req.Secret))
+		}
+	}
+
+	u, found, err := c.cfg.Users.FindUser(ctx, req.Subject)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("sign in: look up user: %w", err)
+	}
+	if !found {
+		pad()
+		return c.finish(ctx, req, Outcome{Result: ResultUnknownUser})
+	}
+	res, err := c.cfg.Lockout.ReserveAttempt(ctx, u.ID, counter, c.cfg.Policy, c.cfg.Now())
+	if errors.Is(err, storage.ErrUserNotFound) {
+		// Deleted since the lookup.
+		pad()
+		return c.finish(ctx, req, Outcome{Result: ResultUnknownUser})
+	}
+	if err != nil {
+		return Outcome{}, fmt.Errorf("sign in: %w", err)
+	}
+	if !res.Granted {
+		pad()
+		return c.finish(ctx, req, Outcome{Result: ResultLockout, User: u})
+	}
+
+	check := func(pw string) (bool, error) {
+		if spent >= cost {
+			return false, errOverBudget
+		}
+		spent++
+		if len(pw) > MaxPassword {
+			_ = c.cfg.Hasher.VerifyDummy(ctx, clip(pw))
+			return false, nil
+		}
+		err := c.cfg.Hasher.Verify(ctx, u.PasswordHash, pw)
+		switch {
+		case err == nil:
+			return true, nil
+		case errors.Is(err, password.ErrMismatch):
+			return false, nil
+		case errors.Is(err, password.ErrMalformedHash):
+			c.cfg.Logger.ErrorContext(ctx, "stored password hash is malformed", "user_id", u.ID)
+			// Spend what a well-formed hash would have cost.
+			_ = c.cfg.Hasher.VerifyDummy(ctx, clip(pw))
+			return false, nil
+		default:
+			return false, err
+		}
+	}
+	result, err := v.Verify(ctx, u, req.Secret, check)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("sign in: verify password: %w", err)
+	}
+	if result == ResultSuccess {
+		if err := c.cfg.Lockout.ReleaseAttempt(ctx, res, c.cfg.Now()); err != nil {
+			return Outcome{}, fmt.Errorf("sign in: %w", err)
+		}
+		return c.finish(ctx, req, Outcome{Result: ResultSuccess, User: u})
+	}
+	pad()
+	o := Outcome{Result: result, User: u, LockedNow: res.Locks}
+	if o.LockedNow {
+		c.cfg.Logger.WarnContext(ctx, "account locked after repeated failures", "user_id", u.ID,
+			"channel", req.Channel.String(), "duration", c.cfg.Policy.Duration.String())
+		if c.cfg.OnLockout != nil {
+			c.cfg.OnLockout(req.Channel)
+		}
+	}
+	return c.finish(ctx, req, o)
+}
+
+// finish writes the attempt to the login history. A failed write is
+// logged: the decision stands.
+func (c *Core) finish(ctx context.Context, req Request, o Outcome) (Outcome, error) {
+	method := req.Channel.method()
+	if method == "" {
+		return o, nil
+	}
+	e := models.LoginEvent{
+		Time:      c.cfg.Now().UTC(),
+		UserID:    o.User.ID,
+		Username:  req.Subject.Username,
+		ClientID:  req.ClientID,
+		SourceIP:  req.SourceIP,
+		UserAgent: req.UserAgent,
+		Method:    method,
+		Result:    o.Result,
+	}
+	if o.User.ID != "" {
+		e.Username = o.User.Username
+	}
+	if err := c.cfg.History.RecordLogin(ctx, e); err != nil {
+		c.cfg.Logger.ErrorContext(ctx, "record login history", "error", err, "channel", req.Channel.String(), "client_id", req.ClientID)
+	}
+	return o, nil
+}
+
+// clip cuts s to MaxPassword bytes: argon2id's cost does not depend on the
+// length of its input beyond its first hash, and this keeps it so.
+func clip(s string) string {
+	if len(s) > MaxPassword {
+		return s[:MaxPassword]
+	}
+	return s
+}

@@ -1,0 +1,230 @@
+package signin_test
+
+import (
+	"context"
+	"encoding/json"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+	"gorm.io/gorm"
+
+	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clientip"
+	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/internal/trustedips"
+	"github.com/authgate/authgate/legacy"
+	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/oauth"
+	"github.com/authgate/authgate/server"
+)
+
+// countingHasher is the real argon2id hasher, counting what it verifies:
+// real is a verification against a stored hash, dummy one that only
+// spends the time.
+type countingHasher struct {
+	*password.Hasher
+	real, dummy atomic.Int64
+}
+
+func (h *countingHasher) Verify(ctx context.Context, encoded, secret string) error {
+	h.real.Add(1)
+	return h.Hasher.Verify(ctx, encoded, secret)
+}
+
+func (h *countingHasher) VerifyDummy(ctx context.Context, secret string) error {
+	h.dummy.Add(1)
+	return h.Hasher.VerifyDummy(ctx, secret)
+}
+
+func (h *countingHasher) reset()          { h.real.Store(0); h.dummy.Store(0) }
+func (h *countingHasher) total() int64    { return h.real.Load() + h.dummy.Load() }
+func (h *countingHasher) verified() int64 { return h.real.Load() }
+
+// site is the public server on a real database, served over loopback
+// HTTP: the login page and the token endpoint with the legacy grant. It
+// has one user, alice, and one legacy client, loader. No range is trusted,
+// so the grant wants the security token.
+type site struct {
+	url      string
+	db       *gorm.DB
+	accounts *accounts.Service
+	hasher   *countingHasher
+	alice    models.User
+	token    string // alice's security token
+}
+
+const (
+	alicePassword = "alice-password-1"
+	clientSecret  = "client-secret-for-the-site-0123456789"
+	threshold     = 10
+)
+
+func newSite(t testing.TB, kind string, params password.Params) *site {
+	t.Helper()
+	ctx := context.Background()
+	db := testdb.Open(t, kind)
+	keys, err := keyring.New([]byte("signin-test-secret-0123456789abcdefghij"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ph, err := password.NewHasher(params, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := &countingHasher{Hasher: ph}
+	acc := accounts.New(db, keys, ph, accounts.Options{Organization: "Acme", LockoutThreshold: threshold, LockoutDuration: time.Hour, SignInHasher: counter})
+	km := oauth.NewKeyManager(db, keys, time.Hour)
+	if err := km.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	store := oauth.NewStore(db, keys, nil)
+	sh := &oauth.SecretHasher{Keys: keys, Argon2: ph}
+	cfg := config.Default()
+	cfg.Issuer = "http://127.0.0.1"
+	p := oauth.NewProvider(oauth.Settings{Issuer: cfg.Issuer, AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
+		store, km, keys, sh, func(p *oauth.Provider) fosite.TokenEndpointHandler {
+			return legacy.New(p, acc, trustedips.New(db), false, nil)
+		})
+	h, err := server.New(server.Deps{Config: cfg, DB: db, Keys: keys, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+
+	alice, err := acc.CreateUser(ctx, "test", accounts.NewUser{Username: "alice", Email: "alice@example.com", Password: alicePassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hash, err := sh.Hash(ctx, []byte(clientSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Create(&models.Client{ID: "loader", Name: "Loader", SecretHash: string(hash), GrantTypes: []string{"password"}, AccessTokenFormat: "opaque"}).Error; err != nil {
+		t.Fatal(err)
+	}
+	var row models.MailMessage
+	if err := db.Where(`"to" = ?`, "alice@example.com").Take(&row).Error; err != nil {
+		t.Fatal(err)
+	}
+	body, err := keys.Open("mail-outbox", row.BodySealed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`token:\s+([A-Za-z0-9]{24})\s`).FindSubmatch(body)
+	if m == nil {
+		t.Fatal("no token in the welcome mail")
+	}
+	return &site{url: srv.URL, db: db, accounts: acc, hasher: counter, alice: alice, token: string(m[1])}
+}
+
+var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// loginForm is a browser that has the login form open: its cookies and
+// the form's CSRF token.
+type loginForm struct {
+	client *http.Client
+	csrf   string
+}
+
+// openLogin GETs the login page in a fresh browser.
+func (s *site) openLogin(t testing.TB) loginForm {
+	t.Helper()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(s.url + "/login")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	m := csrfInput.FindStringSubmatch(string(raw))
+	if m == nil {
+		t.Fatalf("no csrf_token on the login page:\n%s", raw)
+	}
+	return loginForm{client: c, csrf: html.UnescapeString(m[1])}
+}
+
+// submit posts the login form; it returns the status (303 on success, 401
+// on a refused attempt) or an error.
+func (f loginForm) submit(s *site, username, pw string) (int, error) {
+	form := url.Values{"csrf_token": {f.csrf}, "return_to": {"/account"}, "username": {username}, "password": {pw}}
+	resp, err := f.client.PostForm(s.url+"/login", form)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// login signs in through a fresh browser and returns the status.
+func (s *site) login(t testing.TB, username, pw string) int {
+	t.Helper()
+	status, err := s.openLogin(t).submit(s, username, pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return status
+}
+
+// grant sends a password grant to the token endpoint; it returns the
+// status and the OAuth error code (empty on success).
+func (s *site) grant(username, pw string) (int, string, error) {
+	form := url.Values{"grant_type": {"password"}, "username": {username}, "password": {pw}}
+	req, err := http.NewRequest(http.MethodPost, s.url+"/oauth2/token", strings.NewReader(form.Encode()))
+	if err != nil {
+		return 0, "", err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("loader", clientSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return resp.StatusCode, "", err
+	}
+	return resp.StatusCode, body.Error, nil
+}
+
+// unlock clears alice's counters.
+func (s *site) unlock(t testing.TB) {
+	t.Helper()
+	if err := s.accounts.Unlock(context.Background(), "test", "alice"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// lock locks both of alice's counters, as threshold failures would.
+func (s *site) lock(t testing.TB) {
+	t.Helper()
+	for _, ch := range []accounts.Channel{accounts.ChannelLogin, accounts.ChannelLegacy} {
+		for range threshold {
+			if _, err := s.accounts.RecordFailure(context.Background(), s.alice.ID, ch); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}

@@ -1,0 +1,29 @@
+package signin
+
+// Login methods, as stored in the login history's Method.
+const (
+	MethodPasswordGrant = "password_grant"
+	MethodLoginPage     = "login_page"
+)
+
+// Results recorded in the login history, in the words Salesforce admins
+// know. Every channel writes these and only these; the CLI, the console
+// and the admin API offer them as filters.
+const (
+	ResultSuccess         = "Success"
+	ResultInvalidPassword = "Invalid password"
+	ResultLockout         = "Password lockout"
+	ResultUnknownUser     = "Unknown user"
+	ResultTokenRequired   = "Failed: API security token required"
+	ResultInvalidToken    = "Failed: Invalid security token"
+	ResultDisabled        = "Failed: Legacy grant disabled for client"
+	ResultSunset          = "Failed: Legacy grant past sunset"
+)
+
+// Results lists every login result, success first.
+func Results() []string {
+	return []string{
+		ResultSuccess, ResultInvalidPassword, ResultLockout, ResultUnknownUser,
+		ResultTokenRequired, ResultInvalidToken, ResultDisabled, ResultSunset,
+	}
+}
