@@ -69,10 +69,15 @@ type site struct {
 const (
 	alicePassword = "alice-password-1"
 	clientSecret  = "client-secret-for-the-site-0123456789"
-	threshold     = 10
+	// threshold is the sites' lockout threshold, Salesforce's default.
+	threshold = 10
 )
 
 func newSite(t testing.TB, kind string, params password.Params) *site {
+	return newSiteWith(t, kind, params, threshold)
+}
+
+func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter int) *site {
 	t.Helper()
 	ctx := context.Background()
 	db := testdb.Open(t, kind)
@@ -85,7 +90,7 @@ func newSite(t testing.TB, kind string, params password.Params) *site {
 		t.Fatal(err)
 	}
 	counter := &countingHasher{Hasher: ph}
-	acc := accounts.New(db, keys, ph, accounts.Options{Organization: "Acme", LockoutThreshold: threshold, LockoutDuration: time.Hour, SignInHasher: counter})
+	acc := accounts.New(db, keys, ph, accounts.Options{Organization: "Acme", LockoutThreshold: lockAfter, LockoutDuration: time.Hour, SignInHasher: counter})
 	km := oauth.NewKeyManager(db, keys, time.Hour)
 	if err := km.Ensure(ctx); err != nil {
 		t.Fatal(err)

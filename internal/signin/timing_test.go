@@ -1,0 +1,67 @@
+package signin_test
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/models"
+)
+
+// The login page answers every failure in about the same time: the median
+// of each failure kind is within a generous factor of the median of a
+// wrong password, measured in the same run with the kinds interleaved. It
+// asserts a ratio of medians, never an absolute time.
+func TestFailureTimingDoesNotTell(t *testing.T) {
+	if testing.Short() {
+		t.Skip("timing test")
+	}
+	// argon2id must dominate the request: 16 MiB, as in a real deployment
+	// it is more.
+	s := newSiteWith(t, "sqlite", password.Params{Time: 1, Memory: 16 * 1024, Threads: 1}, 1<<20)
+	ctx := t.Context()
+	bob, err := s.accounts.CreateUser(ctx, "test", accounts.NewUser{Username: "bob", Email: "bob@example.com", Password: "bob-password-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.db.Model(&models.User{}).Where("id = ?", bob.ID).Update("login_locked_until", time.Now().Add(time.Hour)).Error; err != nil {
+		t.Fatal(err)
+	}
+	kinds := []struct{ name, username, password string }{
+		{"wrong password", "alice", "wrong-password-1"},
+		{"unknown user", "nobody", "wrong-password-1"},
+		{"locked user", "bob", "bob-password-1"},
+		{"over-long input", "alice", strings.Repeat("x", 4096)},
+	}
+	const rounds = 15
+	samples := make([][]time.Duration, len(kinds))
+	for range rounds {
+		for i, k := range kinds {
+			f := s.openLogin(t)
+			start := time.Now()
+			status, err := f.submit(s, k.username, k.password)
+			samples[i] = append(samples[i], time.Since(start))
+			if err != nil || status != http.StatusUnauthorized {
+				t.Fatalf("%s: got %d %v, want 401", k.name, status, err)
+			}
+		}
+	}
+	median := func(d []time.Duration) time.Duration {
+		d = slices.Clone(d)
+		slices.Sort(d)
+		return d[len(d)/2]
+	}
+	base := median(samples[0])
+	for i, k := range kinds[1:] {
+		m := median(samples[i+1])
+		ratio := float64(m) / float64(base)
+		t.Logf("%s: median %v, %.2f× a wrong password's %v", k.name, m, ratio, base)
+		if ratio < 0.5 || ratio > 2 {
+			t.Errorf("%s: median %v is %.2f× a wrong password's %v; want within 0.5–2×", k.name, m, ratio, base)
+		}
+	}
+}
