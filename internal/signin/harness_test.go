@@ -23,6 +23,7 @@ import (
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/legacy"
@@ -103,7 +104,7 @@ func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter in
 		store, km, keys, sh, func(p *oauth.Provider) fosite.TokenEndpointHandler {
 			return legacy.New(p, acc, trustedips.New(db), false, nil)
 		})
-	h, err := server.New(server.Deps{Config: cfg, DB: db, Keys: keys, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
+	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keys, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
