@@ -50,6 +50,9 @@ type Config struct {
 	LockoutDuration     time.Duration `yaml:"lockout_duration"`
 	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded headers are believed.
 	TrustedProxies []netip.Prefix `yaml:"-"`
+	// RateLimit bounds, per source address and per process, the requests
+	// anyone can make to the endpoints that take a credential.
+	RateLimit RateLimit `yaml:"rate_limit"`
 	// LoginHistoryRetention is how long login history entries are kept.
 	LoginHistoryRetention time.Duration `yaml:"login_history_retention"`
 
@@ -93,6 +96,14 @@ type Mail struct {
 	MaxAttempts  int           `yaml:"max_attempts"`
 }
 
+// RateLimit is a per-source token bucket applied, each on its own, to the
+// login page's POST, the password grant and security-token resets: PerMinute
+// requests a minute on average, Burst at once. PerMinute 0 turns it off.
+type RateLimit struct {
+	PerMinute int `yaml:"per_minute"`
+	Burst     int `yaml:"burst"`
+}
+
 // Default returns the configuration used when nothing is set: an embedded
 // SQLite database in the working directory and loopback listeners.
 func Default() Config {
@@ -111,6 +122,7 @@ func Default() Config {
 		LockoutThreshold:      10,
 		LockoutDuration:       15 * time.Minute,
 		LoginHistoryRetention: 180 * 24 * time.Hour,
+		RateLimit:             RateLimit{PerMinute: 60, Burst: 20},
 		Mail: Mail{
 			From:         "authgate <no-reply@localhost>",
 			SMTPPort:     587,
@@ -211,10 +223,12 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 		}
 	}
 	ints := map[string]*int{
-		"AUTHGATE_LOCKOUT_THRESHOLD":  &cfg.LockoutThreshold,
-		"AUTHGATE_SMTP_PORT":          &cfg.Mail.SMTPPort,
-		"AUTHGATE_DB_MAX_OPEN_CONNS":  &cfg.DBMaxOpenConns,
-		"AUTHGATE_ARGON2_CONCURRENCY": &cfg.Argon2.MaxConcurrent,
+		"AUTHGATE_LOCKOUT_THRESHOLD":     &cfg.LockoutThreshold,
+		"AUTHGATE_RATE_LIMIT_PER_MINUTE": &cfg.RateLimit.PerMinute,
+		"AUTHGATE_RATE_LIMIT_BURST":      &cfg.RateLimit.Burst,
+		"AUTHGATE_SMTP_PORT":             &cfg.Mail.SMTPPort,
+		"AUTHGATE_DB_MAX_OPEN_CONNS":     &cfg.DBMaxOpenConns,
+		"AUTHGATE_ARGON2_CONCURRENCY":    &cfg.Argon2.MaxConcurrent,
 	}
 	for name, dst := range ints {
 		if v := getenv(name); v != "" {
@@ -340,6 +354,8 @@ func (c Config) Validate() error {
 	check(c.Argon2.Threads < 1, "argon2.threads: must be at least 1")
 	check(c.Argon2.MaxConcurrent < 0, "argon2.max_concurrent: must not be negative")
 	check(c.LockoutThreshold < 1, "lockout_threshold: must be at least 1")
+	check(c.RateLimit.PerMinute < 0, "rate_limit.per_minute: must not be negative (0 turns the limit off)")
+	check(c.RateLimit.Burst < 1, "rate_limit.burst: must be at least 1")
 	check(c.MaxBodyBytes < 1024, "max_body_bytes: must be at least 1024")
 	check(c.DBMaxOpenConns < 1, "db_max_open_conns: must be at least 1")
 	switch c.Mail.SMTPTLS {

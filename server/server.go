@@ -55,6 +55,7 @@ type Server struct {
 	asMeta    []byte
 	discETag  string
 	asETag    string
+	limits    limits
 }
 
 // New builds the public HTTP handler: OAuth 2.0 and OpenID Connect
@@ -71,6 +72,7 @@ func New(d Deps) (http.Handler, error) {
 		Deps:     d,
 		pages:    pages,
 		sessions: newSessions(d),
+		limits:   newLimits(d.Config.RateLimit),
 	}
 	if err := s.buildDiscovery(); err != nil {
 		return nil, fmt.Errorf("build discovery documents: %w", err)

@@ -2,11 +2,13 @@ package adminapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
 	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/internal/clients"
@@ -131,12 +133,12 @@ func TestAuthenticationPrincipals(t *testing.T) {
 		})
 
 		t.Run("a revoked user token is refused", func(t *testing.T) {
-			tok, err := e.passwordGrant(adminName, adminPass, oauth.AdminScope)
+			tok, err := e.codeFlowToken(adminName, adminPass, oauth.AdminScope)
 			if err != nil {
 				t.Fatal(err)
 			}
 			e.do(t, "GET", "/admin/api/users", tok.AccessToken, nil).want(t, http.StatusOK, nil)
-			e.revoke(t, e.legacyApp.ID, e.legacyAppSecret, tok.AccessToken)
+			e.revoke(t, e.webApp.ID, e.webAppSecret, tok.AccessToken)
 			e.do(t, "GET", "/admin/api/users", tok.AccessToken, nil).wantError(t, http.StatusUnauthorized, codeInvalidToken, "")
 		})
 
@@ -148,6 +150,14 @@ func TestAuthenticationPrincipals(t *testing.T) {
 			e.do(t, "GET", "/admin/api/clients", tok, nil).wantError(t, http.StatusUnauthorized, codeInvalidToken, "")
 		})
 
+		t.Run("the password grant never yields the admin scope", func(t *testing.T) {
+			_, err := e.passwordGrant(adminName, adminPass, oauth.AdminScope)
+			var re *oauth2.RetrieveError
+			if !errors.As(err, &re) || re.ErrorCode != "invalid_scope" {
+				t.Fatalf("password grant with the admin scope: got %v, want invalid_scope", err)
+			}
+		})
+
 		t.Run("a token in the query is not looked at", func(t *testing.T) {
 			e.do(t, "GET", "/admin/api/clients?access_token="+e.clientToken, "", nil).wantError(t, http.StatusUnauthorized, codeInvalidToken, "")
 		})
@@ -156,7 +166,7 @@ func TestAuthenticationPrincipals(t *testing.T) {
 			if _, err := e.accounts.CreateUser(ctx, "test", accountsUser("carol", true)); err != nil {
 				t.Fatal(err)
 			}
-			tok, err := e.passwordGrant("carol", "carol-password-1", oauth.AdminScope)
+			tok, err := e.codeFlowToken("carol", "carol-password-1", oauth.AdminScope)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -169,7 +179,7 @@ func TestAuthenticationPrincipals(t *testing.T) {
 			if _, err := e.accounts.CreateUser(ctx, "test", accountsUser("dave", true)); err != nil {
 				t.Fatal(err)
 			}
-			tok, err := e.passwordGrant("dave", "dave-password-1", oauth.AdminScope)
+			tok, err := e.codeFlowToken("dave", "dave-password-1", oauth.AdminScope)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -8,10 +8,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"mime/quotedprintable"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/mail"
 	"net/url"
@@ -83,11 +85,13 @@ type env struct {
 	// noScope is a client_credentials client without authgate:admin.
 	noScope       models.Client
 	noScopeSecret string
+	webApp        models.Client
+	webAppSecret  string
 
 	clientToken  string // client credentials, authgate:admin
-	adminToken   string // password grant for root (admin), authgate:admin
+	adminToken   string // code flow for root (admin), authgate:admin
 	adminRefresh string // the refresh token issued with adminToken
-	userToken    string // password grant for bob (not an admin), authgate:admin
+	userToken    string // code flow for bob (not an admin), who asked for authgate:admin
 	noScopeToken string // client credentials without authgate:admin
 	scopelessAdm string // password grant for root without authgate:admin
 
@@ -192,19 +196,27 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 	e.noScope, e.noScopeSecret = e.createClient(t, clients.NewClient{
 		Name: "reporting", GrantTypes: []string{clients.GrantClientCredentials},
 	})
+	// User tokens with the admin scope come only from the code flow.
+	e.webApp, e.webAppSecret = e.createClient(t, clients.NewClient{
+		Name:         "admin tool",
+		GrantTypes:   []string{clients.GrantAuthorizationCode, clients.GrantRefreshToken},
+		RedirectURIs: []string{webAppCallback},
+		Scopes:       []string{oauth.ScopeOpenID, oauth.AdminScope, oauth.ScopeOfflineAccess},
+		FirstParty:   true,
+	})
 
 	e.clientToken = e.clientCredentials(t, e.automation.ID, e.automationSecret, oauth.AdminScope).AccessToken
 	e.noScopeToken = e.clientCredentials(t, e.noScope.ID, e.noScopeSecret).AccessToken
-	tok, err := e.passwordGrant(adminName, adminPass, oauth.AdminScope)
+	tok, err := e.codeFlowToken(adminName, adminPass, oauth.AdminScope, oauth.ScopeOfflineAccess)
 	if err != nil {
-		t.Fatalf("password grant for %s: %v", adminName, err)
+		t.Fatalf("code flow for %s: %v", adminName, err)
 	}
 	e.adminToken, e.adminRefresh = tok.AccessToken, tok.RefreshToken
 	if e.adminRefresh == "" {
 		t.Fatal("password grant issued no refresh token; the refresh-token-as-bearer test needs one")
 	}
-	if tok, err = e.passwordGrant(userName, userPass, oauth.AdminScope); err != nil {
-		t.Fatalf("password grant for %s: %v", userName, err)
+	if tok, err = e.codeFlowToken(userName, userPass, oauth.AdminScope); err != nil {
+		t.Fatalf("code flow for %s: %v", userName, err)
 	}
 	e.userToken = tok.AccessToken
 	if tok, err = e.passwordGrant(adminName, adminPass); err != nil {
@@ -237,6 +249,59 @@ func (e *env) clientCredentials(t *testing.T, id, secret string, scopes ...strin
 		t.Fatalf("client credentials for %s: %v", id, err)
 	}
 	return tok
+}
+
+// webAppCallback is the redirect URI of webApp; nothing listens there: the
+// code is read from the redirect.
+const webAppCallback = "http://127.0.0.1:5555/callback"
+
+var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+// codeFlowToken signs username in on the login page and gets a token through
+// the code flow of webApp, the one way a user token can carry the admin
+// scope.
+func (e *env) codeFlowToken(username, pw string, scopes ...string) (*oauth2.Token, error) {
+	ctx := context.Background()
+	jar, err := cookiejar.New(nil)
+	if err != nil {
+		return nil, err
+	}
+	browser := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := browser.Get(e.issuer + "/login")
+	if err != nil {
+		return nil, err
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := csrfInput.FindSubmatch(body)
+	if m == nil {
+		return nil, errors.New("no CSRF field on the login page")
+	}
+	resp, err = browser.PostForm(e.issuer+"/login", url.Values{
+		"csrf_token": {string(m[1])}, "username": {username}, "password": {pw}, "return_to": {"/account"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther && resp.StatusCode != http.StatusFound {
+		return nil, fmt.Errorf("sign in as %s: status %d", username, resp.StatusCode)
+	}
+	cfg := oauth2.Config{
+		ClientID: e.webApp.ID, ClientSecret: e.webAppSecret, Scopes: scopes, RedirectURL: webAppCallback,
+		Endpoint: oauth2.Endpoint{AuthURL: e.issuer + "/oauth2/authorize", TokenURL: e.issuer + "/oauth2/token", AuthStyle: oauth2.AuthStyleInHeader},
+	}
+	verifier := oauth2.GenerateVerifier()
+	resp, err = browser.Get(cfg.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(verifier)))
+	if err != nil {
+		return nil, err
+	}
+	resp.Body.Close()
+	loc, err := url.Parse(resp.Header.Get("Location"))
+	if err != nil || loc.Query().Get("code") == "" {
+		return nil, fmt.Errorf("authorize for %s: status %d, location %q", username, resp.StatusCode, resp.Header.Get("Location"))
+	}
+	return cfg.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(verifier))
 }
 
 // passwordGrant gets a token for a user through legacyApp.
