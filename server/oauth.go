@@ -236,6 +236,11 @@ func (s *Server) handleToken() http.Handler {
 			s.writeTokenError(w, r, nil, fosite.ErrInvalidRequest.WithHint("The request body is not a valid form.").WithWrap(err))
 			return
 		}
+		// The password grant is the one grant anyone can try credentials
+		// on: its own per-source limit, before any work.
+		if r.PostForm.Get("grant_type") == legacy.GrantType && !s.admit(w, r, s.limits.passwordGrant, "password_grant", refuseJSON) {
+			return
+		}
 		ar, resp, err := s.Provider.Token(ctx, r, oauth.NewSession(""))
 		if err != nil {
 			s.writeTokenError(w, r, ar, err)
