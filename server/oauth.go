@@ -152,6 +152,7 @@ func (s *Server) checkExactRedirect(r *http.Request) error {
 	if slices.Contains(c.GetRedirectURIs(), redirect) {
 		return nil
 	}
+	//lint:ignore ST1005 the text is the error_description the client reads, written like fosite's
 	return errors.New("The redirect_uri does not exactly match a redirect URI registered for this client.")
 }
 

@@ -45,7 +45,7 @@ func readPassword(env *cliEnv) (string, error) {
 	line = strings.TrimSuffix(line, "\n")
 	line = strings.TrimSuffix(line, "\r")
 	if line == "" {
-		return "", errors.New("no password on standard input: give it on the first line, e.g. printf '%s\\n' \"$PASSWORD\" | authgate users ...")
+		return "", errors.New("no password on standard input: give it on the first line (printf '%s\\n' \"$PASSWORD\" | authgate users COMMAND)")
 	}
 	return line, nil
 }

@@ -347,7 +347,7 @@ func newFakeProvider(t *testing.T) *fakeProvider {
 	})
 	mux.HandleFunc("POST /consent", func(w http.ResponseWriter, r *http.Request) {
 		if r.PostFormValue("decision") != "Allow" {
-			http.Error(w, "denied", 403)
+			http.Error(w, "denied", http.StatusForbidden)
 			return
 		}
 		next, _ := url.Parse(r.PostFormValue("next"))
