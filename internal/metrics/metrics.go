@@ -6,6 +6,7 @@ import (
 	"context"
 	"database/sql"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -26,7 +27,7 @@ type Metrics struct {
 	latency      *prometheus.HistogramVec
 	tokens       *prometheus.CounterVec
 	legacyGrants *prometheus.CounterVec
-	lockouts     prometheus.Counter
+	lockouts     *prometheus.CounterVec
 }
 
 // New registers the collectors. db and mail may be nil.
@@ -47,9 +48,9 @@ func New(db *sql.DB, mail MailStats) *Metrics {
 		legacyGrants: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authgate_legacy_grants_total", Help: "Legacy password grant attempts by client and login-history result.",
 		}, []string{"client_id", "result"}),
-		lockouts: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "authgate_lockouts_total", Help: "Users locked after repeated failures.",
-		}),
+		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authgate_lockouts_total", Help: "Users locked after repeated failures, by channel.",
+		}, []string{"channel"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.tokens, m.legacyGrants, m.lockouts,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -65,51 +66,110 @@ func New(db *sql.DB, mail MailStats) *Metrics {
 	return m
 }
 
-// Handler serves the metrics in the Prometheus text format.
+// Handler serves the metrics in the Prometheus text format. A collector
+// that fails (the mail queue while the database is down) is left out and
+// the rest is still served: an outage is when the others matter.
 func (m *Metrics) Handler() http.Handler {
-	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
-// Token counts one token endpoint answer.
+// Token counts one token endpoint answer. grantType may be anything a
+// client sent: only known grant types become a label of their own. result
+// is "ok" or an OAuth error code, which the server chooses.
 func (m *Metrics) Token(grantType, result string) {
 	if m == nil {
 		return
 	}
-	m.tokens.WithLabelValues(label(grantType), result).Inc()
+	m.tokens.WithLabelValues(grantTypeLabel(grantType), result).Inc()
 }
 
-// Legacy counts one legacy grant attempt; lockedNow counts a lockout.
+// Legacy counts one legacy grant attempt of an authenticated client (so
+// clientID names a registered client, never a value a caller invented);
+// lockedNow counts a lockout of the legacy channel.
 func (m *Metrics) Legacy(clientID, result string, lockedNow bool) {
 	if m == nil {
 		return
 	}
 	m.legacyGrants.WithLabelValues(clientID, result).Inc()
 	if lockedNow {
-		m.lockouts.Inc()
+		m.Lockout("legacy")
 	}
 }
 
-// Lockout counts a lockout outside the legacy grant (the login page).
-func (m *Metrics) Lockout() {
+// Lockout counts one lockout: a user's channel ("login", "legacy") locked
+// after repeated failures. channel is chosen by the server, never by a
+// request.
+func (m *Metrics) Lockout(channel string) {
 	if m != nil {
-		m.lockouts.Inc()
+		m.lockouts.WithLabelValues(channel).Inc()
 	}
 }
 
-func label(s string) string {
-	if s == "" {
-		return "none"
+// Labels that come from a request take their value from a fixed list, so
+// that no client can add a series: every series lives as long as the
+// process, and an invented value per request would grow memory and the
+// /metrics page without bound.
+const (
+	labelNone  = "none"  // the request carried no value
+	labelOther = "other" // a value outside the known list
+)
+
+// knownMethods are the HTTP methods of RFC 9110 and PATCH; any other method
+// is labelled "other".
+var knownMethods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodConnect, http.MethodOptions, http.MethodTrace,
+}
+
+// knownGrantTypes are the grant types of the OAuth 2.0 RFCs, whether or not
+// authgate implements them (an unsupported one is still worth telling
+// apart); any other is labelled "other".
+var knownGrantTypes = []string{
+	"authorization_code",
+	"refresh_token",
+	"client_credentials",
+	"password",
+	"urn:ietf:params:oauth:grant-type:device_code",
+	"urn:ietf:params:oauth:grant-type:jwt-bearer",
+	"urn:ietf:params:oauth:grant-type:saml2-bearer",
+	"urn:ietf:params:oauth:grant-type:token-exchange",
+}
+
+// methodLabel returns method if it is a known HTTP method, else "other".
+func methodLabel(method string) string {
+	return oneOf(method, knownMethods)
+}
+
+// grantTypeLabel returns grantType if it is a known grant type, "none"
+// when it is empty, else "other".
+func grantTypeLabel(grantType string) string {
+	if grantType == "" {
+		return labelNone
 	}
-	if len(s) > 40 {
-		return "other"
+	return oneOf(grantType, knownGrantTypes)
+}
+
+// statusLabel returns the status code as text, or "other" outside the
+// range of HTTP status codes.
+func statusLabel(code int) string {
+	if code < 100 || code > 599 {
+		return labelOther
 	}
-	return s
+	return strconv.Itoa(code)
+}
+
+func oneOf(v string, known []string) string {
+	if slices.Contains(known, v) {
+		return v
+	}
+	return labelOther
 }
 
 // Middleware counts requests and their latency by route. It must wrap the
 // ServeMux directly: the mux records the matched pattern on the request it
 // is given, and the route label is read from there, so that unbounded
-// paths never become labels.
+// paths never become labels. Methods outside the known list are counted
+// as "other".
 func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	if m == nil {
 		return next
@@ -122,7 +182,7 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, r.Method, strconv.Itoa(rec.Status())).Inc()
+		m.requests.WithLabelValues(route, methodLabel(r.Method), statusLabel(rec.Status())).Inc()
 		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
 	})
 }
