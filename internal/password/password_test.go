@@ -1,0 +1,212 @@
+package password
+
+import (
+	"context"
+	"errors"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// cheap are parameters fast enough for tests; production uses far more.
+var cheap = Params{Time: 1, Memory: 8 << 10, Threads: 1}
+
+func newHasher(t *testing.T, p Params, maxConcurrent int) *Hasher {
+	t.Helper()
+	h, err := NewHasher(p, maxConcurrent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+func TestHashVerify(t *testing.T) {
+	h := newHasher(t, cheap, 2)
+	ctx := t.Context()
+	enc, err := h.Hash(ctx, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !IsHash(enc) || strings.Contains(enc, "correct horse") {
+		t.Fatalf("Hash = %q, want an argon2id encoding without the password", enc)
+	}
+	if err := h.Verify(ctx, enc, "correct horse"); err != nil {
+		t.Errorf("Verify(right password) = %v, want nil", err)
+	}
+	for _, wrong := range []string{"", "correct hors", "correct horse ", "Correct horse", "correct horse\x00"} {
+		if err := h.Verify(ctx, enc, wrong); !errors.Is(err, ErrMismatch) {
+			t.Errorf("Verify(%q) = %v, want ErrMismatch", wrong, err)
+		}
+	}
+	again, err := h.Hash(ctx, "correct horse")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again == enc {
+		t.Error("two hashes of one password are equal: the salt is not fresh")
+	}
+}
+
+// TestVerifyUsesTheStoredParameters: raising the cost must not lock out
+// users whose hashes were made with the old one.
+func TestVerifyUsesTheStoredParameters(t *testing.T) {
+	old := newHasher(t, cheap, 1)
+	enc, err := old.Hash(t.Context(), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(enc, "$m=8192,t=1,p=1$") {
+		t.Errorf("Hash = %q, want the parameters m=8192,t=1,p=1 in it", enc)
+	}
+	stronger := newHasher(t, Params{Time: 2, Memory: 16 << 10, Threads: 2}, 1)
+	if err := stronger.Verify(t.Context(), enc, "pw"); err != nil {
+		t.Errorf("a hasher with other parameters: Verify = %v, want nil", err)
+	}
+	if enc2, _ := stronger.Hash(t.Context(), "pw"); !strings.Contains(enc2, "$m=16384,t=2,p=2$") {
+		t.Errorf("Hash = %q, want the new parameters in it", enc2)
+	}
+}
+
+func TestVerifyRefusesMalformedHashes(t *testing.T) {
+	h := newHasher(t, cheap, 1)
+	good, err := h.Hash(t.Context(), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(good, "$") // "", argon2id, v=19, m=..,t=..,p=.., salt, key
+	with := func(i int, v string) string {
+		p := slices.Clone(parts)
+		p[i] = v
+		return strings.Join(p, "$")
+	}
+	for name, enc := range map[string]string{
+		"empty":             "",
+		"plain text":        "pw",
+		"bcrypt":            "$2a$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234",
+		"argon2i":           with(1, "argon2i"),
+		"other version":     with(2, "v=16"),
+		"no version":        with(2, "x"),
+		"zero time":         with(3, "m=8192,t=0,p=1"),
+		"zero memory":       with(3, "m=0,t=1,p=1"),
+		"zero threads":      with(3, "m=8192,t=1,p=0"),
+		"memory over cap":   with(3, "m=4194305,t=1,p=1"),
+		"no parameters":     with(3, ""),
+		"salt not base64":   with(4, "!!!"),
+		"key not base64":    with(5, "!!!"),
+		"key too short":     with(5, "AAAAAAAAAAAAAAAAAAAA"), // 15 bytes
+		"missing a part":    strings.Join(parts[:5], "$"),
+		"one part too many": good + "$x",
+	} {
+		if err := h.Verify(t.Context(), enc, "pw"); !errors.Is(err, ErrMalformedHash) {
+			t.Errorf("%s: Verify(%q) = %v, want ErrMalformedHash", name, enc, err)
+		}
+	}
+}
+
+func TestIsHash(t *testing.T) {
+	for s, want := range map[string]bool{
+		"$argon2id$v=19$m=8192,t=1,p=1$c2FsdA$a2V5": true,
+		"$argon2i$v=19$m=8192,t=1,p=1$c2FsdA$a2V5":  false,
+		"argon2id":                  false,
+		"":                          false,
+		"$2a$10$abcdefghijklmnopqr": false,
+	} {
+		if got := IsHash(s); got != want {
+			t.Errorf("IsHash(%q) = %t, want %t", s, got, want)
+		}
+	}
+}
+
+// TestVerifyDummyAlwaysFails, even for the dummy hash's own input.
+func TestVerifyDummyAlwaysFails(t *testing.T) {
+	h := newHasher(t, cheap, 1)
+	for _, pw := range []string{"", "authgate-dummy", "anything"} {
+		if err := h.VerifyDummy(t.Context(), pw); !errors.Is(err, ErrMismatch) {
+			t.Errorf("VerifyDummy(%q) = %v, want ErrMismatch", pw, err)
+		}
+	}
+}
+
+// TestVerifyDummyCostsAVerification: a lookup of an unknown user calls
+// VerifyDummy so that it takes as long as a wrong password for a known
+// one. The medians of the two, measured interleaved in this run, must be
+// close.
+func TestVerifyDummyCostsAVerification(t *testing.T) {
+	h := newHasher(t, Params{Time: 2, Memory: 16 << 10, Threads: 1}, 1)
+	ctx := t.Context()
+	enc, err := h.Hash(ctx, "right")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 15
+	var real, dummy []time.Duration
+	for range n {
+		start := time.Now()
+		_ = h.Verify(ctx, enc, "wrong")
+		real = append(real, time.Since(start))
+		start = time.Now()
+		_ = h.VerifyDummy(ctx, "wrong")
+		dummy = append(dummy, time.Since(start))
+	}
+	median := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
+	mr, md := median(real), median(dummy)
+	if ratio := float64(md) / float64(mr); ratio < 0.5 || ratio > 2 {
+		t.Errorf("median VerifyDummy %v, median Verify %v: ratio %.2f, want between 0.5 and 2", md, mr, ratio)
+	}
+}
+
+// TestConcurrencyIsBounded: with every slot taken, a hash waits, and gives
+// up with ErrBusy (and the context's error) when its context ends.
+func TestConcurrencyIsBounded(t *testing.T) {
+	h := newHasher(t, cheap, 2)
+	enc, err := h.Hash(t.Context(), "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Take both slots, as two hashes in flight would.
+	for range 2 {
+		if err := h.acquire(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if err := h.Verify(ctx, enc, "pw"); !errors.Is(err, ErrBusy) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Verify with every slot taken = %v, want ErrBusy and DeadlineExceeded", err)
+	}
+	if _, err := h.Hash(ctx, "pw"); !errors.Is(err, ErrBusy) {
+		t.Errorf("Hash with every slot taken = %v, want ErrBusy", err)
+	}
+
+	// Freeing one slot lets a waiting verification through.
+	done := make(chan error, 1)
+	go func() { done <- h.Verify(t.Context(), enc, "pw") }()
+	select {
+	case err := <-done:
+		t.Fatalf("Verify ran with every slot taken: %v", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	h.release()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Verify after a slot freed = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Verify still waiting after a slot freed")
+	}
+	h.release()
+}
+
+func TestNewHasherDefaultsToNumCPU(t *testing.T) {
+	h := newHasher(t, cheap, 0)
+	if got, want := cap(h.slots), runtime.NumCPU(); got != want {
+		t.Errorf("slots = %d, want runtime.NumCPU() = %d", got, want)
+	}
+	h = newHasher(t, cheap, 3)
+	if got := cap(h.slots); got != 3 {
+		t.Errorf("slots = %d, want 3", got)
+	}
+}
