@@ -7,13 +7,14 @@ package web
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"testing/fstest"
 	"time"
 )
 
@@ -120,16 +121,24 @@ func Chain(h http.Handler, mws ...func(http.Handler) http.Handler) http.Handler 
 	return h
 }
 
-// StaticHandler serves, below prefix, style.css: the shared stylesheet
-// followed, when given, by extraCSS. Browsers may cache it for an hour.
+// StaticHandler serves prefix+"style.css": the shared stylesheet followed,
+// when given, by extraCSS. Browsers may cache it for an hour and revalidate
+// it by its ETag; every other path below prefix is not found.
 func StaticHandler(prefix string, extraCSS []byte) http.Handler {
 	css := baseCSS
 	if len(extraCSS) > 0 {
 		css = bytes.Join([][]byte{baseCSS, extraCSS}, []byte("\n"))
 	}
-	files := http.StripPrefix(prefix, http.FileServerFS(fstest.MapFS{"style.css": {Data: css}}))
+	sum := sha256.Sum256(css)
+	etag := `"` + hex.EncodeToString(sum[:8]) + `"`
+	path := prefix + "style.css"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != path {
+			http.NotFound(w, r)
+			return
+		}
 		w.Header().Set("Cache-Control", "public, max-age=3600")
-		files.ServeHTTP(w, r)
+		w.Header().Set("ETag", etag)
+		http.ServeContent(w, r, "style.css", time.Time{}, bytes.NewReader(css))
 	})
 }

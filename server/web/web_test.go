@@ -3,8 +3,10 @@ package web
 import (
 	"html/template"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -33,6 +35,40 @@ func TestStaticHandler(t *testing.T) {
 		if got := rec.Header().Get("Content-Type"); !strings.HasPrefix(got, "text/css") {
 			t.Errorf("%sstyle.css: Content-Type %q", tt.prefix, got)
 		}
+	}
+}
+
+func TestStaticHandlerServesOnlyTheStylesheet(t *testing.T) {
+	h := StaticHandler("/static/", nil)
+	get := func(method, path string, header http.Header) *httptest.ResponseRecorder {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest(method, path, nil)
+		maps.Copy(req.Header, header)
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	// No listing of the folder, nothing else below the prefix.
+	for _, path := range []string{"/static/", "/static/index.html", "/static/style.css/", "/static/../web.go", "/static/STYLE.CSS"} {
+		if rec := get(http.MethodGet, path, nil); rec.Code != http.StatusNotFound || strings.Contains(rec.Body.String(), "style.css") {
+			t.Errorf("GET %s: status %d, body %q; want 404 without a listing", path, rec.Code, rec.Body.String())
+		}
+	}
+	rec := get(http.MethodGet, "/static/style.css", nil)
+	etag := rec.Header().Get("ETag")
+	if etag == "" {
+		t.Fatal("no ETag")
+	}
+	if rec := get(http.MethodGet, "/static/style.css", http.Header{"If-None-Match": {etag}}); rec.Code != http.StatusNotModified || rec.Body.Len() != 0 {
+		t.Errorf("GET with If-None-Match: status %d, %d bytes; want 304 and no body", rec.Code, rec.Body.Len())
+	}
+	if rec := get(http.MethodHead, "/static/style.css", nil); rec.Code != http.StatusOK || rec.Body.Len() != 0 ||
+		rec.Header().Get("Content-Length") != strconv.Itoa(len(baseCSS)) {
+		t.Errorf("HEAD: status %d, %d bytes, Content-Length %q; want 200, no body, %d", rec.Code, rec.Body.Len(), rec.Header().Get("Content-Length"), len(baseCSS))
+	}
+	rec = httptest.NewRecorder()
+	StaticHandler("/admin/static/", []byte("main {}")).ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/admin/static/style.css", nil))
+	if rec.Header().Get("ETag") == etag {
+		t.Error("two stylesheets share an ETag")
 	}
 }
 
