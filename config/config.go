@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/authgate/authgate/internal/clientip"
 )
 
 // Config holds every setting authgate reads. It is loaded once by Load and
@@ -160,7 +162,7 @@ func Load(getenv func(string) string, path string) (Config, error) {
 		}
 		cfg = fc.Config
 		if len(fc.TrustedProxies) > 0 {
-			prefixes, err := ParsePrefixes(strings.Join(fc.TrustedProxies, ","))
+			prefixes, err := clientip.ParsePrefixes(strings.Join(fc.TrustedProxies, ","))
 			if err != nil {
 				return Config{}, fmt.Errorf("trusted_proxies: %w", err)
 			}
@@ -274,7 +276,7 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 		cfg.Pprof = b
 	}
 	if v := getenv("AUTHGATE_TRUSTED_PROXIES"); v != "" {
-		prefixes, err := ParsePrefixes(v)
+		prefixes, err := clientip.ParsePrefixes(v)
 		if err != nil {
 			return fmt.Errorf("AUTHGATE_TRUSTED_PROXIES: %w", err)
 		}
@@ -376,42 +378,6 @@ func (c Config) Validate() error {
 
 // IssuerIsHTTPS reports whether cookies must be marked Secure.
 func (c Config) IssuerIsHTTPS() bool { return strings.HasPrefix(c.Issuer, "https://") }
-
-// ParsePrefixes parses a comma-separated list of CIDR ranges or single
-// addresses, IPv4 or IPv6.
-func ParsePrefixes(list string) ([]netip.Prefix, error) {
-	var out []netip.Prefix
-	for _, item := range strings.Split(list, ",") {
-		item = strings.TrimSpace(item)
-		if item == "" {
-			continue
-		}
-		p, err := ParsePrefix(item)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, p)
-	}
-	return out, nil
-}
-
-// ParsePrefix parses one CIDR range such as 10.0.0.0/8 or 2001:db8::/32; a
-// bare address is taken as a single-host range. The result is masked.
-func ParsePrefix(s string) (netip.Prefix, error) {
-	if strings.Contains(s, "/") {
-		p, err := netip.ParsePrefix(s)
-		if err != nil {
-			return netip.Prefix{}, fmt.Errorf("%q is not a CIDR range such as 10.0.0.0/8 or 2001:db8::/32", s)
-		}
-		return p.Masked(), nil
-	}
-	a, err := netip.ParseAddr(s)
-	if err != nil {
-		return netip.Prefix{}, fmt.Errorf("%q is not an IP address or CIDR range", s)
-	}
-	a = a.Unmap()
-	return netip.PrefixFrom(a, a.BitLen()), nil
-}
 
 func redactURL(raw string) string {
 	u, err := url.Parse(raw)

@@ -105,38 +105,3 @@ func TestMissingConfigFile(t *testing.T) {
 		t.Fatalf("got %v, want a read error", err)
 	}
 }
-
-func TestParsePrefix(t *testing.T) {
-	for _, tc := range []struct{ in, want string }{
-		{"10.1.2.3/8", "10.0.0.0/8"},
-		{"192.0.2.7", "192.0.2.7/32"},
-		{"2001:db8::1/32", "2001:db8::/32"},
-		{"::ffff:192.0.2.7", "192.0.2.7/32"},
-	} {
-		got, err := config.ParsePrefix(tc.in)
-		if err != nil || got.String() != tc.want {
-			t.Errorf("ParsePrefix(%q): got %v, %v; want %s", tc.in, got, err, tc.want)
-		}
-	}
-	for _, bad := range []string{"", "10.0.0.0/33", "example.com", "10.0.0/8"} {
-		if _, err := config.ParsePrefix(bad); err == nil {
-			t.Errorf("ParsePrefix(%q): want an error", bad)
-		}
-	}
-}
-
-func FuzzParsePrefixes(f *testing.F) {
-	f.Add("10.0.0.0/8, 2001:db8::/32")
-	f.Add("::1,127.0.0.1")
-	f.Fuzz(func(t *testing.T, list string) {
-		ps, err := config.ParsePrefixes(list)
-		if err != nil {
-			return
-		}
-		for _, p := range ps {
-			if !p.IsValid() || p.Masked() != p {
-				t.Fatalf("ParsePrefixes(%q) gave %v, not a valid masked prefix", list, p)
-			}
-		}
-	})
-}

@@ -23,22 +23,11 @@ func New(trustedProxies []netip.Prefix) *Resolver {
 		if !p.IsValid() {
 			continue
 		}
-		r.trusted = append(r.trusted, unmapPrefix(p))
+		r.trusted = append(r.trusted, canonical(p))
 	}
 	return r
 }
 
-// unmapPrefix turns an IPv4-mapped IPv6 prefix into the IPv4 prefix it
-// covers, so that it matches the unmapped addresses the Resolver compares.
-func unmapPrefix(p netip.Prefix) netip.Prefix {
-	p = p.Masked()
-	if p.Addr().Is4In6() && p.Bits() >= 96 {
-		return netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
-	}
-	return p
-}
-
-// isTrusted reports whether addr is one of the configured proxies.
 // IsProxy reports whether addr is one of the trusted proxies. A request
 // whose resolved client address is a proxy came through it with no usable
 // forwarding header (or from the proxy itself): it must not be trusted as

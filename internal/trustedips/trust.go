@@ -13,8 +13,8 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
-	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/audit"
+	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/models"
 )
 
@@ -288,9 +288,10 @@ func (r *Ranges) invalidate() {
 }
 
 // parse reads one range as an administrator types it and returns its
-// canonical form. IPv4-mapped IPv6 ranges become the IPv4 ranges they
-// cover, because Contains compares unmapped addresses. A range of length
-// zero is refused: it would accept the password alone from anywhere.
+// canonical form (clientip.ParsePrefix, authgate's one range parser) with
+// the rules of trusted ranges on top: a length bound for the column, and
+// no range of length zero, which would accept the password alone from
+// anywhere.
 func parse(cidr string) (netip.Prefix, error) {
 	s := strings.TrimSpace(cidr)
 	switch {
@@ -298,16 +299,10 @@ func parse(cidr string) (netip.Prefix, error) {
 		return netip.Prefix{}, &FieldError{Field: "cidr", Message: "is required: enter a range such as 10.0.0.0/8 or 2001:db8::/32, or a single address"}
 	case len(s) > maxCIDRLen:
 		return netip.Prefix{}, &FieldError{Field: "cidr", Message: "is too long to be a CIDR range such as 10.0.0.0/8 or 2001:db8::/32"}
-	case strings.Contains(s, "%"):
-		// netip would drop the zone silently; say so instead.
-		return netip.Prefix{}, &FieldError{Field: "cidr", Message: fmt.Sprintf("%q names a network interface zone; enter the address without %%zone", s)}
 	}
-	p, err := config.ParsePrefix(s)
+	p, err := clientip.ParsePrefix(s)
 	if err != nil {
 		return netip.Prefix{}, &FieldError{Field: "cidr", Message: err.Error()}
-	}
-	if p.Addr().Is4In6() && p.Bits() >= 96 {
-		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 	}
 	if p.Bits() == 0 {
 		return netip.Prefix{}, &FieldError{Field: "cidr", Message: fmt.Sprintf("%s covers every address; trusted ranges must be narrower", p)}
