@@ -100,6 +100,9 @@ func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter in
 	sh := &oauth.SecretHasher{Keys: keys, Argon2: ph}
 	cfg := config.Default()
 	cfg.Issuer = "http://127.0.0.1"
+	// These tests play bursts against the lockout; the per-source rate
+	// limit in front of it has its own attack test (e2e).
+	cfg.RateLimit.PerMinute = 0
 	p := oauth.NewProvider(oauth.Settings{Issuer: cfg.Issuer, AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
 		store, km, keys, sh, func(p *oauth.Provider) fosite.TokenEndpointHandler {
 			return legacy.New(p, acc, trustedips.New(db), false, nil)
