@@ -64,7 +64,7 @@ func newFixtureFull(tb testing.TB, params password.Params, edit func(*legacy.Pas
 		tb.Fatal(err)
 	}
 	acc := accounts.New(db, keyring, hasher, accounts.Options{Organization: "Acme", LockoutThreshold: 1 << 30, LockoutDuration: time.Minute})
-	keys := oauth.NewKeyManager(db, keyring, time.Hour)
+	keys := oauth.NewKeyManager(storage.New(db), keyring, time.Hour)
 	if err := keys.Ensure(ctx); err != nil {
 		tb.Fatal(err)
 	}

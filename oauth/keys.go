@@ -16,10 +16,9 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
-	"gorm.io/gorm"
 
-	"github.com/authgate/authgate/internal/audit"
 	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/models"
 )
 
@@ -27,12 +26,18 @@ const (
 	keySealPurpose = "signing-key"
 	keyBits        = 2048
 	keyAlgorithm   = "RS256"
-	// keyLockID serialises first-key creation across replicas on PostgreSQL.
-	keyLockID = 0x617574686b79 // "authky"
 )
 
 // AuditKeyRotate is the audit action of a signing key rotation.
-const AuditKeyRotate = "signing_key.rotate"
+const AuditKeyRotate = storage.AuditSigningKeyRotate
+
+// KeyStore is what KeyManager needs of storage (storage.Store).
+type KeyStore interface {
+	EnsureSigningKey(ctx context.Context, newKey func() (models.SigningKey, error)) error
+	RotateSigningKey(ctx context.Context, next models.SigningKey, now, expires time.Time, actor string) error
+	PublishedSigningKeys(ctx context.Context, now time.Time) ([]models.SigningKey, error)
+	SigningKeys(ctx context.Context) ([]models.SigningKey, error)
+}
 
 // ErrNoSigningKey is returned when the database holds no current key.
 var ErrNoSigningKey = errors.New("no current signing key; run authgate migrate or authgate keys rotate")
@@ -47,8 +52,8 @@ var ErrNoSigningKey = errors.New("no current signing key; run authgate migrate o
 // Ensure and Load and kept fresh by Run, off the request path; a replica
 // sees another's rotation within Run's interval.
 type KeyManager struct {
-	db   *gorm.DB
-	keys *keyring.Keyring
+	store KeyStore
+	keys  *keyring.Keyring
 	// Retention is how long a retired key's public part stays in the JWKS:
 	// the longest lifetime of any token it signed.
 	retention time.Duration
@@ -70,30 +75,14 @@ type keySet struct {
 
 // NewKeyManager returns a KeyManager with no keys loaded. retention should
 // be the longest lifetime of a token signed by a key.
-func NewKeyManager(db *gorm.DB, keys *keyring.Keyring, retention time.Duration) *KeyManager {
-	return &KeyManager{db: db, keys: keys, retention: retention, now: time.Now, reload: make(chan struct{}, 1)}
+func NewKeyManager(store KeyStore, keys *keyring.Keyring, retention time.Duration) *KeyManager {
+	return &KeyManager{store: store, keys: keys, retention: retention, now: time.Now, reload: make(chan struct{}, 1)}
 }
 
 // Ensure creates the first signing key if there is none, then loads the
 // keys. It is safe when several replicas start at once.
 func (m *KeyManager) Ensure(ctx context.Context) error {
-	err := m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if tx.Dialector.Name() == "postgres" {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", keyLockID).Error; err != nil {
-				return fmt.Errorf("lock signing keys: %w", err)
-			}
-		}
-		var n int64
-		if err := tx.Model(&models.SigningKey{}).Where("current = ?", true).Count(&n).Error; err != nil {
-			return fmt.Errorf("count signing keys: %w", err)
-		}
-		if n > 0 {
-			return nil
-		}
-		_, err := m.insertCurrent(tx)
-		return err
-	})
-	if err != nil {
+	if err := m.store.EnsureSigningKey(ctx, m.newKey); err != nil {
 		return err
 	}
 	return m.Load(ctx)
@@ -103,78 +92,57 @@ func (m *KeyManager) Ensure(ctx context.Context) error {
 // by actor, in the same transaction. The old key's public part stays in
 // the JWKS for the retention period, so tokens it signed still verify.
 func (m *KeyManager) Rotate(ctx context.Context, actor string) (string, error) {
-	var kid string
-	err := m.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if tx.Dialector.Name() == "postgres" {
-			if err := tx.Exec("SELECT pg_advisory_xact_lock(?)", keyLockID).Error; err != nil {
-				return fmt.Errorf("lock signing keys: %w", err)
-			}
-		}
-		now := m.now().UTC()
-		expires := now.Add(m.retention)
-		if err := tx.Model(&models.SigningKey{}).Where("current = ?", true).
-			Updates(map[string]any{"current": false, "retired_at": now, "expires_at": expires}).Error; err != nil {
-			return fmt.Errorf("retire signing key: %w", err)
-		}
-		var err error
-		if kid, err = m.insertCurrent(tx); err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, actor, AuditKeyRotate, kid, "new current signing key")
-	})
+	// The key is made before the transaction: RSA key generation takes
+	// long enough that no lock should wait for it.
+	next, err := m.newKey()
 	if err != nil {
 		return "", err
 	}
-	// The transaction is over: loading takes the only connection it needs.
-	if err := m.Load(ctx); err != nil {
-		return kid, fmt.Errorf("load keys after rotation: %w", err)
+	now := m.now().UTC()
+	if err := m.store.RotateSigningKey(ctx, next, now, now.Add(m.retention), actor); err != nil {
+		return "", err
 	}
-	return kid, nil
+	if err := m.Load(ctx); err != nil {
+		return next.ID, fmt.Errorf("load keys after rotation: %w", err)
+	}
+	return next.ID, nil
 }
 
-func (m *KeyManager) insertCurrent(tx *gorm.DB) (string, error) {
+// newKey makes a key with its private part sealed.
+func (m *KeyManager) newKey() (models.SigningKey, error) {
 	priv, err := rsa.GenerateKey(rand.Reader, keyBits)
 	if err != nil {
-		return "", fmt.Errorf("generate signing key: %w", err)
+		return models.SigningKey{}, fmt.Errorf("generate signing key: %w", err)
 	}
 	der, err := x509.MarshalPKCS8PrivateKey(priv)
 	if err != nil {
-		return "", fmt.Errorf("encode signing key: %w", err)
+		return models.SigningKey{}, fmt.Errorf("encode signing key: %w", err)
 	}
 	sealed, err := m.keys.Seal(keySealPurpose, der)
 	if err != nil {
-		return "", err
+		return models.SigningKey{}, err
 	}
 	pubDER, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
 	if err != nil {
-		return "", fmt.Errorf("encode public key: %w", err)
+		return models.SigningKey{}, fmt.Errorf("encode public key: %w", err)
 	}
 	sum := sha256.Sum256(pubDER)
-	kid := base64.RawURLEncoding.EncodeToString(sum[:12])
-	row := models.SigningKey{
-		ID:            kid,
+	return models.SigningKey{
+		ID:            base64.RawURLEncoding.EncodeToString(sum[:12]),
 		Algorithm:     keyAlgorithm,
 		PublicPEM:     string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: pubDER})),
 		PrivateSealed: sealed,
-		Current:       true,
 		CreatedAt:     m.now().UTC(),
-	}
-	if err := tx.Create(&row).Error; err != nil {
-		return "", fmt.Errorf("store signing key: %w", err)
-	}
-	return kid, nil
+	}, nil
 }
 
 // Load reads the keys from the database and makes them the set requests
 // use. It holds no lock while it queries; concurrent loads are harmless
 // (the last one wins, and each is a consistent set).
 func (m *KeyManager) Load(ctx context.Context) error {
-	var rows []models.SigningKey
-	now := m.now().UTC()
-	if err := m.db.WithContext(ctx).
-		Where("current = ? OR expires_at IS NULL OR expires_at > ?", true, now).
-		Order("created_at DESC").Find(&rows).Error; err != nil {
-		return fmt.Errorf("load signing keys: %w", err)
+	rows, err := m.store.PublishedSigningKeys(ctx, m.now().UTC())
+	if err != nil {
+		return err
 	}
 	set, err := m.parse(rows)
 	if err != nil {
@@ -313,9 +281,5 @@ func (m *KeyManager) JWKSWithETag(context.Context) ([]byte, string, error) {
 
 // List returns every stored key, newest first, without private parts.
 func (m *KeyManager) List(ctx context.Context) ([]models.SigningKey, error) {
-	var rows []models.SigningKey
-	if err := m.db.WithContext(ctx).Omit("private_sealed").Order("created_at DESC").Find(&rows).Error; err != nil {
-		return nil, fmt.Errorf("list signing keys: %w", err)
-	}
-	return rows, nil
+	return m.store.SigningKeys(ctx)
 }

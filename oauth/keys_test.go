@@ -17,6 +17,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 )
@@ -117,7 +118,7 @@ func TestKeyManager(t *testing.T) {
 }
 
 func testNoKey(t *testing.T, db *gorm.DB) {
-	m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
+	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
 	if err := m.Load(context.Background()); !errors.Is(err, ErrNoSigningKey) {
 		t.Fatalf("Load: got %v, want %v", err, ErrNoSigningKey)
 	}
@@ -131,14 +132,14 @@ func testNoKey(t *testing.T, db *gorm.DB) {
 
 func testEnsureIdempotent(t *testing.T, db *gorm.DB) {
 	ctx := context.Background()
-	m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
+	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
 	kid := currentKID(t, m)
 	for i := range 3 {
 		// A second replica, and this one again.
-		for _, mm := range []*KeyManager{m, NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)} {
+		for _, mm := range []*KeyManager{m, NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)} {
 			if err := mm.Ensure(ctx); err != nil {
 				t.Fatalf("Ensure #%d: %v", i+2, err)
 			}
@@ -161,7 +162,7 @@ func testEnsureConcurrent(t *testing.T, db *gorm.DB) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
+			m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
 			<-start
 			errs[i] = m.Ensure(context.Background())
 		}()
@@ -183,7 +184,7 @@ func testRotate(t *testing.T, db *gorm.DB) {
 	const retention = time.Hour
 	t0 := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
 	clk := &clock{t: t0}
-	m := NewKeyManager(db, newKeyring(t, keysSecret), retention)
+	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), retention)
 	m.now = clk.now
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
@@ -245,7 +246,7 @@ func testRotate(t *testing.T, db *gorm.DB) {
 func testSealed(t *testing.T, db *gorm.DB) {
 	ctx := context.Background()
 	kr := newKeyring(t, keysSecret)
-	m := NewKeyManager(db, kr, time.Hour)
+	m := NewKeyManager(storage.New(db), kr, time.Hour)
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +282,7 @@ func testSealed(t *testing.T, db *gorm.DB) {
 	if _, err := newKeyring(t, "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz").Open(keySealPurpose, row.PrivateSealed); err == nil {
 		t.Fatal("another system secret opened the sealed key")
 	}
-	other := NewKeyManager(db, newKeyring(t, "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz"), time.Hour)
+	other := NewKeyManager(storage.New(db), newKeyring(t, "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz"), time.Hour)
 	if err := other.Load(ctx); err == nil {
 		t.Fatal("a replica with another system secret loaded the signing key")
 	}
@@ -289,7 +290,7 @@ func testSealed(t *testing.T, db *gorm.DB) {
 
 func testJWKSPublicOnly(t *testing.T, db *gorm.DB) {
 	ctx := context.Background()
-	m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
+	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -338,8 +339,8 @@ func testJWKSPublicOnly(t *testing.T, db *gorm.DB) {
 func TestKeyManagerRun(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
-		m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
-		other := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
+		m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
+		other := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
 		if err := m.Ensure(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -372,8 +373,8 @@ func TestKeyManagerRun(t *testing.T) {
 	t.Run("interval", func(t *testing.T) {
 		db := testdb.Open(t, "sqlite")
 		ctx := t.Context()
-		m := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
-		other := NewKeyManager(db, newKeyring(t, keysSecret), time.Hour)
+		m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
+		other := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
 		if err := m.Ensure(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/ory/fosite"
 
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
@@ -30,7 +31,7 @@ func newProvider(t *testing.T) *oauth.Provider {
 	t.Helper()
 	db := testdb.Open(t, "sqlite")
 	kr := testKeyring(t)
-	keys := oauth.NewKeyManager(db, kr, 2*time.Hour)
+	keys := oauth.NewKeyManager(storage.New(db), kr, 2*time.Hour)
 	if err := keys.Ensure(context.Background()); err != nil {
 		t.Fatal(err)
 	}

@@ -56,7 +56,7 @@ func newAccountSite(t *testing.T, db *gorm.DB) *accountSite {
 		t.Fatal(err)
 	}
 	acc := accounts.New(db, keyring, hasher, accounts.Options{Organization: "Acme"})
-	keys := oauth.NewKeyManager(db, keyring, time.Hour)
+	keys := oauth.NewKeyManager(storage.New(db), keyring, time.Hour)
 	if err := keys.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -52,7 +52,7 @@ func newServerOn(t testing.TB, kind string, edit func(*config.Config)) (http.Han
 	if err != nil {
 		t.Fatal(err)
 	}
-	keys := oauth.NewKeyManager(db, kr, cfg.TokenRetention())
+	keys := oauth.NewKeyManager(storage.New(db), kr, cfg.TokenRetention())
 	if err := keys.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}

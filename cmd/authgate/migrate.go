@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/oauth"
 )
 
@@ -17,7 +18,7 @@ func cmdMigrate(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer closeApp()
-	km := oauth.NewKeyManager(a.db, a.keyring, a.cfg.TokenRetention())
+	km := oauth.NewKeyManager(storage.New(a.db), a.keyring, a.cfg.TokenRetention())
 	if err := km.Ensure(ctx); err != nil {
 		return err
 	}
@@ -47,7 +48,7 @@ func cmdKeys(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer closeApp()
-	km := oauth.NewKeyManager(a.db, a.keyring, a.cfg.TokenRetention())
+	km := oauth.NewKeyManager(storage.New(a.db), a.keyring, a.cfg.TokenRetention())
 	if sub == "rotate" {
 		if err := km.Ensure(ctx); err != nil {
 			return err

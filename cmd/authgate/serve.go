@@ -60,7 +60,7 @@ func serve(ctx context.Context, a *app) error {
 		st, err := sender.Stats(ctx)
 		return st.Queued, st.Failed, err
 	})
-	keys := oauth.NewKeyManager(a.db, a.keyring, cfg.TokenRetention())
+	keys := oauth.NewKeyManager(storage.New(a.db), a.keyring, cfg.TokenRetention())
 	if err := keys.Ensure(ctx); err != nil {
 		return err
 	}

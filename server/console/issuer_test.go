@@ -59,7 +59,7 @@ func TestRealIssuer(t *testing.T) {
 		cfg.Issuer, cfg.AdminURL = pub.URL, adm.URL
 
 		accts := accounts.New(db, keyring, pw, accounts.Options{})
-		keys := oauth.NewKeyManager(db, keyring, cfg.TokenRetention())
+		keys := oauth.NewKeyManager(storage.New(db), keyring, cfg.TokenRetention())
 		if err := keys.Ensure(ctx); err != nil {
 			t.Fatal(err)
 		}
