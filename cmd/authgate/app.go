@@ -14,7 +14,9 @@ import (
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/metrics"
 	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/internal/storage"
 )
 
@@ -87,6 +89,9 @@ type app struct {
 	keyring  *keyring.Keyring
 	hasher   *password.Hasher
 	accounts *accounts.Service
+	// metrics counts what serve exposes at /metrics; the sign-in core
+	// reports its lockouts to it.
+	metrics *metrics.Metrics
 }
 
 func newLogger(w io.Writer, level string) *slog.Logger {
@@ -148,13 +153,21 @@ func openApp(ctx context.Context, env *cliEnv, configPath string) (*app, func(),
 		closeDB()
 		return nil, nil, err
 	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		closeDB()
+		return nil, nil, err
+	}
+	m := metrics.New(sqlDB)
 	a := &app{
-		cfg: cfg, logger: logger, db: db, keyring: keyring, hasher: hasher,
+		cfg: cfg, logger: logger, db: db, keyring: keyring, hasher: hasher, metrics: m,
 		accounts: accounts.New(db, keyring, hasher, accounts.Options{
 			Organization:     cfg.Organization,
 			LockoutThreshold: cfg.LockoutThreshold,
 			LockoutDuration:  cfg.LockoutDuration,
 			Logger:           logger,
+			// Every lock the sign-in core starts, on any channel.
+			OnLockout: func(ch signin.Channel) { m.Lockout(ch.String()) },
 		}),
 	}
 	return a, closeDB, nil

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/models"
 )
 
 // TestAttackMetricsSeriesStayBounded acts as the anonymous attacker of
@@ -94,6 +95,71 @@ func TestAttackMetricsSeriesStayBounded(t *testing.T) {
 				if !strings.Contains(page, want) {
 					t.Errorf("no series with %s:\n%s", want, page)
 				}
+			}
+		})
+	}
+}
+
+// TestLockoutsReachTheMetric: a lockout on the login page and one on the
+// legacy grant, each started by repeated wrong passwords against a running
+// server, are counted on /metrics under their channel (the login page's
+// were never counted).
+func TestLockoutsReachTheMetric(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			in := startServer(t, testdb.URL(t, kind), map[string]string{"AUTHGATE_LOCKOUT_THRESHOLD": "3"})
+			in.createUser("alice", "correct horse battery", false)
+			secret := in.createClient(models.Client{ID: "loader", Name: "Loader", GrantTypes: []string{"password"}, Scopes: []string{"profile"}})
+
+			lockouts := func() map[string]float64 {
+				t.Helper()
+				out := map[string]float64{}
+				resp, err := http.Get(in.admin + "/metrics")
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer resp.Body.Close()
+				sc := bufio.NewScanner(resp.Body)
+				sc.Buffer(make([]byte, 64<<10), 1<<20)
+				for sc.Scan() {
+					var channel string
+					var n float64
+					if _, err := fmt.Sscanf(sc.Text(), "authgate_lockouts_total{channel=%q} %g", &channel, &n); err == nil {
+						out[channel] = n
+					}
+				}
+				return out
+			}
+			if got := lockouts(); len(got) != 0 {
+				t.Fatalf("lockouts before any attempt: %v", got)
+			}
+
+			b := in.browser()
+			for range 3 {
+				resp, err := b.Get(in.issuer + "/login")
+				if err != nil {
+					t.Fatal(err)
+				}
+				form := hiddenFields(t, readBody(t, resp))
+				form.Set("username", "alice")
+				form.Set("password", "wrong")
+				resp, err = noFollow(b).PostForm(in.issuer+"/login", form)
+				if err != nil {
+					t.Fatal(err)
+				}
+				readBody(t, resp)
+			}
+			if got := lockouts(); got["login_page"] != 1 || len(got) != 1 {
+				t.Errorf("after 3 wrong passwords on the login page: lockouts %v, want login_page 1", got)
+			}
+
+			for range 3 {
+				if r := passwordGrant(t, http.DefaultClient, in, "loader", secret, "alice", "wrong", nil); r.status != http.StatusBadRequest {
+					t.Fatalf("password grant with a wrong password: status %d, want 400", r.status)
+				}
+			}
+			if got := lockouts(); got["login_page"] != 1 || got["password_grant"] != 1 || len(got) != 2 {
+				t.Errorf("after 3 wrong passwords on the password grant too: lockouts %v, want login_page 1, password_grant 1", got)
 			}
 		})
 	}

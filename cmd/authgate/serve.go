@@ -17,7 +17,6 @@ import (
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/mail"
-	"github.com/authgate/authgate/internal/metrics"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/legacy"
@@ -48,18 +47,7 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 // then shuts down gracefully.
 func serve(ctx context.Context, a *app) error {
 	cfg, logger := a.cfg, a.logger
-	sqlDB, err := a.db.DB()
-	if err != nil {
-		return err
-	}
-	var sender *mail.Sender
-	m := metrics.New(sqlDB, func(ctx context.Context) (int64, int64, error) {
-		if sender == nil {
-			return 0, 0, nil
-		}
-		st, err := sender.Stats(ctx)
-		return st.Queued, st.Failed, err
-	})
+	m := a.metrics
 	keys := oauth.NewKeyManager(storage.New(a.db), a.keyring, cfg.TokenRetention())
 	if err := keys.Ensure(ctx); err != nil {
 		return err
@@ -76,7 +64,8 @@ func serve(ctx context.Context, a *app) error {
 		IDTokenLifespan:       cfg.IDTokenLifespan,
 	}, store, keys, a.keyring, hasher, func(p *oauth.Provider) fosite.TokenEndpointHandler {
 		g := legacy.New(p, a.accounts, ranges, cfg.LegacyGrantDisabled, logger)
-		g.Observe = m.Legacy
+		// Lockouts reach the metrics through the sign-in core (app.go).
+		g.Observe = func(clientID, result string, _ bool) { m.Legacy(clientID, result) }
 		g.IsProxy = resolver.IsProxy
 		return g
 	})
@@ -141,12 +130,16 @@ func serve(ctx context.Context, a *app) error {
 		transport = mail.NewFileTransport(cfg.Mail.Outbox)
 		logger.Info("mail goes to an outbox folder; set AUTHGATE_SMTP_HOST to send real email", "outbox", cfg.Mail.Outbox)
 	}
-	sender, err = mail.NewSender(a.db, a.keyring, transport, mail.SenderOptions{
+	sender, err := mail.NewSender(a.db, a.keyring, transport, mail.SenderOptions{
 		From: cfg.Mail.From, PollInterval: cfg.Mail.PollInterval, MaxAttempts: cfg.Mail.MaxAttempts, Logger: logger,
 	})
 	if err != nil {
 		return err
 	}
+	m.WatchMail(func(ctx context.Context) (int64, int64, error) {
+		st, err := sender.Stats(ctx)
+		return st.Queued, st.Failed, err
+	})
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -30,8 +30,9 @@ type Metrics struct {
 	lockouts     *prometheus.CounterVec
 }
 
-// New registers the collectors. db and mail may be nil.
-func New(db *sql.DB, mail MailStats) *Metrics {
+// New registers the collectors, with the database pool's statistics when
+// db is not nil.
+func New(db *sql.DB) *Metrics {
 	reg := prometheus.NewRegistry()
 	m := &Metrics{
 		reg: reg,
@@ -57,13 +58,19 @@ func New(db *sql.DB, mail MailStats) *Metrics {
 	if db != nil {
 		reg.MustRegister(collectors.NewDBStatsCollector(db, "authgate"))
 	}
-	if mail != nil {
-		reg.MustRegister(&mailCollector{stats: mail,
-			queued: prometheus.NewDesc("authgate_mail_queued", "Messages waiting in the outbox.", nil, nil),
-			failed: prometheus.NewDesc("authgate_mail_failed", "Messages that exhausted their delivery attempts.", nil, nil),
-		})
-	}
 	return m
+}
+
+// WatchMail adds the outbox gauges, read from stats at each scrape. Call
+// it once, when the mail sender exists.
+func (m *Metrics) WatchMail(stats MailStats) {
+	if m == nil || stats == nil {
+		return
+	}
+	m.reg.MustRegister(&mailCollector{stats: stats,
+		queued: prometheus.NewDesc("authgate_mail_queued", "Messages waiting in the outbox.", nil, nil),
+		failed: prometheus.NewDesc("authgate_mail_failed", "Messages that exhausted their delivery attempts.", nil, nil),
+	})
 }
 
 // Handler serves the metrics in the Prometheus text format. A collector
@@ -84,21 +91,18 @@ func (m *Metrics) Token(grantType, result string) {
 }
 
 // Legacy counts one legacy grant attempt of an authenticated client (so
-// clientID names a registered client, never a value a caller invented);
-// lockedNow counts a lockout of the legacy channel.
-func (m *Metrics) Legacy(clientID, result string, lockedNow bool) {
-	if m == nil {
-		return
-	}
-	m.legacyGrants.WithLabelValues(clientID, result).Inc()
-	if lockedNow {
-		m.Lockout("legacy")
+// clientID names a registered client, never a value a caller invented).
+// Its lockouts are counted by Lockout, like every channel's.
+func (m *Metrics) Legacy(clientID, result string) {
+	if m != nil {
+		m.legacyGrants.WithLabelValues(clientID, result).Inc()
 	}
 }
 
-// Lockout counts one lockout: a user's channel ("login", "legacy") locked
-// after repeated failures. channel is chosen by the server, never by a
-// request.
+// Lockout counts one lockout: a user locked after repeated failures on
+// channel (the sign-in channel's name, "login_page" or "password_grant",
+// chosen by the server, never by a request). The sign-in core calls it,
+// through its OnLockout hook, for every lock an attempt starts.
 func (m *Metrics) Lockout(channel string) {
 	if m != nil {
 		m.lockouts.WithLabelValues(channel).Inc()

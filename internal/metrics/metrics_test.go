@@ -161,7 +161,7 @@ func attack(t *testing.T, public string, from, n int) {
 // requests with invented HTTP methods and grant types must not add a
 // series each (every series lives as long as the process).
 func TestInventedValuesAddNoSeries(t *testing.T) {
-	m := New(nil, nil)
+	m := New(nil)
 	public, admin := newServer(t, m)
 
 	attack(t, public, 0, 10)
@@ -192,7 +192,7 @@ func TestInventedValuesAddNoSeries(t *testing.T) {
 }
 
 func TestKnownValuesKeepTheirLabels(t *testing.T) {
-	m := New(nil, nil)
+	m := New(nil)
 	public, admin := newServer(t, m)
 	for _, gt := range []string{"", "password", "refresh_token", "urn:ietf:params:oauth:grant-type:device_code"} {
 		resp, err := http.PostForm(public+"/oauth2/token", url.Values{"grant_type": {gt}})
@@ -284,21 +284,25 @@ func TestLabelFunctions(t *testing.T) {
 }
 
 func TestLockoutsAndLegacyGrants(t *testing.T) {
-	m := New(nil, nil)
+	m := New(nil)
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 
-	m.Legacy("erp", "success", false)
-	m.Legacy("erp", "invalid_password", false)
-	m.Legacy("erp", "invalid_password", true)
-	m.Lockout("login")
-	m.Lockout("login")
+	m.Legacy("erp", "success")
+	m.Legacy("erp", "invalid_password")
+	m.Legacy("erp", "invalid_password")
+	m.Lockout("password_grant")
+	m.Lockout("login_page")
+	m.Lockout("login_page")
 
 	lockouts := scrape(t, srv.URL, "authgate_lockouts_total")
-	for channel, want := range map[string]float64{"legacy": 1, "login": 2} {
+	for channel, want := range map[string]float64{"password_grant": 1, "login_page": 2} {
 		if got := total(lockouts, func(l map[string]string) bool { return l["channel"] == channel }); got != want {
 			t.Errorf("lockouts on channel %s = %v, want %v", channel, got, want)
 		}
+	}
+	if len(lockouts) != 2 {
+		t.Errorf("lockout series %v, want two", lockouts)
 	}
 	legacy := scrape(t, srv.URL, "authgate_legacy_grants_total")
 	for result, want := range map[string]float64{"success": 1, "invalid_password": 2} {
@@ -312,8 +316,9 @@ func TestLockoutsAndLegacyGrants(t *testing.T) {
 func TestNilMetrics(t *testing.T) {
 	var m *Metrics
 	m.Token("password", "ok")
-	m.Legacy("erp", "success", true)
-	m.Lockout("login")
+	m.Legacy("erp", "success")
+	m.Lockout("login_page")
+	m.WatchMail(nil)
 	next := http.NotFoundHandler()
 	if got := m.Middleware(next); fmt.Sprint(got) != fmt.Sprint(next) {
 		t.Errorf("nil Metrics' Middleware wrapped the handler")
@@ -326,7 +331,8 @@ func TestMailQueueAndDatabasePool(t *testing.T) {
 		t.Fatal(err)
 	}
 	var statsErr error
-	m := New(db, func(ctx context.Context) (int64, int64, error) { return 3, 1, statsErr })
+	m := New(db)
+	m.WatchMail(func(ctx context.Context) (int64, int64, error) { return 3, 1, statsErr })
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
 
