@@ -30,10 +30,6 @@ func TestShutdownUnderLoad(t *testing.T) {
 	// One argon2id hash at a time, so that requests queue and each spends
 	// a few hundred milliseconds in flight.
 	s["AUTHGATE_ARGON2_CONCURRENCY"] = "1"
-	// At most the lockout threshold of a user's attempts are in flight at
-	// once (the lockout counts before it verifies); six workers sign in
-	// as carol in parallel.
-	s["AUTHGATE_LOCKOUT_THRESHOLD"] = "10"
 	p := start(t, "authgate", s)
 	seed := newSeeder(t, dbURL)
 	const pw = "correct horse battery staple"

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/internal/storage"
@@ -35,7 +36,8 @@ func (c Channel) counter() storage.Counter {
 	}
 }
 
-// IsLocked reports whether channel ch of u is locked now. An unknown
+// IsLocked reports whether channel ch of u is locked now for at least one
+// source (attempts from other sources may still be admitted). An unknown
 // channel counts as locked, so a mistake fails closed.
 func (s *Service) IsLocked(u models.User, ch Channel) bool {
 	switch ch {
@@ -48,19 +50,20 @@ func (s *Service) IsLocked(u models.User, ch Channel) bool {
 	}
 }
 
-// RecordFailure counts one failed attempt on channel ch of the user with
-// userID, as the sign-in core does for an attempt it reserves and that then
-// fails; lockedNow is true when it reached the threshold and locked the
-// channel. While the channel is locked it counts nothing.
+// RecordFailure counts one failed attempt of unknown source on channel ch
+// of the user with userID, as the sign-in core does for an attempt it
+// reserves and that then fails; lockedNow is true when it reached the
+// threshold and locked the channel for that source. While the channel is
+// locked it counts nothing.
 func (s *Service) RecordFailure(ctx context.Context, userID string, ch Channel) (lockedNow bool, err error) {
-	r, err := s.store.ReserveAttempt(ctx, userID, ch.counter(), s.lockout, s.now())
+	r, err := s.store.ReserveAttempt(ctx, userID, ch.counter(), "", s.lockout, s.now())
 	if errors.Is(err, storage.ErrUserNotFound) {
 		return false, fmt.Errorf("record %s failure: %w", ch, ErrNotFound)
 	}
-	if err != nil {
+	if err != nil || !r.Granted {
 		return false, err
 	}
-	return r.Locks, nil
+	return s.store.FailAttempt(ctx, r, s.lockout, s.now())
 }
 
 // VerifyPassword checks pw against u's password hash. It returns nil on a
@@ -105,12 +108,17 @@ func (s *Service) FindUser(ctx context.Context, sub signin.Subject) (models.User
 }
 
 // checkCurrentPassword is the current-password check of a self-service
-// password change, decided by the sign-in core on the login page's counter.
+// password change, decided by the sign-in core on the login page's counter
+// for the request's address (when ctx carries one).
 // It returns ErrBadCredentials for a wrong password (with ErrLocked when
 // that failure locked the channel), ErrLocked while the channel is locked
 // and ErrNotFound when the user is gone.
 func (s *Service) checkCurrentPassword(ctx context.Context, userID, current string) (models.User, error) {
-	o, err := s.signin.Attempt(ctx, signin.Request{Channel: signin.PasswordChange, Subject: signin.Subject{UserID: userID}, Secret: current})
+	req := signin.Request{Channel: signin.PasswordChange, Subject: signin.Subject{UserID: userID}, Secret: current}
+	if addr, ok := clientip.FromContext(ctx); ok {
+		req.SourceIP = addr.String()
+	}
+	o, err := s.signin.Attempt(ctx, req)
 	switch {
 	case err != nil:
 		return models.User{}, err

@@ -356,6 +356,9 @@ func (s *Service) Unlock(ctx context.Context, actor, username string) error {
 		}
 		return audit.Record(ctx, tx, actor, "user.unlock", username, "cleared legacy and login lockouts")
 	})
+	if err == nil {
+		err = s.store.ClearAttempts(ctx, username)
+	}
 	if err != nil {
 		return fmt.Errorf("unlock %q: %w", username, err)
 	}

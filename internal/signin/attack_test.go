@@ -15,10 +15,15 @@ import (
 // burst is how many wrong passwords the attacker sends at once.
 const burst = 24
 
+// otherSource is a second loopback address: alice's own, not the
+// attacker's.
+const otherSource = "127.0.0.2"
+
 // A burst of parallel wrong passwords cannot outrun the lockout: at most
 // threshold of them reach alice's stored hash, and the right password
 // afterwards is refused while the lock runs — on the login page and on the
-// legacy grant, over real HTTP.
+// legacy grant, over real HTTP. From another source her password still
+// works.
 func TestParallelBurstCannotPassTheLockout(t *testing.T) {
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
@@ -58,6 +63,12 @@ func TestParallelBurstCannotPassTheLockout(t *testing.T) {
 					t.Errorf("the right password was verified while locked (%d verifications, want %d)", got, before)
 				}
 				s.wantHistory(t, signin.MethodLoginPage, burst+1)
+				// The attacker's failures locked alice out from its
+				// source only: from another, her password works.
+				f := s.openLoginFrom(t, otherSource)
+				if got, err := f.submit(s, "alice", alicePassword); err != nil || got != http.StatusSeeOther {
+					t.Fatalf("right password from %s: got %d %v, want 303 (signed in)", otherSource, got, err)
+				}
 			})
 			t.Run("password grant", func(t *testing.T) {
 				s.hasher.reset()
@@ -96,6 +107,9 @@ func TestParallelBurstCannotPassTheLockout(t *testing.T) {
 					t.Errorf("the right password was verified while locked (%d verifications, want %d)", got, before)
 				}
 				s.wantHistory(t, signin.MethodPasswordGrant, burst+1)
+				if status, code, err := s.grantFrom(otherSource, "alice", alicePassword+s.token); err != nil || status != http.StatusOK {
+					t.Fatalf("right password and token from %s: got %d %s %v, want 200", otherSource, status, code, err)
+				}
 			})
 		})
 	}

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
+	"net/netip"
 	"time"
 
 	"github.com/authgate/authgate/internal/password"
@@ -84,10 +86,13 @@ type Users interface {
 	FindUser(ctx context.Context, s Subject) (u models.User, found bool, err error)
 }
 
-// Lockout counts attempts per user and counter (storage.Store implements it).
+// Lockout counts attempts per user, counter and source (storage.Store
+// implements it).
 type Lockout interface {
-	ReserveAttempt(ctx context.Context, userID string, c storage.Counter, p storage.Lockout, now time.Time) (storage.Reservation, error)
+	ReserveAttempt(ctx context.Context, userID string, c storage.Counter, source string, p storage.Lockout, now time.Time) (storage.Reservation, error)
+	FailAttempt(ctx context.Context, r storage.Reservation, p storage.Lockout, now time.Time) (lockedNow bool, err error)
 	ReleaseAttempt(ctx context.Context, r storage.Reservation, now time.Time) error
+	AbandonAttempt(ctx context.Context, r storage.Reservation) error
 }
 
 // History writes the login history.
@@ -173,8 +178,13 @@ type Config struct {
 	Lockout Lockout
 	History History
 	Hasher  Hasher
-	// Policy is the lockout threshold and duration, per user and counter.
+	// Policy is the lockout threshold and duration, per user, counter and
+	// source.
 	Policy storage.Lockout
+	// MaxWait bounds how long an attempt waits while the source's attempts
+	// in flight fill the threshold; past it the attempt is refused as a
+	// lockout. Zero means DefaultMaxWait.
+	MaxWait time.Duration
 	// Now returns the current time; nil means time.Now.
 	Now    func() time.Time
 	Logger *slog.Logger
@@ -195,6 +205,7 @@ type Core struct {
 const (
 	DefaultThreshold = 10
 	DefaultDuration  = 15 * time.Minute
+	DefaultMaxWait   = 10 * time.Second
 )
 
 // New returns a Core. Zero Policy fields take the defaults above.
@@ -204,6 +215,9 @@ func New(cfg Config) *Core {
 	}
 	if cfg.Policy.Duration <= 0 {
 		cfg.Policy.Duration = DefaultDuration
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = DefaultMaxWait
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -221,19 +235,23 @@ var errOverBudget = errors.New("verifier checked more candidates than its cost")
 // Attempt decides one sign-in attempt:
 //
 //   - it reserves the attempt against the lockout before any verification,
-//     so that at most the threshold number of attempts per user, counter
-//     and lock window ever reach a stored hash, whatever the parallelism;
+//     so that at most the threshold number of attempts per user, counter,
+//     source and lock window ever reach a stored hash, whatever the
+//     parallelism; failures from one source (see Source) do not lock the
+//     user out from another;
 //   - every failure (unknown user, locked user, wrong password, input
 //     longer than MaxPassword, or whatever the Verifier refuses) costs
 //     exactly Verifier.Cost argon2id verifications, so timing does not
 //     tell them apart;
+//   - while the source's attempts in flight fill the threshold, further
+//     attempts wait for one to end (at most Config.MaxWait);
 //   - a success resets the count; a failure stays counted, and the one
-//     that reaches the threshold locks;
+//     that reaches the threshold locks the user out from the source;
 //   - the attempt is written to the login history (except on the
 //     PasswordChange channel).
 //
 // An error means no decision was made (the database or the hasher failed);
-// an attempt already reserved then stays counted.
+// an attempt already reserved is then given back uncounted.
 func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 	counter, err := req.Channel.counter()
 	if err != nil {
@@ -259,7 +277,7 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 		pad()
 		return c.finish(ctx, req, Outcome{Result: ResultUnknownUser})
 	}
-	res, err := c.cfg.Lockout.ReserveAttempt(ctx, u.ID, counter, c.cfg.Policy, c.cfg.Now())
+	res, err := c.reserve(ctx, u.ID, counter, Source(req.SourceIP))
 	if errors.Is(err, storage.ErrUserNotFound) {
 		// Deleted since the lookup.
 		pad()
@@ -299,6 +317,9 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 	}
 	result, err := v.Verify(ctx, u, req.Secret, check)
 	if err != nil {
+		if aerr := c.cfg.Lockout.AbandonAttempt(context.WithoutCancel(ctx), res); aerr != nil {
+			err = errors.Join(err, aerr)
+		}
 		return Outcome{}, fmt.Errorf("sign in: verify password: %w", err)
 	}
 	if result == ResultSuccess {
@@ -308,15 +329,42 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 		return c.finish(ctx, req, Outcome{Result: ResultSuccess, User: u})
 	}
 	pad()
-	o := Outcome{Result: result, User: u, LockedNow: res.Locks}
-	if o.LockedNow {
+	lockedNow, err := c.cfg.Lockout.FailAttempt(ctx, res, c.cfg.Policy, c.cfg.Now())
+	if err != nil {
+		return Outcome{}, fmt.Errorf("sign in: %w", err)
+	}
+	o := Outcome{Result: result, User: u, LockedNow: lockedNow}
+	if lockedNow {
 		c.cfg.Logger.WarnContext(ctx, "account locked after repeated failures", "user_id", u.ID,
-			"channel", req.Channel.String(), "duration", c.cfg.Policy.Duration.String())
+			"channel", req.Channel.String(), "source", res.Source, "duration", c.cfg.Policy.Duration.String())
 		if c.cfg.OnLockout != nil {
 			c.cfg.OnLockout(req.Channel)
 		}
 	}
 	return c.finish(ctx, req, o)
+}
+
+// reserve reserves an attempt, waiting (with backoff, at most MaxWait)
+// while the source's attempts in flight fill the threshold: a client that
+// signs in many times in parallel is slowed, not refused. A reservation
+// still busy after MaxWait is returned refused.
+func (c *Core) reserve(ctx context.Context, userID string, counter storage.Counter, source string) (storage.Reservation, error) {
+	deadline := time.Now().Add(c.cfg.MaxWait)
+	backoff := 5 * time.Millisecond
+	for {
+		res, err := c.cfg.Lockout.ReserveAttempt(ctx, userID, counter, source, c.cfg.Policy, c.cfg.Now())
+		if err != nil || !res.Busy || !time.Now().Before(deadline) {
+			return res, err
+		}
+		t := time.NewTimer(backoff/2 + rand.N(backoff))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return storage.Reservation{}, ctx.Err()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 200*time.Millisecond)
+	}
 }
 
 // finish writes the attempt to the login history. A failed write is
@@ -343,6 +391,21 @@ func (c *Core) finish(ctx context.Context, req Request, o Outcome) (Outcome, err
 		c.cfg.Logger.ErrorContext(ctx, "record login history", "error", err, "channel", req.Channel.String(), "client_id", req.ClientID)
 	}
 	return o, nil
+}
+
+// Source is the lockout key of the address addr: the address itself for
+// IPv4, its /64 for IPv6 (one subscriber's allocation), "" when addr is not
+// an address.
+func Source(addr string) string {
+	a, err := netip.ParseAddr(addr)
+	if err != nil {
+		return ""
+	}
+	a = a.Unmap().WithZone("")
+	if a.Is4() {
+		return a.String()
+	}
+	return netip.PrefixFrom(a, 64).Masked().String()
 }
 
 // clip cuts s to MaxPassword bytes: argon2id's cost does not depend on the

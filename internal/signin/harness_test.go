@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"html"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -149,14 +150,28 @@ type loginForm struct {
 	csrf   string
 }
 
+// transportFrom is a transport whose connections leave from the loopback
+// address local ("" for the default, 127.0.0.1).
+func transportFrom(local string) http.RoundTripper {
+	if local == "" {
+		return http.DefaultTransport
+	}
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 5 * time.Second}
+	return &http.Transport{DialContext: d.DialContext}
+}
+
 // openLogin GETs the login page in a fresh browser.
-func (s *site) openLogin(t testing.TB) loginForm {
+func (s *site) openLogin(t testing.TB) loginForm { return s.openLoginFrom(t, "") }
+
+// openLoginFrom GETs the login page in a fresh browser on the loopback
+// address local.
+func (s *site) openLoginFrom(t testing.TB, local string) loginForm {
 	t.Helper()
 	jar, err := cookiejar.New(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &http.Client{Jar: jar, Transport: transportFrom(local), CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Get(s.url + "/login")
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +210,10 @@ func (s *site) login(t testing.TB, username, pw string) int {
 
 // grant sends a password grant to the token endpoint; it returns the
 // status and the OAuth error code (empty on success).
-func (s *site) grant(username, pw string) (int, string, error) {
+func (s *site) grant(username, pw string) (int, string, error) { return s.grantFrom("", username, pw) }
+
+// grantFrom sends a password grant from the loopback address local.
+func (s *site) grantFrom(local, username, pw string) (int, string, error) {
 	form := url.Values{"grant_type": {"password"}, "username": {username}, "password": {pw}}
 	req, err := http.NewRequest(http.MethodPost, s.url+"/oauth2/token", strings.NewReader(form.Encode()))
 	if err != nil {
@@ -203,7 +221,7 @@ func (s *site) grant(username, pw string) (int, string, error) {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	req.SetBasicAuth("loader", clientSecret)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Transport: transportFrom(local)}).Do(req)
 	if err != nil {
 		return 0, "", err
 	}
@@ -226,13 +244,23 @@ func (s *site) unlock(t testing.TB) {
 	}
 }
 
-// lock locks both of alice's counters, as threshold failures would.
-func (s *site) lock(t testing.TB) {
+// lock locks both of alice's counters for the loopback source the tests
+// send from and for calls that carry no address, as threshold failures
+// from there would.
+func (s *site) lock(t testing.TB) { s.lockUser(t, s.alice.ID) }
+
+func (s *site) lockUser(t testing.TB, userID string) {
 	t.Helper()
-	for _, ch := range []accounts.Channel{accounts.ChannelLogin, accounts.ChannelLegacy} {
-		for range threshold {
-			if _, err := s.accounts.RecordFailure(context.Background(), s.alice.ID, ch); err != nil {
-				t.Fatal(err)
+	st := storage.New(s.db)
+	for _, c := range []storage.Counter{storage.CounterLogin, storage.CounterLegacy} {
+		for _, source := range []string{"127.0.0.1", ""} {
+			p := storage.Lockout{Threshold: 1, Duration: time.Hour}
+			r, err := st.ReserveAttempt(context.Background(), userID, c, source, p, time.Now())
+			if err != nil || !r.Granted {
+				t.Fatalf("lock %s from %q: got %+v, %v", c, source, r, err)
+			}
+			if locked, err := st.FailAttempt(context.Background(), r, p, time.Now()); err != nil || !locked {
+				t.Fatalf("lock %s from %q: got %t, %v", c, source, locked, err)
 			}
 		}
 	}

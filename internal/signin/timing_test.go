@@ -9,7 +9,6 @@ import (
 
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/password"
-	"github.com/authgate/authgate/models"
 )
 
 // The login page answers every failure in about the same time: the median
@@ -28,9 +27,7 @@ func TestFailureTimingDoesNotTell(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.db.Model(&models.User{}).Where("id = ?", bob.ID).Update("login_locked_until", time.Now().Add(time.Hour)).Error; err != nil {
-		t.Fatal(err)
-	}
+	s.lockUser(t, bob.ID)
 	kinds := []struct{ name, username, password string }{
 		{"wrong password", "alice", "wrong-password-1"},
 		{"unknown user", "nobody", "wrong-password-1"},

@@ -1,0 +1,16 @@
+-- Sign-in attempts counted per user, counter and source (an IPv4 address
+-- or an IPv6 /64), so that failures from one source lock only that source.
+-- pending counts attempts being verified, failures the consecutive
+-- failures; together they never pass the threshold.
+CREATE TABLE signin_attempts (
+    user_id varchar(64) NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    counter integer NOT NULL,
+    source varchar(64) NOT NULL,
+    failures integer NOT NULL,
+    pending integer NOT NULL,
+    pending_since timestamptz NOT NULL,
+    locked_until timestamptz,
+    updated_at timestamptz NOT NULL,
+    CONSTRAINT signin_attempts_pkey PRIMARY KEY (user_id, counter, source)
+);
+CREATE INDEX idx_signin_attempts_updated_at ON signin_attempts (updated_at);
