@@ -3,7 +3,6 @@ package legacy_test
 import (
 	"context"
 	"encoding/json"
-	"github.com/authgate/authgate/internal/storage"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -21,6 +20,7 @@ import (
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/legacy"

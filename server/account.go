@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )
@@ -87,7 +88,7 @@ func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, title strin
 // renderFailure shows a page for an error the user cannot fix, logging it
 // when it is the server's fault. Its details never reach the page.
 func (s *Server) renderFailure(w http.ResponseWriter, r *http.Request, err error, signedIn bool) {
-	status, _, _ := classify(err)
+	status, _, _ := classify(r.Context(), err)
 	msg := "The request could not be completed. Go back and try again."
 	if status >= 500 {
 		s.Logger.ErrorContext(r.Context(), "account page failed", "request_id", RequestID(r.Context()), "error", err)
@@ -294,7 +295,7 @@ func (s *Server) handlePasswordChange() http.Handler {
 			return
 		}
 		err := s.Users.ChangeOwnPassword(r.Context(), u.ID, current, next)
-		var fe *accounts.FieldError
+		fe, isApp := apperr.As(err)
 		switch {
 		case err == nil:
 		case errors.Is(err, accounts.ErrLocked):
@@ -303,7 +304,7 @@ func (s *Server) handlePasswordChange() http.Handler {
 		case errors.Is(err, accounts.ErrBadCredentials):
 			retry(http.StatusBadRequest, "The current password is incorrect. Nothing was changed.")
 			return
-		case errors.As(err, &fe):
+		case isApp && fe.Code == apperr.Invalid && fe.Field != "":
 			retry(http.StatusBadRequest, fieldMessage(fe))
 			return
 		case errors.Is(err, accounts.ErrNotFound):
@@ -327,7 +328,7 @@ func (s *Server) handlePasswordChange() http.Handler {
 
 // fieldMessage turns a validation error into a sentence for the
 // change-password form. The only field the form sends is the new password.
-func fieldMessage(fe *accounts.FieldError) string {
+func fieldMessage(fe *apperr.Error) string {
 	field := fe.Field
 	if field == "password" {
 		field = "The new password"

@@ -15,7 +15,7 @@ import (
 func TestClassifySaturatedHashing(t *testing.T) {
 	for _, cause := range []error{context.Canceled, context.DeadlineExceeded} {
 		err := fmt.Errorf("authenticate: %w", fmt.Errorf("%w: %w", password.ErrBusy, cause))
-		if status, code, _ := classify(err); status != http.StatusServiceUnavailable || code != "temporarily_unavailable" {
+		if status, code, _ := classify(context.Background(), err); status != http.StatusServiceUnavailable || code != "temporarily_unavailable" {
 			t.Errorf("classify(%v): got %d %s, want 503 temporarily_unavailable", err, status, code)
 		}
 	}

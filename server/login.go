@@ -100,7 +100,7 @@ func (s *Server) handleLogin() http.Handler {
 		}
 		o, err := s.Users.Attempt(r.Context(), req)
 		if err != nil {
-			status, _, _ := classify(err)
+			status, _, _ := classify(r.Context(), err)
 			s.Logger.ErrorContext(r.Context(), "login failed", "request_id", RequestID(r.Context()), "error", err)
 			s.renderLogin(w, r, status, returnTo, username, "Signing in is not possible right now. Try again shortly.")
 			return

@@ -2,7 +2,6 @@ package server_test
 
 import (
 	"context"
-	"github.com/authgate/authgate/internal/storage"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -14,6 +13,7 @@ import (
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/server"

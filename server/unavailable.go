@@ -7,7 +7,8 @@ import (
 
 	"github.com/ory/fosite"
 
-	"github.com/authgate/authgate/internal/storage"
+	"github.com/authgate/authgate/internal/apperr"
+	"github.com/authgate/authgate/server/web"
 )
 
 // unavailable reports whether a request failed because the database is
@@ -18,13 +19,16 @@ import (
 // ErrTemporarilyUnavailable, without the cause, and WriteRevocationResponse
 // would answer it with 200; it is caught here.
 func unavailable(ctx context.Context, err error) bool {
-	return err != nil && (storage.IsUnavailable(err) || ctx.Err() != nil ||
-		errors.Is(err, fosite.ErrTemporarilyUnavailable))
+	if err == nil {
+		return false
+	}
+	_, e := web.Problem(ctx, err)
+	return e.Code == apperr.Unavailable || errors.Is(err, fosite.ErrTemporarilyUnavailable)
 }
 
 // writeUnavailable answers 503 with an RFC 6749 style body and a hint to
 // retry soon.
 func writeUnavailable(w http.ResponseWriter) {
 	w.Header().Set("Retry-After", "1")
-	writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "The server is temporarily unable to handle the request; try again shortly.")
+	writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", web.MessageUnavailable)
 }

@@ -1,33 +1,28 @@
 package accounts
 
 import (
-	"errors"
 	"fmt"
 	"net/mail"
 	"strings"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/authgate/authgate/internal/apperr"
 )
 
+// The service's errors. Invalid input is an *apperr.Error for its field
+// (apperr.Field); its message never repeats the value when the field is a
+// secret.
 var (
 	// ErrNotFound is returned when no user matches.
-	ErrNotFound = errors.New("user not found")
+	ErrNotFound = apperr.New(apperr.NotFound, "user not found")
 	// ErrDuplicateUsername is returned when a username is already taken.
-	ErrDuplicateUsername = errors.New("username already taken")
+	ErrDuplicateUsername = apperr.New(apperr.Conflict, "username already taken")
 	// ErrLocked is returned while a channel is locked after too many failures.
-	ErrLocked = errors.New("account locked")
+	ErrLocked = apperr.New(apperr.Unauthenticated, "account locked")
 	// ErrBadCredentials is returned for an unknown user or a wrong password.
-	ErrBadCredentials = errors.New("bad credentials")
+	ErrBadCredentials = apperr.New(apperr.Unauthenticated, "bad credentials")
 )
-
-// FieldError reports an invalid input field. Message never repeats the
-// value when the field is a secret.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
 // Limits on user input; the database columns are sized to match.
 const (
@@ -45,14 +40,14 @@ func normalizeUsername(s string) string { return strings.ToLower(s) }
 
 func validateUsername(s string) error {
 	if s == "" {
-		return &FieldError{Field: "username", Message: "is required"}
+		return apperr.Field("username", "is required")
 	}
 	if len(s) > maxUsername {
-		return &FieldError{Field: "username", Message: fmt.Sprintf("must be at most %d characters", maxUsername)}
+		return apperr.Field("username", fmt.Sprintf("must be at most %d characters", maxUsername))
 	}
 	for _, r := range s {
 		if !usernameRune(r) {
-			return &FieldError{Field: "username", Message: "may contain only letters, digits and . _ @ -"}
+			return apperr.Field("username", "may contain only letters, digits and . _ @ -")
 		}
 	}
 	return nil
@@ -65,28 +60,28 @@ func usernameRune(r rune) bool {
 
 func validateEmail(s string) error {
 	if s == "" {
-		return &FieldError{Field: "email", Message: "is required"}
+		return apperr.Field("email", "is required")
 	}
 	if len(s) > maxEmail {
-		return &FieldError{Field: "email", Message: fmt.Sprintf("must be at most %d characters", maxEmail)}
+		return apperr.Field("email", fmt.Sprintf("must be at most %d characters", maxEmail))
 	}
 	a, err := mail.ParseAddress(s)
 	if err != nil || a.Name != "" || a.Address != s {
-		return &FieldError{Field: "email", Message: "must be a bare email address such as name@example.com"}
+		return apperr.Field("email", "must be a bare email address such as name@example.com")
 	}
 	return nil
 }
 
 func validateName(s string) error {
 	if utf8.RuneCountInString(s) > maxName {
-		return &FieldError{Field: "name", Message: fmt.Sprintf("must be at most %d characters", maxName)}
+		return apperr.Field("name", fmt.Sprintf("must be at most %d characters", maxName))
 	}
 	if !utf8.ValidString(s) {
-		return &FieldError{Field: "name", Message: "must be valid UTF-8"}
+		return apperr.Field("name", "must be valid UTF-8")
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
-			return &FieldError{Field: "name", Message: "must not contain control characters"}
+			return apperr.Field("name", "must not contain control characters")
 		}
 	}
 	return nil
@@ -94,10 +89,10 @@ func validateName(s string) error {
 
 func validatePassword(s string) error {
 	if utf8.RuneCountInString(s) < minPassword {
-		return &FieldError{Field: "password", Message: fmt.Sprintf("must be at least %d characters", minPassword)}
+		return apperr.Field("password", fmt.Sprintf("must be at least %d characters", minPassword))
 	}
 	if len(s) > maxPassword {
-		return &FieldError{Field: "password", Message: fmt.Sprintf("must be at most %d bytes", maxPassword)}
+		return apperr.Field("password", fmt.Sprintf("must be at most %d bytes", maxPassword))
 	}
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 )
@@ -142,7 +143,7 @@ func TestValidation(t *testing.T) {
 			in := valid
 			tc.edit(&in)
 			_, err := f.svc.CreateUser(t.Context(), "admin", in)
-			var fe *FieldError
+			var fe *apperr.Error
 			if !errors.As(err, &fe) || fe.Field != tc.field {
 				t.Errorf("%s: error = %v, want a FieldError for %q", tc.name, err, tc.field)
 				continue
@@ -167,7 +168,7 @@ func TestValidation(t *testing.T) {
 		if n := count(t, db, &models.User{}, ""); n != 3 {
 			t.Errorf("users = %d, want 3 (only the valid ones)", n)
 		}
-		var fe *FieldError
+		var fe *apperr.Error
 		bad := "not an address"
 		if _, err := f.svc.UpdateUser(t.Context(), "admin", "max", UserUpdate{Email: &bad}); !errors.As(err, &fe) || fe.Field != "email" {
 			t.Errorf("UpdateUser(bad email) = %v, want a FieldError for email", err)
@@ -319,7 +320,7 @@ func TestChangeOwnPassword(t *testing.T) {
 		if n := count(t, db, &models.AuditEntry{}, "action = ? AND actor = ?", "user.password.change", "erin"); n != 1 {
 			t.Errorf("user.password.change audit rows by erin = %d, want 1", n)
 		}
-		var fe *FieldError
+		var fe *apperr.Error
 		if err := f.svc.ChangeOwnPassword(ctx, u.ID, "erin-new-password", "short"); !errors.As(err, &fe) {
 			t.Errorf("ChangeOwnPassword(short new) = %v, want a FieldError", err)
 		}

@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/internal/audit"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
@@ -103,7 +104,7 @@ type ClientUpdate struct {
 // the audit entry in the same transaction. For a confidential client it
 // returns the generated secret, which is stored only as its hash and
 // cannot be read again; a public client gets none and secret is "".
-// Validation failures are *FieldError values.
+// Validation failures are *apperr.Error values for their field.
 func (s *Service) Create(ctx context.Context, actor string, in NewClient) (c models.Client, secret string, err error) {
 	c = models.Client{
 		Name:              strings.TrimSpace(in.Name),
@@ -256,7 +257,7 @@ func (s *Service) RotateSecret(ctx context.Context, actor, id string) (string, e
 
 // SetLegacy switches the legacy password grant on or off for the client
 // with id: the switch is the presence of the password grant type. Enabling
-// it for a public client is a *FieldError. Disabling always succeeds, even
+// it for a public client is an apperr field error. Disabling always succeeds, even
 // when it leaves the client without any grant type. A call that changes
 // nothing writes no audit entry.
 func (s *Service) SetLegacy(ctx context.Context, actor, id string, enabled bool) (models.Client, error) {
@@ -269,7 +270,7 @@ func (s *Service) SetLegacy(ctx context.Context, actor, id string, enabled bool)
 		action := ActionLegacyDisable
 		if enabled {
 			if c.Public {
-				return false, &FieldError{Field: "grant_types", Message: "a public client cannot use the legacy password grant: it has no secret to authenticate with"}
+				return false, apperr.Field("grant_types", "a public client cannot use the legacy password grant: it has no secret to authenticate with")
 			}
 			c.GrantTypes = append(slices.Clone(c.GrantTypes), GrantPassword)
 			action = ActionLegacyEnable
@@ -388,11 +389,10 @@ func notFound(err error) error {
 	return err
 }
 
-// wrapUnlessField adds context to err unless it is a *FieldError, which
+// wrapUnlessField adds context to err unless it is a field error, which
 // already reads well on its own ("redirect_uris: ...").
 func wrapUnlessField(err error, format string, args ...any) error {
-	var fe *FieldError
-	if errors.As(err, &fe) {
+	if e, ok := apperr.As(err); ok && e.Field != "" {
 		return err
 	}
 	return fmt.Errorf(format+": %w", append(args, err)...)

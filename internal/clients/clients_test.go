@@ -13,6 +13,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/internal/audit"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/testdb"
@@ -141,12 +142,12 @@ func TestCreateValidation(t *testing.T) {
 					}
 					return
 				}
-				var fe *FieldError
+				var fe *apperr.Error
 				if !errors.As(err, &fe) {
-					t.Fatalf("Create = %v, want a *FieldError for %s", err, tt.field)
+					t.Fatalf("Create = %v, want an apperr field error for %s", err, tt.field)
 				}
-				if !errors.Is(err, ErrInvalid) {
-					t.Errorf("errors.Is(%v, ErrInvalid) = false, want true", err)
+				if apperr.CodeOf(err) != apperr.Invalid {
+					t.Errorf("CodeOf(%v) = %q, want invalid", err, apperr.CodeOf(err))
 				}
 				if fe.Field != tt.field || !strings.Contains(fe.Message, tt.msg) {
 					t.Errorf("got %s: %s, want %s: ...%s...", fe.Field, fe.Message, tt.field, tt.msg)
@@ -303,7 +304,7 @@ func TestUpdate(t *testing.T) {
 		// The same rules apply to the resulting client.
 		grants := []string{GrantClientCredentials}
 		_, err = f.svc.Update(ctx, "ops", c.ID, ClientUpdate{GrantTypes: &grants})
-		if fe := (*FieldError)(nil); !errors.As(err, &fe) || fe.Field != "redirect_uris" {
+		if fe := (*apperr.Error)(nil); !errors.As(err, &fe) || fe.Field != "redirect_uris" {
 			t.Errorf("Update(drop code, keep URIs) = %v, want a redirect_uris field error", err)
 		}
 		bad := []string{"foo"}
@@ -311,8 +312,8 @@ func TestUpdate(t *testing.T) {
 			t.Errorf("Update(bad URI) = %v, want the bare field error", err)
 		}
 		none := []string{}
-		if _, err := f.svc.Update(ctx, "ops", c.ID, ClientUpdate{GrantTypes: &none}); !errors.Is(err, ErrInvalid) {
-			t.Errorf("Update(no grant types) = %v, want ErrInvalid", err)
+		if _, err := f.svc.Update(ctx, "ops", c.ID, ClientUpdate{GrantTypes: &none}); apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("Update(no grant types) = %v, want an invalid error", err)
 		}
 		got, err = f.svc.Update(ctx, "ops", c.ID, ClientUpdate{GrantTypes: &grants, RedirectURIs: &none})
 		if err != nil || !slices.Equal(got.GrantTypes, grants) || len(got.ResponseTypes) != 0 {
@@ -400,8 +401,8 @@ func TestRotateSecret(t *testing.T) {
 		}
 
 		pub, _ := f.mustCreate(t, NewClient{Name: "SPA", GrantTypes: []string{GrantAuthorizationCode}, RedirectURIs: []string{"https://spa.example.com/"}, Public: true})
-		if _, err := f.svc.RotateSecret(ctx, "admin", pub.ID); !errors.Is(err, ErrPublicClient) || !errors.Is(err, ErrInvalid) {
-			t.Errorf("RotateSecret(public) = %v, want ErrPublicClient and ErrInvalid", err)
+		if _, err := f.svc.RotateSecret(ctx, "admin", pub.ID); !errors.Is(err, ErrPublicClient) || apperr.CodeOf(err) != apperr.Invalid {
+			t.Errorf("RotateSecret(public) = %v, want ErrPublicClient, invalid", err)
 		}
 		if _, err := f.svc.RotateSecret(ctx, "admin", "nope"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("RotateSecret(unknown) = %v, want ErrNotFound", err)
@@ -455,7 +456,7 @@ func TestSetLegacy(t *testing.T) {
 
 		pub, _ := f.mustCreate(t, NewClient{Name: "SPA", GrantTypes: []string{GrantAuthorizationCode}, RedirectURIs: []string{"https://spa.example.com/"}, Public: true})
 		_, err = f.svc.SetLegacy(ctx, "admin", pub.ID, true)
-		if fe := (*FieldError)(nil); !errors.As(err, &fe) || fe.Field != "grant_types" {
+		if fe := (*apperr.Error)(nil); !errors.As(err, &fe) || fe.Field != "grant_types" {
 			t.Errorf("SetLegacy(public, true) = %v, want a grant_types field error", err)
 		}
 		if _, err := f.svc.SetLegacy(ctx, "admin", pub.ID, false); err != nil {

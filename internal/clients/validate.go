@@ -9,6 +9,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )
@@ -26,28 +27,16 @@ const (
 // SupportedGrantTypes lists every grant type a client may hold.
 var SupportedGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantPassword}
 
+// The service's errors. Invalid input is an *apperr.Error for its field
+// (apperr.Field), with a message fit to show the administrator next to
+// that field.
 var (
 	// ErrNotFound is returned when no client has the given id.
-	ErrNotFound = errors.New("client not found")
-	// ErrInvalid is wrapped by every *FieldError and by ErrPublicClient.
-	ErrInvalid = errors.New("invalid client")
+	ErrNotFound = apperr.New(apperr.NotFound, "client not found")
 	// ErrPublicClient is returned by RotateSecret for a public client,
-	// which has no secret. errors.Is(ErrPublicClient, ErrInvalid) holds.
-	ErrPublicClient = fmt.Errorf("%w: public clients have no secret", ErrInvalid)
+	// which has no secret.
+	ErrPublicClient = apperr.New(apperr.Invalid, "public clients have no secret")
 )
-
-// FieldError reports an input field that is wrong, with a message fit to
-// show the administrator next to that field. errors.Is(err, ErrInvalid)
-// holds for every FieldError.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
-
-// Unwrap returns ErrInvalid.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 // Limits on input; the database columns are sized to match where they
 // have a size.
@@ -84,15 +73,15 @@ func orList(items []string) string {
 func validateName(s string) error {
 	switch {
 	case s == "":
-		return &FieldError{Field: "name", Message: "is required"}
+		return apperr.Field("name", "is required")
 	case !utf8.ValidString(s):
-		return &FieldError{Field: "name", Message: "must be valid UTF-8"}
+		return apperr.Field("name", "must be valid UTF-8")
 	case utf8.RuneCountInString(s) > maxName:
-		return &FieldError{Field: "name", Message: fmt.Sprintf("must be at most %d characters", maxName)}
+		return apperr.Field("name", fmt.Sprintf("must be at most %d characters", maxName))
 	}
 	for _, r := range s {
 		if unicode.IsControl(r) {
-			return &FieldError{Field: "name", Message: "must not contain control characters"}
+			return apperr.Field("name", "must not contain control characters")
 		}
 	}
 	return nil
@@ -100,11 +89,11 @@ func validateName(s string) error {
 
 func validateGrantTypes(grants []string, requireOne bool) error {
 	if requireOne && len(grants) == 0 {
-		return &FieldError{Field: "grant_types", Message: "at least one is required: " + orList(SupportedGrantTypes)}
+		return apperr.Field("grant_types", "at least one is required: "+orList(SupportedGrantTypes))
 	}
 	for _, g := range grants {
 		if !slices.Contains(SupportedGrantTypes, g) {
-			return &FieldError{Field: "grant_types", Message: fmt.Sprintf("%q is not a supported grant type; use %s", g, orList(SupportedGrantTypes))}
+			return apperr.Field("grant_types", fmt.Sprintf("%q is not a supported grant type; use %s", g, orList(SupportedGrantTypes)))
 		}
 	}
 	return nil
@@ -113,7 +102,7 @@ func validateGrantTypes(grants []string, requireOne bool) error {
 func validateScopes(scopes []string) error {
 	for _, s := range scopes {
 		if !slices.Contains(oauth.SupportedScopes, s) {
-			return &FieldError{Field: "scopes", Message: fmt.Sprintf("%q is not a supported scope; use %s", s, orList(oauth.SupportedScopes))}
+			return apperr.Field("scopes", fmt.Sprintf("%q is not a supported scope; use %s", s, orList(oauth.SupportedScopes)))
 		}
 	}
 	return nil
@@ -121,18 +110,18 @@ func validateScopes(scopes []string) error {
 
 func validateFormat(f string) error {
 	if f != oauth.FormatOpaque && f != oauth.FormatJWT {
-		return &FieldError{Field: "access_token_format", Message: fmt.Sprintf("%q must be %s or %s", f, oauth.FormatOpaque, oauth.FormatJWT)}
+		return apperr.Field("access_token_format", fmt.Sprintf("%q must be %s or %s", f, oauth.FormatOpaque, oauth.FormatJWT))
 	}
 	return nil
 }
 
 func validateAudience(aud []string) error {
 	if len(aud) > maxAudiences {
-		return &FieldError{Field: "audience", Message: fmt.Sprintf("at most %d entries are allowed", maxAudiences)}
+		return apperr.Field("audience", fmt.Sprintf("at most %d entries are allowed", maxAudiences))
 	}
 	for _, a := range aud {
 		if len(a) > maxAudienceLen || !utf8.ValidString(a) || strings.ContainsFunc(a, unicode.IsSpace) || strings.ContainsFunc(a, unicode.IsControl) {
-			return &FieldError{Field: "audience", Message: fmt.Sprintf("%q must be a single word or URL of at most %d bytes", a, maxAudienceLen)}
+			return apperr.Field("audience", fmt.Sprintf("%q must be a single word or URL of at most %d bytes", a, maxAudienceLen))
 		}
 	}
 	return nil
@@ -148,10 +137,10 @@ func isLoopback(host string) bool {
 // loopback host, without a fragment or user information.
 func validateRedirectURI(raw string) error {
 	bad := func(format string, args ...any) error {
-		return &FieldError{Field: "redirect_uris", Message: fmt.Sprintf("%q ", raw) + fmt.Sprintf(format, args...)}
+		return apperr.Field("redirect_uris", fmt.Sprintf("%q ", raw)+fmt.Sprintf(format, args...))
 	}
 	if len(raw) > maxURILen {
-		return &FieldError{Field: "redirect_uris", Message: fmt.Sprintf("a URI of %d bytes is too long; at most %d are allowed", len(raw), maxURILen)}
+		return apperr.Field("redirect_uris", fmt.Sprintf("a URI of %d bytes is too long; at most %d are allowed", len(raw), maxURILen))
 	}
 	if !utf8.ValidString(raw) || strings.ContainsFunc(raw, unicode.IsControl) {
 		return bad("must not contain control characters")
@@ -198,18 +187,18 @@ func validate(c models.Client, requireGrant bool) error {
 	if c.Public {
 		for _, g := range []string{GrantClientCredentials, GrantPassword} {
 			if slices.Contains(c.GrantTypes, g) {
-				return &FieldError{Field: "grant_types", Message: fmt.Sprintf("a public client cannot use %s: it has no secret to authenticate with", g)}
+				return apperr.Field("grant_types", fmt.Sprintf("a public client cannot use %s: it has no secret to authenticate with", g))
 			}
 		}
 	}
 	hasCode := slices.Contains(c.GrantTypes, GrantAuthorizationCode)
 	switch {
 	case hasCode && len(c.RedirectURIs) == 0:
-		return &FieldError{Field: "redirect_uris", Message: "at least one is required with the authorization_code grant"}
+		return apperr.Field("redirect_uris", "at least one is required with the authorization_code grant")
 	case !hasCode && len(c.RedirectURIs) > 0:
-		return &FieldError{Field: "redirect_uris", Message: "are used only by the authorization_code grant; remove them or add that grant"}
+		return apperr.Field("redirect_uris", "are used only by the authorization_code grant; remove them or add that grant")
 	case len(c.RedirectURIs) > maxRedirectURIs:
-		return &FieldError{Field: "redirect_uris", Message: fmt.Sprintf("at most %d are allowed", maxRedirectURIs)}
+		return apperr.Field("redirect_uris", fmt.Sprintf("at most %d are allowed", maxRedirectURIs))
 	}
 	for _, u := range c.RedirectURIs {
 		if err := validateRedirectURI(u); err != nil {

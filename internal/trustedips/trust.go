@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
+	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/internal/audit"
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/models"
@@ -35,27 +36,15 @@ const maxCIDRLen = 64
 // maxDescriptionLen matches the column size.
 const maxDescriptionLen = 200
 
+// The errors of Ranges. Invalid input is an *apperr.Error for its field
+// (apperr.Field), with a message fit to show the administrator next to
+// that field.
 var (
-	// ErrInvalid is wrapped by every *FieldError.
-	ErrInvalid = errors.New("invalid trusted range")
 	// ErrDuplicate is returned by Add for a range that is already stored.
-	ErrDuplicate = errors.New("trusted range already exists")
+	ErrDuplicate = apperr.New(apperr.Conflict, "trusted range already exists")
 	// ErrNotFound is returned by Remove for a range that is not stored.
-	ErrNotFound = errors.New("trusted range not found")
+	ErrNotFound = apperr.New(apperr.NotFound, "trusted range not found")
 )
-
-// FieldError reports an input field that is wrong, with a message fit to
-// show the administrator next to that field. errors.Is(err, ErrInvalid)
-// holds for every FieldError.
-type FieldError struct {
-	Field   string
-	Message string
-}
-
-func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
-
-// Unwrap returns ErrInvalid.
-func (e *FieldError) Unwrap() error { return ErrInvalid }
 
 // Ranges stores the trusted ranges and answers whether an address is inside
 // one. It is safe for concurrent use.
@@ -128,7 +117,7 @@ func (r *Ranges) List(ctx context.Context) ([]models.TrustedRange, error) {
 // Add stores the range cidr (IPv4 or IPv6; a bare address is a single-host
 // range) in its canonical masked form, such as 10.0.0.0/8 for 10.1.2.3/8,
 // and records the change in the audit log in the same transaction. It
-// returns a *FieldError for malformed input and ErrDuplicate when the
+// returns an apperr field error for malformed input and ErrDuplicate when the
 // canonical range is already stored.
 func (r *Ranges) Add(ctx context.Context, actor, cidr, description string) (models.TrustedRange, error) {
 	p, err := parse(cidr)
@@ -137,10 +126,10 @@ func (r *Ranges) Add(ctx context.Context, actor, cidr, description string) (mode
 	}
 	description = strings.TrimSpace(description)
 	if !utf8.ValidString(description) {
-		return models.TrustedRange{}, &FieldError{Field: "description", Message: "is not valid UTF-8 text"}
+		return models.TrustedRange{}, apperr.Field("description", "is not valid UTF-8 text")
 	}
 	if n := utf8.RuneCountInString(description); n > maxDescriptionLen {
-		return models.TrustedRange{}, &FieldError{Field: "description", Message: fmt.Sprintf("is %d characters long; at most %d are allowed", n, maxDescriptionLen)}
+		return models.TrustedRange{}, apperr.Field("description", fmt.Sprintf("is %d characters long; at most %d are allowed", n, maxDescriptionLen))
 	}
 	tr := models.TrustedRange{
 		CIDR:        p.String(),
@@ -168,7 +157,7 @@ func (r *Ranges) Add(ctx context.Context, actor, cidr, description string) (mode
 // Remove deletes the stored range that cidr denotes, written in any form
 // that normalises to it (10.1.2.3/8 removes 10.0.0.0/8), and records the
 // change in the audit log in the same transaction. It returns ErrNotFound
-// when no such range is stored and a *FieldError when cidr is malformed and
+// when no such range is stored and an apperr field error when cidr is malformed and
 // matches no stored row verbatim.
 func (r *Ranges) Remove(ctx context.Context, actor, cidr string) error {
 	target := strings.TrimSpace(cidr)
@@ -296,16 +285,16 @@ func parse(cidr string) (netip.Prefix, error) {
 	s := strings.TrimSpace(cidr)
 	switch {
 	case s == "":
-		return netip.Prefix{}, &FieldError{Field: "cidr", Message: "is required: enter a range such as 10.0.0.0/8 or 2001:db8::/32, or a single address"}
+		return netip.Prefix{}, apperr.Field("cidr", "is required: enter a range such as 10.0.0.0/8 or 2001:db8::/32, or a single address")
 	case len(s) > maxCIDRLen:
-		return netip.Prefix{}, &FieldError{Field: "cidr", Message: "is too long to be a CIDR range such as 10.0.0.0/8 or 2001:db8::/32"}
+		return netip.Prefix{}, apperr.Field("cidr", "is too long to be a CIDR range such as 10.0.0.0/8 or 2001:db8::/32")
 	}
 	p, err := clientip.ParsePrefix(s)
 	if err != nil {
-		return netip.Prefix{}, &FieldError{Field: "cidr", Message: err.Error()}
+		return netip.Prefix{}, apperr.Field("cidr", err.Error())
 	}
 	if p.Bits() == 0 {
-		return netip.Prefix{}, &FieldError{Field: "cidr", Message: fmt.Sprintf("%s covers every address; trusted ranges must be narrower", p)}
+		return netip.Prefix{}, apperr.Field("cidr", fmt.Sprintf("%s covers every address; trusted ranges must be narrower", p))
 	}
 	return p, nil
 }

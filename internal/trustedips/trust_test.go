@@ -11,6 +11,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/internal/audit"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
@@ -19,7 +20,7 @@ import (
 func TestParse(t *testing.T) {
 	tests := []struct {
 		in   string
-		want string // canonical form, or "" for a *FieldError
+		want string // canonical form, or "" for an apperr field error
 	}{
 		{in: "10.0.0.0/8", want: "10.0.0.0/8"},
 		{in: "10.1.2.3/8", want: "10.0.0.0/8"},
@@ -50,12 +51,12 @@ func TestParse(t *testing.T) {
 		t.Run(tt.in, func(t *testing.T) {
 			p, err := parse(tt.in)
 			if tt.want == "" {
-				var fe *FieldError
+				var fe *apperr.Error
 				if !errors.As(err, &fe) || fe.Field != "cidr" || fe.Message == "" {
-					t.Fatalf("parse(%q) = %s, %v, want a *FieldError for cidr", tt.in, p, err)
+					t.Fatalf("parse(%q) = %s, %v, want an apperr field error for cidr", tt.in, p, err)
 				}
-				if !errors.Is(err, ErrInvalid) {
-					t.Errorf("errors.Is(%v, ErrInvalid) = false, want true", err)
+				if apperr.CodeOf(err) != apperr.Invalid {
+					t.Errorf("CodeOf(%v) = %q, want invalid", err, apperr.CodeOf(err))
 				}
 				return
 			}
@@ -73,9 +74,9 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		p, err := parse(s)
 		if err != nil {
-			var fe *FieldError
+			var fe *apperr.Error
 			if !errors.As(err, &fe) || fe.Field != "cidr" {
-				t.Fatalf("parse(%q) error %v is not a *FieldError for cidr", s, err)
+				t.Fatalf("parse(%q) error %v is not an apperr field error for cidr", s, err)
 			}
 			return
 		}
@@ -166,7 +167,7 @@ func TestAddRejects(t *testing.T) {
 	tests := []struct {
 		name        string
 		cidr, desc  string
-		field       string // want a *FieldError for this field
+		field       string // want an apperr field error for this field
 		isDuplicate bool
 	}{
 		{name: "malformed", cidr: "10.0.0.300/24", field: "cidr"},
@@ -192,9 +193,9 @@ func TestAddRejects(t *testing.T) {
 						t.Fatalf("Add(%q) error = %v, want ErrDuplicate", tt.cidr, err)
 					}
 				} else {
-					var fe *FieldError
+					var fe *apperr.Error
 					if !errors.As(err, &fe) || fe.Field != tt.field {
-						t.Fatalf("Add(%q, %q) error = %v, want a *FieldError for %s", tt.cidr, tt.desc, err, tt.field)
+						t.Fatalf("Add(%q, %q) error = %v, want an apperr field error for %s", tt.cidr, tt.desc, err, tt.field)
 					}
 				}
 				if got := cidrs(t, r); len(got) != 1 {
@@ -212,17 +213,17 @@ func TestRemove(t *testing.T) {
 	tests := []struct {
 		name    string
 		cidr    string
-		want    error  // nil, ErrNotFound or ErrInvalid
-		removed string // the row that must be gone
+		want    apperr.Code // "", not found or invalid
+		removed string      // the row that must be gone
 	}{
 		{name: "canonical", cidr: "2001:db8::/32", removed: "2001:db8::/32"},
 		{name: "non-canonical", cidr: " 2001:DB8:0::1/32 ", removed: "2001:db8::/32"},
 		{name: "bare address", cidr: "198.51.100.7", removed: "198.51.100.7/32"},
 		{name: "mapped form", cidr: "::ffff:198.51.100.7", removed: "198.51.100.7/32"},
 		{name: "verbatim unparseable row", cidr: "legacy-junk", removed: "legacy-junk"},
-		{name: "absent", cidr: "10.0.0.0/8", want: ErrNotFound},
-		{name: "narrower than stored", cidr: "2001:db8::/48", want: ErrNotFound},
-		{name: "malformed", cidr: "2001:db8::/129", want: ErrInvalid},
+		{name: "absent", cidr: "10.0.0.0/8", want: apperr.NotFound},
+		{name: "narrower than stored", cidr: "2001:db8::/48", want: apperr.NotFound},
+		{name: "malformed", cidr: "2001:db8::/129", want: apperr.Invalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -240,8 +241,8 @@ func TestRemove(t *testing.T) {
 				}
 				before := len(cidrs(t, r))
 				err := r.Remove(ctx, "bob", tt.cidr)
-				if tt.want != nil {
-					if !errors.Is(err, tt.want) {
+				if tt.want != "" {
+					if apperr.CodeOf(err) != tt.want {
 						t.Fatalf("Remove(%q) error = %v, want %v", tt.cidr, err, tt.want)
 					}
 					if got := len(cidrs(t, r)); got != before {

@@ -1,17 +1,14 @@
 package adminapi
 
 import (
-	"github.com/authgate/authgate/internal/storage"
-
 	"context"
 	"errors"
 	"net/http"
 
 	"github.com/ory/fosite"
 
-	"github.com/authgate/authgate/internal/accounts"
-	"github.com/authgate/authgate/internal/clients"
-	"github.com/authgate/authgate/internal/trustedips"
+	"github.com/authgate/authgate/internal/apperr"
+	"github.com/authgate/authgate/server/web"
 )
 
 // Error codes of the admin API. They are stable: clients may switch on them.
@@ -49,7 +46,7 @@ type apiError struct {
 func (e *apiError) Error() string { return e.body.Error + ": " + e.body.Description }
 
 // fieldError reports an invalid request field, the way the services'
-// FieldErrors read: "limit: must be a number".
+// field errors read: "limit: must be a number".
 func fieldError(field, message string) *apiError {
 	return &apiError{status: http.StatusBadRequest, body: errorBody{Error: codeInvalidRequest, Description: field + ": " + message, Field: field}}
 }
@@ -75,74 +72,42 @@ var (
 		Error: codeServerError, Description: descriptionServerError}}
 )
 
-// classify maps any error a handler meets to its HTTP status, its body and
-// its WWW-Authenticate challenge. It is the one place where errors become
-// wire errors; debug detail never reaches the client.
-func classify(err error) (status int, body errorBody, challenge string) {
-	var (
-		ae          *apiError
-		maxBytes    *http.MaxBytesError
-		accountsErr *accounts.FieldError
-		clientsErr  *clients.FieldError
-		trustErr    *trustedips.FieldError
-		oauthErr    *fosite.RFC6749Error
-	)
-	invalid := func(field, description string) (int, errorBody, string) {
-		return http.StatusBadRequest, errorBody{Error: codeInvalidRequest, Description: description, Field: field}, ""
-	}
-	notFound := func(description string) (int, errorBody, string) {
-		return http.StatusNotFound, errorBody{Error: codeNotFound, Description: description}, ""
-	}
-	conflict := func(description string) (int, errorBody, string) {
-		return http.StatusConflict, errorBody{Error: codeConflict, Description: description}, ""
-	}
-	switch {
-	case errors.As(err, &ae):
-		return ae.status, ae.body, ae.challenge
-	case errors.As(err, &maxBytes):
-		return errTooLarge.status, errTooLarge.body, ""
-	case errors.As(err, &accountsErr):
-		return invalid(accountsErr.Field, accountsErr.Error())
-	case errors.As(err, &clientsErr):
-		return invalid(clientsErr.Field, clientsErr.Error())
-	case errors.As(err, &trustErr):
-		return invalid(trustErr.Field, trustErr.Error())
-	case errors.Is(err, clients.ErrPublicClient):
-		return invalid("", "The client is public: it has no secret.")
-	case errors.Is(err, clients.ErrInvalid), errors.Is(err, trustedips.ErrInvalid):
-		return invalid("", "The request is invalid.")
-	case errors.Is(err, accounts.ErrNotFound):
-		return notFound("The user does not exist.")
-	case errors.Is(err, clients.ErrNotFound):
-		return notFound("The client does not exist.")
-	case errors.Is(err, trustedips.ErrNotFound):
-		return notFound("The trusted range does not exist.")
-	case errors.Is(err, accounts.ErrDuplicateUsername):
-		return conflict("The username is taken.")
-	case errors.Is(err, trustedips.ErrDuplicate):
-		return conflict("The range is already trusted.")
-	case unavailable(err):
-		// Checked before fosite's errors: token introspection wraps a
-		// database failure in a 401 error.
-		return http.StatusServiceUnavailable, errorBody{Error: codeUnavailable,
-			Description: "The server is temporarily unable to handle the request; try again shortly."}, ""
-	case errors.As(err, &oauthErr) && oauthErr.CodeField < http.StatusInternalServerError:
-		return errInvalidToken.status, errInvalidToken.body, errInvalidToken.challenge
-	default:
-		return http.StatusInternalServerError, errorBody{Error: codeServerError, Description: descriptionServerError}, ""
-	}
+// apiCodes are the admin API's error codes for the application's.
+var apiCodes = map[apperr.Code]string{
+	apperr.Invalid: codeInvalidRequest, apperr.NotFound: codeNotFound, apperr.Conflict: codeConflict,
+	apperr.Unauthenticated: codeInvalidToken, apperr.Forbidden: codeInsufficientScope,
+	apperr.Unavailable: codeUnavailable, apperr.Internal: codeServerError,
 }
 
-// unavailable reports whether the database is unreachable, or the client
-// went away.
-func unavailable(err error) bool {
-	return errors.Is(err, context.Canceled) || storage.IsUnavailable(err)
+// classify maps any error a handler meets to its HTTP status, its body and
+// its WWW-Authenticate challenge: the API's own refusals as decided,
+// everything else through web.Problem. Debug detail never reaches the
+// client.
+func classify(ctx context.Context, err error) (status int, body errorBody, challenge string) {
+	var (
+		ae       *apiError
+		maxBytes *http.MaxBytesError
+		oauthErr *fosite.RFC6749Error
+	)
+	if errors.As(err, &ae) {
+		return ae.status, ae.body, ae.challenge
+	}
+	if errors.As(err, &maxBytes) {
+		return errTooLarge.status, errTooLarge.body, ""
+	}
+	status, e := web.Problem(ctx, err)
+	// After web.Problem: token introspection wraps a database failure in
+	// a 401 error, which must stay a 503.
+	if e.Code == apperr.Internal && errors.As(err, &oauthErr) && oauthErr.CodeField < http.StatusInternalServerError {
+		return errInvalidToken.status, errInvalidToken.body, errInvalidToken.challenge
+	}
+	return status, errorBody{Error: apiCodes[e.Code], Description: e.Text(), Field: e.Field}, ""
 }
 
 // writeError writes err as JSON, and logs it when it is the server's
 // fault. A client that went away is not logged as a failure.
 func (a *api) writeError(w http.ResponseWriter, r *http.Request, err error) {
-	status, body, challenge := classify(err)
+	status, body, challenge := classify(r.Context(), err)
 	switch {
 	case status >= http.StatusInternalServerError && r.Context().Err() == nil:
 		a.Logger.ErrorContext(r.Context(), "admin api request failed", "method", r.Method, "path", r.URL.Path,

@@ -13,7 +13,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 
@@ -21,9 +20,11 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/internal/testutil"
 	"github.com/authgate/authgate/internal/trustedips"
 )
 
@@ -36,9 +37,9 @@ func TestClassify(t *testing.T) {
 		code   string
 		field  string
 	}{
-		{"accounts field", fmt.Errorf("create: %w", &accounts.FieldError{Field: "email", Message: "is required"}), 400, codeInvalidRequest, "email"},
-		{"clients field", &clients.FieldError{Field: "redirect_uris", Message: "must use https"}, 400, codeInvalidRequest, "redirect_uris"},
-		{"trust field", &trustedips.FieldError{Field: "cidr", Message: "is required"}, 400, codeInvalidRequest, "cidr"},
+		{"accounts field", fmt.Errorf("create: %w", apperr.Field("email", "is required")), 400, codeInvalidRequest, "email"},
+		{"clients field", apperr.Field("redirect_uris", "must use https"), 400, codeInvalidRequest, "redirect_uris"},
+		{"trust field", apperr.Field("cidr", "is required"), 400, codeInvalidRequest, "cidr"},
 		{"api field", fieldError("limit", "must be a number"), 400, codeInvalidRequest, "limit"},
 		{"public client", fmt.Errorf("rotate: %w", clients.ErrPublicClient), 400, codeInvalidRequest, ""},
 		{"user not found", fmt.Errorf("get: %w", accounts.ErrNotFound), 404, codeNotFound, ""},
@@ -61,7 +62,7 @@ func TestClassify(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			status, body, _ := classify(tc.err)
+			status, body, _ := classify(context.Background(), tc.err)
 			if status != tc.status || body.Error != tc.code || body.Field != tc.field {
 				t.Errorf("got %d %q field %q, want %d %q field %q", status, body.Error, body.Field, tc.status, tc.code, tc.field)
 			}
@@ -88,7 +89,7 @@ func TestWriteErrorLogsServerFaultsOnly(t *testing.T) {
 
 	logs.Reset()
 	w = httptest.NewRecorder()
-	a.writeError(w, r, &trustedips.FieldError{Field: "cidr", Message: "is required"})
+	a.writeError(w, r, apperr.Field("cidr", "is required"))
 	if logs.Len() != 0 {
 		t.Errorf("a client mistake was logged: %s", logs.String())
 	}
@@ -147,8 +148,8 @@ func TestDatabaseUnreachable(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	proxy := newCuttableProxy(t, u.Host)
-	u.Host = proxy.addr()
+	proxy := testutil.NewCuttableProxy(t, u.Host)
+	u.Host = proxy.Addr()
 	ctx := context.Background()
 	db, err := storage.Open(ctx, u.String(), storage.Options{MaxOpenConns: 4})
 	if err != nil {
@@ -160,10 +161,10 @@ func TestDatabaseUnreachable(t *testing.T) {
 	}
 	e := newEnv(t, db)
 	// Cleanups run last-first: the database is back before newEnv's checks.
-	t.Cleanup(func() { proxy.setDown(false) })
+	t.Cleanup(func() { proxy.SetDown(false) })
 
 	e.do(t, "GET", "/admin/api/users", e.adminToken, nil).want(t, http.StatusOK, nil)
-	proxy.setDown(true)
+	proxy.SetDown(true)
 	for _, r := range []struct{ method, path, token string }{
 		{"GET", "/admin/api/users", e.adminToken},
 		{"GET", "/admin/api/clients", e.clientToken},
@@ -174,79 +175,6 @@ func TestDatabaseUnreachable(t *testing.T) {
 			t.Errorf("got WWW-Authenticate %q on an outage, want none", got)
 		}
 	}
-	proxy.setDown(false)
+	proxy.SetDown(false)
 	e.do(t, "GET", "/admin/api/users", e.adminToken, nil).want(t, http.StatusOK, nil)
-}
-
-// cuttableProxy forwards TCP connections to a target until it is set
-// down: then it drops every open connection and refuses new ones.
-type cuttableProxy struct {
-	ln     net.Listener
-	target string
-
-	mu    sync.Mutex
-	down  bool
-	conns map[net.Conn]struct{}
-}
-
-func newCuttableProxy(t *testing.T, target string) *cuttableProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cuttableProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	go p.serve()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.setDown(true)
-	})
-	return p
-}
-
-func (p *cuttableProxy) addr() string { return p.ln.Addr().String() }
-
-func (p *cuttableProxy) serve() {
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		go p.pipe(c)
-	}
-}
-
-func (p *cuttableProxy) pipe(c net.Conn) {
-	up, err := net.Dial("tcp", p.target)
-	if err != nil {
-		_ = c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.down {
-		p.mu.Unlock()
-		_ = c.Close()
-		_ = up.Close()
-		return
-	}
-	p.conns[c], p.conns[up] = struct{}{}, struct{}{}
-	p.mu.Unlock()
-	go func() {
-		_, _ = io.Copy(up, c)
-		_ = up.Close()
-	}()
-	_, _ = io.Copy(c, up)
-	_ = c.Close()
-}
-
-func (p *cuttableProxy) setDown(down bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = down
-	if down {
-		for c := range p.conns {
-			_ = c.Close()
-		}
-		clear(p.conns)
-	}
 }

@@ -42,7 +42,7 @@ func FuzzDecodeJSON(f *testing.F) {
 		if err == nil {
 			return
 		}
-		status, eb, _ := classify(err)
+		status, eb, _ := classify(r.Context(), err)
 		if status != http.StatusBadRequest && status != http.StatusRequestEntityTooLarge {
 			t.Fatalf("body %q: got status %d (%v), want 400 or 413", body, status, err)
 		}

@@ -1,9 +1,6 @@
 package adminapi
 
 import (
-	"github.com/authgate/authgate/internal/storage"
-	"github.com/authgate/authgate/internal/testutil"
-
 	"bytes"
 	"context"
 	"encoding/json"
@@ -36,6 +33,8 @@ import (
 	"github.com/authgate/authgate/internal/keyring"
 	authmail "github.com/authgate/authgate/internal/mail"
 	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/storage"
+	"github.com/authgate/authgate/internal/testutil"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/models"

@@ -182,9 +182,9 @@ func (c *console) handleLegacy(w http.ResponseWriter, r *http.Request, a admin) 
 		return
 	}
 	cl, err := c.Clients.SetLegacy(r.Context(), a.actor(), id, enabled)
-	var fe *clients.FieldError
+	fe, isField := fieldErr(err)
 	switch {
-	case errors.As(err, &fe):
+	case isField:
 		c.renderClients(w, r, a, http.StatusBadRequest, "Nothing was changed: "+fe.Message+".")
 		return
 	case errors.Is(err, clients.ErrNotFound):
@@ -327,9 +327,9 @@ func (c *console) handleUpdateClient(w http.ResponseWriter, r *http.Request, a a
 		FirstParty:        &form.FirstParty,
 		AccessTokenFormat: &form.AccessTokenFormat,
 	})
-	var fe *clients.FieldError
+	fe, isField := fieldErr(err)
 	switch {
-	case errors.As(err, &fe):
+	case isField:
 		msg, fields := fieldError(fe.Field, fe.Message)
 		c.renderClient(w, r, a, http.StatusBadRequest, cl, form, formatDatePtr(cl.LegacySunset), msg, fields)
 		return
@@ -421,9 +421,9 @@ func (c *console) handleCreateClient(w http.ResponseWriter, r *http.Request, a a
 		FirstParty:        form.FirstParty,
 		AccessTokenFormat: form.AccessTokenFormat,
 	})
-	var fe *clients.FieldError
+	fe, isField := fieldErr(err)
 	switch {
-	case errors.As(err, &fe):
+	case isField:
 		msg, fields := fieldError(fe.Field, fe.Message)
 		c.renderNewClient(w, r, a, http.StatusBadRequest, form, msg, fields)
 		return

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/server/web"
 )
 
@@ -135,10 +136,29 @@ func (c *console) showMessage(w http.ResponseWriter, r *http.Request, status int
 	c.pages.Render(w, r, status, "message", p)
 }
 
-// fail logs err and shows a page that says something went wrong, without
-// the detail.
+// fail shows the page for an error the administrator cannot fix on the
+// form: its status and wording come from web.Problem (a database that
+// cannot be reached is a 503 that says to try again), and the server's
+// own faults are logged, never shown.
 func (c *console) fail(w http.ResponseWriter, r *http.Request, err error) {
-	c.Logger.ErrorContext(r.Context(), "console request failed", "method", r.Method, "path", r.URL.Path, "error", err)
-	c.showMessage(w, r, http.StatusInternalServerError, "Something went wrong",
-		message{Text: "The console could not complete this request. The error was logged; try again in a moment.", Back: "/admin/"})
+	status, e := web.Problem(r.Context(), err)
+	title, text := "Something went wrong", "The console could not complete this request. The error was logged; try again in a moment."
+	switch {
+	case e.Code == apperr.Unavailable:
+		w.Header().Set("Retry-After", "5")
+		title, text = "Temporarily unavailable", "The console cannot reach the database right now, so nothing was changed. Try again in a moment."
+	case status < http.StatusInternalServerError:
+		title, text = "Request refused", "Nothing was changed: "+e.Text()+"."
+	}
+	if status >= http.StatusInternalServerError {
+		c.Logger.ErrorContext(r.Context(), "console request failed", "method", r.Method, "path", r.URL.Path, "status", status, "error", err)
+	}
+	c.showMessage(w, r, status, title, message{Text: text, Back: "/admin/"})
+}
+
+// fieldErr returns err's invalid input field, if it has one: the forms
+// show those next to the field.
+func fieldErr(err error) (*apperr.Error, bool) {
+	e, ok := apperr.As(err)
+	return e, ok && e.Code == apperr.Invalid && e.Field != ""
 }

@@ -41,9 +41,9 @@ func (c *console) renderTrusted(w http.ResponseWriter, r *http.Request, a admin,
 func (c *console) handleAddTrustedIP(w http.ResponseWriter, r *http.Request, a admin) {
 	d := trustedData{CIDR: strings.TrimSpace(r.PostFormValue("cidr")), Description: r.PostFormValue("description")}
 	tr, err := c.Trust.Add(r.Context(), a.actor(), d.CIDR, d.Description)
-	var fe *trustedips.FieldError
+	fe, isField := fieldErr(err)
 	switch {
-	case errors.As(err, &fe):
+	case isField:
 		msg, fields := fieldError(fe.Field, fe.Message)
 		if fe.Field == "cidr" {
 			msg = "Nothing was added: the range " + fe.Message + "."
@@ -65,9 +65,9 @@ func (c *console) handleAddTrustedIP(w http.ResponseWriter, r *http.Request, a a
 func (c *console) handleRemoveTrustedIP(w http.ResponseWriter, r *http.Request, a admin) {
 	cidr := strings.TrimSpace(r.PostFormValue("cidr"))
 	err := c.Trust.Remove(r.Context(), a.actor(), cidr)
-	var fe *trustedips.FieldError
+	fe, isField := fieldErr(err)
 	switch {
-	case errors.As(err, &fe):
+	case isField:
 		c.renderTrusted(w, r, a, http.StatusBadRequest, trustedData{}, "Nothing was removed: the range "+fe.Message+".", nil)
 		return
 	case errors.Is(err, trustedips.ErrNotFound):

@@ -128,9 +128,9 @@ func (c *console) handleCreateUser(w http.ResponseWriter, r *http.Request, a adm
 		Username: form.Username, Email: form.Email, Name: form.Name,
 		Password: r.PostFormValue("password"), Admin: form.Admin,
 	})
-	var fe *accounts.FieldError
+	fe, isField := fieldErr(err)
 	switch {
-	case errors.As(err, &fe):
+	case isField:
 		msg, fields := fieldError(fe.Field, fe.Message)
 		c.renderUsers(w, r, a, http.StatusBadRequest, form, "The user was not created: "+strings.TrimPrefix(msg, "Nothing was saved: "), fields)
 		return
