@@ -15,6 +15,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/internal/storage"
+	"github.com/authgate/authgate/internal/testutil"
 )
 
 // DefaultPostgresURL is used when AUTHGATE_TEST_DATABASE_URL is unset.
@@ -101,4 +102,28 @@ func postgresSchema(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return fmt.Sprint(u)
+}
+
+// Cuttable returns a migrated PostgreSQL database reached through a proxy
+// that the test can cut (SetDown) to play a database outage. The proxy is
+// restored before the test's other cleanups run (cleanups run last-first:
+// register those that need the database before calling Cuttable).
+func Cuttable(t testing.TB) (*gorm.DB, *testutil.CuttableProxy) {
+	t.Helper()
+	u, err := url.Parse(URL(t, "postgres"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := testutil.NewCuttableProxy(t, u.Host)
+	u.Host = proxy.Addr()
+	ctx := context.Background()
+	db, err := storage.Open(ctx, u.String(), storage.Options{MaxOpenConns: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = storage.Close(db) })
+	if err := storage.Migrate(ctx, db); err != nil {
+		t.Fatal(err)
+	}
+	return db, proxy
 }

@@ -20,7 +20,7 @@ type CuttableProxy struct {
 
 // NewCuttableProxy starts a proxy to target on a loopback port, closed
 // when the test ends.
-func NewCuttableProxy(t *testing.T, target string) *CuttableProxy {
+func NewCuttableProxy(t testing.TB, target string) *CuttableProxy {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"syscall"
 	"testing"
@@ -22,9 +21,7 @@ import (
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/internal/clients"
-	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
-	"github.com/authgate/authgate/internal/testutil"
 	"github.com/authgate/authgate/internal/trustedips"
 )
 
@@ -144,21 +141,7 @@ func TestUnknownRoutes(t *testing.T) {
 // running API: requests then get 503 temporarily_unavailable, not a 401
 // that would send a client to fetch a new token, nor a 500.
 func TestDatabaseUnreachable(t *testing.T) {
-	u, err := url.Parse(testdb.URL(t, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := testutil.NewCuttableProxy(t, u.Host)
-	u.Host = proxy.Addr()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, u.String(), storage.Options{MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = storage.Close(db) })
-	if err := storage.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db, proxy := testdb.Cuttable(t)
 	e := newEnv(t, db)
 	// Cleanups run last-first: the database is back before newEnv's checks.
 	t.Cleanup(func() { proxy.SetDown(false) })

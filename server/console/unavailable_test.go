@@ -1,34 +1,17 @@
 package console
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"testing"
 
-	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
-	"github.com/authgate/authgate/internal/testutil"
 )
 
 // With the database down, the console answers 503 with a page that says
 // so, like the other surfaces, not a 500.
 func TestDatabaseUnreachable(t *testing.T) {
-	u, err := url.Parse(testdb.URL(t, "postgres"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	proxy := testutil.NewCuttableProxy(t, u.Host)
-	u.Host = proxy.Addr()
-	ctx := context.Background()
-	db, err := storage.Open(ctx, u.String(), storage.Options{MaxOpenConns: 4})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = storage.Close(db) })
-	if err := storage.Migrate(ctx, db); err != nil {
-		t.Fatal(err)
-	}
+	db, proxy := testdb.Cuttable(t)
 	e := newEnv(t, db)
 	t.Cleanup(func() { proxy.SetDown(false) })
 	b := e.signedIn(e.createUser("root", true))
