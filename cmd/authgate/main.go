@@ -61,6 +61,7 @@ func commands() []command {
 		{"users", "manage users: create, list, get, delete, set-password, reset-token, unlock", cmdUsers},
 		{"trusted-ips", "manage trusted IP ranges: add, list, remove", cmdTrustedIPs},
 		{"login-history", "show authentication attempts", cmdLoginHistory},
+		{"mail", "see and retry failed mail: failed, retry", cmdMail},
 		{"bench", "load-test an OAuth 2.0 / OIDC server", cmdBench},
 	}
 }

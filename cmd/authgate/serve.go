@@ -16,7 +16,6 @@ import (
 
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/clients"
-	"github.com/authgate/authgate/internal/mail"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/legacy"
@@ -90,6 +89,13 @@ func serve(ctx context.Context, a *app) error {
 	if err != nil {
 		return err
 	}
+	sender, err := newMailSender(a)
+	if err != nil {
+		return err
+	}
+	if cfg.Mail.SMTPHost == "" {
+		logger.Info("mail goes to an outbox folder; set AUTHGATE_SMTP_HOST to send real email", "outbox", cfg.Mail.Outbox)
+	}
 	if err := console.EnsureClient(ctx, a.db, a.keyring, cfg.AdminURL); err != nil {
 		return err
 	}
@@ -105,7 +111,7 @@ func serve(ctx context.Context, a *app) error {
 	adminMux.Handle("/admin/", adminUI)
 	adminMux.Handle("/admin/api/", adminapi.NewAPI(adminapi.APIDeps{
 		Logger: logger, Provider: provider, Accounts: a.accounts,
-		Clients: clientService, Trust: ranges, Keys: keys, DB: a.db,
+		Clients: clientService, Trust: ranges, Keys: keys, DB: a.db, Mail: sender,
 	}))
 	adminMux.Handle("GET /metrics", m.Handler())
 	if cfg.Pprof {
@@ -120,22 +126,6 @@ func serve(ctx context.Context, a *app) error {
 		fmt.Fprintln(w, `{"status":"ok"}`)
 	})
 
-	var transport mail.Transport
-	if cfg.Mail.SMTPHost != "" {
-		transport = mail.NewSMTPTransport(mail.SMTPOptions{
-			Host: cfg.Mail.SMTPHost, Port: cfg.Mail.SMTPPort, TLS: cfg.Mail.SMTPTLS,
-			Username: cfg.Mail.SMTPUsername, Password: cfg.Mail.SMTPPassword,
-		})
-	} else {
-		transport = mail.NewFileTransport(cfg.Mail.Outbox)
-		logger.Info("mail goes to an outbox folder; set AUTHGATE_SMTP_HOST to send real email", "outbox", cfg.Mail.Outbox)
-	}
-	sender, err := mail.NewSender(a.db, a.keyring, transport, mail.SenderOptions{
-		From: cfg.Mail.From, PollInterval: cfg.Mail.PollInterval, MaxAttempts: cfg.Mail.MaxAttempts, Logger: logger,
-	})
-	if err != nil {
-		return err
-	}
 	m.WatchMail(func(ctx context.Context) (int64, int64, error) {
 		st, err := sender.Stats(ctx)
 		return st.Queued, st.Failed, err

@@ -24,8 +24,10 @@ type APIDeps struct {
 	Trust    *trustedips.Ranges
 	Keys     *oauth.KeyManager
 	// DB is used only for the audit log: listing it, and recording key
-	// rotations, which oauth.KeyManager does not record itself.
+	// rotations and mail retries, which their owners do not record.
 	DB *gorm.DB
+	// Mail lists and requeues failed mail (the server's mail.Sender).
+	Mail FailedMail
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -97,6 +99,9 @@ func (a *api) routes() http.Handler {
 	handle("POST /admin/api/keys/rotate", auth(a.handleRotateKey()))
 
 	handle("GET /admin/api/audit", auth(a.handleAudit()))
+
+	handle("GET /admin/api/mail/failed", auth(a.handleListFailedMail()))
+	handle("POST /admin/api/mail/failed/{id}/retry", auth(a.handleRetryMail()))
 
 	return web.Recover(a.Logger, func(w http.ResponseWriter, r *http.Request) {
 		a.writeError(w, r, errPanic)

@@ -167,6 +167,7 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 		Trust:    e.trust,
 		Keys:     e.km,
 		DB:       db,
+		Mail:     e.sender,
 	})
 	adminServer := httptest.NewServer(adminHandler)
 	t.Cleanup(adminServer.Close)
