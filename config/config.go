@@ -17,7 +17,11 @@ import (
 )
 
 // Config holds every setting authgate reads. It is loaded once by Load and
-// passed by value; no other package reads the environment.
+// passed by value. config is the one package that reads the environment
+// (through the getenv it is given; see also env.go); the others are given
+// values. cmd/authgate only reads a variable a command's flag names, such
+// as bench --password-env, and the test helpers their own AUTHGATE_TEST_*
+// and AUTHGATE_REQUIRE_* switches.
 type Config struct {
 	// DatabaseURL is sqlite://PATH or postgres://...
 	DatabaseURL string `yaml:"database_url"`
@@ -64,6 +68,9 @@ type Config struct {
 	RequestTimeout time.Duration `yaml:"request_timeout"`
 	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
 	LogLevel       string        `yaml:"log_level"`
+	// LogLevelSet reports that AUTHGATE_LOG_LEVEL was given: commands other
+	// than serve then log at LogLevel instead of their quieter warn.
+	LogLevelSet bool `yaml:"-"`
 
 	// Pprof serves net/http/pprof on the admin listener under /debug/pprof/.
 	Pprof bool `yaml:"pprof"`
@@ -172,6 +179,7 @@ func Load(getenv func(string) string, path string) (Config, error) {
 	if err := applyEnv(&cfg, getenv); err != nil {
 		return Config{}, err
 	}
+	cfg.LogLevelSet = getenv("AUTHGATE_LOG_LEVEL") != ""
 	if err := cfg.resolveDefaults(); err != nil {
 		return Config{}, err
 	}

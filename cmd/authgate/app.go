@@ -32,7 +32,7 @@ func newFlags(env *cliEnv, name, synopsis string) *flags {
 	fs := flag.NewFlagSet("authgate "+name, flag.ContinueOnError)
 	fs.SetOutput(env.stderr)
 	f := &flags{FlagSet: fs}
-	fs.StringVar(&f.configPath, "config", env.getenv("AUTHGATE_CONFIG"), "path to a YAML config file")
+	fs.StringVar(&f.configPath, "config", config.Path(env.getenv), "path to a YAML config file")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: authgate %s %s\n\nFlags:\n", name, synopsis)
 		fs.PrintDefaults()
@@ -130,7 +130,7 @@ func openApp(ctx context.Context, env *cliEnv, configPath string) (*app, func(),
 		return nil, nil, err
 	}
 	level := cfg.LogLevel
-	if !env.serving && env.getenv("AUTHGATE_LOG_LEVEL") == "" && (level == "info" || level == "debug") {
+	if !env.serving && !cfg.LogLevelSet && (level == "info" || level == "debug") {
 		level = "warn"
 	}
 	logger := newLogger(env.stderr, level)
@@ -175,7 +175,7 @@ func openApp(ctx context.Context, env *cliEnv, configPath string) (*app, func(),
 
 // cliActor names the person at the terminal in the audit log.
 func cliActor(env *cliEnv) string {
-	if u := env.getenv("USER"); u != "" {
+	if u := config.Operator(env.getenv); u != "" {
 		return "cli:" + u
 	}
 	return "cli"

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/loadtest"
 )
 
@@ -139,6 +140,7 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 		cfg.Progress = env.stderr
 	}
 
+	cfg.Proxy = config.Proxy(env.getenv)
 	res, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"slices"
 	"strings"
@@ -88,6 +89,11 @@ type Config struct {
 	Requests    int           // how many requests to count; 0 means run for Duration
 	Warmup      time.Duration // load applied but not counted, before measuring
 	Timeout     time.Duration // per HTTP request; 0 means DefaultTimeout
+
+	// Proxy chooses the proxy of each request, as http.Transport.Proxy
+	// does; nil means none. The package reads no environment: the caller
+	// decides (the bench command passes HTTP_PROXY and its kin).
+	Proxy func(*http.Request) (*url.URL, error)
 
 	// Progress receives a live progress line every second, rewritten in
 	// place with \r; nil means none.

@@ -38,7 +38,7 @@ type target struct {
 
 func newTarget(cfg Config) *target {
 	tr := &http.Transport{
-		Proxy:             http.ProxyFromEnvironment,
+		Proxy:             cfg.Proxy,
 		DialContext:       (&net.Dialer{Timeout: cfg.Timeout, KeepAlive: 30 * time.Second}).DialContext,
 		ForceAttemptHTTP2: true,
 		// Every worker has at most one request in flight: with an idle slot
