@@ -216,6 +216,10 @@ func janitor(ctx context.Context, a *app, store *oauth.Store) {
 		if _, err := a.accounts.PruneLogins(ctx, now.Add(-a.cfg.LoginHistoryRetention)); err != nil && ctx.Err() == nil {
 			a.logger.Warn("prune login history", "error", err)
 		}
+		// A source's failures are forgotten after a day without attempts.
+		if _, err := storage.New(a.db).PruneAttempts(ctx, now.Add(-24*time.Hour), now); err != nil && ctx.Err() == nil {
+			a.logger.Warn("prune sign-in attempts", "error", err)
+		}
 		select {
 		case <-ctx.Done():
 			return
