@@ -31,12 +31,13 @@ import (
 // accountSite is the public server on a real database, served over HTTP,
 // with one user, alice, and one other user, bob.
 type accountSite struct {
-	url      string
-	db       *gorm.DB
-	keys     *keyring.Keyring
-	accounts *accounts.Service
-	alice    models.User
-	bob      models.User
+	url       string
+	transport http.RoundTripper
+	db        *gorm.DB
+	keys      *keyring.Keyring
+	accounts  *accounts.Service
+	alice     models.User
+	bob       models.User
 }
 
 const (
@@ -45,6 +46,13 @@ const (
 )
 
 func newAccountSite(t *testing.T, db *gorm.DB) *accountSite {
+	t.Helper()
+	return newAccountSiteOn(t, db, false)
+}
+
+// newAccountSiteOn serves the site over HTTPS when tls is set, with an
+// https issuer: its cookies are then Secure and __Host- prefixed.
+func newAccountSiteOn(t *testing.T, db *gorm.DB, tls bool) *accountSite {
 	t.Helper()
 	ctx := context.Background()
 	keyring, err := keyring.New([]byte("account-test-secret-0123456789abcdefghij"))
@@ -63,15 +71,23 @@ func newAccountSite(t *testing.T, db *gorm.DB) *accountSite {
 	store := oauth.NewStore(db, keyring, nil)
 	sh := &oauth.SecretHasher{Keys: keyring, Argon2: hasher}
 	cfg := config.Default()
-	// Plain HTTP, so that the cookie jar sends the cookies back.
+	// Plain HTTP on loopback, so that the cookie jar sends the cookies back.
 	cfg.Issuer = "http://127.0.0.1"
+	if tls {
+		cfg.Issuer = "https://127.0.0.1"
+	}
 	p := oauth.NewProvider(oauth.Settings{Issuer: cfg.Issuer, AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
 		store, keys, keyring, sh)
 	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keyring, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	if tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(srv.Close)
 
 	alice, err := acc.CreateUser(ctx, "test", accounts.NewUser{Username: "alice", Email: aliceEmail, Password: alicePassword})
@@ -82,7 +98,7 @@ func newAccountSite(t *testing.T, db *gorm.DB) *accountSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &accountSite{url: srv.URL, db: db, keys: keyring, accounts: acc, alice: alice, bob: bob}
+	return &accountSite{url: srv.URL, transport: srv.Client().Transport, db: db, keys: keyring, accounts: acc, alice: alice, bob: bob}
 }
 
 // browser is an HTTP client with cookies that does not follow redirects,
@@ -100,6 +116,7 @@ func (s *accountSite) browser(t *testing.T) *browser {
 		t.Fatal(err)
 	}
 	return &browser{t: t, site: s, client: &http.Client{
+		Transport:     s.transport,
 		Jar:           jar,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 	}}
@@ -545,40 +562,51 @@ func TestAccountSignOut(t *testing.T) {
 // of a signed-in form; and a signed-in form's token dies at the next
 // sign-in.
 func TestCSRFPlantedAnonymousPair(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		site := newAccountSite(t, db)
-		attacker := site.browser(t)
-		token := attacker.csrf(attacker.page("/login"))
-		planted := attacker.client.Jar.Cookies(site.mustURL(t))
-		if len(planted) == 0 {
-			t.Fatal("the login page set no CSRF cookie")
-		}
+	for _, tls := range []bool{false, true} {
+		t.Run(map[bool]string{false: "http loopback", true: "https"}[tls], func(t *testing.T) {
+			testdb.Each(t, func(t *testing.T, db *gorm.DB) { testCSRFPlantedAnonymousPair(t, newAccountSiteOn(t, db, tls), tls) })
+		})
+	}
+}
 
-		victim := site.browser(t)
-		victim.signIn("alice", alicePassword)
-		before := site.user(t, site.alice.ID)
-		victim.client.Jar.SetCookies(site.mustURL(t), planted)
-		r := victim.post("/account/security-token", url.Values{"csrf_token": {token}})
-		if r.status != http.StatusForbidden {
-			t.Errorf("reset with a planted anonymous pair: got status %d, want 403", r.status)
+func testCSRFPlantedAnonymousPair(t *testing.T, site *accountSite, tls bool) {
+	attacker := site.browser(t)
+	token := attacker.csrf(attacker.page("/login"))
+	planted := attacker.client.Jar.Cookies(site.mustURL(t))
+	if len(planted) == 0 {
+		t.Fatal("the login page set no CSRF cookie")
+	}
+	wantPrefix := map[bool]string{false: "authgate_", true: "__Host-authgate_"}[tls]
+	for _, c := range planted {
+		if !strings.HasPrefix(c.Name, wantPrefix) {
+			t.Errorf("cookie %s: want the prefix %s", c.Name, wantPrefix)
 		}
-		if after := site.user(t, site.alice.ID); after.SecurityTokenHash != before.SecurityTokenHash {
-			t.Error("a planted anonymous CSRF pair reset the victim's security token")
-		}
+	}
 
-		// The victim's own token works, and stops working when the
-		// session changes at the next sign-in.
-		own := victim.csrf(victim.page("/account/security-token"))
-		victim.signIn("alice", alicePassword)
-		if r := victim.post("/account/security-token", url.Values{"csrf_token": {own}}); r.status != http.StatusForbidden {
-			t.Errorf("reset with the token of the previous session: got status %d, want 403", r.status)
-		}
-		fresh := victim.csrf(victim.page("/account/security-token"))
-		if fresh == own {
-			t.Error("the CSRF token did not change at sign-in")
-		}
-		victim.wantRedirect("reset with the session's token", victim.post("/account/security-token", url.Values{"csrf_token": {fresh}}), "/account")
-	})
+	victim := site.browser(t)
+	victim.signIn("alice", alicePassword)
+	before := site.user(t, site.alice.ID)
+	victim.client.Jar.SetCookies(site.mustURL(t), planted)
+	r := victim.post("/account/security-token", url.Values{"csrf_token": {token}})
+	if r.status != http.StatusForbidden {
+		t.Errorf("reset with a planted anonymous pair: got status %d, want 403", r.status)
+	}
+	if after := site.user(t, site.alice.ID); after.SecurityTokenHash != before.SecurityTokenHash {
+		t.Error("a planted anonymous CSRF pair reset the victim's security token")
+	}
+
+	// The victim's own token works, and stops working when the
+	// session changes at the next sign-in.
+	own := victim.csrf(victim.page("/account/security-token"))
+	victim.signIn("alice", alicePassword)
+	if r := victim.post("/account/security-token", url.Values{"csrf_token": {own}}); r.status != http.StatusForbidden {
+		t.Errorf("reset with the token of the previous session: got status %d, want 403", r.status)
+	}
+	fresh := victim.csrf(victim.page("/account/security-token"))
+	if fresh == own {
+		t.Error("the CSRF token did not change at sign-in")
+	}
+	victim.wantRedirect("reset with the session's token", victim.post("/account/security-token", url.Values{"csrf_token": {fresh}}), "/account")
 }
 
 func (s *accountSite) mustURL(t *testing.T) *url.URL {
