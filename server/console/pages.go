@@ -147,6 +147,8 @@ func (c *console) fail(w http.ResponseWriter, r *http.Request, err error) {
 	case e.Code == apperr.Unavailable:
 		w.Header().Set("Retry-After", "5")
 		title, text = "Temporarily unavailable", "The console cannot reach the database right now, so nothing was changed. Try again in a moment."
+	case e.Code == apperr.NotFound:
+		title, text = "Not found", "Nothing was changed: "+e.Text()+"."
 	case status < http.StatusInternalServerError:
 		title, text = "Request refused", "Nothing was changed: "+e.Text()+"."
 	}
