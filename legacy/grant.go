@@ -9,7 +9,6 @@ import (
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
-	"github.com/ory/fosite/handler/openid"
 
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/signin"
@@ -106,7 +105,14 @@ func (g *PasswordGrant) CanSkipClientAuth(context.Context, fosite.AccessRequeste
 // Allowed reports whether client may use the grant at now, and the
 // login-history result when it may not.
 func (g *PasswordGrant) Allowed(client fosite.Client, now time.Time) (bool, string) {
-	if g.Disabled || !client.GetGrantTypes().Has(GrantType) || client.IsPublic() {
+	return allowed(client, g.Disabled, now)
+}
+
+// allowed is the one rule of whether client may use the password grant at
+// now (disabled is the global switch); the grant asks it of every attempt
+// and Guard of every use of a token the grant issued.
+func allowed(client fosite.Client, disabled bool, now time.Time) (bool, string) {
+	if disabled || !client.GetGrantTypes().Has(GrantType) || client.IsPublic() {
 		return false, signin.ResultDisabled
 	}
 	if c, ok := oauth.ClientOf(client); ok && c.LegacySunset != nil && !now.Before(*c.LegacySunset) {
@@ -171,11 +177,12 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 			return fosite.ErrServerError.WithWrap(err)
 		}
 	}
+	var admitted admission
 	o, err := g.Users.Attempt(ctx, signin.Request{
 		Channel:   signin.PasswordGrant,
 		Subject:   signin.Subject{Username: username},
 		Secret:    sent,
-		Verifier:  tokenSplit{tokens: g.Users, trusted: trusted},
+		Verifier:  tokenSplit{tokens: g.Users, trusted: trusted, admitted: &admitted},
 		ClientID:  event.ClientID,
 		SourceIP:  event.SourceIP,
 		UserAgent: event.UserAgent,
@@ -200,15 +207,25 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 	if g.issuesRefresh(client) {
 		r.GrantScope(oauth.ScopeOfflineAccess)
 	}
+	now := g.Now().UTC()
 	sess := r.GetSession()
-	if ds, ok := sess.(*openid.DefaultSession); ok {
+	if ds, ok := sess.(*oauth.Session); ok {
 		ds.Subject = user.ID
 		ds.Username = user.Username
+		// How the grant began rides with every token it yields, so that
+		// Guard can end it with the credentials that admitted it.
+		ds.Origin, ds.BeganAt = oauth.OriginPasswordToken, now
+		if admitted == viaTrustedRange {
+			ds.Origin = oauth.OriginPasswordTrusted
+		}
 		if ds.Claims != nil {
 			ds.Claims.Subject = user.ID
+			// auth_time is when the password was checked; a refresh keeps
+			// it, so a relying party enforcing max_age sees a stale login
+			// as stale.
+			ds.Claims.AuthTime = now.Truncate(time.Second)
 		}
 	}
-	now := g.Now().UTC()
 	atLife := fosite.GetEffectiveLifespan(client, fosite.GrantTypePassword, fosite.AccessToken, g.Config.GetAccessTokenLifespan(ctx))
 	sess.SetExpiresAt(fosite.AccessToken, now.Add(atLife).Round(time.Second))
 	rtLife := fosite.GetEffectiveLifespan(client, fosite.GrantTypePassword, fosite.RefreshToken, g.Config.GetRefreshTokenLifespan(ctx))

@@ -34,6 +34,24 @@ type TokenMatcher interface {
 type tokenSplit struct {
 	tokens  TokenMatcher
 	trusted bool
+	// admitted, when set, learns what admitted a successful attempt.
+	admitted *admission
+}
+
+// admission is what admitted a successful password grant.
+type admission int
+
+const (
+	viaToken admission = iota + 1
+	viaTrustedRange
+)
+
+// admit records a and returns the success result.
+func (v tokenSplit) admit(a admission) string {
+	if v.admitted != nil {
+		*v.admitted = a
+	}
+	return signin.ResultSuccess
 }
 
 var _ signin.Verifier = tokenSplit{}
@@ -49,11 +67,11 @@ func (v tokenSplit) Verify(_ context.Context, u models.User, sent string, check 
 	// The token check is a keyed hash: cheap, so it decides the split.
 	if long && v.tokens.TokenMatches(u, token) {
 		if ok, err := check(pw); ok || err != nil {
-			return signin.ResultSuccess, err
+			return v.admit(viaToken), err
 		}
 		if v.trusted {
 			if ok, err := check(sent); ok || err != nil {
-				return signin.ResultSuccess, err
+				return v.admit(viaTrustedRange), err
 			}
 		}
 		return signin.ResultInvalidPassword, nil
@@ -64,7 +82,7 @@ func (v tokenSplit) Verify(_ context.Context, u models.User, sent string, check 
 	}
 	if ok {
 		if v.trusted {
-			return signin.ResultSuccess, nil
+			return v.admit(viaTrustedRange), nil
 		}
 		return signin.ResultTokenRequired, nil
 	}

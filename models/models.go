@@ -70,6 +70,9 @@ type OAuthRequest struct {
 	RequestedAt     time.Time
 	ExpiresAt       *time.Time `gorm:"index"`
 	Active          bool       `gorm:"not null;default:true"`
+	// Origin is how the grant began (oauth.Origin*), kept on every row
+	// of the grant so that ending a credential can revoke what it obtained.
+	Origin string `gorm:"size:32;not null;default:''"`
 	// Data is the JSON encoding of the request: scopes, audiences, the
 	// allow-listed form parameters and the session. It never holds a secret.
 	Data []byte `gorm:"not null"`

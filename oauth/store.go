@@ -46,6 +46,7 @@ type Store struct {
 	keys    *keyring.Keyring
 	logger  *slog.Logger
 	clients *clientCache
+	guard   Guard
 }
 
 var (
@@ -91,6 +92,50 @@ func notFound(err error) error {
 		return fosite.ErrNotFound.WithWrap(err)
 	}
 	return err
+}
+
+// Guard decides whether a stored grant still stands: the credentials it
+// was obtained with may have ended since (a password change, a security
+// token reset, the legacy grant switched off for its client). It is asked
+// whenever an access or refresh token is used, on every replica, so an
+// ended credential takes its tokens with it at once, without a sweep.
+type Guard interface {
+	Check(ctx context.Context, r fosite.Requester) error
+}
+
+// SetGuard installs g; call it before the store is used.
+func (s *Store) SetGuard(g Guard) { s.guard = g }
+
+// checkGrant asks the guard about r; a grant that no longer stands is not
+// found, so introspection says inactive and a refresh is invalid_grant.
+func (s *Store) checkGrant(ctx context.Context, r fosite.Requester) error {
+	if s.guard == nil {
+		return nil
+	}
+	err := s.guard.Check(ctx, r)
+	if errors.Is(err, ErrGrantEnded) {
+		return fosite.ErrNotFound.WithWrap(err)
+	}
+	return err
+}
+
+// ErrGrantEnded is what a Guard returns for a grant whose credentials have
+// ended; any other error means no decision was made.
+var ErrGrantEnded = errors.New("the credentials this grant was obtained with have ended")
+
+// RevokePasswordGrants deletes every token of the password grant's grants
+// for clientID (every client's when clientID is empty): the codes and
+// tokens of other grants stay. It returns how many rows went.
+func (s *Store) RevokePasswordGrants(ctx context.Context, clientID string) (int64, error) {
+	q := s.conn(ctx).Where("origin IN ?", []string{OriginPasswordToken, OriginPasswordTrusted})
+	if clientID != "" {
+		q = q.Where("client_id = ?", clientID)
+	}
+	res := q.Delete(&models.OAuthRequest{})
+	if res.Error != nil {
+		return 0, fmt.Errorf("revoke password grants: %w", res.Error)
+	}
+	return res.RowsAffected, nil
 }
 
 // SetClientCacheTTL changes how long clients are cached; 0 turns the
@@ -180,6 +225,9 @@ func (s *Store) create(ctx context.Context, kind, signature, accessSignature str
 		RequestedAt:     r.GetRequestedAt().UTC(),
 		Active:          true,
 		Data:            data,
+	}
+	if sess, ok := r.GetSession().(*Session); ok {
+		row.Origin = sess.Origin
 	}
 	if sess := r.GetSession(); sess != nil {
 		row.Subject = sess.GetSubject()
@@ -301,6 +349,9 @@ func (s *Store) GetAccessTokenSession(ctx context.Context, signature string, ses
 	if !row.Active {
 		return nil, fosite.ErrInactiveToken
 	}
+	if err := s.checkGrant(ctx, req); err != nil {
+		return nil, err
+	}
 	return req, nil
 }
 
@@ -325,6 +376,9 @@ func (s *Store) GetRefreshTokenSession(ctx context.Context, signature string, se
 	if !row.Active {
 		s.logger.WarnContext(ctx, "refresh token reuse detected; revoking the grant", "client_id", row.ClientID, "request_id", row.RequestID)
 		return req, fosite.ErrInactiveToken
+	}
+	if err := s.checkGrant(ctx, req); err != nil {
+		return nil, err
 	}
 	return req, nil
 }

@@ -112,6 +112,7 @@ func (s *Server) handleAuthorize() http.Handler {
 		}
 		session := oauth.NewSession(user.ID)
 		session.Username = user.Username
+		session.Origin, session.BeganAt = oauth.OriginCode, ls.AuthTime
 		claims := session.Claims
 		claims.Issuer = s.Config.Issuer
 		claims.AuthTime = ls.AuthTime.UTC()

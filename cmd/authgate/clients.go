@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/clients"
+	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )
@@ -25,7 +27,30 @@ func cmdClients(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func newClientService(a *app) *clients.Service {
-	return clients.New(a.db, &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}, clients.Options{})
+	return clientServiceOn(a, oauth.NewStore(a.db, a.keyring, a.logger))
+}
+
+// clientServiceOn returns the client service the server and every command
+// use: a change to a client drops it from store's cache and, when the
+// client may no longer use the legacy grant (switched off, past its
+// sunset), revokes the grants the legacy grant issued to it.
+func clientServiceOn(a *app, store *oauth.Store) *clients.Service {
+	var svc *clients.Service
+	revoker := &legacy.Revoker{Grants: store, Disabled: a.cfg.LegacyGrantDisabled, Logger: a.logger}
+	svc = clients.New(a.db, &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}, clients.Options{Changed: func(id string) {
+		store.ForgetClient(id)
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		c, err := svc.Get(ctx, id)
+		if err == nil {
+			err = revoker.Client(ctx, c)
+		}
+		if err != nil && !errors.Is(err, clients.ErrNotFound) {
+			a.logger.Warn("revoke the legacy grant's tokens after a client change", "client_id", id, "error", err)
+		}
+	}})
+	revoker.Clients = svc
+	return svc
 }
 
 // createdClientJSON is what "clients create --json" prints: the client

@@ -15,7 +15,6 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authgate/authgate/internal/clientip"
-	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/legacy"
@@ -52,6 +51,7 @@ func serve(ctx context.Context, a *app) error {
 		return err
 	}
 	store := oauth.NewStore(a.db, a.keyring, logger)
+	store.SetGuard(&legacy.Guard{Users: a.accounts, Disabled: cfg.LegacyGrantDisabled})
 	resolver := clientip.New(cfg.TrustedProxies)
 	ranges := trustedips.New(a.db)
 	hasher := &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}
@@ -99,7 +99,7 @@ func serve(ctx context.Context, a *app) error {
 	if err := console.EnsureClient(ctx, a.db, a.keyring, cfg.AdminURL); err != nil {
 		return err
 	}
-	clientService := clients.New(a.db, hasher, clients.Options{Changed: store.ForgetClient})
+	clientService := clientServiceOn(a, store)
 	adminUI, err := console.New(console.Deps{
 		Logger: logger, Config: cfg, Store: storage.New(a.db), Keys: a.keyring, Accounts: a.accounts,
 		Clients: clientService, Trust: ranges, TokenTransport: inProcess{public},
@@ -203,7 +203,14 @@ func newHTTPServer(addr string, h http.Handler, logger *slog.Logger) *http.Serve
 func janitor(ctx context.Context, a *app, store *oauth.Store) {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
+	// Sunsets pass on their own and the global switch has no change event:
+	// the sweep revokes what the legacy grant issued to clients that may no
+	// longer use it (their tokens are refused from the moment already).
+	revoker := &legacy.Revoker{Grants: store, Clients: clientServiceOn(a, store), Disabled: a.cfg.LegacyGrantDisabled, Logger: a.logger}
 	for {
+		if err := revoker.Sweep(ctx); err != nil && ctx.Err() == nil {
+			a.logger.Warn("revoke the legacy grant's tokens", "error", err)
+		}
 		now := time.Now().UTC()
 		if n, err := store.PruneExpired(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
 			a.logger.Warn("prune expired tokens", "error", err)

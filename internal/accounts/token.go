@@ -223,7 +223,10 @@ func tokenEmailBody(org string, u models.User, token, reason string, issued, now
 	fmt.Fprintf(&b, "Why: %s\n", reason)
 	fmt.Fprintf(&b, "When: %s\n\n", issued.UTC().Format(stamp))
 	fmt.Fprintf(&b, "Your new security token:\n\n    %s\n\n", token)
-	b.WriteString("Any previous security token stopped working when this one was issued. " +
+	b.WriteString("Any previous security token stopped working when this one was issued, " +
+		"and every application that signed in with the previous token has been signed out: " +
+		"its access and refresh tokens no longer work, so it must sign in again with the new token. " +
+		"A password change also signs out every application that signed in with your password. " +
 		"The token does not expire, but it changes whenever your password changes or the token is reset.\n\n")
 	b.WriteString("How to use it: when an application signs in with your username and password " +
 		"(the legacy password login used by API clients and data tools), enter your password " +

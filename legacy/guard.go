@@ -1,0 +1,79 @@
+package legacy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ory/fosite"
+
+	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/oauth"
+)
+
+// UserLookup finds a user by id (accounts.ErrNotFound when there is none).
+type UserLookup interface {
+	GetUserByID(ctx context.Context, id string) (models.User, error)
+}
+
+// Guard ends the grants of the password grant when what admitted them
+// ends, whenever one of their tokens is used:
+//
+//   - the legacy grant is no longer allowed for the client (switched off
+//     for it or everywhere, or past its sunset): every password-born grant
+//     of the client;
+//   - the user's password changed after the grant began, by any path: every
+//     password-born grant of the user;
+//   - the user's security token was reset after the grant began: the grants
+//     the old token admitted (not those a trusted range admitted, which
+//     never saw the token);
+//   - the user was deleted.
+//
+// Grants of the code flow and of client credentials are not its concern.
+type Guard struct {
+	Users UserLookup
+	// Disabled is the global switch (AUTHGATE_LEGACY_GRANT_DISABLED).
+	Disabled bool
+	Now      func() time.Time
+}
+
+var _ oauth.Guard = (*Guard)(nil)
+
+// Check returns an error wrapping oauth.ErrGrantEnded for a grant that no
+// longer stands, nil for one that does, and any other error when it could
+// not decide.
+func (g *Guard) Check(ctx context.Context, r fosite.Requester) error {
+	sess, ok := r.GetSession().(*oauth.Session)
+	if !ok || !oauth.IsPasswordOrigin(sess.Origin) {
+		return nil
+	}
+	now := time.Now
+	if g.Now != nil {
+		now = g.Now
+	}
+	if ok, result := allowed(r.GetClient(), g.Disabled, now()); !ok {
+		return fmt.Errorf("%w: %s", oauth.ErrGrantEnded, result)
+	}
+	u, err := g.Users.GetUserByID(ctx, sess.Subject)
+	if errors.Is(err, accounts.ErrNotFound) {
+		return fmt.Errorf("%w: the user was deleted", oauth.ErrGrantEnded)
+	}
+	if err != nil {
+		return err
+	}
+	began := sess.BeganAt
+	if began.IsZero() {
+		// Stored before grants recorded when they began: the request time
+		// of its newest token is the best there is.
+		began = r.GetRequestedAt()
+	}
+	if u.PasswordChangedAt.After(began) {
+		return fmt.Errorf("%w: the password changed", oauth.ErrGrantEnded)
+	}
+	if sess.Origin == oauth.OriginPasswordToken && u.TokenIssuedAt.After(began) {
+		return fmt.Errorf("%w: the security token was reset", oauth.ErrGrantEnded)
+	}
+	return nil
+}
