@@ -281,9 +281,9 @@ func newSeeder(t *testing.T, dbURL string) *seeder {
 	return &seeder{
 		db:      db,
 		keys:    keys,
-		users:   accounts.New(db, keys, hasher, accounts.Options{Organization: "Acme"}),
-		clients: clients.New(db, &oauth.SecretHasher{Keys: keys}, clients.Options{}),
-		ranges:  trustedips.New(db),
+		users:   accounts.New(storage.New(db), keys, hasher, accounts.Options{Organization: "Acme"}),
+		clients: clients.New(storage.New(db), &oauth.SecretHasher{Keys: keys}, clients.Options{}),
+		ranges:  trustedips.New(storage.New(db)),
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 )
 
@@ -39,7 +40,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := accounts.New(seed.db, seed.keys, hasher, accounts.Options{}).CreateUser(context.Background(), "e2e",
+	if _, err := accounts.New(storage.New(seed.db), seed.keys, hasher, accounts.Options{}).CreateUser(context.Background(), "e2e",
 		accounts.NewUser{Username: "carol", Email: "carol@example.com", Name: "Carol", Password: pw}); err != nil {
 		t.Fatal(err)
 	}

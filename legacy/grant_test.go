@@ -63,7 +63,7 @@ func newFixtureFull(tb testing.TB, params password.Params, edit func(*legacy.Pas
 	if err != nil {
 		tb.Fatal(err)
 	}
-	acc := accounts.New(db, keyring, hasher, accounts.Options{Organization: "Acme", LockoutThreshold: 1 << 30, LockoutDuration: time.Minute})
+	acc := accounts.New(storage.New(db), keyring, hasher, accounts.Options{Organization: "Acme", LockoutThreshold: 1 << 30, LockoutDuration: time.Minute})
 	keys := oauth.NewKeyManager(storage.New(db), keyring, time.Hour)
 	if err := keys.Ensure(ctx); err != nil {
 		tb.Fatal(err)
@@ -72,7 +72,7 @@ func newFixtureFull(tb testing.TB, params password.Params, edit func(*legacy.Pas
 	sh := &oauth.SecretHasher{Keys: keyring, Argon2: hasher}
 	p := oauth.NewProvider(oauth.Settings{Issuer: "https://id.example.test", AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
 		store, keys, keyring, sh, func(p *oauth.Provider) fosite.TokenEndpointHandler {
-			g := legacy.New(p, acc, trustedips.New(db), false, nil)
+			g := legacy.New(p, acc, trustedips.New(storage.New(db)), false, nil)
 			if edit != nil {
 				edit(g)
 			}
@@ -93,7 +93,7 @@ func newFixtureFull(tb testing.TB, params password.Params, edit func(*legacy.Pas
 	if err := db.Create(&models.Client{ID: "loader", Name: "Loader", SecretHash: string(hash), GrantTypes: []string{"password"}, AccessTokenFormat: "opaque"}).Error; err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := trustedips.New(db).Add(ctx, "test", "192.0.2.0/24", "httptest's address"); err != nil {
+	if _, err := trustedips.New(storage.New(db)).Add(ctx, "test", "192.0.2.0/24", "httptest's address"); err != nil {
 		tb.Fatal(err)
 	}
 	var row models.MailMessage

@@ -294,7 +294,10 @@ func (s *Server) handlePasswordChange() http.Handler {
 			retry(http.StatusBadRequest, "The new password and its confirmation do not match. Nothing was changed.")
 			return
 		}
-		err := s.Users.ChangeOwnPassword(r.Context(), u.ID, current, next)
+		// Every session of the user ends with the change, this one
+		// included: a fresh one is started below, so that the session
+		// id changes with the password.
+		err := s.Users.ChangeOwnPassword(r.Context(), u.ID, "", current, next)
 		fe, isApp := apperr.As(err)
 		switch {
 		case err == nil:
@@ -313,11 +316,6 @@ func (s *Server) handlePasswordChange() http.Handler {
 		default:
 			s.renderFailure(w, r, err, true)
 			return
-		}
-		if err := s.Store.DeleteUserSessions(r.Context(), u.ID); err != nil {
-			// The password did change; tell the user so, and log why the
-			// other sessions live on.
-			s.Logger.ErrorContext(r.Context(), "end other sessions after password change", "request_id", RequestID(r.Context()), "user_id", u.ID, "error", err)
 		}
 		if _, err := s.sessions.Start(r.Context(), w, r, u.ID); err != nil {
 			s.Logger.ErrorContext(r.Context(), "new session after password change", "request_id", RequestID(r.Context()), "user_id", u.ID, "error", err)

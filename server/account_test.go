@@ -63,7 +63,7 @@ func newAccountSiteOn(t *testing.T, db *gorm.DB, tls bool) *accountSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc := accounts.New(db, keyring, hasher, accounts.Options{Organization: "Acme"})
+	acc := accounts.New(storage.New(db), keyring, hasher, accounts.Options{Organization: "Acme"})
 	keys := oauth.NewKeyManager(storage.New(db), keyring, time.Hour)
 	if err := keys.Ensure(ctx); err != nil {
 		t.Fatal(err)

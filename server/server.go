@@ -25,7 +25,9 @@ type Users interface {
 	Attempt(ctx context.Context, req signin.Request) (signin.Outcome, error)
 	ListLogins(ctx context.Context, f accounts.LoginFilter) ([]models.LoginEvent, int64, error)
 	ResetToken(ctx context.Context, actor, username string, byUser bool) error
-	ChangeOwnPassword(ctx context.Context, userID, current, newPassword string) error
+	// ChangeOwnPassword ends the user's browser sessions but
+	// exceptSession (a session's IDHash; empty ends them all).
+	ChangeOwnPassword(ctx context.Context, userID, exceptSession, current, newPassword string) error
 }
 
 // Deps are the parts the public server is built from.

@@ -68,7 +68,7 @@ func newServerOn(t testing.TB, kind string, edit func(*config.Config)) (http.Han
 		Store:    storage.New(db),
 		Keys:     kr,
 		Provider: provider,
-		Users:    accounts.New(db, kr, hasher, accounts.Options{LockoutThreshold: cfg.LockoutThreshold, LockoutDuration: cfg.LockoutDuration}),
+		Users:    accounts.New(storage.New(db), kr, hasher, accounts.Options{LockoutThreshold: cfg.LockoutThreshold, LockoutDuration: cfg.LockoutDuration}),
 		ClientIP: clientip.New(nil),
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/loadtest"
 	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 )
@@ -72,7 +73,7 @@ func runCodeFlowUnderLoad(t *testing.T, kind string, pool, concurrency int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := accounts.New(db, kr, hasher, accounts.Options{}).CreateUser(ctx, "test", accounts.NewUser{
+	if _, err := accounts.New(storage.New(db), kr, hasher, accounts.Options{}).CreateUser(ctx, "test", accounts.NewUser{
 		Username: "ada", Email: "ada@example.com", Password: "correct horse battery staple",
 	}); err != nil {
 		t.Fatal(err)

@@ -86,6 +86,7 @@ type app struct {
 	cfg      config.Config
 	logger   *slog.Logger
 	db       *gorm.DB
+	store    *storage.Store
 	keyring  *keyring.Keyring
 	hasher   *password.Hasher
 	accounts *accounts.Service
@@ -159,9 +160,10 @@ func openApp(ctx context.Context, env *cliEnv, configPath string) (*app, func(),
 		return nil, nil, err
 	}
 	m := metrics.New(sqlDB)
+	store := storage.New(db)
 	a := &app{
-		cfg: cfg, logger: logger, db: db, keyring: keyring, hasher: hasher, metrics: m,
-		accounts: accounts.New(db, keyring, hasher, accounts.Options{
+		cfg: cfg, logger: logger, db: db, store: store, keyring: keyring, hasher: hasher, metrics: m,
+		accounts: accounts.New(store, keyring, hasher, accounts.Options{
 			Organization:     cfg.Organization,
 			LockoutThreshold: cfg.LockoutThreshold,
 			LockoutDuration:  cfg.LockoutDuration,

@@ -37,7 +37,7 @@ func newClientService(a *app) *clients.Service {
 func clientServiceOn(a *app, store *oauth.Store) *clients.Service {
 	var svc *clients.Service
 	revoker := &legacy.Revoker{Grants: store, Disabled: a.cfg.LegacyGrantDisabled, Logger: a.logger}
-	svc = clients.New(a.db, &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}, clients.Options{Changed: func(id string) {
+	svc = clients.New(a.store, &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}, clients.Options{Changed: func(id string) {
 		store.ForgetClient(id)
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()

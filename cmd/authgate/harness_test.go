@@ -121,7 +121,7 @@ func startServer(t *testing.T, dbURL string, extra map[string]string) *instance 
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.accounts = accounts.New(db, in.keyring, hasher, accounts.Options{Organization: "Acme", LockoutThreshold: 10, LockoutDuration: 15 * time.Minute})
+	in.accounts = accounts.New(storage.New(db), in.keyring, hasher, accounts.Options{Organization: "Acme", LockoutThreshold: 10, LockoutDuration: 15 * time.Minute})
 	in.db = &testDB{url: dbURL}
 	return in
 }

@@ -176,7 +176,7 @@ func testLegacyGrant(t *testing.T, dbURL string) {
 		t.Fatal(err)
 	}
 	defer storage.Close(db)
-	if _, err := trustedips.New(db).Add(ctx, "test", "127.0.0.2/32", "office"); err != nil {
+	if _, err := trustedips.New(storage.New(db)).Add(ctx, "test", "127.0.0.2/32", "office"); err != nil {
 		t.Fatal(err)
 	}
 

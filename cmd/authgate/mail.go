@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"strconv"
 
-	"github.com/authgate/authgate/internal/audit"
 	"github.com/authgate/authgate/internal/mail"
 	"github.com/authgate/authgate/models"
 )
@@ -25,7 +24,7 @@ func newMailSender(a *app) (*mail.Sender, error) {
 	} else {
 		transport = mail.NewFileTransport(cfg.Outbox)
 	}
-	return mail.NewSender(a.db, a.keyring, transport, mail.SenderOptions{
+	return mail.NewSender(a.store, a.keyring, transport, mail.SenderOptions{
 		From: cfg.From, PollInterval: cfg.PollInterval, MaxAttempts: cfg.MaxAttempts, Logger: a.logger,
 	})
 }
@@ -102,7 +101,7 @@ func cmdMailRetry(ctx context.Context, env *cliEnv, args []string) error {
 			if err := sender.Retry(ctx, id); err != nil {
 				return err
 			}
-			return audit.Record(ctx, a.db, cliActor(env), mail.ActionRetry, strconv.FormatUint(id, 10), "")
+			return a.store.Audit(ctx, cliActor(env), mail.ActionRetry, strconv.FormatUint(id, 10), "")
 		}
 		if !*all {
 			if err := retry(id); err != nil {

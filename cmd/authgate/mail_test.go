@@ -7,9 +7,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/authgate/authgate/internal/audit"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/mail"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testutil"
 )
 
@@ -23,7 +23,7 @@ func (h *cliHarness) failQueuedMail() []string {
 		h.t.Fatal(err)
 	}
 	refusing := &testutil.RefusingMail{}
-	s, err := mail.NewSender(h.db(), keys, refusing, mail.SenderOptions{From: "authgate <no-reply@example.com>", MaxAttempts: 1})
+	s, err := mail.NewSender(storage.New(h.db()), keys, refusing, mail.SenderOptions{From: "authgate <no-reply@example.com>", MaxAttempts: 1})
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -87,7 +87,7 @@ func TestCLIMail(t *testing.T) {
 			t.Errorf("mail failed after the retry:\n%s", got)
 		}
 		h.fails(1, "no failed message has this ID", "", "mail", "retry", id)
-		entries, err := audit.List(context.Background(), h.db(), audit.Filter{Action: mail.ActionRetry, Target: id})
+		entries, err := storage.New(h.db()).ListAudit(context.Background(), storage.AuditFilter{Action: mail.ActionRetry, Target: id})
 		if err != nil || len(entries) != 1 || entries[0].Actor != "cli:tester" {
 			t.Errorf("audit entries for the retry %+v, %v; want one by cli:tester", entries, err)
 		}

@@ -53,7 +53,7 @@ func serve(ctx context.Context, a *app) error {
 	store := oauth.NewStore(a.db, a.keyring, logger)
 	store.SetGuard(&legacy.Guard{Users: a.accounts, Disabled: cfg.LegacyGrantDisabled})
 	resolver := clientip.New(cfg.TrustedProxies)
-	ranges := trustedips.New(a.db)
+	ranges := trustedips.New(a.store)
 	hasher := &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}
 	provider := oauth.NewProvider(oauth.Settings{
 		Issuer:                cfg.Issuer,
@@ -111,7 +111,7 @@ func serve(ctx context.Context, a *app) error {
 	adminMux.Handle("/admin/", adminUI)
 	adminMux.Handle("/admin/api/", adminapi.NewAPI(adminapi.APIDeps{
 		Logger: logger, Provider: provider, Accounts: a.accounts,
-		Clients: clientService, Trust: ranges, Keys: keys, DB: a.db, Mail: sender,
+		Clients: clientService, Trust: ranges, Keys: keys, AuditLog: a.store, Mail: sender,
 	}))
 	adminMux.Handle("GET /metrics", m.Handler())
 	if cfg.Pprof {

@@ -25,7 +25,7 @@ func cmdTrustedIPsAdd(ctx context.Context, env *cliEnv, args []string) error {
 		return helpOrErr(err)
 	}
 	return withApp(ctx, env, f, func(a *app) error {
-		r, err := trustedips.New(a.db).Add(ctx, cliActor(env), pos[0], *description)
+		r, err := trustedips.New(a.store).Add(ctx, cliActor(env), pos[0], *description)
 		if err != nil {
 			return err
 		}
@@ -45,7 +45,7 @@ func cmdTrustedIPsList(ctx context.Context, env *cliEnv, args []string) error {
 		return helpOrErr(err)
 	}
 	return withApp(ctx, env, f, func(a *app) error {
-		ranges, err := trustedips.New(a.db).List(ctx)
+		ranges, err := trustedips.New(a.store).List(ctx)
 		if err != nil {
 			return err
 		}
@@ -66,7 +66,7 @@ func cmdTrustedIPsRemove(ctx context.Context, env *cliEnv, args []string) error 
 		return helpOrErr(err)
 	}
 	return withApp(ctx, env, f, func(a *app) error {
-		if err := trustedips.New(a.db).Remove(ctx, cliActor(env), pos[0]); err != nil {
+		if err := trustedips.New(a.store).Remove(ctx, cliActor(env), pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.stdout, "Trusted range %s removed.\n", strings.TrimSpace(pos[0]))

@@ -14,6 +14,7 @@ import (
 
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/password"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/models"
 )
 
@@ -70,7 +71,7 @@ func setup(t *testing.T, db *gorm.DB, opts Options) fixture {
 	}
 	opts.Now = c.Now
 	opts.Logger = slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	return fixture{svc: New(db, keys, hasher, opts), db: db, keys: keys, clock: c, logs: logs}
+	return fixture{svc: New(storage.New(db), keys, hasher, opts), db: db, keys: keys, clock: c, logs: logs}
 }
 
 type sentMail struct {

@@ -2,7 +2,6 @@ package accounts
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"slices"
@@ -11,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/authgate/authgate/internal/signin"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/models"
 )
 
@@ -68,7 +68,7 @@ func (s *Service) RecordLogin(ctx context.Context, e models.LoginEvent) error {
 	e.Method = truncate(e.Method, maxEventMethod)
 	e.Result = truncate(e.Result, maxEventResult)
 	e.UserAgent = truncate(e.UserAgent, maxEventUserAgent)
-	if err := s.db.WithContext(ctx).Create(&e).Error; err != nil {
+	if err := s.store.RecordLogin(ctx, &e); err != nil {
 		return fmt.Errorf("record login: %w", err)
 	}
 	return nil
@@ -91,34 +91,13 @@ type LoginFilter struct {
 // ListLogins returns one page of the events matching f, newest first, and
 // the number of events matching f.
 func (s *Service) ListLogins(ctx context.Context, f LoginFilter) ([]models.LoginEvent, int64, error) {
-	q := s.db.WithContext(ctx).Model(&models.LoginEvent{})
-	if f.UserID != "" {
-		q = q.Where("user_id = ?", f.UserID)
-	}
 	if f.Username != "" {
-		q = q.Where("username = ?", normalizeUsername(f.Username))
+		f.Username = normalizeUsername(f.Username)
 	}
-	if f.ClientID != "" {
-		q = q.Where("client_id = ?", f.ClientID)
-	}
-	if f.Result != "" {
-		q = q.Where("result = ?", f.Result)
-	}
-	if f.Method != "" {
-		q = q.Where("method = ?", f.Method)
-	}
-	if !f.Since.IsZero() {
-		q = q.Where("time >= ?", f.Since.UTC())
-	}
-	if !f.Until.IsZero() {
-		q = q.Where("time < ?", f.Until.UTC())
-	}
-	var total int64
-	if err := q.Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("list logins: %w", err)
-	}
-	var out []models.LoginEvent
-	err := q.Order("time DESC, id DESC").Limit(clampLimit(f.Limit)).Offset(max(f.Offset, 0)).Find(&out).Error
+	out, total, err := s.store.ListLogins(ctx, storage.LoginFilter{
+		UserID: f.UserID, Username: f.Username, ClientID: f.ClientID, Result: f.Result, Method: f.Method,
+		Since: f.Since, Until: f.Until, Limit: clampLimit(f.Limit), Offset: f.Offset,
+	})
 	if err != nil {
 		return nil, 0, fmt.Errorf("list logins: %w", err)
 	}
@@ -127,11 +106,11 @@ func (s *Service) ListLogins(ctx context.Context, f LoginFilter) ([]models.Login
 
 // PruneLogins deletes the events older than olderThan and returns how many.
 func (s *Service) PruneLogins(ctx context.Context, olderThan time.Time) (int64, error) {
-	res := s.db.WithContext(ctx).Where("time < ?", olderThan.UTC()).Delete(&models.LoginEvent{})
-	if res.Error != nil {
-		return 0, fmt.Errorf("prune logins: %w", res.Error)
+	n, err := s.store.PruneLogins(ctx, olderThan)
+	if err != nil {
+		return 0, fmt.Errorf("prune logins: %w", err)
 	}
-	return res.RowsAffected, nil
+	return n, nil
 }
 
 // LegacyUsage is how often one user signed in to one client with the
@@ -150,32 +129,13 @@ type LegacyUsage struct {
 // LegacyReport lists, per client and user, the successful legacy password
 // grants and the last one, most recently used first.
 func (s *Service) LegacyReport(ctx context.Context) ([]LegacyUsage, error) {
-	rows, err := s.db.WithContext(ctx).Model(&models.LoginEvent{}).
-		Select("client_id, user_id, MAX(username), COUNT(*), MAX(time)").
-		Where("method = ? AND result = ?", MethodPasswordGrant, ResultSuccess).
-		Group("client_id, user_id").Rows()
+	counts, err := s.store.CountLogins(ctx, MethodPasswordGrant, ResultSuccess)
 	if err != nil {
 		return nil, fmt.Errorf("legacy report: %w", err)
 	}
-	defer rows.Close()
-	var out []LegacyUsage
-	for rows.Next() {
-		var (
-			clientID, userID, username sql.NullString
-			count                      int64
-			last                       any
-		)
-		if err := rows.Scan(&clientID, &userID, &username, &count, &last); err != nil {
-			return nil, fmt.Errorf("legacy report: %w", err)
-		}
-		t, err := parseDBTime(last)
-		if err != nil {
-			return nil, fmt.Errorf("legacy report: %w", err)
-		}
-		out = append(out, LegacyUsage{ClientID: clientID.String, UserID: userID.String, Username: username.String, Count: count, LastUsed: t})
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("legacy report: %w", err)
+	out := make([]LegacyUsage, 0, len(counts))
+	for _, c := range counts {
+		out = append(out, LegacyUsage{ClientID: c.ClientID, UserID: c.UserID, Username: c.Username, Count: c.Count, LastUsed: c.Last})
 	}
 	if err := s.fillLegacyNames(ctx, out); err != nil {
 		return nil, err
@@ -204,12 +164,12 @@ func (s *Service) fillLegacyNames(ctx context.Context, out []LegacyUsage) error 
 	}
 	slices.Sort(clientIDs)
 	slices.Sort(userIDs)
-	var clients []models.Client
-	if err := s.db.WithContext(ctx).Select("id, name, legacy_sunset").Where("id IN ?", slices.Compact(clientIDs)).Find(&clients).Error; err != nil {
+	clients, err := s.store.ClientsByID(ctx, slices.Compact(clientIDs))
+	if err != nil {
 		return fmt.Errorf("legacy report: %w", err)
 	}
-	var users []models.User
-	if err := s.db.WithContext(ctx).Select("id, username").Where("id IN ?", slices.Compact(userIDs)).Find(&users).Error; err != nil {
+	users, err := s.store.UsersByID(ctx, slices.Compact(userIDs))
+	if err != nil {
 		return fmt.Errorf("legacy report: %w", err)
 	}
 	byClient := make(map[string]models.Client, len(clients))
@@ -235,32 +195,6 @@ func (s *Service) fillLegacyNames(ctx context.Context, out []LegacyUsage) error 
 	return nil
 }
 
-// parseDBTime reads an aggregate time: PostgreSQL returns a time.Time,
-// SQLite the text it stored.
-func parseDBTime(v any) (time.Time, error) {
-	switch t := v.(type) {
-	case time.Time:
-		return t.UTC(), nil
-	case []byte:
-		return parseDBTime(string(t))
-	case string:
-		for _, layout := range []string{
-			"2006-01-02 15:04:05.999999999-07:00",
-			time.RFC3339Nano,
-			"2006-01-02 15:04:05.999999999Z07:00",
-			"2006-01-02 15:04:05.999999999",
-			"2006-01-02T15:04:05.999999999",
-		} {
-			if p, err := time.Parse(layout, t); err == nil {
-				return p.UTC(), nil
-			}
-		}
-		return time.Time{}, fmt.Errorf("unrecognised time %q", t)
-	default:
-		return time.Time{}, fmt.Errorf("unrecognised time of type %T", v)
-	}
-}
-
 // DayCount is the number of successful sign-ins on one UTC day.
 type DayCount struct {
 	Day    time.Time // UTC midnight
@@ -273,30 +207,16 @@ type DayCount struct {
 // without any. The bucketing is done in Go because SQLite and PostgreSQL
 // disagree on date functions.
 func (s *Service) DailyLogins(ctx context.Context, since time.Time) ([]DayCount, error) {
-	q := s.db.WithContext(ctx).Model(&models.LoginEvent{}).Select("time, method").
-		Where("result = ? AND method IN ?", ResultSuccess, []string{MethodPasswordGrant, MethodLoginPage})
-	if !since.IsZero() {
-		q = q.Where("time >= ?", since.UTC())
-	}
-	rows, err := q.Rows()
-	if err != nil {
-		return nil, fmt.Errorf("daily logins: %w", err)
-	}
-	defer rows.Close()
 	counts := map[time.Time]*DayCount{}
 	var first, last time.Time
-	for rows.Next() {
-		var e models.LoginEvent
-		if err := s.db.ScanRows(rows, &e); err != nil {
-			return nil, fmt.Errorf("daily logins: %w", err)
-		}
-		day := utcDay(e.Time)
+	err := s.store.EachLoginTime(ctx, ResultSuccess, []string{MethodPasswordGrant, MethodLoginPage}, since, func(at time.Time, method string) {
+		day := utcDay(at)
 		c := counts[day]
 		if c == nil {
 			c = &DayCount{Day: day}
 			counts[day] = c
 		}
-		if e.Method == MethodPasswordGrant {
+		if method == MethodPasswordGrant {
 			c.Legacy++
 		} else {
 			c.OAuth++
@@ -307,8 +227,8 @@ func (s *Service) DailyLogins(ctx context.Context, since time.Time) ([]DayCount,
 		if day.After(last) {
 			last = day
 		}
-	}
-	if err := rows.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, fmt.Errorf("daily logins: %w", err)
 	}
 	if !since.IsZero() {

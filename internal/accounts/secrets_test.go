@@ -70,7 +70,7 @@ func TestNoPlaintextSecretsStored(t *testing.T) {
 		}
 		secrets["second password"] = "Olga-Second-Password-2"
 		secrets["token after set password"] = f.lastToken(t)
-		if err := f.svc.ChangeOwnPassword(ctx, u.ID, "Olga-Second-Password-2", "Olga-Third-Password-3"); err != nil {
+		if err := f.svc.ChangeOwnPassword(ctx, u.ID, "", "Olga-Second-Password-2", "Olga-Third-Password-3"); err != nil {
 			t.Fatal(err)
 		}
 		secrets["third password"] = "Olga-Third-Password-3"

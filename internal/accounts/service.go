@@ -8,8 +8,6 @@ import (
 	"log/slog"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/signin"
@@ -48,7 +46,6 @@ type Options struct {
 // enforces (counters, token uniqueness) holds across replicas because the
 // state lives in the database.
 type Service struct {
-	db      *gorm.DB
 	store   *storage.Store
 	signin  *signin.Core
 	lockout storage.Lockout
@@ -60,8 +57,9 @@ type Service struct {
 	generate func() (string, error)
 }
 
-// New returns a Service using db, the system keyring and the password hasher.
-func New(db *gorm.DB, keys *keyring.Keyring, hasher *password.Hasher, opts Options) *Service {
+// New returns a Service keeping its users in store, with the system keyring
+// and the password hasher.
+func New(store *storage.Store, keys *keyring.Keyring, hasher *password.Hasher, opts Options) *Service {
 	if opts.Organization == "" {
 		opts.Organization = DefaultOrganization
 	}
@@ -77,7 +75,7 @@ func New(db *gorm.DB, keys *keyring.Keyring, hasher *password.Hasher, opts Optio
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{db: db, store: storage.New(db), keys: keys, hasher: hasher, opts: opts, log: opts.Logger, generate: GenerateToken,
+	s := &Service{store: store, keys: keys, hasher: hasher, opts: opts, log: opts.Logger, generate: GenerateToken,
 		lockout: storage.Lockout{Threshold: opts.LockoutThreshold, Duration: opts.LockoutDuration}}
 	var h signin.Hasher = hasher
 	if opts.SignInHasher != nil {
@@ -101,9 +99,9 @@ func newID() (string, error) {
 	return hex.EncodeToString(b), nil
 }
 
-// notFound maps gorm's not-found error to ErrNotFound.
+// notFound maps storage's not-found error to ErrNotFound.
 func notFound(err error) error {
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	if errors.Is(err, storage.ErrNotFound) {
 		return ErrNotFound
 	}
 	return err

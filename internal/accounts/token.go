@@ -10,10 +10,9 @@ import (
 	"time"
 	"unicode"
 
-	"gorm.io/gorm"
-
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/mail"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/models"
 )
 
@@ -82,12 +81,13 @@ func (s *Service) TokenMatches(u models.User, candidate string) bool {
 }
 
 // issueToken draws a token that was never issued before, records its hash
-// in the history and calls store to attach the hash to the user. Each step
-// runs in a savepoint of tx, so a collision on the history's primary key or
-// on the users' unique index just draws again. An error from store that is
-// not a token collision is returned as is. The token is returned only so
-// that the caller can put it in the email.
-func (s *Service) issueToken(ctx context.Context, tx *gorm.DB, userID string, store func(tx *gorm.DB, hash string) error) (string, error) {
+// in the history and calls attach to give the hash to the user, all with
+// the transaction in ctx. A collision on the history or on the users'
+// unique token index (storage.ErrConflict, in a savepoint that leaves the
+// transaction usable) just draws again. An error from attach that is not a
+// token collision is returned as is. The token is returned only so that
+// the caller can put it in the email.
+func (s *Service) issueToken(ctx context.Context, userID string, attach func(ctx context.Context, hash string) error) (string, error) {
 	for range maxTokenDraws {
 		token, err := s.generate()
 		if err != nil {
@@ -95,38 +95,36 @@ func (s *Service) issueToken(ctx context.Context, tx *gorm.DB, userID string, st
 		}
 		hash := s.tokenHash(token)
 
-		var seen int64
-		if err := tx.WithContext(ctx).Model(&models.SecurityTokenHistory{}).Where("hash = ?", hash).Count(&seen).Error; err != nil {
+		seen, err := s.store.TokenHashIssued(ctx, hash)
+		if err != nil {
 			return "", fmt.Errorf("issue security token: %w", err)
 		}
-		if seen > 0 {
+		if seen {
 			s.log.WarnContext(ctx, "security token collided with history; drawing again", "user_id", userID)
 			continue
 		}
-		err = tx.Transaction(func(sp *gorm.DB) error {
-			return sp.WithContext(ctx).Create(&models.SecurityTokenHistory{Hash: hash, UserID: userID, CreatedAt: s.now()}).Error
-		})
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
+		err = s.store.RecordTokenHash(ctx, hash, userID, s.now())
+		if errors.Is(err, storage.ErrConflict) {
 			continue
 		}
 		if err != nil {
 			return "", fmt.Errorf("issue security token: %w", err)
 		}
 
-		err = tx.Transaction(func(sp *gorm.DB) error { return store(sp, hash) })
+		err = attach(ctx, hash)
 		if err == nil {
 			return token, nil
 		}
-		if !errors.Is(err, gorm.ErrDuplicatedKey) {
+		if !errors.Is(err, storage.ErrConflict) {
 			return "", err
 		}
 		// The error may come from another unique index (the username);
 		// only a token held by another user means drawing again.
-		var holders int64
-		if cerr := tx.WithContext(ctx).Model(&models.User{}).Where("security_token_hash = ?", hash).Count(&holders).Error; cerr != nil {
+		held, cerr := s.store.TokenHashHeld(ctx, hash)
+		if cerr != nil {
 			return "", fmt.Errorf("issue security token: %w", cerr)
 		}
-		if holders == 0 {
+		if !held {
 			return "", err
 		}
 		s.log.WarnContext(ctx, "security token already held by a user; drawing again", "user_id", userID)
@@ -134,23 +132,15 @@ func (s *Service) issueToken(ctx context.Context, tx *gorm.DB, userID string, st
 	return "", errors.New("issue security token: no fresh token after repeated draws")
 }
 
-// setToken gives u a fresh token inside tx, sets TokenIssuedAt and the
-// columns in extra, updates u to match, and returns the token for the
-// email only.
-func (s *Service) setToken(ctx context.Context, tx *gorm.DB, u *models.User, extra map[string]any) (string, error) {
+// setToken gives u a fresh token with the transaction in ctx, sets
+// TokenIssuedAt, updates u to match, and returns the token for the email
+// only.
+func (s *Service) setToken(ctx context.Context, u *models.User) (string, error) {
 	now := s.now()
 	var stored string
-	token, err := s.issueToken(ctx, tx, u.ID, func(sp *gorm.DB, hash string) error {
-		fields := map[string]any{"security_token_hash": hash, "token_issued_at": now}
-		for k, v := range extra {
-			fields[k] = v
-		}
-		res := sp.WithContext(ctx).Model(&models.User{}).Where("id = ?", u.ID).Updates(fields)
-		if res.Error != nil {
-			return res.Error
-		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
+	token, err := s.issueToken(ctx, u.ID, func(ctx context.Context, hash string) error {
+		if err := s.store.UpdateUser(ctx, u.ID, storage.UserChange{SecurityTokenHash: &hash, TokenIssuedAt: &now}); err != nil {
+			return notFound(err)
 		}
 		stored = hash
 		return nil
@@ -172,13 +162,8 @@ type sunsetClient struct {
 
 // sunsetClients lists the clients with a LegacySunset through which u has
 // signed in with the legacy password grant, earliest sunset first.
-func (s *Service) sunsetClients(ctx context.Context, tx *gorm.DB, userID string) ([]sunsetClient, error) {
-	var clients []models.Client
-	err := tx.WithContext(ctx).
-		Where("legacy_sunset IS NOT NULL").
-		Where("id IN (?)", tx.Model(&models.LoginEvent{}).Select("client_id").
-			Where("user_id = ? AND method = ? AND result = ?", userID, MethodPasswordGrant, ResultSuccess)).
-		Order("legacy_sunset, id").Find(&clients).Error
+func (s *Service) sunsetClients(ctx context.Context, userID string) ([]sunsetClient, error) {
+	clients, err := s.store.ClientsWithSunsetUsedBy(ctx, userID, MethodPasswordGrant, ResultSuccess)
 	if err != nil {
 		return nil, fmt.Errorf("find sunset clients: %w", err)
 	}
@@ -194,15 +179,15 @@ func (s *Service) tokenSubject() string {
 	return s.opts.Organization + " security token confirmation"
 }
 
-// sendTokenEmail enqueues the token email inside tx, so that it commits
-// with the token change it announces.
-func (s *Service) sendTokenEmail(ctx context.Context, tx *gorm.DB, u models.User, token, reason string) error {
-	clients, err := s.sunsetClients(ctx, tx, u.ID)
+// sendTokenEmail enqueues the token email with the transaction in ctx, so
+// that it commits with the token change it announces.
+func (s *Service) sendTokenEmail(ctx context.Context, u models.User, token, reason string) error {
+	clients, err := s.sunsetClients(ctx, u.ID)
 	if err != nil {
 		return err
 	}
 	body := tokenEmailBody(s.opts.Organization, u, token, reason, u.TokenIssuedAt, s.now(), clients)
-	if err := mail.Enqueue(ctx, tx, s.keys, mail.Message{To: u.Email, Subject: s.tokenSubject(), Body: body}); err != nil {
+	if err := mail.Enqueue(ctx, s.store, s.keys, mail.Message{To: u.Email, Subject: s.tokenSubject(), Body: body}); err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx, "security token issued", "user_id", u.ID, "username", u.Username, "reason", reason)

@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"strings"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
-
-	"github.com/authgate/authgate/internal/audit"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/models"
 )
 
@@ -81,33 +78,33 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in NewUser) (mod
 		TokenIssuedAt:     now,
 		PasswordChangedAt: now,
 	}
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		var taken int64
-		if err := tx.Model(&models.User{}).Where("username = ?", u.Username).Count(&taken).Error; err != nil {
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		taken, err := s.store.UsernameTaken(ctx, u.Username)
+		if err != nil {
 			return err
 		}
-		if taken > 0 {
+		if taken {
 			return ErrDuplicateUsername
 		}
-		token, err := s.issueToken(ctx, tx, u.ID, func(sp *gorm.DB, hash string) error {
+		token, err := s.issueToken(ctx, u.ID, func(ctx context.Context, hash string) error {
 			row := u
 			row.SecurityTokenHash = hash
-			if err := sp.Create(&row).Error; err != nil {
+			if err := s.store.CreateUser(ctx, &row); err != nil {
 				return err
 			}
 			u = row
 			return nil
 		})
-		if errors.Is(err, gorm.ErrDuplicatedKey) {
+		if errors.Is(err, storage.ErrConflict) {
 			return ErrDuplicateUsername // lost a race for the username
 		}
 		if err != nil {
 			return err
 		}
-		if err := audit.Record(ctx, tx, actor, "user.create", u.Username, fmt.Sprintf("id=%s email=%s admin=%t", u.ID, u.Email, u.Admin)); err != nil {
+		if err := s.store.Audit(ctx, actor, "user.create", u.Username, fmt.Sprintf("id=%s email=%s admin=%t", u.ID, u.Email, u.Admin)); err != nil {
 			return err
 		}
-		return s.sendTokenEmail(ctx, tx, u, token, reasonCreated)
+		return s.sendTokenEmail(ctx, u, token, reasonCreated)
 	})
 	if err != nil {
 		return models.User{}, fmt.Errorf("create user %q: %w", in.Username, err)
@@ -118,8 +115,7 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in NewUser) (mod
 
 // GetUser returns the user with username (case-insensitive), or ErrNotFound.
 func (s *Service) GetUser(ctx context.Context, username string) (models.User, error) {
-	var u models.User
-	err := s.db.WithContext(ctx).Where("username = ?", normalizeUsername(username)).Take(&u).Error
+	u, err := s.store.UserByUsername(ctx, normalizeUsername(username))
 	if err != nil {
 		return models.User{}, fmt.Errorf("get user %q: %w", username, notFound(err))
 	}
@@ -128,45 +124,21 @@ func (s *Service) GetUser(ctx context.Context, username string) (models.User, er
 
 // GetUserByID returns the user with id, or ErrNotFound.
 func (s *Service) GetUserByID(ctx context.Context, id string) (models.User, error) {
-	var u models.User
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&u).Error; err != nil {
+	u, err := s.store.UserByID(ctx, id)
+	if err != nil {
 		return models.User{}, fmt.Errorf("get user by id: %w", notFound(err))
 	}
 	return u, nil
 }
 
-// likePattern escapes s for LIKE ... ESCAPE '\' and wraps it in %.
-func likePattern(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`)
-	return "%" + r.Replace(strings.ToLower(s)) + "%"
-}
-
 // ListUsers returns one page of users ordered by username, and the number
 // of users matching f.
 func (s *Service) ListUsers(ctx context.Context, f ListFilter) ([]models.User, int64, error) {
-	q := s.db.WithContext(ctx).Model(&models.User{})
-	if f.Query != "" {
-		p := likePattern(f.Query)
-		q = q.Where(`(LOWER(username) LIKE ? ESCAPE '\' OR LOWER(email) LIKE ? ESCAPE '\')`, p, p)
-	}
-	var total int64
-	if err := q.Count(&total).Error; err != nil {
-		return nil, 0, fmt.Errorf("list users: %w", err)
-	}
-	var out []models.User
-	err := q.Order("username").Limit(clampLimit(f.Limit)).Offset(max(f.Offset, 0)).Find(&out).Error
+	out, total, err := s.store.ListUsers(ctx, storage.UserFilter{Query: f.Query, Limit: clampLimit(f.Limit), Offset: f.Offset})
 	if err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
 	}
 	return out, total, nil
-}
-
-// lockedUser reads the user whose column equals value inside tx, holding its row lock
-// on PostgreSQL (SQLite transactions already hold the write lock).
-func lockedUser(ctx context.Context, tx *gorm.DB, column, value string) (models.User, error) {
-	var u models.User
-	err := tx.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where(column+" = ?", value).Take(&u).Error
-	return u, notFound(err)
 }
 
 // UpdateUser changes the email, name or admin flag of username and records
@@ -184,38 +156,38 @@ func (s *Service) UpdateUser(ctx context.Context, actor, username string, up Use
 		}
 	}
 	var u models.User
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		var err error
-		if u, err = lockedUser(ctx, tx, "username", username); err != nil {
-			return err
+		if u, err = s.store.LockUserByUsername(ctx, username); err != nil {
+			return notFound(err)
 		}
-		fields := map[string]any{}
+		var change storage.UserChange
 		var changes []string
 		if up.Email != nil && *up.Email != u.Email {
-			fields["email"] = *up.Email
+			change.Email = up.Email
 			changes = append(changes, fmt.Sprintf("email %s -> %s", u.Email, *up.Email))
 			u.Email = *up.Email
 		}
 		if up.Name != nil && *up.Name != u.Name {
-			fields["name"] = *up.Name
+			change.Name = up.Name
 			changes = append(changes, fmt.Sprintf("name %q -> %q", u.Name, *up.Name))
 			u.Name = *up.Name
 		}
 		if up.Admin != nil && *up.Admin != u.Admin {
-			fields["admin"] = *up.Admin
+			change.Admin = up.Admin
 			changes = append(changes, fmt.Sprintf("admin %t -> %t", u.Admin, *up.Admin))
 			u.Admin = *up.Admin
 		}
-		if len(fields) == 0 {
+		if len(changes) == 0 {
 			return nil
 		}
-		if err := tx.Model(&models.User{}).Where("id = ?", u.ID).Updates(fields).Error; err != nil {
+		if err := s.store.UpdateUser(ctx, u.ID, change); err != nil {
 			return err
 		}
-		if err := tx.Where("id = ?", u.ID).Take(&u).Error; err != nil {
+		if u, err = s.store.UserByID(ctx, u.ID); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, "user.update", u.Username, strings.Join(changes, "; "))
+		return s.store.Audit(ctx, actor, "user.update", u.Username, strings.Join(changes, "; "))
 	})
 	if err != nil {
 		return models.User{}, fmt.Errorf("update user %q: %w", username, err)
@@ -224,28 +196,21 @@ func (s *Service) UpdateUser(ctx context.Context, actor, username string, up Use
 }
 
 // DeleteUser removes username together with its browser sessions,
-// consents and every OAuth token issued to it. The token history stays, so its tokens are never issued again,
-// and so does the login history.
+// consents and every OAuth token issued to it (storage.Store.DeleteUser),
+// and records it in the audit log, in one transaction. The token history
+// stays, so its tokens are never issued again, and so does the login
+// history.
 func (s *Service) DeleteUser(ctx context.Context, actor, username string) error {
 	username = normalizeUsername(username)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		u, err := lockedUser(ctx, tx, "username", username)
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		u, err := s.store.LockUserByUsername(ctx, username)
 		if err != nil {
-			return err
+			return notFound(err)
 		}
-		if err := tx.Where("user_id = ?", u.ID).Delete(&models.LoginSession{}).Error; err != nil {
-			return err
+		if err := s.store.DeleteUser(ctx, u.ID); err != nil {
+			return notFound(err)
 		}
-		if err := tx.Where("user_id = ?", u.ID).Delete(&models.Consent{}).Error; err != nil {
-			return err
-		}
-		if err := tx.Where("subject = ?", u.ID).Delete(&models.OAuthRequest{}).Error; err != nil {
-			return err
-		}
-		if err := tx.Where("id = ?", u.ID).Delete(&models.User{}).Error; err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, actor, "user.delete", u.Username, "id="+u.ID)
+		return s.store.Audit(ctx, actor, "user.delete", u.Username, "id="+u.ID)
 	})
 	if err != nil {
 		return fmt.Errorf("delete user %q: %w", username, err)
@@ -254,15 +219,16 @@ func (s *Service) DeleteUser(ctx context.Context, actor, username string) error 
 	return nil
 }
 
-// SetPassword sets the password of username (the admin and CLI path),
-// regenerates the security token and emails it with reason
-// "password changed".
+// SetPassword sets the password of username (the admin API, CLI and
+// console path), ends every browser session of the user, regenerates the
+// security token and emails it with reason "password changed", all in one
+// transaction.
 func (s *Service) SetPassword(ctx context.Context, actor, username, newPassword string) error {
 	username = normalizeUsername(username)
 	if err := validatePassword(newPassword); err != nil {
 		return err
 	}
-	if err := s.changePassword(ctx, actor, "username", username, newPassword, "user.password.set"); err != nil {
+	if err := s.changePassword(ctx, actor, "username", username, newPassword, "user.password.set", ""); err != nil {
 		return fmt.Errorf("set password of %q: %w", username, err)
 	}
 	return nil
@@ -270,9 +236,11 @@ func (s *Service) SetPassword(ctx context.Context, actor, username, newPassword 
 
 // ChangeOwnPassword is the self-service change: it verifies current first
 // (ErrBadCredentials if wrong, counted on the login channel; ErrLocked while
-// that channel is locked), then sets newPassword, regenerates the security
-// token and emails it with reason "password changed".
-func (s *Service) ChangeOwnPassword(ctx context.Context, userID, current, newPassword string) error {
+// that channel is locked), then sets newPassword, ends every browser
+// session of the user but exceptSession (the hash of the session making
+// the change; empty ends them all), regenerates the security token and
+// emails it with reason "password changed".
+func (s *Service) ChangeOwnPassword(ctx context.Context, userID, exceptSession, current, newPassword string) error {
 	if err := validatePassword(newPassword); err != nil {
 		return err
 	}
@@ -280,34 +248,44 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userID, current, newPas
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	if err := s.changePassword(ctx, u.Username, "id", u.ID, newPassword, "user.password.change"); err != nil {
+	if err := s.changePassword(ctx, u.Username, "id", u.ID, newPassword, "user.password.change", exceptSession); err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
 	return nil
 }
 
-// changePassword hashes pw and, in one transaction, stores it with a new
-// security token, the audit entry and the token email.
-func (s *Service) changePassword(ctx context.Context, actor, column, value, pw, action string) error {
+// changePassword hashes pw and, in one transaction, stores it, ends the
+// user's browser sessions but exceptSession, and writes a new security
+// token, the audit entry and the token email.
+func (s *Service) changePassword(ctx context.Context, actor, column, value, pw, action, exceptSession string) error {
 	pwHash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
 		return err
 	}
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		u, err := lockedUser(ctx, tx, column, value)
+	return s.store.InTx(ctx, func(ctx context.Context) error {
+		var u models.User
+		var err error
+		if column == "id" {
+			u, err = s.store.LockUserByID(ctx, value)
+		} else {
+			u, err = s.store.LockUserByUsername(ctx, value)
+		}
 		if err != nil {
-			return err
+			return notFound(err)
 		}
 		now := s.now()
-		token, err := s.setToken(ctx, tx, &u, map[string]any{"password_hash": pwHash, "password_changed_at": now})
+		if err := s.store.SetPassword(ctx, u.ID, pwHash, now, exceptSession); err != nil {
+			return notFound(err)
+		}
+		u.PasswordHash, u.PasswordChangedAt = pwHash, now
+		token, err := s.setToken(ctx, &u)
 		if err != nil {
 			return err
 		}
-		u.PasswordHash, u.PasswordChangedAt = pwHash, now
-		if err := audit.Record(ctx, tx, actor, action, u.Username, "password changed; security token regenerated"); err != nil {
+		if err := s.store.Audit(ctx, actor, action, u.Username, "password changed; security token regenerated"); err != nil {
 			return err
 		}
-		return s.sendTokenEmail(ctx, tx, u, token, reasonPasswordChanged)
+		return s.sendTokenEmail(ctx, u, token, reasonPasswordChanged)
 	})
 }
 
@@ -320,19 +298,19 @@ func (s *Service) ResetToken(ctx context.Context, actor, username string, byUser
 	if byUser {
 		reason = reasonResetByUser
 	}
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		u, err := lockedUser(ctx, tx, "username", username)
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		u, err := s.store.LockUserByUsername(ctx, username)
+		if err != nil {
+			return notFound(err)
+		}
+		token, err := s.setToken(ctx, &u)
 		if err != nil {
 			return err
 		}
-		token, err := s.setToken(ctx, tx, &u, nil)
-		if err != nil {
+		if err := s.store.Audit(ctx, actor, "user.token.reset", u.Username, "security token "+reason); err != nil {
 			return err
 		}
-		if err := audit.Record(ctx, tx, actor, "user.token.reset", u.Username, "security token "+reason); err != nil {
-			return err
-		}
-		return s.sendTokenEmail(ctx, tx, u, token, reason)
+		return s.sendTokenEmail(ctx, u, token, reason)
 	})
 	if err != nil {
 		return fmt.Errorf("reset security token of %q: %w", username, err)
@@ -343,18 +321,11 @@ func (s *Service) ResetToken(ctx context.Context, actor, username string, byUser
 // Unlock clears the failure counters and lockouts of both channels.
 func (s *Service) Unlock(ctx context.Context, actor, username string) error {
 	username = normalizeUsername(username)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Model(&models.User{}).Where("username = ?", username).Updates(map[string]any{
-			"legacy_failures": 0, "legacy_locked_until": nil,
-			"login_failures": 0, "login_locked_until": nil,
-		})
-		if res.Error != nil {
-			return res.Error
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.UnlockUser(ctx, username); err != nil {
+			return notFound(err)
 		}
-		if res.RowsAffected == 0 {
-			return ErrNotFound
-		}
-		return audit.Record(ctx, tx, actor, "user.unlock", username, "cleared legacy and login lockouts")
+		return s.store.Audit(ctx, actor, "user.unlock", username, "cleared legacy and login lockouts")
 	})
 	if err == nil {
 		err = s.store.ClearAttempts(ctx, username)

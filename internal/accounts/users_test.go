@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -286,7 +287,7 @@ func TestChangeOwnPassword(t *testing.T) {
 		u := f.mustCreate(t, "erin", "erin-password")
 		oldToken := f.lastToken(t)
 
-		if err := f.svc.ChangeOwnPassword(ctx, u.ID, "wrong-password", "erin-new-password"); !errors.Is(err, ErrBadCredentials) {
+		if err := f.svc.ChangeOwnPassword(ctx, u.ID, "", "wrong-password", "erin-new-password"); !errors.Is(err, ErrBadCredentials) {
 			t.Fatalf("ChangeOwnPassword(wrong current) = %v, want ErrBadCredentials", err)
 		}
 		got := f.reload(t, u.ID)
@@ -300,7 +301,7 @@ func TestChangeOwnPassword(t *testing.T) {
 			t.Errorf("outbox rows = %d, want 1", n)
 		}
 
-		if err := f.svc.ChangeOwnPassword(ctx, u.ID, "erin-password", "erin-new-password"); err != nil {
+		if err := f.svc.ChangeOwnPassword(ctx, u.ID, "", "erin-password", "erin-new-password"); err != nil {
 			t.Fatalf("ChangeOwnPassword: %v", err)
 		}
 		got = f.reload(t, u.ID)
@@ -321,10 +322,10 @@ func TestChangeOwnPassword(t *testing.T) {
 			t.Errorf("user.password.change audit rows by erin = %d, want 1", n)
 		}
 		var fe *apperr.Error
-		if err := f.svc.ChangeOwnPassword(ctx, u.ID, "erin-new-password", "short"); !errors.As(err, &fe) {
+		if err := f.svc.ChangeOwnPassword(ctx, u.ID, "", "erin-new-password", "short"); !errors.As(err, &fe) {
 			t.Errorf("ChangeOwnPassword(short new) = %v, want a FieldError", err)
 		}
-		if err := f.svc.ChangeOwnPassword(ctx, "no-such-id", "x", "long-enough"); !errors.Is(err, ErrNotFound) {
+		if err := f.svc.ChangeOwnPassword(ctx, "no-such-id", "", "x", "long-enough"); !errors.Is(err, ErrNotFound) {
 			t.Errorf("ChangeOwnPassword(unknown id) = %v, want ErrNotFound", err)
 		}
 	})
@@ -456,6 +457,113 @@ func TestCreateUserConcurrentSameName(t *testing.T) {
 		}
 		if got := len(f.outbox(t)); got != 1 {
 			t.Errorf("outbox rows = %d, want 1", got)
+		}
+	})
+}
+
+// sessionIDs returns the IDHash of every browser session of userID, sorted.
+func sessionIDs(t *testing.T, db *gorm.DB, userID string) []string {
+	t.Helper()
+	var ids []string
+	if err := db.Model(&models.LoginSession{}).Where("user_id = ?", userID).Order("id_hash").Pluck("id_hash", &ids).Error; err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+func addSessions(t *testing.T, db *gorm.DB, userID string, ids ...string) {
+	t.Helper()
+	for _, id := range ids {
+		s := models.LoginSession{IDHash: id, UserID: userID, AuthTime: time.Now(), ExpiresAt: time.Now().Add(time.Hour)}
+		if err := db.Create(&s).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A password set by an administrator (API, CLI and console all call
+// SetPassword) ends every browser session of the user, and only theirs;
+// the self-service change keeps the session that made it.
+func TestPasswordChangeEndsSessions(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := t.Context()
+		f := setup(t, db, Options{})
+		victim := f.mustCreate(t, "vera", "vera-password")
+		other := f.mustCreate(t, "otto", "otto-password")
+		addSessions(t, db, victim.ID, "v-laptop", "v-phone", "v-attacker")
+		addSessions(t, db, other.ID, "o-laptop")
+
+		if err := f.svc.SetPassword(ctx, "admin", "vera", "vera-new-password"); err != nil {
+			t.Fatalf("SetPassword: %v", err)
+		}
+		if got := sessionIDs(t, db, victim.ID); len(got) != 0 {
+			t.Errorf("sessions of vera after an admin-set password: got %v, want none", got)
+		}
+		if got := sessionIDs(t, db, other.ID); !slices.Equal(got, []string{"o-laptop"}) {
+			t.Errorf("sessions of otto: got %v, want [o-laptop] untouched", got)
+		}
+
+		addSessions(t, db, victim.ID, "v-laptop", "v-phone")
+		if err := f.svc.ChangeOwnPassword(ctx, victim.ID, "v-laptop", "vera-new-password", "vera-third-password"); err != nil {
+			t.Fatalf("ChangeOwnPassword: %v", err)
+		}
+		if got := sessionIDs(t, db, victim.ID); !slices.Equal(got, []string{"v-laptop"}) {
+			t.Errorf("sessions of vera after her own change: got %v, want only [v-laptop], the one making it", got)
+		}
+
+		// A change that fails ends nothing.
+		addSessions(t, db, victim.ID, "v-phone")
+		if err := f.svc.ChangeOwnPassword(ctx, victim.ID, "v-laptop", "wrong-password", "vera-fourth-password"); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("ChangeOwnPassword(wrong current): got %v, want ErrBadCredentials", err)
+		}
+		if got := sessionIDs(t, db, victim.ID); !slices.Equal(got, []string{"v-laptop", "v-phone"}) {
+			t.Errorf("sessions of vera after a refused change: got %v, want [v-laptop v-phone]", got)
+		}
+	})
+}
+
+// Deleting a user removes their sessions, consents and OAuth requests in
+// the same transaction, and nobody else's.
+func TestDeleteUserCascades(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := t.Context()
+		f := setup(t, db, Options{})
+		gone := f.mustCreate(t, "gina", "gina-password")
+		kept := f.mustCreate(t, "kurt", "kurt-password")
+		for _, u := range []models.User{gone, kept} {
+			addSessions(t, db, u.ID, u.Username+"-s")
+			if err := db.Create(&models.Consent{UserID: u.ID, ClientID: "app", Scopes: []string{"openid"}}).Error; err != nil {
+				t.Fatal(err)
+			}
+			req := models.OAuthRequest{Kind: "access_token", Signature: u.ID, RequestID: "r-" + u.ID, ClientID: "app", Subject: u.ID, Active: true, Data: []byte("{}")}
+			if err := db.Create(&req).Error; err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := f.svc.DeleteUser(ctx, "admin", "gina"); err != nil {
+			t.Fatalf("DeleteUser: %v", err)
+		}
+		for _, c := range []struct {
+			model any
+			where string
+		}{
+			{&models.User{}, "id = ?"},
+			{&models.LoginSession{}, "user_id = ?"},
+			{&models.Consent{}, "user_id = ?"},
+			{&models.OAuthRequest{}, "subject = ?"},
+		} {
+			if n := count(t, db, c.model, c.where, gone.ID); n != 0 {
+				t.Errorf("%T rows of the deleted user: got %d, want 0", c.model, n)
+			}
+			if n := count(t, db, c.model, c.where, kept.ID); n != 1 {
+				t.Errorf("%T rows of the other user: got %d, want 1", c.model, n)
+			}
+		}
+		if n := count(t, db, &models.SecurityTokenHistory{}, "user_id = ?", gone.ID); n == 0 {
+			t.Error("the deleted user's token history is gone, want it kept so no token is issued twice")
+		}
+		if err := f.svc.DeleteUser(ctx, "admin", "gina"); !errors.Is(err, ErrNotFound) {
+			t.Errorf("DeleteUser again: got %v, want ErrNotFound", err)
 		}
 	})
 }

@@ -12,11 +12,8 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
-
 	"github.com/authgate/authgate/internal/apperr"
-	"github.com/authgate/authgate/internal/audit"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )
@@ -50,23 +47,35 @@ type Options struct {
 	Changed func(id string)
 }
 
+// Store is the storage a Service keeps clients in; *storage.Store is one.
+type Store interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	CreateClient(ctx context.Context, c *models.Client) error
+	ClientByID(ctx context.Context, id string) (models.Client, error)
+	LockClient(ctx context.Context, id string) (models.Client, error)
+	ListClients(ctx context.Context) ([]models.Client, error)
+	SaveClient(ctx context.Context, c *models.Client) error
+	DeleteClient(ctx context.Context, id string) error
+	Audit(ctx context.Context, actor, action, target, detail string) error
+}
+
 // Service manages client registrations. It is safe for concurrent use.
 type Service struct {
-	db      *gorm.DB
+	store   Store
 	hasher  Hasher
 	now     func() time.Time
 	onAlter func(id string)
 }
 
-// New returns a Service storing clients in db and hashing their secrets
-// with hasher.
-func New(db *gorm.DB, hasher Hasher, opts Options) *Service {
+// New returns a Service storing clients in store and hashing their
+// secrets with hasher.
+func New(store Store, hasher Hasher, opts Options) *Service {
 	now := opts.Now
 	if now == nil {
 		now = time.Now
 	}
 	return &Service{
-		db:      db,
+		store:   store,
 		hasher:  hasher,
 		onAlter: opts.Changed,
 		// PostgreSQL keeps microseconds; truncating makes returned values
@@ -133,11 +142,11 @@ func (s *Service) Create(ctx context.Context, actor string, in NewClient) (c mod
 	}
 	c.CreatedAt = s.now()
 	c.UpdatedAt = c.CreatedAt
-	err = s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&c).Error; err != nil {
+	err = s.store.InTx(ctx, func(ctx context.Context) error {
+		if err := s.store.CreateClient(ctx, &c); err != nil {
 			return err
 		}
-		return audit.Record(ctx, tx, actor, ActionCreate, c.ID, describe(c))
+		return s.store.Audit(ctx, actor, ActionCreate, c.ID, describe(c))
 	})
 	if err != nil {
 		return models.Client{}, "", fmt.Errorf("create client %q: %w", c.Name, err)
@@ -147,8 +156,8 @@ func (s *Service) Create(ctx context.Context, actor string, in NewClient) (c mod
 
 // Get returns the client with id, or an error wrapping ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (models.Client, error) {
-	var c models.Client
-	if err := s.db.WithContext(ctx).Where("id = ?", id).Take(&c).Error; err != nil {
+	c, err := s.store.ClientByID(ctx, id)
+	if err != nil {
 		return models.Client{}, fmt.Errorf("get client %q: %w", id, notFound(err))
 	}
 	return c, nil
@@ -156,9 +165,12 @@ func (s *Service) Get(ctx context.Context, id string) (models.Client, error) {
 
 // List returns every client ordered by name, then id.
 func (s *Service) List(ctx context.Context) ([]models.Client, error) {
-	out := []models.Client{}
-	if err := s.db.WithContext(ctx).Order("name, id").Find(&out).Error; err != nil {
+	out, err := s.store.ListClients(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
+	}
+	if out == nil {
+		out = []models.Client{}
 	}
 	return out, nil
 }
@@ -169,7 +181,7 @@ func (s *Service) List(ctx context.Context) ([]models.Client, error) {
 // as SetLegacy does.
 func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate) (models.Client, error) {
 	var c models.Client
-	err := s.change(ctx, id, &c, func(tx *gorm.DB) (bool, error) {
+	err := s.change(ctx, id, &c, func(ctx context.Context) (bool, error) {
 		next := c
 		if up.Name != nil {
 			next.Name = strings.TrimSpace(*up.Name)
@@ -199,7 +211,7 @@ func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate)
 			return false, nil
 		}
 		c = next
-		return true, audit.Record(ctx, tx, actor, ActionUpdate, c.ID, strings.Join(changes, "; "))
+		return true, s.store.Audit(ctx, actor, ActionUpdate, c.ID, strings.Join(changes, "; "))
 	})
 	if err != nil {
 		return models.Client{}, wrapUnlessField(err, "update client %q", id)
@@ -211,21 +223,15 @@ func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate)
 // authorization codes and consents. Its login history stays.
 func (s *Service) Delete(ctx context.Context, actor, id string) error {
 	defer s.changed(id)
-	err := s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		c, err := locked(ctx, tx, id)
+	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		c, err := s.store.LockClient(ctx, id)
 		if err != nil {
-			return err
+			return notFound(err)
 		}
-		if err := tx.Where("client_id = ?", c.ID).Delete(&models.OAuthRequest{}).Error; err != nil {
-			return err
+		if err := s.store.DeleteClient(ctx, c.ID); err != nil {
+			return notFound(err)
 		}
-		if err := tx.Where("client_id = ?", c.ID).Delete(&models.Consent{}).Error; err != nil {
-			return err
-		}
-		if err := tx.Where("id = ?", c.ID).Delete(&models.Client{}).Error; err != nil {
-			return err
-		}
-		return audit.Record(ctx, tx, actor, ActionDelete, c.ID, fmt.Sprintf("name=%q", c.Name))
+		return s.store.Audit(ctx, actor, ActionDelete, c.ID, fmt.Sprintf("name=%q", c.Name))
 	})
 	if err != nil {
 		return fmt.Errorf("delete client %q: %w", id, err)
@@ -242,12 +248,12 @@ func (s *Service) RotateSecret(ctx context.Context, actor, id string) (string, e
 		return "", fmt.Errorf("rotate secret of client %q: %w", id, err)
 	}
 	var c models.Client
-	err = s.change(ctx, id, &c, func(tx *gorm.DB) (bool, error) {
+	err = s.change(ctx, id, &c, func(ctx context.Context) (bool, error) {
 		if c.Public {
 			return false, ErrPublicClient
 		}
 		c.SecretHash = hash
-		return true, audit.Record(ctx, tx, actor, ActionRotateSecret, c.ID, "secret replaced")
+		return true, s.store.Audit(ctx, actor, ActionRotateSecret, c.ID, "secret replaced")
 	})
 	if err != nil {
 		return "", fmt.Errorf("rotate secret of client %q: %w", id, err)
@@ -262,7 +268,7 @@ func (s *Service) RotateSecret(ctx context.Context, actor, id string) (string, e
 // nothing writes no audit entry.
 func (s *Service) SetLegacy(ctx context.Context, actor, id string, enabled bool) (models.Client, error) {
 	var c models.Client
-	err := s.change(ctx, id, &c, func(tx *gorm.DB) (bool, error) {
+	err := s.change(ctx, id, &c, func(ctx context.Context) (bool, error) {
 		has := slices.Contains(c.GrantTypes, GrantPassword)
 		if has == enabled {
 			return false, nil
@@ -277,7 +283,7 @@ func (s *Service) SetLegacy(ctx context.Context, actor, id string, enabled bool)
 		} else {
 			c.GrantTypes = slices.DeleteFunc(slices.Clone(c.GrantTypes), func(g string) bool { return g == GrantPassword })
 		}
-		return true, audit.Record(ctx, tx, actor, action, c.ID, "grant_types="+strings.Join(c.GrantTypes, ","))
+		return true, s.store.Audit(ctx, actor, action, c.ID, "grant_types="+strings.Join(c.GrantTypes, ","))
 	})
 	if err != nil {
 		return models.Client{}, wrapUnlessField(err, "set legacy grant of client %q", id)
@@ -298,7 +304,7 @@ func (s *Service) SetSunset(ctx context.Context, actor, id string, at *time.Time
 		sunset = &t
 	}
 	var c models.Client
-	err := s.change(ctx, id, &c, func(tx *gorm.DB) (bool, error) {
+	err := s.change(ctx, id, &c, func(ctx context.Context) (bool, error) {
 		if sunset == nil && c.LegacySunset == nil || sunset != nil && c.LegacySunset != nil && sunset.Equal(*c.LegacySunset) {
 			return false, nil
 		}
@@ -315,7 +321,7 @@ func (s *Service) SetSunset(ctx context.Context, actor, id string, at *time.Time
 			}
 			detail = "sunset=" + sunset.Format(time.RFC3339)
 		}
-		return true, audit.Record(ctx, tx, actor, ActionLegacySunset, c.ID, detail)
+		return true, s.store.Audit(ctx, actor, ActionLegacySunset, c.ID, detail)
 	})
 	if err != nil {
 		return models.Client{}, fmt.Errorf("set legacy sunset of client %q: %w", id, err)
@@ -325,23 +331,20 @@ func (s *Service) SetSunset(ctx context.Context, actor, id string, at *time.Time
 
 // change reads the client with id into *c under a row lock, lets fn modify
 // it and, if fn reports a change, saves it, all in one transaction.
-func (s *Service) change(ctx context.Context, id string, c *models.Client, fn func(tx *gorm.DB) (bool, error)) error {
+func (s *Service) change(ctx context.Context, id string, c *models.Client, fn func(ctx context.Context) (bool, error)) error {
 	defer s.changed(id)
-	return s.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
+	return s.store.InTx(ctx, func(ctx context.Context) error {
 		var err error
-		if *c, err = locked(ctx, tx, id); err != nil {
-			return err
+		if *c, err = s.store.LockClient(ctx, id); err != nil {
+			return notFound(err)
 		}
-		changed, err := fn(tx)
+		changed, err := fn(ctx)
 		if err != nil || !changed {
 			return err
 		}
 		c.UpdatedAt = s.now()
-		if err := tx.Save(c).Error; err != nil {
-			return err
-		}
-		// Read back what the database holds (UpdatedAt in particular).
-		return tx.Where("id = ?", c.ID).Take(c).Error
+		// SaveClient reads back what the database holds (UpdatedAt in particular).
+		return s.store.SaveClient(ctx, c)
 	})
 }
 
@@ -349,14 +352,6 @@ func (s *Service) changed(id string) {
 	if s.onAlter != nil {
 		s.onAlter(id)
 	}
-}
-
-// locked reads the client with id inside tx, holding its row lock on
-// PostgreSQL (SQLite transactions already hold the write lock).
-func locked(ctx context.Context, tx *gorm.DB, id string) (models.Client, error) {
-	var c models.Client
-	err := tx.WithContext(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where("id = ?", id).Take(&c).Error
-	return c, notFound(err)
 }
 
 // newSecret draws a secret and hashes it.
@@ -381,9 +376,9 @@ func randomBytes(n int) ([]byte, error) {
 	return b, nil
 }
 
-// notFound maps gorm's not-found error to ErrNotFound.
+// notFound maps storage's not-found error to ErrNotFound.
 func notFound(err error) error {
-	if errors.Is(err, gorm.ErrRecordNotFound) {
+	if errors.Is(err, storage.ErrNotFound) {
 		return ErrNotFound
 	}
 	return err

@@ -14,8 +14,8 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/internal/apperr"
-	"github.com/authgate/authgate/internal/audit"
 	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
@@ -40,7 +40,7 @@ func setup(t *testing.T, db *gorm.DB) fixture {
 		t.Fatalf("keyring.New: %v", err)
 	}
 	h := &oauth.SecretHasher{Keys: keys}
-	return fixture{svc: New(db, h, Options{Now: func() time.Time { return testNow }}), db: db, hasher: h}
+	return fixture{svc: New(storage.New(db), h, Options{Now: func() time.Time { return testNow }}), db: db, hasher: h}
 }
 
 // webApp is a valid confidential client using the authorization code grant.
@@ -65,9 +65,9 @@ func (f fixture) mustCreate(t *testing.T, in NewClient) (models.Client, string) 
 // auditEntries returns the audit actions recorded for target, oldest first.
 func auditEntries(t *testing.T, db *gorm.DB, target string) []models.AuditEntry {
 	t.Helper()
-	entries, err := audit.List(t.Context(), db, audit.Filter{Target: target})
+	entries, err := storage.New(db).ListAudit(t.Context(), storage.AuditFilter{Target: target})
 	if err != nil {
-		t.Fatalf("audit.List: %v", err)
+		t.Fatalf("ListAudit: %v", err)
 	}
 	slices.Reverse(entries)
 	return entries

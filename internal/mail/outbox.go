@@ -6,8 +6,6 @@ import (
 	"strings"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/models"
 )
@@ -22,10 +20,15 @@ type Message struct {
 	Body    string
 }
 
-// Enqueue stores msg in the outbox through db, which should be the
-// transaction that made the change the message announces, so that the two
-// commit together. The body is sealed because it may hold a secret.
-func Enqueue(ctx context.Context, db *gorm.DB, keys *keyring.Keyring, msg Message) error {
+// Queue is where Enqueue stores messages (storage.Store).
+type Queue interface {
+	EnqueueMail(ctx context.Context, m *models.MailMessage) error
+}
+
+// Enqueue stores msg in the outbox. Called with the transaction that made
+// the change the message announces in ctx, the two commit together. The
+// body is sealed because it may hold a secret.
+func Enqueue(ctx context.Context, q Queue, keys *keyring.Keyring, msg Message) error {
 	if strings.ContainsAny(msg.To, "\r\n") || strings.ContainsAny(msg.Subject, "\r\n") {
 		return fmt.Errorf("enqueue mail: header contains a line break")
 	}
@@ -39,7 +42,7 @@ func Enqueue(ctx context.Context, db *gorm.DB, keys *keyring.Keyring, msg Messag
 		BodySealed:  sealed,
 		NextAttempt: time.Now().UTC(),
 	}
-	if err := db.WithContext(ctx).Create(&row).Error; err != nil {
+	if err := q.EnqueueMail(ctx, &row); err != nil {
 		return fmt.Errorf("enqueue mail: %w", err)
 	}
 	return nil

@@ -11,10 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
-
 	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/models"
 )
 
@@ -52,6 +50,16 @@ type SenderOptions struct {
 	Now func() time.Time
 }
 
+// Outbox is the storage a Sender delivers from (storage.Store).
+type Outbox interface {
+	ClaimMail(ctx context.Context, now, until time.Time) (models.MailMessage, bool, error)
+	DeleteMail(ctx context.Context, id uint64) error
+	RecordMailFailure(ctx context.Context, id uint64, claimedUntil time.Time, f storage.MailFailure) (bool, error)
+	MailCounts(ctx context.Context) (queued, failed int64, err error)
+	ListFailedMail(ctx context.Context, limit int) ([]models.MailMessage, error)
+	RetryMail(ctx context.Context, id uint64, now time.Time) error
+}
+
 // Stats counts the outbox.
 type Stats struct {
 	// Queued messages are still to be delivered or retried.
@@ -66,7 +74,7 @@ type Stats struct {
 // unless a sender dies between handing it to the transport and deleting
 // the row (delivery is at least once, never knowingly twice).
 type Sender struct {
-	db        *gorm.DB
+	store     Outbox
 	keys      *keyring.Keyring
 	transport Transport
 	from      string // header form
@@ -76,9 +84,9 @@ type Sender struct {
 }
 
 // NewSender returns a Sender; it fails if opts.From is not an address.
-func NewSender(db *gorm.DB, keys *keyring.Keyring, t Transport, opts SenderOptions) (*Sender, error) {
-	if db == nil || keys == nil || t == nil {
-		return nil, errors.New("mail sender: db, keys and transport are required")
+func NewSender(store Outbox, keys *keyring.Keyring, t Transport, opts SenderOptions) (*Sender, error) {
+	if store == nil || keys == nil || t == nil {
+		return nil, errors.New("mail sender: store, keys and transport are required")
 	}
 	if err := checkHeader(opts.From); err != nil {
 		return nil, fmt.Errorf("mail sender: from: %w", err)
@@ -103,7 +111,7 @@ func NewSender(db *gorm.DB, keys *keyring.Keyring, t Transport, opts SenderOptio
 		opts.Now = time.Now
 	}
 	return &Sender{
-		db:        db,
+		store:     store,
 		keys:      keys,
 		transport: t,
 		from:      opts.From,
@@ -162,54 +170,15 @@ func (s *Sender) DeliverDue(ctx context.Context) (delivered int, err error) {
 	return delivered, nil
 }
 
-// dueClause selects messages that may be claimed at now.
-const dueClause = "failed = ? AND next_attempt <= ? AND (claimed_until IS NULL OR claimed_until < ?)"
-
 // claim takes one due message for this sender until the returned time.
 func (s *Sender) claim(ctx context.Context) (models.MailMessage, time.Time, bool, error) {
 	now := s.now()
 	until := now.Add(s.opts.ClaimFor)
-	db := s.db.WithContext(ctx)
-	var row models.MailMessage
-	if db.Dialector.Name() == "postgres" {
-		found := false
-		err := db.Transaction(func(tx *gorm.DB) error {
-			res := tx.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate, Options: clause.LockingOptionsSkipLocked}).
-				Where(dueClause, false, now, now).
-				Order("next_attempt, id").Limit(1).Find(&row)
-			if res.Error != nil || res.RowsAffected == 0 {
-				return res.Error
-			}
-			found = true
-			return tx.Model(&models.MailMessage{}).Where("id = ?", row.ID).Update("claimed_until", until).Error
-		})
-		if err != nil {
-			return row, until, false, fmt.Errorf("claim mail: %w", err)
-		}
-		return row, until, found, nil
+	row, ok, err := s.store.ClaimMail(ctx, now, until)
+	if err != nil {
+		return row, until, false, fmt.Errorf("claim mail: %w", err)
 	}
-	// Elsewhere (SQLite) a conditional update is the claim: of two senders
-	// racing for a row only one changes it. Losing a race means looking
-	// again; the loop ends because every lost race was someone else's win.
-	for ctx.Err() == nil {
-		res := db.Where(dueClause, false, now, now).Order("next_attempt, id").Limit(1).Find(&row)
-		if res.Error != nil {
-			return row, until, false, fmt.Errorf("claim mail: %w", res.Error)
-		}
-		if res.RowsAffected == 0 {
-			return row, until, false, nil
-		}
-		res = db.Model(&models.MailMessage{}).
-			Where("id = ? AND "+dueClause, row.ID, false, now, now).
-			Update("claimed_until", until)
-		if res.Error != nil {
-			return row, until, false, fmt.Errorf("claim mail: %w", res.Error)
-		}
-		if res.RowsAffected == 1 {
-			return row, until, true, nil
-		}
-	}
-	return row, until, false, ctx.Err()
+	return row, until, ok, nil
 }
 
 // deliver sends one claimed message. sent reports whether the transport
@@ -242,7 +211,7 @@ func (s *Sender) deliver(ctx context.Context, row models.MailMessage, claimedUnt
 	// deleting does not leave the message to be sent again.
 	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	if err := s.db.WithContext(delCtx).Delete(&models.MailMessage{}, row.ID).Error; err != nil {
+	if err := s.store.DeleteMail(delCtx, row.ID); err != nil {
 		return true, fmt.Errorf("delete delivered mail %d: %w", row.ID, err)
 	}
 	s.log.InfoContext(ctx, "mail delivered", "mail_id", row.ID, "attempts", row.Attempts+1)
@@ -261,19 +230,13 @@ func (s *Sender) fail(ctx context.Context, row models.MailMessage, claimedUntil 
 	defer cancel()
 	// Only the claim holder may record the outcome; if the claim lapsed,
 	// another sender owns the row now.
-	res := s.db.WithContext(updCtx).Model(&models.MailMessage{}).
-		Where("id = ? AND claimed_until = ?", row.ID, claimedUntil).
-		Updates(map[string]any{
-			"attempts":      attempts,
-			"last_error":    text,
-			"next_attempt":  next,
-			"claimed_until": nil,
-			"failed":        failed,
-		})
-	if res.Error != nil {
-		return fmt.Errorf("record mail failure %d: %w", row.ID, res.Error)
+	recorded, err := s.store.RecordMailFailure(updCtx, row.ID, claimedUntil, storage.MailFailure{
+		Attempts: attempts, LastError: text, NextAttempt: next, Failed: failed,
+	})
+	if err != nil {
+		return fmt.Errorf("record mail failure %d: %w", row.ID, err)
 	}
-	if res.RowsAffected == 0 {
+	if !recorded {
 		s.log.WarnContext(ctx, "mail claim lapsed before the attempt was recorded", "mail_id", row.ID)
 		return nil
 	}
@@ -325,16 +288,11 @@ func scrub(text, body string) string {
 
 // Stats counts queued and failed messages.
 func (s *Sender) Stats(ctx context.Context) (Stats, error) {
-	var st Stats
-	db := s.db.WithContext(ctx).Model(&models.MailMessage{})
-	if err := db.Where("failed = ?", false).Count(&st.Queued).Error; err != nil {
+	queued, failed, err := s.store.MailCounts(ctx)
+	if err != nil {
 		return Stats{}, fmt.Errorf("mail stats: %w", err)
 	}
-	db = s.db.WithContext(ctx).Model(&models.MailMessage{})
-	if err := db.Where("failed = ?", true).Count(&st.Failed).Error; err != nil {
-		return Stats{}, fmt.Errorf("mail stats: %w", err)
-	}
-	return st, nil
+	return Stats{Queued: queued, Failed: failed}, nil
 }
 
 // ListFailed returns up to limit failed messages, oldest first (limit <= 0
@@ -344,14 +302,9 @@ func (s *Sender) ListFailed(ctx context.Context, limit int) ([]models.MailMessag
 	if limit <= 0 {
 		limit = 100
 	}
-	var rows []models.MailMessage
-	err := s.db.WithContext(ctx).Omit("BodySealed").
-		Where("failed = ?", true).Order("id").Limit(limit).Find(&rows).Error
+	rows, err := s.store.ListFailedMail(ctx, limit)
 	if err != nil {
 		return nil, fmt.Errorf("list failed mail: %w", err)
-	}
-	for i := range rows {
-		rows[i].BodySealed = nil
 	}
 	return rows, nil
 }
@@ -359,20 +312,12 @@ func (s *Sender) ListFailed(ctx context.Context, limit int) ([]models.MailMessag
 // Retry puts a failed message back in the queue with a fresh set of
 // attempts, due now. It returns ErrNotFailed if id is not a failed message.
 func (s *Sender) Retry(ctx context.Context, id uint64) error {
-	res := s.db.WithContext(ctx).Model(&models.MailMessage{}).
-		Where("id = ? AND failed = ?", id, true).
-		Updates(map[string]any{
-			"attempts":      0,
-			"last_error":    "",
-			"next_attempt":  s.now(),
-			"claimed_until": nil,
-			"failed":        false,
-		})
-	if res.Error != nil {
-		return fmt.Errorf("retry mail %d: %w", id, res.Error)
-	}
-	if res.RowsAffected == 0 {
+	err := s.store.RetryMail(ctx, id, s.now())
+	if errors.Is(err, storage.ErrNotFound) {
 		return fmt.Errorf("retry mail %d: %w", id, ErrNotFailed)
+	}
+	if err != nil {
+		return fmt.Errorf("retry mail %d: %w", id, err)
 	}
 	return nil
 }

@@ -71,7 +71,7 @@ type senderFixture struct {
 func newFixture(t *testing.T, db *gorm.DB, tr Transport, maxAttempts int) *senderFixture {
 	t.Helper()
 	f := &senderFixture{db: db, keys: testKeys(t, 'k'), clock: newClock(), logs: &logBuffer{}}
-	s, err := NewSender(db, f.keys, tr, SenderOptions{
+	s, err := NewSender(storage.New(db), f.keys, tr, SenderOptions{
 		From:        testFrom,
 		MaxAttempts: maxAttempts,
 		Logger:      slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -86,7 +86,7 @@ func newFixture(t *testing.T, db *gorm.DB, tr Transport, maxAttempts int) *sende
 
 func (f *senderFixture) enqueue(t *testing.T, msg Message) {
 	t.Helper()
-	if err := Enqueue(t.Context(), f.db, f.keys, msg); err != nil {
+	if err := Enqueue(t.Context(), storage.New(f.db), f.keys, msg); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
 }
@@ -377,7 +377,7 @@ func TestSenderWrongSecret(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		srv := startServer(t, serverOptions{})
 		f := newFixture(t, db, NewSMTPTransport(SMTPOptions{Host: srv.Host, Port: srv.Port, TLS: TLSNone}), 5)
-		if err := Enqueue(t.Context(), db, testKeys(t, 'x'), tokenMessage("TOKEN-other-secret")); err != nil {
+		if err := Enqueue(t.Context(), storage.New(db), testKeys(t, 'x'), tokenMessage("TOKEN-other-secret")); err != nil {
 			t.Fatalf("Enqueue: %v", err)
 		}
 		if got := f.deliver(t); got != 0 {
@@ -444,7 +444,7 @@ func TestSendersDeliverEachMessageOnce(t *testing.T) {
 			srv := startServer(t, serverOptions{DataDelay: 2 * time.Millisecond})
 			tr := NewSMTPTransport(SMTPOptions{Host: srv.Host, Port: srv.Port, TLS: TLSNone})
 			f1 := newFixture(t, db1, tr, 5)
-			s2, err := NewSender(db2, f1.keys, tr, SenderOptions{From: testFrom, Now: f1.clock.Now})
+			s2, err := NewSender(storage.New(db2), f1.keys, tr, SenderOptions{From: testFrom, Now: f1.clock.Now})
 			if err != nil {
 				t.Fatalf("NewSender: %v", err)
 			}
@@ -501,7 +501,7 @@ func TestSenderRun(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		dir := t.TempDir()
 		keys := testKeys(t, 'k')
-		s, err := NewSender(db, keys, NewFileTransport(dir), SenderOptions{From: testFrom, PollInterval: 10 * time.Millisecond})
+		s, err := NewSender(storage.New(db), keys, NewFileTransport(dir), SenderOptions{From: testFrom, PollInterval: 10 * time.Millisecond})
 		if err != nil {
 			t.Fatalf("NewSender: %v", err)
 		}
@@ -509,7 +509,7 @@ func TestSenderRun(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
 
-		if err := Enqueue(t.Context(), db, keys, tokenMessage("TOKEN-run")); err != nil {
+		if err := Enqueue(t.Context(), storage.New(db), keys, tokenMessage("TOKEN-run")); err != nil {
 			t.Fatalf("Enqueue: %v", err)
 		}
 		deadline := time.Now().Add(10 * time.Second)
@@ -546,7 +546,7 @@ func TestSenderRun(t *testing.T) {
 func TestNewSenderRejectsBadFrom(t *testing.T) {
 	db := testdb.Open(t, "sqlite")
 	for _, from := range []string{"", "not an address", "a@example.com\r\nBcc: x@example.net"} {
-		if _, err := NewSender(db, testKeys(t, 'k'), NewFileTransport(t.TempDir()), SenderOptions{From: from}); err == nil {
+		if _, err := NewSender(storage.New(db), testKeys(t, 'k'), NewFileTransport(t.TempDir()), SenderOptions{From: from}); err == nil {
 			t.Errorf("NewSender(From: %q): got nil error, want one", from)
 		}
 	}

@@ -153,7 +153,7 @@ func TestEveryFailureCostsTheSame(t *testing.T) {
 							id = "no-such-user-id"
 						}
 						run(t, f, 1, func() error {
-							err := s.accounts.ChangeOwnPassword(ctx, id, f.password, "a-new-password-2")
+							err := s.accounts.ChangeOwnPassword(ctx, id, "", f.password, "a-new-password-2")
 							if !errors.Is(err, accounts.ErrBadCredentials) && !errors.Is(err, accounts.ErrLocked) && !errors.Is(err, accounts.ErrNotFound) {
 								return errors.New("ChangeOwnPassword: " + errString(err) + ", want a refusal")
 							}

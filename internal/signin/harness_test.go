@@ -92,7 +92,7 @@ func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter in
 		t.Fatal(err)
 	}
 	counter := &countingHasher{Hasher: ph}
-	acc := accounts.New(db, keys, ph, accounts.Options{Organization: "Acme", LockoutThreshold: lockAfter, LockoutDuration: time.Hour, SignInHasher: counter})
+	acc := accounts.New(storage.New(db), keys, ph, accounts.Options{Organization: "Acme", LockoutThreshold: lockAfter, LockoutDuration: time.Hour, SignInHasher: counter})
 	km := oauth.NewKeyManager(storage.New(db), keys, time.Hour)
 	if err := km.Ensure(ctx); err != nil {
 		t.Fatal(err)
@@ -106,7 +106,7 @@ func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter in
 	cfg.RateLimit.PerMinute = 0
 	p := oauth.NewProvider(oauth.Settings{Issuer: cfg.Issuer, AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
 		store, km, keys, sh, func(p *oauth.Provider) fosite.TokenEndpointHandler {
-			return legacy.New(p, acc, trustedips.New(db), false, nil)
+			return legacy.New(p, acc, trustedips.New(storage.New(db)), false, nil)
 		})
 	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keys, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
 	if err != nil {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/authgate/authgate/internal/audit"
 	"github.com/authgate/authgate/models"
 )
 
@@ -72,7 +71,7 @@ func (s *Store) RotateSigningKey(ctx context.Context, next models.SigningKey, no
 		if err := s.Conn(ctx).Create(&next).Error; err != nil {
 			return fmt.Errorf("store signing key: %w", err)
 		}
-		return audit.Record(ctx, s.Conn(ctx), actor, AuditSigningKeyRotate, next.ID, "new current signing key")
+		return s.Audit(ctx, actor, AuditSigningKeyRotate, next.ID, "new current signing key")
 	})
 }
 

@@ -85,6 +85,16 @@ func (s *Store) Conn(ctx context.Context) *gorm.DB {
 	return s.db.WithContext(ctx)
 }
 
+// conn is Conn for this package's methods.
+func (s *Store) conn(ctx context.Context) *gorm.DB { return s.Conn(ctx) }
+
+// savepoint runs fn in a savepoint of the transaction in ctx (or a
+// transaction of its own), so that a failed statement such as a unique
+// violation does not abort the transaction around it on PostgreSQL.
+func (s *Store) savepoint(ctx context.Context, fn func(db *gorm.DB) error) error {
+	return mapErr(s.conn(ctx).Transaction(fn))
+}
+
 // BeginTX starts a transaction carried by the returned context. Inside a
 // running transaction it starts none: the inner Commit does nothing and the
 // inner Rollback makes the outer transaction roll back, so that a caller

@@ -10,12 +10,9 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
-
 	"github.com/authgate/authgate/internal/apperr"
-	"github.com/authgate/authgate/internal/audit"
 	"github.com/authgate/authgate/internal/clientip"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/models"
 )
 
@@ -55,11 +52,9 @@ var (
 // particular by another replica sharing the database, are seen within the
 // TTL.
 type Ranges struct {
-	db *gorm.DB
-	// column is the database name of models.TrustedRange.CIDR.
-	column string
-	ttl    time.Duration
-	now    func() time.Time
+	store Store
+	ttl   time.Duration
+	now   func() time.Time
 
 	// loading admits one database read at a time; the others wait for it
 	// and then use what it cached.
@@ -83,32 +78,29 @@ func WithCacheTTL(d time.Duration) Option {
 	return func(r *Ranges) { r.ttl = d }
 }
 
-// New returns the trusted ranges stored in db.
-func New(db *gorm.DB, opts ...Option) *Ranges {
-	r := &Ranges{db: db, column: cidrColumn(db), ttl: DefaultCacheTTL, now: time.Now, loading: make(chan struct{}, 1)}
+// Store is the storage the ranges live in; *storage.Store is one.
+type Store interface {
+	InTx(ctx context.Context, fn func(ctx context.Context) error) error
+	ListTrustedRanges(ctx context.Context) ([]models.TrustedRange, error)
+	TrustedCIDRs(ctx context.Context) ([]string, error)
+	AddTrustedRange(ctx context.Context, r *models.TrustedRange) error
+	RemoveTrustedRange(ctx context.Context, cidr string) error
+	Audit(ctx context.Context, actor, action, target, detail string) error
+}
+
+// New returns the trusted ranges stored in store.
+func New(store Store, opts ...Option) *Ranges {
+	r := &Ranges{store: store, ttl: DefaultCacheTTL, now: time.Now, loading: make(chan struct{}, 1)}
 	for _, o := range opts {
 		o(r)
 	}
 	return r
 }
 
-// cidrColumn returns the column that holds models.TrustedRange.CIDR, as
-// gorm names it (its naming strategy turns CIDR into c_id_r unless the
-// model says otherwise).
-func cidrColumn(db *gorm.DB) string {
-	stmt := &gorm.Statement{DB: db}
-	if err := stmt.Parse(&models.TrustedRange{}); err == nil {
-		if f := stmt.Schema.LookUpField("CIDR"); f != nil {
-			return f.DBName
-		}
-	}
-	return db.NamingStrategy.ColumnName("", "CIDR")
-}
-
 // List returns every stored range, ordered by CIDR.
 func (r *Ranges) List(ctx context.Context) ([]models.TrustedRange, error) {
-	var out []models.TrustedRange
-	if err := r.db.WithContext(ctx).Order(clause.OrderByColumn{Column: clause.Column{Name: r.column}}).Find(&out).Error; err != nil {
+	out, err := r.store.ListTrustedRanges(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("list trusted ranges: %w", err)
 	}
 	return out, nil
@@ -138,14 +130,14 @@ func (r *Ranges) Add(ctx context.Context, actor, cidr, description string) (mode
 		// returned value equal what List reads back.
 		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
 	}
-	err = r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		if err := tx.Create(&tr).Error; err != nil {
-			if errors.Is(err, gorm.ErrDuplicatedKey) {
+	err = r.store.InTx(ctx, func(ctx context.Context) error {
+		if err := r.store.AddTrustedRange(ctx, &tr); err != nil {
+			if errors.Is(err, storage.ErrConflict) {
 				return fmt.Errorf("%w: %s", ErrDuplicate, tr.CIDR)
 			}
 			return fmt.Errorf("add trusted range %s: %w", tr.CIDR, err)
 		}
-		return audit.Record(ctx, tx, actor, ActionAdd, tr.CIDR, fmt.Sprintf("description=%q", tr.Description))
+		return r.store.Audit(ctx, actor, ActionAdd, tr.CIDR, fmt.Sprintf("description=%q", tr.Description))
 	})
 	if err != nil {
 		return models.TrustedRange{}, err
@@ -165,18 +157,18 @@ func (r *Ranges) Remove(ctx context.Context, actor, cidr string) error {
 	if parseErr == nil {
 		target = p.String()
 	}
-	err := r.db.WithContext(ctx).Transaction(func(tx *gorm.DB) error {
-		res := tx.Where(clause.Eq{Column: clause.Column{Name: r.column}, Value: target}).Delete(&models.TrustedRange{})
-		if res.Error != nil {
-			return fmt.Errorf("remove trusted range %s: %w", target, res.Error)
-		}
-		if res.RowsAffected == 0 {
+	err := r.store.InTx(ctx, func(ctx context.Context) error {
+		err := r.store.RemoveTrustedRange(ctx, target)
+		if errors.Is(err, storage.ErrNotFound) {
 			if parseErr != nil {
 				return parseErr
 			}
 			return fmt.Errorf("%w: %s", ErrNotFound, target)
 		}
-		return audit.Record(ctx, tx, actor, ActionRemove, target, "")
+		if err != nil {
+			return fmt.Errorf("remove trusted range %s: %w", target, err)
+		}
+		return r.store.Audit(ctx, actor, ActionRemove, target, "")
 	})
 	if err != nil {
 		return err
@@ -241,8 +233,8 @@ func (r *Ranges) prefixes(ctx context.Context) ([]netip.Prefix, error) {
 
 // load reads and parses the stored ranges.
 func (r *Ranges) load(ctx context.Context) ([]netip.Prefix, error) {
-	var cidrs []string
-	if err := r.db.WithContext(ctx).Model(&models.TrustedRange{}).Pluck(r.column, &cidrs).Error; err != nil {
+	cidrs, err := r.store.TrustedCIDRs(ctx)
+	if err != nil {
 		return nil, fmt.Errorf("read trusted ranges: %w", err)
 	}
 	prefixes := make([]netip.Prefix, 0, len(cidrs))

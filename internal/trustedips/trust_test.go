@@ -12,7 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/internal/apperr"
-	"github.com/authgate/authgate/internal/audit"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 )
@@ -99,7 +99,7 @@ func FuzzParse(f *testing.F) {
 
 func auditEntries(t *testing.T, db *gorm.DB, action string) []models.AuditEntry {
 	t.Helper()
-	entries, err := audit.List(context.Background(), db, audit.Filter{Action: action})
+	entries, err := storage.New(db).ListAudit(context.Background(), storage.AuditFilter{Action: action})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func cidrs(t *testing.T, r *Ranges) []string {
 func TestAddListRemove(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		r := New(db)
+		r := New(storage.New(db))
 		v4, err := r.Add(ctx, "alice", "192.168.10.77/24", "  office LAN ")
 		if err != nil {
 			t.Fatal(err)
@@ -183,7 +183,7 @@ func TestAddRejects(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 				ctx := context.Background()
-				r := New(db)
+				r := New(storage.New(db))
 				if _, err := r.Add(ctx, "alice", "10.0.0.0/8", "existing"); err != nil {
 					t.Fatal(err)
 				}
@@ -229,7 +229,7 @@ func TestRemove(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 				ctx := context.Background()
-				r := New(db)
+				r := New(storage.New(db))
 				for _, c := range []string{"2001:db8::/32", "198.51.100.7"} {
 					if _, err := r.Add(ctx, "alice", c, ""); err != nil {
 						t.Fatal(err)
@@ -272,7 +272,7 @@ func TestRemove(t *testing.T) {
 func TestContains(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		r := New(db)
+		r := New(storage.New(db))
 		for _, c := range []string{"10.0.0.0/8", "198.51.100.7", "2001:db8::/32"} {
 			if _, err := r.Add(ctx, "alice", c, ""); err != nil {
 				t.Fatal(err)
@@ -339,9 +339,9 @@ func TestCache(t *testing.T) {
 		ctx := context.Background()
 		clock := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
 		const ttl = 2 * time.Second
-		admin := New(db, WithCacheTTL(ttl))
+		admin := New(storage.New(db), WithCacheTTL(ttl))
 		admin.now = clock.Now
-		replica := New(db, WithCacheTTL(ttl))
+		replica := New(storage.New(db), WithCacheTTL(ttl))
 		replica.now = clock.Now
 
 		if contains(t, admin, "10.1.1.1") || contains(t, replica, "10.1.1.1") {
@@ -377,8 +377,8 @@ func TestCache(t *testing.T) {
 
 func TestNoCache(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		admin := New(db)
-		replica := New(db, WithCacheTTL(0))
+		admin := New(storage.New(db))
+		replica := New(storage.New(db), WithCacheTTL(0))
 		if contains(t, replica, "10.1.1.1") {
 			t.Fatal("Contains = true on an empty table")
 		}
@@ -393,7 +393,7 @@ func TestNoCache(t *testing.T) {
 
 func TestContainsError(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		r := New(db)
+		r := New(storage.New(db))
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
 		ok, err := r.Contains(ctx, netip.MustParseAddr("10.1.1.1"))
@@ -415,7 +415,7 @@ func TestContainsError(t *testing.T) {
 func TestAuditInSameTransaction(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		r := New(db)
+		r := New(storage.New(db))
 		if _, err := r.Add(ctx, "alice", "10.0.0.0/8", ""); err != nil {
 			t.Fatal(err)
 		}
@@ -437,7 +437,7 @@ func TestAuditInSameTransaction(t *testing.T) {
 func TestConcurrentContains(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
-		r := New(db, WithCacheTTL(time.Hour))
+		r := New(storage.New(db), WithCacheTTL(time.Hour))
 		added := make(chan struct{})
 		var wg sync.WaitGroup
 		for range 8 {

@@ -1,15 +1,16 @@
 package adminapi
 
 import (
+	"context"
 	"log/slog"
 	"net/http"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/clients"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/trustedips"
+	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/server/web"
 )
@@ -23,13 +24,19 @@ type APIDeps struct {
 	Clients  *clients.Service
 	Trust    *trustedips.Ranges
 	Keys     *oauth.KeyManager
-	// DB is used only for the audit log: listing it, and recording key
-	// rotations and mail retries, which their owners do not record.
-	DB *gorm.DB
+	// AuditLog lists the audit log and records mail retries, which the
+	// mail sender does not record itself.
+	AuditLog AuditLog
 	// Mail lists and requeues failed mail (the server's mail.Sender).
 	Mail FailedMail
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+}
+
+// AuditLog reads and writes the audit log; *storage.Store is one.
+type AuditLog interface {
+	ListAudit(ctx context.Context, f storage.AuditFilter) ([]models.AuditEntry, error)
+	Audit(ctx context.Context, actor, action, target, detail string) error
 }
 
 // api is the admin API's handler state.

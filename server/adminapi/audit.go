@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/authgate/authgate/internal/audit"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/models"
 )
 
@@ -42,7 +42,7 @@ func (a *api) handleAudit() http.Handler {
 				return
 			}
 		}
-		list, err := audit.List(r.Context(), a.DB, audit.Filter{
+		list, err := a.AuditLog.ListAudit(r.Context(), storage.AuditFilter{
 			Actor: q.Get("actor"), Action: q.Get("action"), Target: q.Get("target"), Limit: limit, BeforeID: before,
 		})
 		if err != nil {

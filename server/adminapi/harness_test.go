@@ -27,7 +27,6 @@ import (
 
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
-	"github.com/authgate/authgate/internal/audit"
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/keyring"
@@ -115,21 +114,21 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.accounts = accounts.New(db, e.keys, hasher, accounts.Options{Organization: "Acme", LockoutThreshold: 3, Logger: logger})
+	e.accounts = accounts.New(storage.New(db), e.keys, hasher, accounts.Options{Organization: "Acme", LockoutThreshold: 3, Logger: logger})
 	secretHasher := &oauth.SecretHasher{Keys: e.keys, Argon2: hasher}
-	e.trust = trustedips.New(db, trustedips.WithCacheTTL(0))
+	e.trust = trustedips.New(storage.New(db), trustedips.WithCacheTTL(0))
 	e.km = oauth.NewKeyManager(storage.New(db), e.keys, time.Hour)
 	if err := e.km.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if e.sender, err = authmail.NewSender(db, e.keys, e.outbox, authmail.SenderOptions{From: "Acme <no-reply@example.com>"}); err != nil {
+	if e.sender, err = authmail.NewSender(storage.New(db), e.keys, e.outbox, authmail.SenderOptions{From: "Acme <no-reply@example.com>"}); err != nil {
 		t.Fatal(err)
 	}
 
 	public := httptest.NewUnstartedServer(nil)
 	e.issuer = "http://" + public.Listener.Addr().String()
 	store := oauth.NewStore(db, e.keys, logger)
-	e.clients = clients.New(db, secretHasher, clients.Options{Changed: store.ForgetClient})
+	e.clients = clients.New(storage.New(db), secretHasher, clients.Options{Changed: store.ForgetClient})
 	e.provider = oauth.NewProvider(oauth.Settings{
 		Issuer:                e.issuer,
 		AccessTokenLifespan:   time.Hour,
@@ -166,7 +165,7 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 		Clients:  e.clients,
 		Trust:    e.trust,
 		Keys:     e.km,
-		DB:       db,
+		AuditLog: storage.New(db),
 		Mail:     e.sender,
 	})
 	adminServer := httptest.NewServer(adminHandler)
@@ -449,7 +448,7 @@ func (r response) wantError(t *testing.T, status int, code, field string) errorB
 // first.
 func (e *env) auditEntries(t *testing.T, action, target string) []models.AuditEntry {
 	t.Helper()
-	list, err := audit.List(context.Background(), e.db, audit.Filter{Action: action, Target: target})
+	list, err := storage.New(e.db).ListAudit(context.Background(), storage.AuditFilter{Action: action, Target: target})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/authgate/authgate/internal/audit"
 	"github.com/authgate/authgate/internal/mail"
 	"github.com/authgate/authgate/models"
 )
@@ -67,7 +66,7 @@ func (a *api) handleRetryMail() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		if err := audit.Record(ctx, a.DB, actorOf(ctx), mail.ActionRetry, strconv.FormatUint(id, 10), ""); err != nil {
+		if err := a.AuditLog.Audit(ctx, actorOf(ctx), mail.ActionRetry, strconv.FormatUint(id, 10), ""); err != nil {
 			a.writeError(w, r, err)
 			return
 		}

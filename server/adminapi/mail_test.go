@@ -12,6 +12,7 @@ import (
 	"gorm.io/gorm"
 
 	authmail "github.com/authgate/authgate/internal/mail"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/internal/testutil"
 )
@@ -22,7 +23,7 @@ import (
 func (e *env) failAllMail(t *testing.T) []string {
 	t.Helper()
 	refusing := &testutil.RefusingMail{}
-	s, err := authmail.NewSender(e.db, e.keys, refusing, authmail.SenderOptions{From: "Acme <no-reply@example.com>", MaxAttempts: 1})
+	s, err := authmail.NewSender(storage.New(e.db), e.keys, refusing, authmail.SenderOptions{From: "Acme <no-reply@example.com>", MaxAttempts: 1})
 	if err != nil {
 		t.Fatal(err)
 	}

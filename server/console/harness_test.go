@@ -87,11 +87,11 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 		db:    db,
 		keys:  keys,
 		clock: clk,
-		accounts: accounts.New(db, keys, hasher, accounts.Options{
+		accounts: accounts.New(storage.New(db), keys, hasher, accounts.Options{
 			Organization: "Acme", Now: clk.Now,
 		}),
-		clients: clients.New(db, &oauth.SecretHasher{Keys: keys, Argon2: hasher}, clients.Options{Now: clk.Now}),
-		trust:   trustedips.New(db),
+		clients: clients.New(storage.New(db), &oauth.SecretHasher{Keys: keys, Argon2: hasher}, clients.Options{Now: clk.Now}),
+		trust:   trustedips.New(storage.New(db)),
 	}
 	e.srv = httptest.NewServer(nil)
 	t.Cleanup(e.srv.Close)

@@ -58,13 +58,13 @@ func TestRealIssuer(t *testing.T) {
 		cfg := config.Default()
 		cfg.Issuer, cfg.AdminURL = pub.URL, adm.URL
 
-		accts := accounts.New(db, keyring, pw, accounts.Options{})
+		accts := accounts.New(storage.New(db), keyring, pw, accounts.Options{})
 		keys := oauth.NewKeyManager(storage.New(db), keyring, cfg.TokenRetention())
 		if err := keys.Ensure(ctx); err != nil {
 			t.Fatal(err)
 		}
 		hasher := &oauth.SecretHasher{Keys: keyring, Argon2: pw}
-		ranges := trustedips.New(db)
+		ranges := trustedips.New(storage.New(db))
 		provider := oauth.NewProvider(oauth.Settings{
 			Issuer: cfg.Issuer, AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour,
 			AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour,
@@ -80,7 +80,7 @@ func TestRealIssuer(t *testing.T) {
 		}
 		pub.Config.Handler = public
 		inProcess := 0
-		clientSvc := clients.New(db, hasher, clients.Options{Changed: provider.Store.ForgetClient})
+		clientSvc := clients.New(storage.New(db), hasher, clients.Options{Changed: provider.Store.ForgetClient})
 		h, err := New(Deps{
 			Config: cfg, Store: storage.New(db), Keys: keyring, Accounts: accts, Clients: clientSvc, Trust: ranges,
 			TokenTransport: roundTripFunc(func(r *http.Request) (*http.Response, error) {

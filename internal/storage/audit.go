@@ -1,43 +1,42 @@
-// Package audit records administrative changes: who did what, to what, when.
-package audit
+package storage
 
 import (
 	"context"
 	"fmt"
 	"time"
 
-	"gorm.io/gorm"
-
 	"github.com/authgate/authgate/models"
 )
 
-// Record writes one audit entry using db, which may be a transaction so
-// that the entry commits or rolls back with the change it describes.
-func Record(ctx context.Context, db *gorm.DB, actor, action, target, detail string) error {
+// Audit writes one audit entry. Called with a transaction in ctx, the
+// entry commits or rolls back with the change it describes. An empty
+// actor is recorded as "unknown".
+func (s *Store) Audit(ctx context.Context, actor, action, target, detail string) error {
 	if actor == "" {
 		actor = "unknown"
 	}
 	e := models.AuditEntry{Time: time.Now().UTC(), Actor: actor, Action: action, Target: target, Detail: detail}
-	if err := db.WithContext(ctx).Create(&e).Error; err != nil {
+	if err := s.conn(ctx).Create(&e).Error; err != nil {
 		return fmt.Errorf("audit %s: %w", action, err)
 	}
 	return nil
 }
 
-// Filter selects audit entries.
-type Filter struct {
+// AuditFilter selects audit entries. Empty fields match everything.
+type AuditFilter struct {
 	Actor  string
 	Action string
 	Target string
 	Since  time.Time
-	Limit  int
+	// Limit is the page size: 100 when zero, at most 1000.
+	Limit int
 	// BeforeID pages backwards: only entries with a smaller ID.
 	BeforeID uint64
 }
 
-// List returns the newest entries matching f first.
-func List(ctx context.Context, db *gorm.DB, f Filter) ([]models.AuditEntry, error) {
-	q := db.WithContext(ctx).Model(&models.AuditEntry{})
+// ListAudit returns the newest entries matching f first.
+func (s *Store) ListAudit(ctx context.Context, f AuditFilter) ([]models.AuditEntry, error) {
+	q := s.conn(ctx).Model(&models.AuditEntry{})
 	if f.Actor != "" {
 		q = q.Where("actor = ?", f.Actor)
 	}
