@@ -68,7 +68,7 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if err := db.Where("client_id = ?", id).Delete(&models.OAuthRequest{}).Error; err != nil {
 			return err
 		}
-		if err := db.Where("client_id = ?", id).Delete(&models.Consent{}).Error; err != nil {
+		if err := s.DeleteClientConsents(ctx, id); err != nil {
 			return err
 		}
 		res := db.Where("id = ?", id).Delete(&models.Client{})

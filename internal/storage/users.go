@@ -173,13 +173,13 @@ func (s *Store) SetPassword(ctx context.Context, id, passwordHash string, at tim
 // history. ErrNotFound if there is no such user.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
 	return s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.DeleteUserSessions(ctx, id); err != nil {
+			return err
+		}
+		if err := s.DeleteUserConsents(ctx, id); err != nil {
+			return err
+		}
 		db := s.conn(ctx)
-		if err := db.Where("user_id = ?", id).Delete(&models.LoginSession{}).Error; err != nil {
-			return err
-		}
-		if err := db.Where("user_id = ?", id).Delete(&models.Consent{}).Error; err != nil {
-			return err
-		}
 		if err := db.Where("subject = ?", id).Delete(&models.OAuthRequest{}).Error; err != nil {
 			return err
 		}
