@@ -96,7 +96,7 @@ func serve(ctx context.Context, a *app) error {
 	if cfg.Mail.SMTPHost == "" {
 		logger.Info("mail goes to an outbox folder; set AUTHGATE_SMTP_HOST to send real email", "outbox", cfg.Mail.Outbox)
 	}
-	if err := console.EnsureClient(ctx, a.db, a.keyring, cfg.AdminURL); err != nil {
+	if err := console.EnsureClient(ctx, a.store, a.keyring, cfg.AdminURL); err != nil {
 		return err
 	}
 	clientService := clientServiceOn(a, store)

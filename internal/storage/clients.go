@@ -81,3 +81,14 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		return nil
 	})
 }
+
+// UpsertClient creates c or, when a client with its ID exists, overwrites
+// every column of it but CreatedAt, in one statement, so that replicas
+// starting together do not race.
+func (s *Store) UpsertClient(ctx context.Context, c *models.Client) error {
+	return s.conn(ctx).Clauses(clause.OnConflict{
+		Columns: []clause.Column{{Name: "id"}},
+		DoUpdates: clause.AssignmentColumns([]string{"name", "secret_hash", "public", "first_party", "grant_types", "response_types",
+			"redirect_uris", "scopes", "audience", "access_token_format", "legacy_sunset", "legacy_deprecated_at", "updated_at"}),
+	}).Create(c).Error
+}

@@ -12,8 +12,6 @@ import (
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
-	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
@@ -134,6 +132,11 @@ func clientSecret(keys *keyring.Keyring) string {
 	return base64.RawURLEncoding.EncodeToString(keys.Key("console-client-secret"))
 }
 
+// ClientUpserter writes the console's client; *storage.Store is one.
+type ClientUpserter interface {
+	UpsertClient(ctx context.Context, c *models.Client) error
+}
+
 // EnsureClient creates the console's OAuth client, or brings it back to
 // what the console needs when it exists: a confidential, first-party client
 // whose only redirect URI is adminURL + "/admin/callback", matched exactly.
@@ -141,7 +144,7 @@ func clientSecret(keys *keyring.Keyring) string {
 // the administrator's machine, a leaked URL) cannot be redeemed by anyone
 // but the console. It is one upsert, so replicas starting together do not
 // race.
-func EnsureClient(ctx context.Context, db *gorm.DB, keys *keyring.Keyring, adminURL string) error {
+func EnsureClient(ctx context.Context, store ClientUpserter, keys *keyring.Keyring, adminURL string) error {
 	now := time.Now().UTC().Truncate(time.Microsecond)
 	hash, err := (&oauth.SecretHasher{Keys: keys}).Hash(ctx, []byte(clientSecret(keys)))
 	if err != nil {
@@ -162,35 +165,8 @@ func EnsureClient(ctx context.Context, db *gorm.DB, keys *keyring.Keyring, admin
 		CreatedAt:         now,
 		UpdatedAt:         now,
 	}
-	columns, err := columnNames(db, "Name", "SecretHash", "Public", "FirstParty", "GrantTypes", "ResponseTypes",
-		"RedirectURIs", "Scopes", "Audience", "AccessTokenFormat", "LegacySunset", "LegacyDeprecatedAt", "UpdatedAt")
-	if err != nil {
-		return fmt.Errorf("ensure console client: %w", err)
-	}
-	err = db.WithContext(ctx).Clauses(clause.OnConflict{
-		Columns:   []clause.Column{{Name: "id"}},
-		DoUpdates: clause.AssignmentColumns(columns),
-	}).Create(&c).Error
-	if err != nil {
+	if err := store.UpsertClient(ctx, &c); err != nil {
 		return fmt.Errorf("ensure console client: %w", err)
 	}
 	return nil
-}
-
-// columnNames maps models.Client field names to their columns, as gorm's
-// naming strategy spells them.
-func columnNames(db *gorm.DB, fields ...string) ([]string, error) {
-	stmt := &gorm.Statement{DB: db}
-	if err := stmt.Parse(&models.Client{}); err != nil {
-		return nil, err
-	}
-	out := make([]string, 0, len(fields))
-	for _, name := range fields {
-		f := stmt.Schema.LookUpField(name)
-		if f == nil {
-			return nil, fmt.Errorf("models.Client has no field %s", name)
-		}
-		out = append(out, f.DBName)
-	}
-	return out, nil
 }

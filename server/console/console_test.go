@@ -15,6 +15,7 @@ import (
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
@@ -29,7 +30,7 @@ func TestEnsureClient(t *testing.T) {
 			t.Fatal(err)
 		}
 		hasher := &oauth.SecretHasher{Keys: keys}
-		if err := EnsureClient(ctx, db, keys, adminURL); err != nil {
+		if err := EnsureClient(ctx, storage.New(db), keys, adminURL); err != nil {
 			t.Fatal(err)
 		}
 		var first models.Client
@@ -70,7 +71,7 @@ func TestEnsureClient(t *testing.T) {
 		}).Error; err != nil {
 			t.Fatal(err)
 		}
-		if err := EnsureClient(ctx, db, keys, adminURL); err != nil {
+		if err := EnsureClient(ctx, storage.New(db), keys, adminURL); err != nil {
 			t.Fatalf("second call: %v", err)
 		}
 		var again models.Client
@@ -89,7 +90,7 @@ func TestEnsureClient(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				errs <- EnsureClient(ctx, db, keys, adminURL)
+				errs <- EnsureClient(ctx, storage.New(db), keys, adminURL)
 			}()
 		}
 		wg.Wait()

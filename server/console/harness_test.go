@@ -114,7 +114,7 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 		t.Fatal(err)
 	}
 	e.srv.Config.Handler = h
-	if err := EnsureClient(context.Background(), db, e.keys, e.cfg.AdminURL); err != nil {
+	if err := EnsureClient(context.Background(), storage.New(db), e.keys, e.cfg.AdminURL); err != nil {
 		t.Fatal(err)
 	}
 	return e

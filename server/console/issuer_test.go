@@ -94,7 +94,7 @@ func TestRealIssuer(t *testing.T) {
 			t.Fatal(err)
 		}
 		adm.Config.Handler = h
-		if err := EnsureClient(ctx, db, keyring, cfg.AdminURL); err != nil {
+		if err := EnsureClient(ctx, storage.New(db), keyring, cfg.AdminURL); err != nil {
 			t.Fatal(err)
 		}
 		for _, u := range []accounts.NewUser{

@@ -29,6 +29,8 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"TokenHistory", testTokenHistory},
 		{"SetPasswordEndsSessions", testSetPasswordEndsSessions},
 		{"DeleteUserCascades", testDeleteUserCascades},
+		{"Sessions", testSessions},
+		{"Consents", testConsents},
 		{"Clients", testClients},
 		{"DeleteClientCascades", testDeleteClientCascades},
 		{"TrustedRanges", testTrustedRanges},
@@ -846,5 +848,119 @@ func testTransactionRollback(t *testing.T, s *storage.Store) {
 		if n := count(t, s, model, "1 = 1"); n != 0 {
 			t.Errorf("%T rows after the rollback: got %d, want 0", model, n)
 		}
+	}
+}
+
+func testSessions(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	u := mustCreateUser(t, s, user("u1", "alice"))
+	mustCreateUser(t, s, user("u2", "bob"))
+	live := models.LoginSession{IDHash: "live", UserID: "u1", AuthTime: now.Add(-time.Minute), ExpiresAt: now.Add(time.Hour)}
+	expired := models.LoginSession{IDHash: "expired", UserID: "u1", AuthTime: now.Add(-2 * time.Hour), ExpiresAt: now.Add(-time.Hour)}
+	for _, ls := range []models.LoginSession{live, expired, {IDHash: "bobs", UserID: "u2", AuthTime: now, ExpiresAt: now.Add(time.Hour)}} {
+		if err := s.CreateSession(ctx, ls); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.CreateSession(ctx, live); err == nil {
+		t.Error("CreateSession(same id hash): got nil, want an error")
+	}
+	got, ok, err := s.Session(ctx, "live", now)
+	if err != nil || !ok || got.UserID != "u1" || !got.AuthTime.Equal(live.AuthTime) || !got.ExpiresAt.Equal(live.ExpiresAt) {
+		t.Errorf("Session(live): got %+v, %t, %v", got, ok, err)
+	}
+	for _, id := range []string{"expired", "unknown"} {
+		if _, ok, err := s.Session(ctx, id, now); err != nil || ok {
+			t.Errorf("Session(%s): got %t, %v, want not found", id, ok, err)
+		}
+	}
+	// Expiry is exclusive: a session is over at its ExpiresAt.
+	if _, ok, _ := s.Session(ctx, "live", live.ExpiresAt); ok {
+		t.Error("Session at its expiry: got live, want over")
+	}
+
+	if err := s.SaveConsent(ctx, "u1", "app", []string{"openid", "email"}); err != nil {
+		t.Fatal(err)
+	}
+	in, ok, err := s.SessionForClient(ctx, "live", "app", now)
+	if err != nil || !ok || in.User.ID != u.ID || in.User.Username != "alice" || in.Session.UserID != "u1" ||
+		!in.Session.AuthTime.Equal(live.AuthTime) || !slices.Equal(in.Consented, []string{"openid", "email"}) {
+		t.Errorf("SessionForClient(consented): got %+v, %t, %v", in, ok, err)
+	}
+	if in, ok, err := s.SessionForClient(ctx, "live", "other", now); err != nil || !ok || len(in.Consented) != 0 {
+		t.Errorf("SessionForClient(no consent): got %+v, %t, %v, want the session without scopes", in, ok, err)
+	}
+	if _, ok, _ := s.SessionForClient(ctx, "expired", "app", now); ok {
+		t.Error("SessionForClient(expired): got a session, want none")
+	}
+
+	n, err := s.DeleteExpiredSessions(ctx, now)
+	if err != nil || n != 1 {
+		t.Errorf("DeleteExpiredSessions: got %d, %v, want 1", n, err)
+	}
+	if err := s.DeleteSession(ctx, "live"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteSession(ctx, "live"); err != nil {
+		t.Errorf("DeleteSession(gone): got %v, want nil", err)
+	}
+	if _, ok, _ := s.Session(ctx, "live", now); ok {
+		t.Error("Session after DeleteSession: still there")
+	}
+	if err := s.CreateSession(ctx, models.LoginSession{IDHash: "again", UserID: "u1", AuthTime: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteUserSessions(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, &models.LoginSession{}, "user_id = ?", "u1"); n != 0 {
+		t.Errorf("alice's sessions after DeleteUserSessions: got %d, want 0", n)
+	}
+	if _, ok, _ := s.Session(ctx, "bobs", now); !ok {
+		t.Error("bob's session went with alice's")
+	}
+	// A session whose user is gone signs nobody in.
+	if err := s.CreateSession(ctx, models.LoginSession{IDHash: "orphan", UserID: "ghost", AuthTime: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.SessionForClient(ctx, "orphan", "app", now); ok {
+		t.Error("SessionForClient(session of a deleted user): got a session, want none")
+	}
+}
+
+func testConsents(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	if _, ok, err := s.Consent(ctx, "u1", "app"); err != nil || ok {
+		t.Fatalf("Consent before: got %t, %v, want none", ok, err)
+	}
+	for _, c := range []struct{ user, client string }{{"u1", "app"}, {"u1", "other"}, {"u2", "app"}} {
+		if err := s.SaveConsent(ctx, c.user, c.client, []string{"openid"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Saving again replaces the scopes.
+	if err := s.SaveConsent(ctx, "u1", "app", []string{"openid", "profile"}); err != nil {
+		t.Fatal(err)
+	}
+	if scopes, ok, err := s.Consent(ctx, "u1", "app"); err != nil || !ok || !slices.Equal(scopes, []string{"openid", "profile"}) {
+		t.Errorf("Consent after a second save: got %v, %t, %v, want [openid profile]", scopes, ok, err)
+	}
+	if err := s.DeleteUserConsents(ctx, "u1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.Consent(ctx, "u1", "other"); ok {
+		t.Error("Consent after DeleteUserConsents: still there")
+	}
+	if _, ok, _ := s.Consent(ctx, "u2", "app"); !ok {
+		t.Error("bob's consent went with alice's")
+	}
+	if err := s.SaveConsent(ctx, "u1", "app", []string{"openid"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.DeleteClientConsents(ctx, "app"); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, &models.Consent{}, "client_id = ?", "app"); n != 0 {
+		t.Errorf("consents to app after DeleteClientConsents: got %d, want 0", n)
 	}
 }
