@@ -75,18 +75,8 @@ func (s *Service) RecordLogin(ctx context.Context, e models.LoginEvent) error {
 }
 
 // LoginFilter selects login events. Empty fields match everything; Since
-// is inclusive and Until exclusive.
-type LoginFilter struct {
-	UserID   string
-	Username string
-	ClientID string
-	Result   string
-	Method   string
-	Since    time.Time
-	Until    time.Time
-	Limit    int
-	Offset   int
-}
+// is inclusive and Until exclusive. The username matches in any case.
+type LoginFilter = storage.LoginFilter
 
 // ListLogins returns one page of the events matching f, newest first, and
 // the number of events matching f.
@@ -94,10 +84,8 @@ func (s *Service) ListLogins(ctx context.Context, f LoginFilter) ([]models.Login
 	if f.Username != "" {
 		f.Username = normalizeUsername(f.Username)
 	}
-	out, total, err := s.store.ListLogins(ctx, storage.LoginFilter{
-		UserID: f.UserID, Username: f.Username, ClientID: f.ClientID, Result: f.Result, Method: f.Method,
-		Since: f.Since, Until: f.Until, Limit: clampLimit(f.Limit), Offset: f.Offset,
-	})
+	f.Limit = clampLimit(f.Limit)
+	out, total, err := s.store.ListLogins(ctx, f)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list logins: %w", err)
 	}

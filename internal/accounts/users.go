@@ -28,11 +28,7 @@ type UserUpdate struct {
 
 // ListFilter selects users. Query matches a substring of the username or
 // the email, ignoring case.
-type ListFilter struct {
-	Query  string
-	Limit  int
-	Offset int
-}
+type ListFilter = storage.UserFilter
 
 // Page sizes for listings.
 const (
@@ -134,7 +130,8 @@ func (s *Service) GetUserByID(ctx context.Context, id string) (models.User, erro
 // ListUsers returns one page of users ordered by username, and the number
 // of users matching f.
 func (s *Service) ListUsers(ctx context.Context, f ListFilter) ([]models.User, int64, error) {
-	out, total, err := s.store.ListUsers(ctx, storage.UserFilter{Query: f.Query, Limit: clampLimit(f.Limit), Offset: f.Offset})
+	f.Limit = clampLimit(f.Limit)
+	out, total, err := s.store.ListUsers(ctx, f)
 	if err != nil {
 		return nil, 0, fmt.Errorf("list users: %w", err)
 	}
