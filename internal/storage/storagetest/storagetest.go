@@ -31,6 +31,8 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"DeleteUserCascades", testDeleteUserCascades},
 		{"Sessions", testSessions},
 		{"Consents", testConsents},
+		{"SigningKeys", testSigningKeys},
+		{"EnsureSigningKeyConcurrent", testEnsureSigningKeyConcurrent},
 		{"Clients", testClients},
 		{"DeleteClientCascades", testDeleteClientCascades},
 		{"TrustedRanges", testTrustedRanges},
@@ -962,5 +964,118 @@ func testConsents(t *testing.T, s *storage.Store) {
 	}
 	if n := count(t, s, &models.Consent{}, "client_id = ?", "app"); n != 0 {
 		t.Errorf("consents to app after DeleteClientConsents: got %d, want 0", n)
+	}
+}
+
+func signingKey(id string, created time.Time) models.SigningKey {
+	return models.SigningKey{ID: id, Algorithm: "RS256", PublicPEM: "public " + id, PrivateSealed: []byte("sealed " + id), CreatedAt: created}
+}
+
+func keyIDs(ks []models.SigningKey) []string {
+	var out []string
+	for _, k := range ks {
+		out = append(out, k.ID)
+	}
+	return out
+}
+
+func testSigningKeys(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	made := 0
+	newKey := func() (models.SigningKey, error) {
+		made++
+		return signingKey(fmt.Sprintf("k%d", made), now.Add(time.Duration(made)*time.Minute)), nil
+	}
+	for range 2 {
+		if err := s.EnsureSigningKey(ctx, newKey); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if made != 1 {
+		t.Fatalf("EnsureSigningKey twice made %d keys, want 1", made)
+	}
+	if err := s.RotateSigningKey(ctx, signingKey("k2", now.Add(time.Hour)), now.Add(time.Hour), now.Add(2*time.Hour), "admin"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RotateSigningKey(ctx, signingKey("k3", now.Add(3*time.Hour)), now.Add(3*time.Hour), now.Add(4*time.Hour), "admin"); err != nil {
+		t.Fatal(err)
+	}
+	all, err := s.SigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(keyIDs(all), []string{"k3", "k2", "k1"}) {
+		t.Fatalf("SigningKeys: got %v, want [k3 k2 k1], newest first", keyIDs(all))
+	}
+	for _, k := range all {
+		if len(k.PrivateSealed) != 0 {
+			t.Errorf("SigningKeys returned the private part of %s", k.ID)
+		}
+		if wantCurrent := k.ID == "k3"; k.Current != wantCurrent {
+			t.Errorf("key %s: current %t, want %t", k.ID, k.Current, wantCurrent)
+		}
+	}
+	if k1 := all[2]; k1.RetiredAt == nil || !k1.RetiredAt.Equal(now.Add(time.Hour)) || k1.ExpiresAt == nil || !k1.ExpiresAt.Equal(now.Add(2*time.Hour)) {
+		t.Errorf("the first key after rotation: retired %v, expires %v, want %v and %v", k1.RetiredAt, k1.ExpiresAt, now.Add(time.Hour), now.Add(2*time.Hour))
+	}
+	for _, tc := range []struct {
+		at   time.Time
+		want []string
+	}{
+		{now.Add(90 * time.Minute), []string{"k3", "k2", "k1"}},
+		// k1 stops being published at its expiry; k2 at its own.
+		{now.Add(2 * time.Hour), []string{"k3", "k2"}},
+		{now.Add(5 * time.Hour), []string{"k3"}},
+	} {
+		got, err := s.PublishedSigningKeys(ctx, tc.at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(keyIDs(got), tc.want) {
+			t.Errorf("PublishedSigningKeys(%v): got %v, want %v", tc.at, keyIDs(got), tc.want)
+		}
+		for _, k := range got {
+			if string(k.PrivateSealed) != "sealed "+k.ID {
+				t.Errorf("PublishedSigningKeys: key %s has private part %q, want its sealed key", k.ID, k.PrivateSealed)
+			}
+		}
+	}
+	entries, err := s.ListAudit(ctx, storage.AuditFilter{Action: storage.AuditSigningKeyRotate})
+	if err != nil || len(entries) != 2 || entries[0].Target != "k3" || entries[0].Actor != "admin" {
+		t.Errorf("rotation audit entries: got %+v, %v, want two, the newest for k3 by admin", entries, err)
+	}
+	// A rotation that fails (the key ID is taken) changes nothing.
+	if err := s.RotateSigningKey(ctx, signingKey("k3", now.Add(6*time.Hour)), now.Add(6*time.Hour), now.Add(7*time.Hour), "admin"); err == nil {
+		t.Fatal("RotateSigningKey(taken id): got nil, want an error")
+	}
+	if got, _ := s.PublishedSigningKeys(ctx, now.Add(5*time.Hour)); !slices.Equal(keyIDs(got), []string{"k3"}) {
+		t.Errorf("after a failed rotation: published %v, want [k3] still current", keyIDs(got))
+	}
+}
+
+// Replicas starting together store exactly one key.
+func testEnsureSigningKeyConcurrent(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	const replicas = 4
+	var wg sync.WaitGroup
+	errs := make([]error, replicas)
+	for i := range replicas {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.EnsureSigningKey(ctx, func() (models.SigningKey, error) {
+				return signingKey(fmt.Sprintf("k%d", i), now), nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("replica %d: %v", i, err)
+		}
+	}
+	keys, err := s.SigningKeys(ctx)
+	if err != nil || len(keys) != 1 || !keys[0].Current {
+		t.Errorf("after %d concurrent EnsureSigningKey: got %v, %v, want one current key", replicas, keyIDs(keys), err)
 	}
 }
