@@ -34,31 +34,58 @@ func TestFailureTimingDoesNotTell(t *testing.T) {
 		{"locked user", "bob", "bob-password-1"},
 		{"over-long input", "alice", strings.Repeat("x", 4096)},
 	}
-	const rounds = 15
-	samples := make([][]time.Duration, len(kinds))
-	for range rounds {
-		for i, k := range kinds {
-			f := s.openLogin(t)
-			start := time.Now()
-			status, err := f.submit(s, k.username, k.password)
-			samples[i] = append(samples[i], time.Since(start))
-			if err != nil || status != http.StatusUnauthorized {
-				t.Fatalf("%s: got %d %v, want 401", k.name, status, err)
-			}
-		}
-	}
 	median := func(d []time.Duration) time.Duration {
 		d = slices.Clone(d)
 		slices.Sort(d)
 		return d[len(d)/2]
 	}
-	base := median(samples[0])
+	// measure returns each kind's median over a wrong password's, the
+	// kinds interleaved so that a burst of load elsewhere hits them alike.
+	measure := func() []float64 {
+		const rounds = 15
+		samples := make([][]time.Duration, len(kinds))
+		for range rounds {
+			for i, k := range kinds {
+				f := s.openLogin(t)
+				start := time.Now()
+				status, err := f.submit(s, k.username, k.password)
+				samples[i] = append(samples[i], time.Since(start))
+				if err != nil || status != http.StatusUnauthorized {
+					t.Fatalf("%s: got %d %v, want 401", k.name, status, err)
+				}
+			}
+		}
+		base := median(samples[0])
+		ratios := make([]float64, len(kinds))
+		for i := range kinds {
+			ratios[i] = float64(median(samples[i])) / float64(base)
+		}
+		return ratios
+	}
+	// On a machine shared with other work one run can be skewed; a real
+	// difference (a refusal without argon2id is 10× faster or more) shows
+	// in every run, so a kind fails only when three runs all put it out
+	// of bounds.
+	outside := make([]int, len(kinds))
+	const runs = 3
+	for run := range runs {
+		ratios := measure()
+		bad := false
+		for i, k := range kinds[1:] {
+			r := ratios[i+1]
+			t.Logf("run %d, %s: %.2f× a wrong password's median", run+1, k.name, r)
+			if r < 0.5 || r > 2 {
+				outside[i+1]++
+				bad = true
+			}
+		}
+		if !bad {
+			return
+		}
+	}
 	for i, k := range kinds[1:] {
-		m := median(samples[i+1])
-		ratio := float64(m) / float64(base)
-		t.Logf("%s: median %v, %.2f× a wrong password's %v", k.name, m, ratio, base)
-		if ratio < 0.5 || ratio > 2 {
-			t.Errorf("%s: median %v is %.2f× a wrong password's %v; want within 0.5–2×", k.name, m, ratio, base)
+		if outside[i+1] == runs {
+			t.Errorf("%s: median outside 0.5–2× a wrong password's in all %d runs", k.name, runs)
 		}
 	}
 }
