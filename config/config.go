@@ -56,6 +56,11 @@ type Config struct {
 	LockoutDuration     time.Duration `yaml:"lockout_duration"`
 	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded headers are believed.
 	TrustedProxies []netip.Prefix `yaml:"-"`
+	// ForwardedHeader names the one header the trusted proxies write,
+	// x-forwarded-for or forwarded; only that one is believed. Unset, either
+	// is believed alone, and a request carrying both is taken to come from
+	// the proxy itself (see clientip.Header).
+	ForwardedHeader clientip.Header `yaml:"forwarded_header"`
 	// RateLimit bounds, per source address and per process, the requests
 	// anyone can make to the endpoints that take a credential.
 	RateLimit RateLimit `yaml:"rate_limit"`
@@ -290,6 +295,9 @@ func applyEnv(cfg *Config, getenv func(string) string) error {
 		}
 		cfg.TrustedProxies = prefixes
 	}
+	if v := getenv("AUTHGATE_FORWARDED_HEADER"); v != "" {
+		cfg.ForwardedHeader = clientip.Header(v)
+	}
 	return nil
 }
 
@@ -300,6 +308,9 @@ func (c *Config) resolveDefaults() error {
 		c.AdminURL = "http://" + c.AdminListen
 	}
 	c.AdminURL = strings.TrimRight(c.AdminURL, "/")
+	if h, err := clientip.ParseHeader(string(c.ForwardedHeader)); err == nil {
+		c.ForwardedHeader = h // Validate reports the rest
+	}
 	if path, ok := c.SQLitePath(); ok {
 		dir := filepath.Dir(path)
 		if c.Mail.Outbox == "" {
@@ -364,6 +375,8 @@ func (c Config) Validate() error {
 	check(c.Argon2.Threads < 1, "argon2.threads: must be at least 1")
 	check(c.Argon2.MaxConcurrent < 0, "argon2.max_concurrent: must not be negative")
 	check(c.LockoutThreshold < 1, "lockout_threshold: must be at least 1")
+	_, err = clientip.ParseHeader(string(c.ForwardedHeader))
+	check(err != nil, "forwarded_header: %v", err)
 	check(c.RateLimit.PerMinute < 0, "rate_limit.per_minute: must not be negative (0 turns the limit off)")
 	check(c.RateLimit.Burst < 1, "rate_limit.burst: must be at least 1")
 	check(c.MaxBodyBytes < 1024, "max_body_bytes: must be at least 1024")

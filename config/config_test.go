@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/config"
+	"github.com/authgate/authgate/internal/clientip"
 )
 
 func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -34,7 +35,7 @@ func TestDefaultsLoadWithNothingSet(t *testing.T) {
 
 func TestEnvironmentOverridesFileOverridesDefaults(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "authgate.yaml")
-	yaml := "issuer: https://file.example.com\norganization: Acme\nlockout_threshold: 5\ntrusted_proxies: [10.0.0.0/8, \"2001:db8::1\"]\nmail:\n  smtp_host: smtp.example.com\n"
+	yaml := "issuer: https://file.example.com\norganization: Acme\nlockout_threshold: 5\ntrusted_proxies: [10.0.0.0/8, \"2001:db8::1\"]\nforwarded_header: Forwarded\nmail:\n  smtp_host: smtp.example.com\n"
 	if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -58,6 +59,9 @@ func TestEnvironmentOverridesFileOverridesDefaults(t *testing.T) {
 	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::1/128")}
 	if len(cfg.TrustedProxies) != 2 || cfg.TrustedProxies[0] != want[0] || cfg.TrustedProxies[1] != want[1] {
 		t.Errorf("trusted proxies: got %v, want %v", cfg.TrustedProxies, want)
+	}
+	if cfg.ForwardedHeader != clientip.Forwarded {
+		t.Errorf("forwarded header: got %q, want %q from the file", cfg.ForwardedHeader, clientip.Forwarded)
 	}
 	if !cfg.IssuerIsHTTPS() {
 		t.Error("an https issuer must make cookies Secure")
@@ -84,6 +88,7 @@ func TestValidationSaysWhatToFix(t *testing.T) {
 		{"weak argon2", map[string]string{"AUTHGATE_ARGON2_MEMORY_KIB": "1024"}, "argon2.memory_kib"},
 		{"bad TLS mode", map[string]string{"AUTHGATE_SMTP_TLS": "ssl"}, "mail.smtp_tls"},
 		{"bad proxies", map[string]string{"AUTHGATE_TRUSTED_PROXIES": "10.0.0.0/33"}, "AUTHGATE_TRUSTED_PROXIES"},
+		{"bad forwarded header", map[string]string{"AUTHGATE_FORWARDED_HEADER": "x-real-ip"}, "forwarded_header"},
 		{"bad boolean", map[string]string{"AUTHGATE_LEGACY_GRANT_DISABLED": "maybe"}, "not true or false"},
 		{"bad log level", map[string]string{"AUTHGATE_LOG_LEVEL": "loud"}, "log_level"},
 	} {
@@ -96,6 +101,16 @@ func TestValidationSaysWhatToFix(t *testing.T) {
 				t.Fatalf("got %q, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestForwardedHeaderFromEnvironment(t *testing.T) {
+	cfg, err := config.Load(env(map[string]string{"AUTHGATE_FORWARDED_HEADER": "X-Forwarded-For"}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.ForwardedHeader != clientip.XForwardedFor {
+		t.Errorf("forwarded header: got %q, want %q", cfg.ForwardedHeader, clientip.XForwardedFor)
 	}
 }
 

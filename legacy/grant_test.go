@@ -80,7 +80,7 @@ func newFixtureFull(tb testing.TB, params password.Params, edit func(*legacy.Pas
 		})
 	cfg := config.Default()
 	cfg.Issuer = "https://id.example.test"
-	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keyring, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
+	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keyring, Provider: p, Users: acc, ClientIP: clientip.New(nil, clientip.AnyHeader)})
 	if err != nil {
 		tb.Fatal(err)
 	}

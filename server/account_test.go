@@ -78,7 +78,7 @@ func newAccountSiteOn(t *testing.T, db *gorm.DB, tls bool) *accountSite {
 	}
 	p := oauth.NewProvider(oauth.Settings{Issuer: cfg.Issuer, AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
 		store, keys, keyring, sh)
-	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keyring, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
+	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keyring, Provider: p, Users: acc, ClientIP: clientip.New(nil, clientip.AnyHeader)})
 	if err != nil {
 		t.Fatal(err)
 	}

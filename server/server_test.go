@@ -69,7 +69,7 @@ func newServerOn(t testing.TB, kind string, edit func(*config.Config)) (http.Han
 		Keys:     kr,
 		Provider: provider,
 		Users:    accounts.New(storage.New(db), kr, hasher, accounts.Options{LockoutThreshold: cfg.LockoutThreshold, LockoutDuration: cfg.LockoutDuration}),
-		ClientIP: clientip.New(nil),
+		ClientIP: clientip.New(nil, clientip.AnyHeader),
 	})
 	if err != nil {
 		t.Fatalf("server.New: %v", err)

@@ -52,7 +52,7 @@ func serve(ctx context.Context, a *app) error {
 	}
 	store := oauth.NewStore(a.db, a.keyring, logger)
 	store.SetGuard(&legacy.Guard{Users: a.accounts, Disabled: cfg.LegacyGrantDisabled})
-	resolver := clientip.New(cfg.TrustedProxies)
+	resolver := clientip.New(cfg.TrustedProxies, cfg.ForwardedHeader)
 	ranges := trustedips.New(a.store)
 	hasher := &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}
 	provider := oauth.NewProvider(oauth.Settings{

@@ -2,23 +2,51 @@ package clientip
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/netip"
 	"strings"
 )
+
+// Header names the one forwarding header the trusted proxies write.
+type Header string
+
+const (
+	// AnyHeader, the zero value, believes whichever of X-Forwarded-For and
+	// Forwarded a trusted peer sent, but neither when it sent both: a proxy
+	// writes one of them, so the other came from the client.
+	AnyHeader Header = ""
+	// XForwardedFor believes X-Forwarded-For only.
+	XForwardedFor Header = "x-forwarded-for"
+	// Forwarded believes the RFC 7239 Forwarded header only.
+	Forwarded Header = "forwarded"
+)
+
+// ParseHeader reads a header setting: "x-forwarded-for", "forwarded" (in
+// any case) or "" for AnyHeader.
+func ParseHeader(s string) (Header, error) {
+	switch h := Header(strings.ToLower(strings.TrimSpace(s))); h {
+	case AnyHeader, XForwardedFor, Forwarded:
+		return h, nil
+	default:
+		return "", fmt.Errorf("%q is not x-forwarded-for or forwarded", s)
+	}
+}
 
 // Resolver finds the client address of a request. Its zero value, like a
 // Resolver built with no trusted proxies, always answers with the socket peer.
 // A Resolver is safe for concurrent use.
 type Resolver struct {
 	trusted []netip.Prefix
+	header  Header
 }
 
-// New returns a Resolver that believes forwarding headers sent by peers
-// inside trustedProxies. Invalid prefixes are ignored; IPv4-mapped IPv6
-// prefixes (::ffff:10.0.0.0/104) are taken as the IPv4 ranges they map.
-func New(trustedProxies []netip.Prefix) *Resolver {
-	r := &Resolver{}
+// New returns a Resolver that believes the forwarding header named by
+// header (see Header) when a peer inside trustedProxies sent it. Invalid
+// prefixes are ignored; IPv4-mapped IPv6 prefixes (::ffff:10.0.0.0/104) are
+// taken as the IPv4 ranges they map. An unknown header believes none.
+func New(trustedProxies []netip.Prefix, header Header) *Resolver {
+	r := &Resolver{header: header}
 	for _, p := range trustedProxies {
 		if !p.IsValid() {
 			continue
@@ -49,10 +77,13 @@ func (r *Resolver) isTrusted(addr netip.Addr) bool {
 // ClientAddr returns the address of the client that sent req.
 //
 // It is the socket peer (req.RemoteAddr) unless the peer is a trusted proxy.
-// Then X-Forwarded-For (every header line, comma-separated) is walked from
-// the right, or, when that header is absent, the for= values of the RFC 7239
-// Forwarded header: hops that are themselves trusted proxies are skipped and
-// the first untrusted address is returned. A malformed, "unknown" or
+// Then the forwarding header the Resolver believes is walked from the right:
+// X-Forwarded-For (every header line, comma-separated) or the for= values of
+// the RFC 7239 Forwarded header. With AnyHeader, a request carrying both
+// resolves to the peer itself, which IsProxy reports, so that a header the
+// client added cannot stand in for the one the proxy wrote. Hops that are
+// themselves trusted proxies are skipped and the first untrusted address is
+// returned. A malformed, "unknown" or
 // obfuscated hop ends the walk, and the last trusted hop is returned, so the
 // answer is always an address that a trusted party vouched for. Headers from
 // an untrusted peer are ignored. IPv4-mapped IPv6 addresses are unmapped.
@@ -64,7 +95,7 @@ func (r *Resolver) ClientAddr(req *http.Request) netip.Addr {
 	if !peer.IsValid() || !r.isTrusted(peer) {
 		return peer
 	}
-	hops, ok := forwardedFor(req.Header)
+	hops, ok := r.forwardedFor(req.Header)
 	if !ok {
 		return peer
 	}
@@ -96,13 +127,26 @@ func parsePeer(remote string) netip.Addr {
 	return addr.WithZone("").Unmap()
 }
 
-// forwardedFor returns the hops a trusted peer reported, nearest last, with
-// an invalid Addr standing for each hop that could not be parsed. It
-// prefers X-Forwarded-For and falls back to Forwarded; ok is false when
-// neither is present.
-func forwardedFor(h http.Header) (hops []netip.Addr, ok bool) {
-	if lines := nonBlank(h.Values("X-Forwarded-For")); len(lines) > 0 {
-		for _, line := range lines {
+// forwardedFor returns the hops a trusted peer reported in the header r
+// believes, nearest last, with an invalid Addr standing for each hop that
+// could not be parsed; ok is false when that header is absent, or, with
+// AnyHeader, when both are present.
+func (r *Resolver) forwardedFor(h http.Header) (hops []netip.Addr, ok bool) {
+	xff, fwd := nonBlank(h.Values("X-Forwarded-For")), nonBlank(h.Values("Forwarded"))
+	switch r.header {
+	case XForwardedFor:
+		fwd = nil
+	case Forwarded:
+		xff = nil
+	case AnyHeader:
+		if len(xff) > 0 && len(fwd) > 0 {
+			return nil, false
+		}
+	default:
+		return nil, false
+	}
+	if len(xff) > 0 {
+		for _, line := range xff {
 			for item := range strings.SplitSeq(line, ",") {
 				// Empty list elements carry no hop (RFC 7230 section 7).
 				if item = strings.TrimSpace(item); item != "" {
@@ -112,8 +156,8 @@ func forwardedFor(h http.Header) (hops []netip.Addr, ok bool) {
 		}
 		return hops, true
 	}
-	if lines := nonBlank(h.Values("Forwarded")); len(lines) > 0 {
-		for _, line := range lines {
+	if len(fwd) > 0 {
+		for _, line := range fwd {
 			hops = append(hops, parseForwarded(line)...)
 		}
 		return hops, true

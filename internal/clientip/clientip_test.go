@@ -5,6 +5,7 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"regexp"
+	"strings"
 	"testing"
 )
 
@@ -43,7 +44,7 @@ func TestClientAddr(t *testing.T) {
 		{name: "XFF IPv4-mapped is unmapped", remote: "10.1.2.3:4000", xff: []string{"::ffff:198.51.100.1"}, want: "198.51.100.1"},
 		{name: "XFF mapped trusted hop skipped", remote: "10.1.2.3:4000", xff: []string{"198.51.100.1, ::ffff:10.4.4.4"}, want: "198.51.100.1"},
 		{name: "XFF zone rejected", remote: "10.1.2.3:4000", xff: []string{"fe80::1%eth0"}, want: "10.1.2.3"},
-		{name: "XFF preferred over Forwarded", remote: "10.1.2.3:4000", xff: []string{"198.51.100.1"}, fwd: []string{"for=198.51.100.2"}, want: "198.51.100.1"},
+		{name: "both headers: neither believed, the proxy itself", remote: "10.1.2.3:4000", xff: []string{"198.51.100.1"}, fwd: []string{"for=198.51.100.2"}, want: "10.1.2.3"},
 		{name: "mapped peer is unmapped and trusted", remote: "[::ffff:10.1.2.3]:4000", xff: []string{"198.51.100.1"}, want: "198.51.100.1"},
 		{name: "mapped untrusted peer is unmapped", remote: "[::ffff:203.0.113.7]:4000", want: "203.0.113.7"},
 		{name: "IPv6 trusted peer", remote: "[fd00::1]:4000", xff: []string{"2001:db8::5"}, want: "2001:db8::5"},
@@ -77,7 +78,7 @@ func TestClientAddr(t *testing.T) {
 		{name: "Forwarded stray quote stops walk", remote: "10.1.2.3:4000", fwd: []string{`for=6.6.6.6 "x", for=198.51.100.1`}, want: "10.1.2.3"},
 		{name: "Forwarded later line survives bad earlier line", remote: "10.1.2.3:4000", fwd: []string{`for="6.6.6.6`, "for=198.51.100.1"}, want: "198.51.100.1"},
 	}
-	r := New(testProxies)
+	r := New(testProxies, AnyHeader)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			req := httptest.NewRequest(http.MethodGet, "/", nil)
@@ -95,8 +96,58 @@ func TestClientAddr(t *testing.T) {
 	}
 }
 
+// TestHeaderSetting: with a header named, only that header is believed,
+// whatever the client adds of the other (issue 9, item 10).
+func TestHeaderSetting(t *testing.T) {
+	tests := []struct {
+		name     string
+		header   Header
+		xff, fwd string
+		want     string
+	}{
+		{"forwarded: client's XFF ignored", Forwarded, "10.20.0.5", "for=198.51.100.1", "198.51.100.1"},
+		{"forwarded: XFF alone ignored", Forwarded, "198.51.100.1", "", "10.1.2.3"},
+		{"forwarded: Forwarded alone", Forwarded, "", "for=198.51.100.1", "198.51.100.1"},
+		{"x-forwarded-for: client's Forwarded ignored", XForwardedFor, "198.51.100.1", "for=10.20.0.5", "198.51.100.1"},
+		{"x-forwarded-for: Forwarded alone ignored", XForwardedFor, "", "for=198.51.100.1", "10.1.2.3"},
+		{"x-forwarded-for: XFF alone", XForwardedFor, "198.51.100.1", "", "198.51.100.1"},
+		{"any: XFF alone", AnyHeader, "198.51.100.1", "", "198.51.100.1"},
+		{"any: Forwarded alone", AnyHeader, "", "for=198.51.100.1", "198.51.100.1"},
+		{"any: both, the proxy itself", AnyHeader, "10.20.0.5", "for=198.51.100.1", "10.1.2.3"},
+		{"unknown setting believes nothing", Header("via"), "198.51.100.1", "", "10.1.2.3"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			req := httptest.NewRequest(http.MethodGet, "/", nil)
+			req.RemoteAddr = "10.1.2.3:4000"
+			if tt.xff != "" {
+				req.Header.Set("X-Forwarded-For", tt.xff)
+			}
+			if tt.fwd != "" {
+				req.Header.Set("Forwarded", tt.fwd)
+			}
+			if got := New(testProxies, tt.header).ClientAddr(req); got.String() != tt.want {
+				t.Errorf("ClientAddr = %s, want %s", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseHeader(t *testing.T) {
+	for in, want := range map[string]Header{"": AnyHeader, "X-Forwarded-For": XForwardedFor, " forwarded ": Forwarded} {
+		if got, err := ParseHeader(in); err != nil || got != want {
+			t.Errorf("ParseHeader(%q) = %q, %v, want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"x-real-ip", "both", "forwarded,x-forwarded-for"} {
+		if got, err := ParseHeader(in); err == nil {
+			t.Errorf("ParseHeader(%q) = %q, want an error", in, got)
+		}
+	}
+}
+
 func TestNoTrustedProxies(t *testing.T) {
-	for name, r := range map[string]*Resolver{"empty": New(nil), "nil": nil, "zero": {}} {
+	for name, r := range map[string]*Resolver{"empty": New(nil, AnyHeader), "nil": nil, "zero": {}} {
 		req := httptest.NewRequest(http.MethodGet, "/", nil)
 		req.RemoteAddr = "10.1.2.3:4000"
 		req.Header.Set("X-Forwarded-For", "198.51.100.1")
@@ -107,7 +158,7 @@ func TestNoTrustedProxies(t *testing.T) {
 }
 
 func TestMiddleware(t *testing.T) {
-	r := New(testProxies)
+	r := New(testProxies, AnyHeader)
 	var got netip.Addr
 	var ok bool
 	h := r.Middleware(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -160,7 +211,7 @@ func FuzzClientAddr(f *testing.F) {
 	f.Add("203.0.113.7:4000", "198.51.100.1", "for=198.51.100.2")
 	f.Add("10.1.2.3:4000", "", `for=1.2.3.4;ext="a\", for=6.6.6.6"`)
 	f.Add("[::ffff:10.1.2.3]:1", "10.9.9.9,,garbage", `for="_x`)
-	r := New(testProxies)
+	r := New(testProxies, AnyHeader)
 	f.Fuzz(func(t *testing.T, remote, xff, fwd string) {
 		req := &http.Request{RemoteAddr: remote, Header: http.Header{}}
 		if xff != "" {
@@ -182,6 +233,9 @@ func FuzzClientAddr(f *testing.F) {
 		}
 		if got.Is4In6() || got.Zone() != "" {
 			t.Fatalf("ClientAddr = %s, want an unmapped address without zone", got)
+		}
+		if xff != "" && fwd != "" && strings.TrimSpace(xff) != "" && strings.TrimSpace(fwd) != "" {
+			t.Fatalf("both headers sent, but ClientAddr = %s, not the peer %s", got, peer)
 		}
 		if !headerAddrs(xff, fwd)[got] {
 			t.Fatalf("ClientAddr = %s, which appears in neither header (XFF %q, Forwarded %q)", got, xff, fwd)

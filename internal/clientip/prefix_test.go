@@ -59,7 +59,7 @@ func TestResolverAcceptsWhatTheParserGives(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []*Resolver{New(parsed), New([]netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")})} {
+	for _, r := range []*Resolver{New(parsed, AnyHeader), New([]netip.Prefix{netip.MustParsePrefix("::ffff:10.0.0.0/104")}, AnyHeader)} {
 		if !r.IsProxy(netip.MustParseAddr("10.9.8.7")) || !r.IsProxy(netip.MustParseAddr("::ffff:10.9.8.7")) {
 			t.Errorf("resolver %v does not trust 10.9.8.7", r.trusted)
 		}

@@ -108,7 +108,7 @@ func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter in
 		store, km, keys, sh, func(p *oauth.Provider) fosite.TokenEndpointHandler {
 			return legacy.New(p, acc, trustedips.New(storage.New(db)), false, nil)
 		})
-	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keys, Provider: p, Users: acc, ClientIP: clientip.New(nil)})
+	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keys, Provider: p, Users: acc, ClientIP: clientip.New(nil, clientip.AnyHeader)})
 	if err != nil {
 		t.Fatal(err)
 	}

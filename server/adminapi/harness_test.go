@@ -147,7 +147,7 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 		Keys:     e.keys,
 		Provider: e.provider,
 		Users:    e.accounts,
-		ClientIP: clientip.New(nil),
+		ClientIP: clientip.New(nil, clientip.AnyHeader),
 		Ready:    func(context.Context) error { return nil },
 	})
 	if err != nil {

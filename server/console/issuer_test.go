@@ -72,7 +72,7 @@ func TestRealIssuer(t *testing.T) {
 			return legacy.New(p, accts, ranges, false, nil)
 		})
 		public, err := server.New(server.Deps{
-			Config: cfg, Store: storage.New(db), Keys: keyring, Provider: provider, Users: accts, ClientIP: clientip.New(nil),
+			Config: cfg, Store: storage.New(db), Keys: keyring, Provider: provider, Users: accts, ClientIP: clientip.New(nil, clientip.AnyHeader),
 			Ready: func(context.Context) error { return nil },
 		})
 		if err != nil {
