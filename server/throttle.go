@@ -51,6 +51,7 @@ func (s *Server) admit(w http.ResponseWriter, r *http.Request, l *ratelimit.Limi
 	if d.OK {
 		return true
 	}
+	s.Metrics.Throttled(endpoint)
 	if d.Started {
 		s.Logger.WarnContext(r.Context(), "rate limit reached; refusing requests from this source",
 			"endpoint", endpoint, "source", ratelimit.Source(addr).String(), "retry_after_s", int(d.RetryAfter.Seconds()))

@@ -164,3 +164,56 @@ func TestLockoutsReachTheMetric(t *testing.T) {
 		})
 	}
 }
+
+// TestThrottlesReachTheMetric: requests refused by the per-source rate
+// limits of the login page and the password grant are counted on /metrics,
+// one for each refusal, under their endpoint.
+func TestThrottlesReachTheMetric(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			in := startServer(t, testdb.URL(t, kind), map[string]string{
+				"AUTHGATE_RATE_LIMIT_PER_MINUTE": "1", "AUTHGATE_RATE_LIMIT_BURST": "2",
+			})
+			in.createUser("alice", "correct horse battery", false)
+			secret := in.createClient(models.Client{ID: "loader", Name: "Loader", GrantTypes: []string{"password"}, Scopes: []string{"profile"}})
+
+			refused := map[string]int{}
+			b := in.browser()
+			for range 5 {
+				resp, err := noFollow(b).PostForm(in.issuer+"/login", url.Values{"username": {"alice"}, "password": {"wrong"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				readBody(t, resp)
+				if resp.StatusCode == http.StatusTooManyRequests {
+					refused["login"]++
+				}
+				if r := passwordGrant(t, http.DefaultClient, in, "loader", secret, "alice", "wrong", nil); r.status == http.StatusTooManyRequests {
+					refused["password_grant"]++
+				}
+			}
+			if refused["login"] == 0 || refused["password_grant"] == 0 {
+				t.Fatalf("refusals %v: the rate limit (burst 2) refused nothing of 5", refused)
+			}
+
+			resp, err := http.Get(in.admin + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			counted := map[string]int{}
+			sc := bufio.NewScanner(resp.Body)
+			sc.Buffer(make([]byte, 64<<10), 1<<20)
+			for sc.Scan() {
+				var endpoint string
+				var n int
+				if _, err := fmt.Sscanf(sc.Text(), "authgate_throttled_requests_total{endpoint=%q} %d", &endpoint, &n); err == nil {
+					counted[endpoint] = n
+				}
+			}
+			resp.Body.Close()
+			if counted["login"] != refused["login"] || counted["password_grant"] != refused["password_grant"] || len(counted) != 2 {
+				t.Errorf("throttled requests on /metrics %v, want the refusals %v", counted, refused)
+			}
+		})
+	}
+}

@@ -28,6 +28,7 @@ type Metrics struct {
 	tokens       *prometheus.CounterVec
 	legacyGrants *prometheus.CounterVec
 	lockouts     *prometheus.CounterVec
+	throttled    *prometheus.CounterVec
 }
 
 // New registers the collectors, with the database pool's statistics when
@@ -52,8 +53,11 @@ func New(db *sql.DB) *Metrics {
 		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authgate_lockouts_total", Help: "Users locked after repeated failures, by channel.",
 		}, []string{"channel"}),
+		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authgate_throttled_requests_total", Help: "Requests refused by a per-source rate limit, by endpoint.",
+		}, []string{"endpoint"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.tokens, m.legacyGrants, m.lockouts,
+	reg.MustRegister(m.requests, m.latency, m.tokens, m.legacyGrants, m.lockouts, m.throttled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
 		reg.MustRegister(collectors.NewDBStatsCollector(db, "authgate"))
@@ -106,6 +110,15 @@ func (m *Metrics) Legacy(clientID, result string) {
 func (m *Metrics) Lockout(channel string) {
 	if m != nil {
 		m.lockouts.WithLabelValues(channel).Inc()
+	}
+}
+
+// Throttled counts one request refused by a per-source rate limit on
+// endpoint ("login", "password_grant", "security_token_reset": chosen by
+// the server, never by a request).
+func (m *Metrics) Throttled(endpoint string) {
+	if m != nil {
+		m.throttled.WithLabelValues(endpoint).Inc()
 	}
 }
 

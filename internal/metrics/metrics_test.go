@@ -283,7 +283,7 @@ func TestLabelFunctions(t *testing.T) {
 	}
 }
 
-func TestLockoutsAndLegacyGrants(t *testing.T) {
+func TestLockoutsThrottlesAndLegacyGrants(t *testing.T) {
 	m := New(nil)
 	srv := httptest.NewServer(m.Handler())
 	defer srv.Close()
@@ -304,6 +304,15 @@ func TestLockoutsAndLegacyGrants(t *testing.T) {
 	if len(lockouts) != 2 {
 		t.Errorf("lockout series %v, want two", lockouts)
 	}
+	m.Throttled("login")
+	m.Throttled("login")
+	m.Throttled("password_grant")
+	throttled := scrape(t, srv.URL, "authgate_throttled_requests_total")
+	for endpoint, want := range map[string]float64{"login": 2, "password_grant": 1} {
+		if got := total(throttled, func(l map[string]string) bool { return l["endpoint"] == endpoint }); got != want {
+			t.Errorf("throttled requests on %s = %v, want %v", endpoint, got, want)
+		}
+	}
 	legacy := scrape(t, srv.URL, "authgate_legacy_grants_total")
 	for result, want := range map[string]float64{"success": 1, "invalid_password": 2} {
 		if got := total(legacy, func(l map[string]string) bool { return l["client_id"] == "erp" && l["result"] == result }); got != want {
@@ -318,6 +327,7 @@ func TestNilMetrics(t *testing.T) {
 	m.Token("password", "ok")
 	m.Legacy("erp", "success")
 	m.Lockout("login_page")
+	m.Throttled("login")
 	m.WatchMail(nil)
 	next := http.NotFoundHandler()
 	if got := m.Middleware(next); fmt.Sprint(got) != fmt.Sprint(next) {
