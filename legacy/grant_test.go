@@ -68,7 +68,7 @@ func newFixtureFull(tb testing.TB, params password.Params, edit func(*legacy.Pas
 	if err := keys.Ensure(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	store := oauth.NewStore(db, keyring, nil)
+	store := oauth.NewStore(storage.New(db), keyring, nil)
 	sh := &oauth.SecretHasher{Keys: keyring, Argon2: hasher}
 	p := oauth.NewProvider(oauth.Settings{Issuer: "https://id.example.test", AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
 		store, keys, keyring, sh, func(p *oauth.Provider) fosite.TokenEndpointHandler {

@@ -42,7 +42,6 @@ var storedFormKeys = []string{
 // begun with BeginTX and carried in the context.
 type Store struct {
 	st      *storage.Store
-	db      *gorm.DB
 	keys    *keyring.Keyring
 	logger  *slog.Logger
 	clients *clientCache
@@ -57,12 +56,13 @@ var (
 	_ pkce.PKCERequestStorage            = (*Store)(nil)
 )
 
-// NewStore returns a Store on db.
-func NewStore(db *gorm.DB, keys *keyring.Keyring, logger *slog.Logger) *Store {
+// NewStore returns the fosite adapter on st, whose connection and
+// transactions it shares.
+func NewStore(st *storage.Store, keys *keyring.Keyring, logger *slog.Logger) *Store {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{st: storage.New(db), db: db, keys: keys, logger: logger, clients: newClientCache(DefaultClientCacheTTL)}
+	return &Store{st: st, keys: keys, logger: logger, clients: newClientCache(DefaultClientCacheTTL)}
 }
 
 // txOf reports whether ctx carries a storage transaction.
@@ -482,7 +482,7 @@ func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) 
 // PruneExpired deletes requests that expired before cutoff. Inactive
 // refresh tokens are kept until their own expiry so reuse stays detectable.
 func (s *Store) PruneExpired(ctx context.Context, cutoff time.Time) (int64, error) {
-	res := s.db.WithContext(ctx).Where("expires_at IS NOT NULL AND expires_at < ?", cutoff.UTC()).Delete(&models.OAuthRequest{})
+	res := s.conn(ctx).Where("expires_at IS NOT NULL AND expires_at < ?", cutoff.UTC()).Delete(&models.OAuthRequest{})
 	if res.Error != nil {
 		return 0, fmt.Errorf("prune expired requests: %w", res.Error)
 	}

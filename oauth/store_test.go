@@ -6,6 +6,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/oauth/storetest"
@@ -29,7 +30,7 @@ func TestStore(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			storetest.Run(t, func(t *testing.T) (*oauth.Store, *gorm.DB) {
 				db := testdb.Open(t, kind)
-				return oauth.NewStore(db, testKeyring(t), nil), db
+				return oauth.NewStore(storage.New(db), testKeyring(t), nil), db
 			})
 		})
 	}

@@ -41,7 +41,7 @@ func newProvider(t *testing.T) *oauth.Provider {
 		RefreshTokenLifespan:  24 * time.Hour,
 		AuthorizeCodeLifespan: 10 * time.Minute,
 		IDTokenLifespan:       time.Hour,
-	}, oauth.NewStore(db, kr, nil), keys, kr, &oauth.SecretHasher{Keys: kr})
+	}, oauth.NewStore(storage.New(db), kr, nil), keys, kr, &oauth.SecretHasher{Keys: kr})
 }
 
 func tokenRequest(format, subject string, exp time.Time) *fosite.Request {

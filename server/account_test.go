@@ -68,7 +68,7 @@ func newAccountSiteOn(t *testing.T, db *gorm.DB, tls bool) *accountSite {
 	if err := keys.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	store := oauth.NewStore(db, keyring, nil)
+	store := oauth.NewStore(storage.New(db), keyring, nil)
 	sh := &oauth.SecretHasher{Keys: keyring, Argon2: hasher}
 	cfg := config.Default()
 	// Plain HTTP on loopback, so that the cookie jar sends the cookies back.

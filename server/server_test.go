@@ -62,7 +62,7 @@ func newServerOn(t testing.TB, kind string, edit func(*config.Config)) (http.Han
 		RefreshTokenLifespan:  cfg.RefreshTokenLifespan,
 		AuthorizeCodeLifespan: cfg.AuthorizeCodeLifespan,
 		IDTokenLifespan:       cfg.IDTokenLifespan,
-	}, oauth.NewStore(db, kr, nil), keys, kr, &oauth.SecretHasher{Keys: kr, Argon2: hasher})
+	}, oauth.NewStore(storage.New(db), kr, nil), keys, kr, &oauth.SecretHasher{Keys: kr, Argon2: hasher})
 	h, err := server.New(server.Deps{
 		Config:   cfg,
 		Store:    storage.New(db),

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"strings"
 
-	"gorm.io/gorm"
-
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/keyring"
@@ -85,7 +83,6 @@ func helpOrErr(err error) error {
 type app struct {
 	cfg      config.Config
 	logger   *slog.Logger
-	db       *gorm.DB
 	store    *storage.Store
 	keyring  *keyring.Keyring
 	hasher   *password.Hasher
@@ -135,12 +132,12 @@ func openApp(ctx context.Context, env *cliEnv, configPath string) (*app, func(),
 		level = "warn"
 	}
 	logger := newLogger(env.stderr, level)
-	db, err := storage.Open(ctx, cfg.DatabaseURL, storage.Options{MaxOpenConns: cfg.DBMaxOpenConns, Logger: logger})
+	store, err := storage.OpenStore(ctx, cfg.DatabaseURL, storage.Options{MaxOpenConns: cfg.DBMaxOpenConns, Logger: logger})
 	if err != nil {
 		return nil, nil, err
 	}
-	closeDB := func() { _ = storage.Close(db) }
-	if err := storage.Migrate(ctx, db); err != nil {
+	closeDB := func() { _ = store.Close() }
+	if err := store.Migrate(ctx); err != nil {
 		closeDB()
 		return nil, nil, err
 	}
@@ -154,15 +151,14 @@ func openApp(ctx context.Context, env *cliEnv, configPath string) (*app, func(),
 		closeDB()
 		return nil, nil, err
 	}
-	sqlDB, err := db.DB()
+	sqlDB, err := store.SQLDB()
 	if err != nil {
 		closeDB()
 		return nil, nil, err
 	}
 	m := metrics.New(sqlDB)
-	store := storage.New(db)
 	a := &app{
-		cfg: cfg, logger: logger, db: db, store: store, keyring: keyring, hasher: hasher, metrics: m,
+		cfg: cfg, logger: logger, store: store, keyring: keyring, hasher: hasher, metrics: m,
 		accounts: accounts.New(store, keyring, hasher, accounts.Options{
 			Organization:     cfg.Organization,
 			LockoutThreshold: cfg.LockoutThreshold,

@@ -27,7 +27,7 @@ func cmdClients(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func newClientService(a *app) *clients.Service {
-	return clientServiceOn(a, oauth.NewStore(a.db, a.keyring, a.logger))
+	return clientServiceOn(a, oauth.NewStore(a.store, a.keyring, a.logger))
 }
 
 // clientServiceOn returns the client service the server and every command

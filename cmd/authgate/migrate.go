@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 
-	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/oauth"
 )
 
@@ -18,7 +17,7 @@ func cmdMigrate(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer closeApp()
-	km := oauth.NewKeyManager(storage.New(a.db), a.keyring, a.cfg.TokenRetention())
+	km := oauth.NewKeyManager(a.store, a.keyring, a.cfg.TokenRetention())
 	if err := km.Ensure(ctx); err != nil {
 		return err
 	}
@@ -48,7 +47,7 @@ func cmdKeys(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer closeApp()
-	km := oauth.NewKeyManager(storage.New(a.db), a.keyring, a.cfg.TokenRetention())
+	km := oauth.NewKeyManager(a.store, a.keyring, a.cfg.TokenRetention())
 	if sub == "rotate" {
 		if err := km.Ensure(ctx); err != nil {
 			return err

@@ -15,7 +15,6 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authgate/authgate/internal/clientip"
-	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/oauth"
@@ -46,11 +45,11 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 func serve(ctx context.Context, a *app) error {
 	cfg, logger := a.cfg, a.logger
 	m := a.metrics
-	keys := oauth.NewKeyManager(storage.New(a.db), a.keyring, cfg.TokenRetention())
+	keys := oauth.NewKeyManager(a.store, a.keyring, cfg.TokenRetention())
 	if err := keys.Ensure(ctx); err != nil {
 		return err
 	}
-	store := oauth.NewStore(a.db, a.keyring, logger)
+	store := oauth.NewStore(a.store, a.keyring, logger)
 	store.SetGuard(&legacy.Guard{Users: a.accounts, Disabled: cfg.LegacyGrantDisabled})
 	resolver := clientip.New(cfg.TrustedProxies, cfg.ForwardedHeader)
 	ranges := trustedips.New(a.store)
@@ -72,12 +71,12 @@ func serve(ctx context.Context, a *app) error {
 	ready := func(ctx context.Context) error {
 		ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		defer cancel()
-		return storage.Ping(ctx, a.db)
+		return a.store.Ping(ctx)
 	}
 	public, err := server.New(server.Deps{
 		Logger:            logger,
 		Config:            cfg,
-		Store:             storage.New(a.db),
+		Store:             a.store,
 		Keys:              a.keyring,
 		Provider:          provider,
 		Users:             a.accounts,
@@ -101,7 +100,7 @@ func serve(ctx context.Context, a *app) error {
 	}
 	clientService := clientServiceOn(a, store)
 	adminUI, err := console.New(console.Deps{
-		Logger: logger, Config: cfg, Store: storage.New(a.db), Keys: a.keyring, Accounts: a.accounts,
+		Logger: logger, Config: cfg, Store: a.store, Keys: a.keyring, Accounts: a.accounts,
 		Clients: clientService, Trust: ranges, TokenTransport: inProcess{public},
 	})
 	if err != nil {
@@ -217,14 +216,14 @@ func janitor(ctx context.Context, a *app, store *oauth.Store) {
 		} else if n > 0 {
 			a.logger.Info("pruned expired tokens", "count", n)
 		}
-		if _, err := storage.New(a.db).DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
+		if _, err := a.store.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
 			a.logger.Warn("prune expired sessions", "error", err)
 		}
 		if _, err := a.accounts.PruneLogins(ctx, now.Add(-a.cfg.LoginHistoryRetention)); err != nil && ctx.Err() == nil {
 			a.logger.Warn("prune login history", "error", err)
 		}
 		// A source's failures are forgotten after a day without attempts.
-		if _, err := storage.New(a.db).PruneAttempts(ctx, now.Add(-24*time.Hour), now); err != nil && ctx.Err() == nil {
+		if _, err := a.store.PruneAttempts(ctx, now.Add(-24*time.Hour), now); err != nil && ctx.Err() == nil {
 			a.logger.Warn("prune sign-in attempts", "error", err)
 		}
 		select {

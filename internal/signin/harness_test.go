@@ -97,7 +97,7 @@ func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter in
 	if err := km.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
-	store := oauth.NewStore(db, keys, nil)
+	store := oauth.NewStore(storage.New(db), keys, nil)
 	sh := &oauth.SecretHasher{Keys: keys, Argon2: ph}
 	cfg := config.Default()
 	cfg.Issuer = "http://127.0.0.1"

@@ -48,11 +48,6 @@ func (s *Store) Dialect() string { return s.db.Dialector.Name() }
 // SQLDB returns the connection pool, for pool statistics.
 func (s *Store) SQLDB() (*sql.DB, error) { return s.db.DB() }
 
-// Gorm returns the underlying connection. It exists for the transition to
-// one storage boundary and for the fosite adapter; new code adds a method
-// to Store instead.
-func (s *Store) Gorm() *gorm.DB { return s.db }
-
 type txKey struct{}
 
 // nestedKey marks a context whose BeginTX found a transaction already

@@ -127,7 +127,7 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 
 	public := httptest.NewUnstartedServer(nil)
 	e.issuer = "http://" + public.Listener.Addr().String()
-	store := oauth.NewStore(db, e.keys, logger)
+	store := oauth.NewStore(storage.New(db), e.keys, logger)
 	e.clients = clients.New(storage.New(db), secretHasher, clients.Options{Changed: store.ForgetClient})
 	e.provider = oauth.NewProvider(oauth.Settings{
 		Issuer:                e.issuer,

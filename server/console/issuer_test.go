@@ -68,7 +68,7 @@ func TestRealIssuer(t *testing.T) {
 		provider := oauth.NewProvider(oauth.Settings{
 			Issuer: cfg.Issuer, AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour,
 			AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour,
-		}, oauth.NewStore(db, keyring, nil), keys, keyring, hasher, func(p *oauth.Provider) fosite.TokenEndpointHandler {
+		}, oauth.NewStore(storage.New(db), keyring, nil), keys, keyring, hasher, func(p *oauth.Provider) fosite.TokenEndpointHandler {
 			return legacy.New(p, accts, ranges, false, nil)
 		})
 		public, err := server.New(server.Deps{
