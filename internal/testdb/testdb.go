@@ -34,17 +34,6 @@ func Each(t *testing.T, fn func(t *testing.T, db *gorm.DB)) {
 	}
 }
 
-// EachStore runs fn once per database kind with a migrated Store, as a
-// subtest named after the kind.
-func EachStore(t *testing.T, fn func(t *testing.T, s *storage.Store)) {
-	t.Helper()
-	for _, kind := range Kinds {
-		t.Run(kind, func(t *testing.T) {
-			fn(t, Store(t, kind))
-		})
-	}
-}
-
 // Store returns a Store on a migrated database of the given kind, removed
 // when the test ends.
 func Store(t testing.TB, kind string) *storage.Store {
