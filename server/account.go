@@ -243,7 +243,9 @@ func (s *Server) handleTokenForm() http.Handler {
 }
 
 // handleTokenReset gives the user a new security token, which goes only
-// to their email address: no page ever shows it.
+// to their email address: no page ever shows it. A reset beyond the
+// limits (accounts.TokenResetInterval, TokenResetsPerDay) shows the form
+// again with a 429 that says when a reset is possible.
 func (s *Server) handleTokenReset() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := s.accountPost(w, r)
@@ -253,6 +255,12 @@ func (s *Server) handleTokenReset() http.Handler {
 		err := s.Users.ResetToken(r.Context(), "user:"+u.Username, u.Username, true)
 		if errors.Is(err, accounts.ErrNotFound) {
 			s.accountGone(w, r)
+			return
+		}
+		if e, ok := apperr.As(err); ok && errors.Is(err, accounts.ErrTooManyResets) {
+			p, _ := s.accountPage(w, r, "Reset my security token", u)
+			p.Error = "Your security token was not reset: " + e.Text() + "."
+			s.pages.Render(w, r, http.StatusTooManyRequests, "account-token", p)
 			return
 		}
 		if err != nil {

@@ -30,7 +30,7 @@ func writeJSONError(w http.ResponseWriter, status int, code, description string)
 var codes = map[apperr.Code]string{
 	apperr.Invalid: "invalid_request", apperr.NotFound: "not_found", apperr.Conflict: "conflict",
 	apperr.Unauthenticated: "invalid_grant", apperr.Forbidden: "access_denied",
-	apperr.Unavailable: "temporarily_unavailable", apperr.Internal: "server_error",
+	apperr.TooMany: "temporarily_unavailable", apperr.Unavailable: "temporarily_unavailable", apperr.Internal: "server_error",
 }
 
 // classify maps an error to an HTTP status, an RFC 6749 style error code

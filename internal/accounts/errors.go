@@ -22,6 +22,10 @@ var (
 	ErrLocked = apperr.New(apperr.Unauthenticated, "account locked")
 	// ErrBadCredentials is returned for an unknown user or a wrong password.
 	ErrBadCredentials = apperr.New(apperr.Unauthenticated, "bad credentials")
+	// ErrTooManyResets is the cause of a refused security-token reset (see
+	// TokenResetInterval and TokenResetsPerDay); the error returned says
+	// when a reset is possible again.
+	ErrTooManyResets = apperr.New(apperr.TooMany, "too many security-token resets")
 )
 
 // Limits on user input; the database columns are sized to match.

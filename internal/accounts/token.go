@@ -10,6 +10,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/mail"
 	"github.com/authgate/authgate/internal/storage"
@@ -35,6 +36,24 @@ const (
 	reasonPasswordChanged = "password changed"
 	reasonResetByUser     = "reset by the user"
 	reasonResetByAdmin    = "reset by an administrator"
+)
+
+// Limits on security-token resets, per user. They count the tokens in the
+// security token history issued after the one the account was created
+// with (by a reset or a password change), read under the user's row lock,
+// so they hold across replicas and against parallel requests.
+const (
+	// TokenResetInterval is the least time between a new token and a reset
+	// by the user. Administrators are not held to it: one acting on a
+	// report of a compromise must be able to issue a fresh token at once,
+	// even just after a reset that an attacker holding the user's session
+	// made; they are signed in, authorised and audited, and the daily
+	// bound still applies to them.
+	TokenResetInterval = time.Minute
+	// TokenResetsPerDay bounds the tokens issued to a user in 24 hours,
+	// whoever asks. (An administrator who finds it reached can still set
+	// a new password, which issues a token of its own.)
+	TokenResetsPerDay = 10
 )
 
 // GenerateToken returns a new security token: TokenLength characters drawn
@@ -151,6 +170,42 @@ func (s *Service) setToken(ctx context.Context, u *models.User) (string, error) 
 	u.SecurityTokenHash = stored
 	u.TokenIssuedAt = now
 	return token, nil
+}
+
+// checkResetLimit refuses a reset of userID's token that would break the
+// reset limits (ErrTooManyResets, with a message that says when a reset is
+// possible again). The user's row lock must be held in ctx's transaction.
+func (s *Service) checkResetLimit(ctx context.Context, userID string, byUser bool) error {
+	now := s.now()
+	issued, err := s.store.TokenReissuesSince(ctx, userID, now.Add(-24*time.Hour))
+	if err != nil {
+		return err
+	}
+	const stamp = "2006-01-02 15:04:05 UTC"
+	if n := len(issued); n >= TokenResetsPerDay {
+		next := issued[n-TokenResetsPerDay].Add(24 * time.Hour)
+		return tooManyResets(fmt.Sprintf("%d new security tokens were issued in the last 24 hours, the most allowed; the token can be reset again after %s",
+			n, ceilSecond(next).Format(stamp)))
+	}
+	if n := len(issued); byUser && n > 0 && now.Sub(issued[n-1]) < TokenResetInterval {
+		next := issued[n-1].Add(TokenResetInterval)
+		return tooManyResets("a new security token was issued less than a minute ago; the token can be reset again after " + ceilSecond(next).Format(stamp))
+	}
+	return nil
+}
+
+// tooManyResets is ErrTooManyResets with the message saying what to do.
+func tooManyResets(msg string) error {
+	return &apperr.Error{Code: apperr.TooMany, Message: msg, Err: ErrTooManyResets}
+}
+
+// ceilSecond rounds t up to a whole second, so that a time shown to the
+// second is never before the one it stands for.
+func ceilSecond(t time.Time) time.Time {
+	if r := t.Truncate(time.Second); !r.Equal(t) {
+		return r.Add(time.Second)
+	}
+	return t
 }
 
 // sunsetClient is a client with a legacy sunset that the user has used.

@@ -288,7 +288,9 @@ func (s *Service) changePassword(ctx context.Context, actor, column, value, pw, 
 
 // ResetToken gives username a new security token at once (the old one
 // stops matching when the transaction commits) and emails it with reason
-// "reset by the user" or "reset by an administrator".
+// "reset by the user" or "reset by an administrator". A reset beyond the
+// limits (TokenResetInterval for the user's own, TokenResetsPerDay for
+// all) changes nothing and returns an error wrapping ErrTooManyResets.
 func (s *Service) ResetToken(ctx context.Context, actor, username string, byUser bool) error {
 	username = normalizeUsername(username)
 	reason := reasonResetByAdmin
@@ -299,6 +301,9 @@ func (s *Service) ResetToken(ctx context.Context, actor, username string, byUser
 		u, err := s.store.LockUserByUsername(ctx, username)
 		if err != nil {
 			return notFound(err)
+		}
+		if err := s.checkResetLimit(ctx, u.ID, byUser); err != nil {
+			return err
 		}
 		token, err := s.setToken(ctx, &u)
 		if err != nil {

@@ -20,8 +20,11 @@ const (
 	Conflict        Code = "conflict"
 	Unauthenticated Code = "unauthenticated"
 	Forbidden       Code = "forbidden"
-	Unavailable     Code = "unavailable"
-	Internal        Code = "internal"
+	// TooMany refuses a request that would exceed a limit on how often it
+	// may be made; the message says when it may be made again.
+	TooMany     Code = "too_many"
+	Unavailable Code = "unavailable"
+	Internal    Code = "internal"
 )
 
 // Error is an application error. Message never holds a secret (a

@@ -235,6 +235,24 @@ func (s *Store) RecordTokenHash(ctx context.Context, hash, userID string, at tim
 	})
 }
 
+// TokenReissuesSince returns when the security tokens issued to userID at
+// or after since were issued, oldest first, leaving out the user's first
+// token (the one the account was created with). Read after the user's row
+// lock (LockUserByID), the answer holds until the transaction ends, on every
+// replica.
+func (s *Store) TokenReissuesSince(ctx context.Context, userID string, since time.Time) ([]time.Time, error) {
+	first := s.conn(ctx).Model(&models.SecurityTokenHistory{}).Select("hash").
+		Where("user_id = ?", userID).Order("created_at, hash").Limit(1)
+	var out []time.Time
+	err := s.conn(ctx).Model(&models.SecurityTokenHistory{}).
+		Where("user_id = ? AND created_at >= ? AND hash <> (?)", userID, since.UTC(), first).
+		Order("created_at").Pluck("created_at", &out).Error
+	if err != nil {
+		return nil, fmt.Errorf("token reissues: %w", err)
+	}
+	return out, nil
+}
+
 // TokenHistory returns the security token hashes issued to userID, oldest
 // first.
 func (s *Store) TokenHistory(ctx context.Context, userID string) ([]models.SecurityTokenHistory, error) {

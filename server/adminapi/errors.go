@@ -20,6 +20,7 @@ const (
 	codeInsufficientScope  = "insufficient_scope"
 	codeServerError        = "server_error"
 	codeUnavailable        = "temporarily_unavailable"
+	codeTooManyRequests    = "too_many_requests"
 	realm                  = `Bearer realm="authgate-admin"`
 	challengeInvalidToken  = realm + `, error="invalid_token"`
 	challengeInsufficient  = realm + `, error="insufficient_scope", scope="authgate:admin"`
@@ -76,7 +77,7 @@ var (
 var apiCodes = map[apperr.Code]string{
 	apperr.Invalid: codeInvalidRequest, apperr.NotFound: codeNotFound, apperr.Conflict: codeConflict,
 	apperr.Unauthenticated: codeInvalidToken, apperr.Forbidden: codeInsufficientScope,
-	apperr.Unavailable: codeUnavailable, apperr.Internal: codeServerError,
+	apperr.TooMany: codeTooManyRequests, apperr.Unavailable: codeUnavailable, apperr.Internal: codeServerError,
 }
 
 // classify maps any error a handler meets to its HTTP status, its body and

@@ -46,6 +46,8 @@ func Status(c apperr.Code) int {
 		return http.StatusUnauthorized
 	case apperr.Forbidden:
 		return http.StatusForbidden
+	case apperr.TooMany:
+		return http.StatusTooManyRequests
 	case apperr.Unavailable:
 		return http.StatusServiceUnavailable
 	default:

@@ -29,6 +29,7 @@ func TestProblem(t *testing.T) {
 		{"conflict", context.Background(), apperr.New(apperr.Conflict, "username already taken"), 409, apperr.Conflict, "username already taken"},
 		{"unauthenticated", context.Background(), apperr.New(apperr.Unauthenticated, "bad credentials"), 401, apperr.Unauthenticated, "bad credentials"},
 		{"forbidden", context.Background(), apperr.New(apperr.Forbidden, "admins only"), 403, apperr.Forbidden, "admins only"},
+		{"too many", context.Background(), fmt.Errorf("reset: %w", apperr.New(apperr.TooMany, "try again later")), 429, apperr.TooMany, "try again later"},
 		{"database down", context.Background(), fmt.Errorf("list users: %w", netDown), 503, apperr.Unavailable, MessageUnavailable},
 		{"hashing saturated", context.Background(), fmt.Errorf("%w: %w", password.ErrBusy, context.Canceled), 503, apperr.Unavailable, MessageUnavailable},
 		{"deadline passed", canceled, errors.New("sql: something odd"), 503, apperr.Unavailable, MessageUnavailable},
