@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -23,99 +22,162 @@ import (
 // as bench --password-env, and the test helpers their own AUTHGATE_TEST_*
 // and AUTHGATE_REQUIRE_* switches.
 type Config struct {
-	// DatabaseURL is sqlite://PATH or postgres://...
-	DatabaseURL string `yaml:"database_url"`
-	// Issuer is the public base URL of the server, e.g. https://id.example.com.
-	Issuer string `yaml:"issuer"`
-	// Listen is the public listener address.
-	Listen string `yaml:"listen"`
-	// AdminListen is the admin listener address.
-	AdminListen string `yaml:"admin_listen"`
-	// AdminURL is the base URL browsers reach the admin listener at; the
-	// admin console's OAuth redirect URI is built from it. Default:
-	// http://AdminListen.
-	AdminURL string `yaml:"admin_url"`
-	// Secret keys every HMAC and encryption. At least 32 bytes.
-	Secret string `yaml:"secret"`
-	// SecretFile is where a generated secret is kept for SQLite setups.
-	SecretFile string `yaml:"secret_file"`
+	// Where the data lives: sqlite://PATH (a file, created by serve or
+	// migrate) or postgres://USER@HOST:PORT/DB.
+	DatabaseURL string `yaml:"database_url" env:"AUTHGATE_DATABASE_URL"`
+	// The public base URL, e.g. https://id.example.com; tokens name it and
+	// cookies are Secure and __Host- prefixed unless it is plain http on a
+	// loopback host.
+	Issuer string `yaml:"issuer" env:"AUTHGATE_ISSUER"`
+	// The public listener's address, HOST:PORT (0.0.0.0:8080 for every
+	// interface).
+	Listen string `yaml:"listen" env:"AUTHGATE_LISTEN"`
+	// The admin listener's address (admin API, console, metrics).
+	AdminListen string `yaml:"admin_listen" env:"AUTHGATE_ADMIN_LISTEN"`
+	// The base URL browsers reach the admin listener at; the console's
+	// OAuth redirect URI is built from it. Empty means http:// and
+	// admin_listen, which a browser cannot reach when that is 0.0.0.0.
+	AdminURL string `yaml:"admin_url" env:"AUTHGATE_ADMIN_URL"`
+	// The system secret, at least 32 bytes: it keys every HMAC and
+	// encryption. Required with PostgreSQL, the same on every replica;
+	// with SQLite it is generated into secret_file when empty.
+	Secret string `yaml:"secret" env:"AUTHGATE_SECRET"`
+	// Where a generated secret is kept for SQLite setups. Empty means
+	// authgate.secret beside the database file.
+	SecretFile string `yaml:"secret_file" env:"AUTHGATE_SECRET_FILE"`
 
-	Organization string `yaml:"organization"`
+	// The organization's name, shown in the security-token email.
+	Organization string `yaml:"organization" env:"AUTHGATE_ORGANIZATION"`
 
-	AccessTokenLifespan   time.Duration `yaml:"access_token_lifespan"`
-	RefreshTokenLifespan  time.Duration `yaml:"refresh_token_lifespan"`
-	AuthorizeCodeLifespan time.Duration `yaml:"authorize_code_lifespan"`
-	IDTokenLifespan       time.Duration `yaml:"id_token_lifespan"`
-	SessionLifespan       time.Duration `yaml:"session_lifespan"`
+	// How long an access token is valid.
+	AccessTokenLifespan time.Duration `yaml:"access_token_lifespan" env:"AUTHGATE_ACCESS_TOKEN_LIFESPAN"`
+	// How long a refresh token is valid.
+	RefreshTokenLifespan time.Duration `yaml:"refresh_token_lifespan" env:"AUTHGATE_REFRESH_TOKEN_LIFESPAN"`
+	// How long an authorization code can be redeemed.
+	AuthorizeCodeLifespan time.Duration `yaml:"authorize_code_lifespan" env:"AUTHGATE_AUTHORIZE_CODE_LIFESPAN"`
+	// How long an ID token is valid.
+	IDTokenLifespan time.Duration `yaml:"id_token_lifespan" env:"AUTHGATE_ID_TOKEN_LIFESPAN"`
+	// How long a browser sign-in session lasts.
+	SessionLifespan time.Duration `yaml:"session_lifespan" env:"AUTHGATE_SESSION_LIFESPAN"`
 
 	Argon2 Argon2 `yaml:"argon2"`
 
-	// LegacyGrantDisabled switches the password grant off for every client.
-	LegacyGrantDisabled bool          `yaml:"legacy_grant_disabled"`
-	LockoutThreshold    int           `yaml:"lockout_threshold"`
-	LockoutDuration     time.Duration `yaml:"lockout_duration"`
-	// TrustedProxies are the peers whose X-Forwarded-For / Forwarded headers are believed.
-	TrustedProxies []netip.Prefix `yaml:"-"`
-	// ForwardedHeader names the one header the trusted proxies write,
-	// x-forwarded-for or forwarded; only that one is believed. Unset, either
-	// is believed alone, and a request carrying both is taken to come from
-	// the proxy itself (see clientip.Header).
-	ForwardedHeader clientip.Header `yaml:"forwarded_header"`
+	// Switches the password grant off for every client.
+	LegacyGrantDisabled bool `yaml:"legacy_grant_disabled" env:"AUTHGATE_LEGACY_GRANT_DISABLED"`
+	// Failed sign-ins (login page and password grant) before a user is locked.
+	LockoutThreshold int `yaml:"lockout_threshold" env:"AUTHGATE_LOCKOUT_THRESHOLD"`
+	// How long a lock lasts.
+	LockoutDuration time.Duration `yaml:"lockout_duration" env:"AUTHGATE_LOCKOUT_DURATION"`
+	// The peers whose forwarding header is believed: CIDRs or addresses, a
+	// YAML list or a comma-separated string.
+	TrustedProxies Prefixes `yaml:"trusted_proxies" env:"AUTHGATE_TRUSTED_PROXIES"`
+	// The one header the trusted proxies write, x-forwarded-for or
+	// forwarded; only that one is believed. Empty, either is believed
+	// alone, and a request carrying both is taken to come from the proxy
+	// itself.
+	ForwardedHeader clientip.Header `yaml:"forwarded_header" env:"AUTHGATE_FORWARDED_HEADER"`
 	// RateLimit bounds, per source address and per process, the requests
 	// anyone can make to the endpoints that take a credential.
 	RateLimit RateLimit `yaml:"rate_limit"`
-	// LoginHistoryRetention is how long login history entries are kept.
-	LoginHistoryRetention time.Duration `yaml:"login_history_retention"`
+	// Login history older than this is pruned.
+	LoginHistoryRetention time.Duration `yaml:"login_history_retention" env:"AUTHGATE_LOGIN_HISTORY_RETENTION"`
 
 	Mail Mail `yaml:"mail"`
 
-	MaxBodyBytes   int64         `yaml:"max_body_bytes"`
-	RequestTimeout time.Duration `yaml:"request_timeout"`
-	ShutdownGrace  time.Duration `yaml:"shutdown_grace"`
-	LogLevel       string        `yaml:"log_level"`
+	// The largest request body accepted, in bytes.
+	MaxBodyBytes int64 `yaml:"max_body_bytes" env:"AUTHGATE_MAX_BODY_BYTES"`
+	// How long a request may take before it is cut off.
+	RequestTimeout time.Duration `yaml:"request_timeout" env:"AUTHGATE_REQUEST_TIMEOUT"`
+	// How long serve waits for requests in flight when asked to stop.
+	ShutdownGrace time.Duration `yaml:"shutdown_grace" env:"AUTHGATE_SHUTDOWN_GRACE"`
+	// debug, info, warn or error. Commands other than serve log only
+	// warnings unless it is set.
+	LogLevel string `yaml:"log_level" env:"AUTHGATE_LOG_LEVEL"`
+	// json (one object a line, for servers and log collectors) or text
+	// (key=value, for a terminal).
+	LogFormat string `yaml:"log_format" env:"AUTHGATE_LOG_FORMAT"`
 	// LogLevelSet reports that AUTHGATE_LOG_LEVEL was given: commands other
 	// than serve then log at LogLevel instead of their quieter warn.
 	LogLevelSet bool `yaml:"-"`
 
-	// Pprof serves net/http/pprof on the admin listener under /debug/pprof/.
-	Pprof bool `yaml:"pprof"`
+	// Serves net/http/pprof on the admin listener under /debug/pprof/.
+	Pprof bool `yaml:"pprof" env:"AUTHGATE_PPROF"`
 
-	// DBMaxOpenConns sizes the database connection pool.
-	DBMaxOpenConns int `yaml:"db_max_open_conns"`
+	// The size of the database connection pool, per process.
+	DBMaxOpenConns int `yaml:"db_max_open_conns" env:"AUTHGATE_DB_MAX_OPEN_CONNS"`
 }
 
 // Argon2 holds the argon2id parameters for user passwords.
 type Argon2 struct {
-	Time    uint32 `yaml:"time"`
-	Memory  uint32 `yaml:"memory_kib"`
-	Threads uint8  `yaml:"threads"`
-	// MaxConcurrent bounds how many hashes run at once; 0 means the number of CPUs.
-	MaxConcurrent int `yaml:"max_concurrent"`
+	// argon2id passes over memory.
+	Time uint32 `yaml:"time" env:"AUTHGATE_ARGON2_TIME"`
+	// argon2id memory per hash, in KiB (at least 8192).
+	Memory uint32 `yaml:"memory_kib" env:"AUTHGATE_ARGON2_MEMORY_KIB"`
+	// argon2id lanes per hash.
+	Threads uint8 `yaml:"threads" env:"AUTHGATE_ARGON2_THREADS"`
+	// How many hashes run at once; the rest queue until their request's
+	// deadline. 0 means the number of CPUs.
+	MaxConcurrent int `yaml:"max_concurrent" env:"AUTHGATE_ARGON2_CONCURRENCY"`
 }
 
 // Mail configures delivery of security-token email.
 type Mail struct {
-	// Outbox is the folder the embedded transport writes .eml files into.
-	// It is used when SMTPHost is empty.
-	Outbox   string `yaml:"outbox"`
-	From     string `yaml:"from"`
-	SMTPHost string `yaml:"smtp_host"`
-	SMTPPort int    `yaml:"smtp_port"`
-	// SMTPTLS is "starttls", "implicit" or "none".
-	SMTPTLS      string `yaml:"smtp_tls"`
-	SMTPUsername string `yaml:"smtp_username"`
-	SMTPPassword string `yaml:"smtp_password"`
-	// PollInterval is how often the background sender looks for work.
-	PollInterval time.Duration `yaml:"poll_interval"`
-	MaxAttempts  int           `yaml:"max_attempts"`
+	// The folder .eml files are written into when smtp_host is empty.
+	// Empty means authgate-outbox beside the SQLite database.
+	Outbox string `yaml:"outbox" env:"AUTHGATE_MAIL_OUTBOX"`
+	// The sender of every mail.
+	From string `yaml:"from" env:"AUTHGATE_MAIL_FROM"`
+	// The SMTP server; empty means mail goes to the outbox folder.
+	SMTPHost string `yaml:"smtp_host" env:"AUTHGATE_SMTP_HOST"`
+	// The SMTP server's port.
+	SMTPPort int `yaml:"smtp_port" env:"AUTHGATE_SMTP_PORT"`
+	// starttls, implicit or none.
+	SMTPTLS string `yaml:"smtp_tls" env:"AUTHGATE_SMTP_TLS"`
+	// The SMTP user name, if the server wants one.
+	SMTPUsername string `yaml:"smtp_username" env:"AUTHGATE_SMTP_USERNAME"`
+	// The SMTP password.
+	SMTPPassword string `yaml:"smtp_password" env:"AUTHGATE_SMTP_PASSWORD"`
+	// How often the background sender looks for mail to send.
+	PollInterval time.Duration `yaml:"poll_interval" env:"AUTHGATE_MAIL_POLL_INTERVAL"`
+	// How many times a mail is tried before it is reported as failed.
+	MaxAttempts int `yaml:"max_attempts" env:"AUTHGATE_MAIL_MAX_ATTEMPTS"`
 }
 
 // RateLimit is a per-source token bucket applied, each on its own, to the
 // login page's POST, the password grant and security-token resets: PerMinute
 // requests a minute on average, Burst at once. PerMinute 0 turns it off.
 type RateLimit struct {
-	PerMinute int `yaml:"per_minute"`
-	Burst     int `yaml:"burst"`
+	// Requests a minute per source address, on average; 0 turns the limit off.
+	PerMinute int `yaml:"per_minute" env:"AUTHGATE_RATE_LIMIT_PER_MINUTE"`
+	// Requests a source may make at once.
+	Burst int `yaml:"burst" env:"AUTHGATE_RATE_LIMIT_BURST"`
+}
+
+// Prefixes is a list of address ranges. In YAML it is a list or one
+// comma-separated string; a bare address means that one address.
+type Prefixes []netip.Prefix
+
+// UnmarshalYAML parses a list or a comma-separated string of CIDRs.
+func (p *Prefixes) UnmarshalYAML(n *yaml.Node) error {
+	var list string
+	switch n.Kind {
+	case yaml.ScalarNode:
+		list = n.Value
+	case yaml.SequenceNode:
+		var items []string
+		if err := n.Decode(&items); err != nil {
+			return err
+		}
+		list = strings.Join(items, ",")
+	default:
+		return fmt.Errorf("line %d: want a list of CIDRs", n.Line)
+	}
+	prefixes, err := clientip.ParsePrefixes(list)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*p = prefixes
+	return nil
 }
 
 // Default returns the configuration used when nothing is set: an embedded
@@ -148,37 +210,20 @@ func Default() Config {
 		RequestTimeout: 15 * time.Second,
 		ShutdownGrace:  20 * time.Second,
 		LogLevel:       "info",
+		LogFormat:      "json",
 		DBMaxOpenConns: 20,
 	}
 }
 
-// fileConfig mirrors Config for YAML fields that need parsing.
-type fileConfig struct {
-	Config         `yaml:",inline"`
-	TrustedProxies []string `yaml:"trusted_proxies"`
-}
-
 // Load builds the configuration: defaults, then the YAML file at path (if
 // path is not empty), then AUTHGATE_* variables read through getenv. It
-// validates the result.
+// validates the result. A key the file does not know is refused, naming
+// the key and the file.
 func Load(getenv func(string) string, path string) (Config, error) {
 	cfg := Default()
 	if path != "" {
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return Config{}, fmt.Errorf("read config file: %w", err)
-		}
-		fc := fileConfig{Config: cfg}
-		if err := yaml.Unmarshal(raw, &fc); err != nil {
-			return Config{}, fmt.Errorf("parse config file %s: %w", path, err)
-		}
-		cfg = fc.Config
-		if len(fc.TrustedProxies) > 0 {
-			prefixes, err := clientip.ParsePrefixes(strings.Join(fc.TrustedProxies, ","))
-			if err != nil {
-				return Config{}, fmt.Errorf("trusted_proxies: %w", err)
-			}
-			cfg.TrustedProxies = prefixes
+		if err := loadFile(&cfg, path); err != nil {
+			return Config{}, err
 		}
 	}
 	if err := applyEnv(&cfg, getenv); err != nil {
@@ -192,113 +237,6 @@ func Load(getenv func(string) string, path string) (Config, error) {
 		return Config{}, err
 	}
 	return cfg, nil
-}
-
-func applyEnv(cfg *Config, getenv func(string) string) error {
-	str := map[string]*string{
-		"AUTHGATE_DATABASE_URL":  &cfg.DatabaseURL,
-		"AUTHGATE_ISSUER":        &cfg.Issuer,
-		"AUTHGATE_LISTEN":        &cfg.Listen,
-		"AUTHGATE_ADMIN_LISTEN":  &cfg.AdminListen,
-		"AUTHGATE_ADMIN_URL":     &cfg.AdminURL,
-		"AUTHGATE_SECRET":        &cfg.Secret,
-		"AUTHGATE_SECRET_FILE":   &cfg.SecretFile,
-		"AUTHGATE_ORGANIZATION":  &cfg.Organization,
-		"AUTHGATE_LOG_LEVEL":     &cfg.LogLevel,
-		"AUTHGATE_MAIL_OUTBOX":   &cfg.Mail.Outbox,
-		"AUTHGATE_MAIL_FROM":     &cfg.Mail.From,
-		"AUTHGATE_SMTP_HOST":     &cfg.Mail.SMTPHost,
-		"AUTHGATE_SMTP_TLS":      &cfg.Mail.SMTPTLS,
-		"AUTHGATE_SMTP_USERNAME": &cfg.Mail.SMTPUsername,
-		"AUTHGATE_SMTP_PASSWORD": &cfg.Mail.SMTPPassword,
-	}
-	for name, dst := range str {
-		if v := getenv(name); v != "" {
-			*dst = v
-		}
-	}
-	durations := map[string]*time.Duration{
-		"AUTHGATE_ACCESS_TOKEN_LIFESPAN":   &cfg.AccessTokenLifespan,
-		"AUTHGATE_REFRESH_TOKEN_LIFESPAN":  &cfg.RefreshTokenLifespan,
-		"AUTHGATE_ID_TOKEN_LIFESPAN":       &cfg.IDTokenLifespan,
-		"AUTHGATE_SESSION_LIFESPAN":        &cfg.SessionLifespan,
-		"AUTHGATE_LOCKOUT_DURATION":        &cfg.LockoutDuration,
-		"AUTHGATE_LOGIN_HISTORY_RETENTION": &cfg.LoginHistoryRetention,
-		"AUTHGATE_REQUEST_TIMEOUT":         &cfg.RequestTimeout,
-		"AUTHGATE_SHUTDOWN_GRACE":          &cfg.ShutdownGrace,
-		"AUTHGATE_MAIL_POLL_INTERVAL":      &cfg.Mail.PollInterval,
-	}
-	for name, dst := range durations {
-		if v := getenv(name); v != "" {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return fmt.Errorf("%s: %q is not a duration (use e.g. 15m or 1h): %w", name, v, err)
-			}
-			*dst = d
-		}
-	}
-	ints := map[string]*int{
-		"AUTHGATE_LOCKOUT_THRESHOLD":     &cfg.LockoutThreshold,
-		"AUTHGATE_RATE_LIMIT_PER_MINUTE": &cfg.RateLimit.PerMinute,
-		"AUTHGATE_RATE_LIMIT_BURST":      &cfg.RateLimit.Burst,
-		"AUTHGATE_SMTP_PORT":             &cfg.Mail.SMTPPort,
-		"AUTHGATE_DB_MAX_OPEN_CONNS":     &cfg.DBMaxOpenConns,
-		"AUTHGATE_ARGON2_CONCURRENCY":    &cfg.Argon2.MaxConcurrent,
-	}
-	for name, dst := range ints {
-		if v := getenv(name); v != "" {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return fmt.Errorf("%s: %q is not a whole number", name, v)
-			}
-			*dst = n
-		}
-	}
-	uints := map[string]*uint32{
-		"AUTHGATE_ARGON2_TIME":       &cfg.Argon2.Time,
-		"AUTHGATE_ARGON2_MEMORY_KIB": &cfg.Argon2.Memory,
-	}
-	for name, dst := range uints {
-		if v := getenv(name); v != "" {
-			n, err := strconv.ParseUint(v, 10, 32)
-			if err != nil {
-				return fmt.Errorf("%s: %q is not a whole number", name, v)
-			}
-			*dst = uint32(n)
-		}
-	}
-	if v := getenv("AUTHGATE_ARGON2_THREADS"); v != "" {
-		n, err := strconv.ParseUint(v, 10, 8)
-		if err != nil {
-			return fmt.Errorf("AUTHGATE_ARGON2_THREADS: %q is not a whole number from 1 to 255", v)
-		}
-		cfg.Argon2.Threads = uint8(n)
-	}
-	if v := getenv("AUTHGATE_LEGACY_GRANT_DISABLED"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("AUTHGATE_LEGACY_GRANT_DISABLED: %q is not true or false", v)
-		}
-		cfg.LegacyGrantDisabled = b
-	}
-	if v := getenv("AUTHGATE_PPROF"); v != "" {
-		b, err := strconv.ParseBool(v)
-		if err != nil {
-			return fmt.Errorf("AUTHGATE_PPROF: %q is not true or false", v)
-		}
-		cfg.Pprof = b
-	}
-	if v := getenv("AUTHGATE_TRUSTED_PROXIES"); v != "" {
-		prefixes, err := clientip.ParsePrefixes(v)
-		if err != nil {
-			return fmt.Errorf("AUTHGATE_TRUSTED_PROXIES: %w", err)
-		}
-		cfg.TrustedProxies = prefixes
-	}
-	if v := getenv("AUTHGATE_FORWARDED_HEADER"); v != "" {
-		cfg.ForwardedHeader = clientip.Header(v)
-	}
-	return nil
 }
 
 // resolveDefaults fills settings that derive from others.
@@ -393,6 +331,11 @@ func (c Config) Validate() error {
 	case "debug", "info", "warn", "error":
 	default:
 		check(true, "log_level: %q must be debug, info, warn or error", c.LogLevel)
+	}
+	switch c.LogFormat {
+	case "json", "text":
+	default:
+		check(true, "log_format: %q must be json or text", c.LogFormat)
 	}
 	return errors.Join(errs...)
 }

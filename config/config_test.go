@@ -120,3 +120,113 @@ func TestMissingConfigFile(t *testing.T) {
 		t.Fatalf("got %v, want a read error", err)
 	}
 }
+
+func writeConfig(t *testing.T, body string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "authgate.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestUnknownYAMLKeysAreRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name, yaml string
+		want       []string
+	}{
+		{"top level typo", "issuer: https://id.example.com\nlockout_treshold: 5\n",
+			[]string{`line 2: unknown key "lockout_treshold"`, `did you mean "lockout_threshold"`}},
+		{"nested typo", "mail:\n  smtp_hots: smtp.example.com\n",
+			[]string{`line 2: unknown key "mail.smtp_hots"`, `did you mean "mail.smtp_host"`}},
+		{"nothing near", "frobnicate: yes\n", []string{`unknown key "frobnicate"`}},
+		{"internal field", "log_level_set: true\n", []string{`unknown key "log_level_set"`}},
+		{"two at once", "isuer: x\nlistn: y\n", []string{`"isuer"`, `"listn"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			path := writeConfig(t, tc.yaml)
+			_, err := config.Load(env(nil), path)
+			if err == nil {
+				t.Fatal("got no error for an unknown key")
+			}
+			for _, w := range append(tc.want, path) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q, want it to contain %q", err, w)
+				}
+			}
+		})
+	}
+	if _, err := config.Load(env(nil), writeConfig(t, "frobnicate: yes\n")); err != nil && strings.Contains(err.Error(), "did you mean") {
+		t.Errorf("suggested a key for something nothing like one: %v", err)
+	}
+}
+
+func TestEmptyConfigFileSetsNothing(t *testing.T) {
+	cfg, err := config.Load(env(nil), writeConfig(t, "# nothing yet\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Listen != config.Default().Listen {
+		t.Errorf("listen: got %q, want the default", cfg.Listen)
+	}
+}
+
+func TestYAMLTypeErrorNamesFile(t *testing.T) {
+	path := writeConfig(t, "lockout_threshold: ten\n")
+	_, err := config.Load(env(nil), path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "line 1") {
+		t.Fatalf("got %v, want the file and line", err)
+	}
+}
+
+func TestTrustedProxiesAsCommaString(t *testing.T) {
+	cfg, err := config.Load(env(nil), writeConfig(t, "trusted_proxies: 10.0.0.0/8, 192.0.2.1\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cfg.TrustedProxies) != 2 || cfg.TrustedProxies[1] != netip.MustParsePrefix("192.0.2.1/32") {
+		t.Errorf("trusted proxies: got %v", cfg.TrustedProxies)
+	}
+	_, err = config.Load(env(nil), writeConfig(t, "trusted_proxies: [10.0.0.0/33]\n"))
+	if err == nil || !strings.Contains(err.Error(), "trusted_proxies") && !strings.Contains(err.Error(), "10.0.0.0/33") {
+		t.Errorf("got %v, want the bad range named", err)
+	}
+}
+
+func TestLogFormat(t *testing.T) {
+	cfg, err := config.Load(env(nil), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.LogFormat != "json" {
+		t.Errorf("default log format: got %q, want json", cfg.LogFormat)
+	}
+	cfg, err = config.Load(env(map[string]string{"AUTHGATE_LOG_FORMAT": "text"}), "")
+	if err != nil || cfg.LogFormat != "text" {
+		t.Errorf("AUTHGATE_LOG_FORMAT=text: got %q, %v", cfg.LogFormat, err)
+	}
+	_, err = config.Load(env(map[string]string{"AUTHGATE_LOG_FORMAT": "xml"}), "")
+	if err == nil || !strings.Contains(err.Error(), `log_format: "xml" must be json or text`) {
+		t.Errorf("got %v, want log_format refused", err)
+	}
+}
+
+func TestEveryVariableIsRead(t *testing.T) {
+	cfg, err := config.Load(env(map[string]string{
+		"AUTHGATE_AUTHORIZE_CODE_LIFESPAN": "3m",
+		"AUTHGATE_MAX_BODY_BYTES":          "2048",
+		"AUTHGATE_MAIL_MAX_ATTEMPTS":       "3",
+		"AUTHGATE_ARGON2_THREADS":          "4",
+		"AUTHGATE_PPROF":                   "1",
+	}), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.AuthorizeCodeLifespan != 3*time.Minute || cfg.MaxBodyBytes != 2048 || cfg.Mail.MaxAttempts != 3 || cfg.Argon2.Threads != 4 || !cfg.Pprof {
+		t.Errorf("got %s %d %d %d %v", cfg.AuthorizeCodeLifespan, cfg.MaxBodyBytes, cfg.Mail.MaxAttempts, cfg.Argon2.Threads, cfg.Pprof)
+	}
+	_, err = config.Load(env(map[string]string{"AUTHGATE_ARGON2_THREADS": "256", "AUTHGATE_SMTP_PORT": "x"}), "")
+	if err == nil || !strings.Contains(err.Error(), "AUTHGATE_ARGON2_THREADS") || !strings.Contains(err.Error(), "AUTHGATE_SMTP_PORT") {
+		t.Errorf("got %v, want both bad variables reported", err)
+	}
+}
