@@ -56,10 +56,10 @@ func (s *Service) IsLocked(u models.User, ch Channel) bool {
 // threshold and locked the channel for that source. While the channel is
 // locked it counts nothing.
 func (s *Service) RecordFailure(ctx context.Context, userID string, ch Channel) (lockedNow bool, err error) {
-	r, err := s.store.ReserveAttempt(ctx, userID, ch.counter(), "", s.lockout, s.now())
-	if errors.Is(err, storage.ErrUserNotFound) {
-		return false, fmt.Errorf("record %s failure: %w", ch, ErrNotFound)
+	if _, err := s.GetUserByID(ctx, userID); err != nil {
+		return false, fmt.Errorf("record %s failure: %w", ch, err)
 	}
+	r, err := s.store.ReserveAttempt(ctx, userID, ch.counter(), "", s.lockout, s.now())
 	if err != nil || !r.Granted {
 		return false, err
 	}

@@ -2,11 +2,14 @@ package signin
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/authgate/authgate/internal/password"
@@ -234,7 +237,8 @@ var errOverBudget = errors.New("verifier checked more candidates than its cost")
 
 // Attempt decides one sign-in attempt:
 //
-//   - it reserves the attempt against the lockout before any verification,
+//   - it reserves the attempt against the lockout before any verification
+//     (an unknown username is counted too, under a key of its own),
 //     so that at most the threshold number of attempts per user, counter,
 //     source and lock window ever reach a stored hash, whatever the
 //     parallelism; failures from one source (see Source) do not lock the
@@ -274,15 +278,9 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("sign in: look up user: %w", err)
 	}
 	if !found {
-		pad()
-		return c.finish(ctx, req, Outcome{Result: ResultUnknownUser})
+		return c.unknown(ctx, req, counter, pad)
 	}
 	res, err := c.reserve(ctx, u.ID, counter, Source(req.SourceIP))
-	if errors.Is(err, storage.ErrUserNotFound) {
-		// Deleted since the lookup.
-		pad()
-		return c.finish(ctx, req, Outcome{Result: ResultUnknownUser})
-	}
 	if err != nil {
 		return Outcome{}, fmt.Errorf("sign in: %w", err)
 	}
@@ -342,6 +340,35 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 		}
 	}
 	return c.finish(ctx, req, o)
+}
+
+// unknown decides an attempt for a username no user has. It is counted
+// and priced like a known user's wrong password (reservation, argon2id
+// cost, failure), so that neither timing nor a lockout tells the two
+// apart. A signed-in user who is gone (a UserID subject) is only priced.
+func (c *Core) unknown(ctx context.Context, req Request, counter storage.Counter, pad func()) (Outcome, error) {
+	if req.Subject.UserID != "" {
+		pad()
+		return c.finish(ctx, req, Outcome{Result: ResultUnknownUser})
+	}
+	res, err := c.reserve(ctx, unknownKey(req.Subject.Username), counter, Source(req.SourceIP))
+	if err != nil {
+		return Outcome{}, fmt.Errorf("sign in: %w", err)
+	}
+	pad()
+	if res.Granted {
+		if _, err := c.cfg.Lockout.FailAttempt(ctx, res, c.cfg.Policy, c.cfg.Now()); err != nil {
+			return Outcome{}, fmt.Errorf("sign in: %w", err)
+		}
+	}
+	return c.finish(ctx, req, Outcome{Result: ResultUnknownUser})
+}
+
+// unknownKey is the lockout key of a username no user has: never a user's
+// id (ids are hex), and the same for every spelling of the username.
+func unknownKey(username string) string {
+	sum := sha256.Sum256([]byte(strings.ToLower(username)))
+	return "u:" + hex.EncodeToString(sum[:])[:62]
 }
 
 // reserve reserves an attempt, waiting (with backoff, at most MaxWait)

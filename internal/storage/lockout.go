@@ -72,15 +72,13 @@ type Reservation struct {
 	Busy bool
 }
 
-// ErrUserNotFound is returned by ReserveAttempt when no user has the id.
-var ErrUserNotFound = errors.New("user not found")
-
 // StalePending is how long an attempt may be in flight: one reserved
 // longer ago (by a process that died while verifying) no longer counts.
 const StalePending = time.Minute
 
 // ReserveAttempt counts one attempt on counter c of the user with userID
-// from source (an address or prefix; "" when unknown) before its password
+// (or the key an unknown username stands for: it is counted alike) from
+// source (an address or prefix; "" when unknown) before its password
 // is verified, in one atomic step: it is granted only while the source's
 // attempts in flight plus its consecutive failures are below the threshold
 // and the counter is not locked for the source. So, whatever the
@@ -102,14 +100,6 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, c Counter, so
 	now = now.UTC()
 	stale := now.Add(-StalePending)
 	r := Reservation{UserID: userID, Counter: c, Source: source}
-	// Checked before the transaction: on SQLite its first statement must
-	// be the write, or a concurrent writer makes it fail instead of wait.
-	if exists, err := s.userExists(ctx, userID); err != nil || !exists {
-		if err == nil {
-			err = ErrUserNotFound
-		}
-		return Reservation{}, fmt.Errorf("reserve %s attempt: %w", c, err)
-	}
 	err = s.InTx(ctx, func(ctx context.Context) error {
 		tx := s.Conn(ctx)
 		// One statement decides: the row lock (PostgreSQL) or the write
@@ -245,12 +235,6 @@ func (s *Store) AbandonAttempt(ctx context.Context, r Reservation) error {
 		return fmt.Errorf("abandon %s attempt: %w", r.Counter, err)
 	}
 	return nil
-}
-
-func (s *Store) userExists(ctx context.Context, userID string) (bool, error) {
-	var n int64
-	err := s.Conn(ctx).Model(&models.User{}).Where("id = ?", userID).Count(&n).Error
-	return n > 0, err
 }
 
 // ClearAttempts forgets every count and lock of the user with username,

@@ -1,9 +1,12 @@
 -- Sign-in attempts counted per user, counter and source (an IPv4 address
 -- or an IPv6 /64), so that failures from one source lock only that source.
 -- pending counts attempts being verified, failures the consecutive
--- failures; together they never pass the threshold.
+-- failures; together they never pass the threshold. user_id is a user's id
+-- or, for a username no user has, a key derived from it (unknown users are
+-- counted like known ones, so that neither timing nor locking tells them
+-- apart); rows of deleted users go with the daily prune.
 CREATE TABLE signin_attempts (
-    user_id varchar(64) NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_id varchar(64) NOT NULL,
     counter integer NOT NULL,
     source varchar(64) NOT NULL,
     failures integer NOT NULL,
