@@ -100,11 +100,12 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, c Counter, so
 	now = now.UTC()
 	stale := now.Add(-StalePending)
 	r := Reservation{UserID: userID, Counter: c, Source: source}
-	err = s.InTx(ctx, func(ctx context.Context) error {
+	// No transaction: one statement decides, and the row lock
+	// (PostgreSQL) or the write lock (SQLite) orders concurrent
+	// reservations, so each sees the counts the previous one left. What
+	// follows only labels a refusal and updates the display summary.
+	err = func() error {
 		tx := s.Conn(ctx)
-		// One statement decides: the row lock (PostgreSQL) or the write
-		// lock (SQLite) orders concurrent reservations, and each sees the
-		// counts the previous one left.
 		var failures []int
 		err := tx.Raw(
 			"INSERT INTO signin_attempts (user_id, counter, source, failures, pending, pending_since, locked_until, updated_at)"+
@@ -135,7 +136,7 @@ func (s *Store) ReserveAttempt(ctx context.Context, userID string, c Counter, so
 			fcol: failures[0],
 			lcol: gorm.Expr("CASE WHEN "+lcol+" <= ? THEN NULL ELSE "+lcol+" END", now),
 		}).Error
-	})
+	}()
 	if err != nil {
 		return Reservation{}, fmt.Errorf("reserve %s attempt: %w", c, err)
 	}
@@ -206,7 +207,8 @@ func (s *Store) ReleaseAttempt(ctx context.Context, r Reservation, now time.Time
 	}
 	now = now.UTC()
 	where, args := whereReservation(r)
-	err = s.InTx(ctx, func(ctx context.Context) error {
+	// Two statements without a transaction: the summary is for display.
+	err = func() error {
 		tx := s.Conn(ctx)
 		if err := tx.Exec("UPDATE signin_attempts SET "+endPending+","+
 			" failures = CASE WHEN locked_until IS NULL OR locked_until <= ? THEN 0 ELSE failures END, updated_at = ?"+where,
@@ -216,7 +218,7 @@ func (s *Store) ReleaseAttempt(ctx context.Context, r Reservation, now time.Time
 		return tx.Model(&models.User{}).Where("id = ?", r.UserID).
 			Where("("+lcol+" IS NULL OR "+lcol+" <= ?)", now).
 			UpdateColumns(map[string]any{fcol: 0, lcol: nil}).Error
-	})
+	}()
 	if err != nil {
 		return fmt.Errorf("release %s attempt: %w", r.Counter, err)
 	}
