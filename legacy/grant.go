@@ -68,16 +68,18 @@ type PasswordGrant struct {
 
 var _ fosite.TokenEndpointHandler = (*PasswordGrant)(nil)
 
-// New builds the grant on a provider.
-func New(p *oauth.Provider, users Users, trusted TrustedRanges, disabled bool, logger *slog.Logger) *PasswordGrant {
+// New builds the grant on the provider's parts; it has the shape of an
+// oauth.TokenHandlerFactory once users, trusted, disabled and logger are
+// bound.
+func New(cfg *fosite.Config, store *oauth.Store, strategy *oauth.TokenStrategy, users Users, trusted TrustedRanges, disabled bool, logger *slog.Logger) *PasswordGrant {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
 	return &PasswordGrant{
-		Helper:          p.HandleHelper(),
-		RefreshStrategy: p.Strategy,
-		RefreshStorage:  p.Store,
-		Config:          p.Config,
+		Helper:          &oauth2.HandleHelper{AccessTokenStrategy: strategy, AccessTokenStorage: store, Config: cfg},
+		RefreshStrategy: strategy,
+		RefreshStorage:  store,
+		Config:          cfg,
 		Users:           users,
 		Trusted:         trusted,
 		Disabled:        disabled,

@@ -12,88 +12,74 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ory/fosite"
 	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
-	"github.com/authgate/authgate/internal/clientip"
-	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/app"
 	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
-	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/models"
-	"github.com/authgate/authgate/oauth"
-	"github.com/authgate/authgate/server"
 )
 
 // fixture is a real token endpoint on a SQLite database, served in
 // process, with one user and one legacy client.
 type fixture struct {
-	token        string // alice's security token, read from the outbox
-	db           *gorm.DB
-	forgetClient func(id string)
-	handler      http.Handler
-	accounts     *accounts.Service
-	hasher       *password.Hasher
-	secret       string
-	password     string
+	token    string // alice's security token, read from the outbox
+	db       *gorm.DB
+	handler  http.Handler
+	accounts *accounts.Service
+	hasher   *password.Hasher
+	secret   string
+	password string
 }
 
 func newFixture(tb testing.TB, params password.Params) *fixture {
 	return newFixtureFull(tb, params, nil)
 }
 
-// newFixtureEditing lets the test adjust the grant itself.
-func newFixtureEditing(tb testing.TB, edit func(*legacy.PasswordGrant)) *fixture {
-	return newFixtureFull(tb, password.Params{Time: 1, Memory: 8 * 1024, Threads: 1}, edit)
+// newFixtureBehind builds the fixture with trusted proxies at the given
+// addresses.
+func newFixtureBehind(tb testing.TB, proxies ...netip.Prefix) *fixture {
+	return newFixtureFull(tb, password.Params{Time: 1, Memory: 8 * 1024, Threads: 1}, proxies)
 }
 
-func newFixtureFull(tb testing.TB, params password.Params, edit func(*legacy.PasswordGrant)) *fixture {
+func newFixtureFull(tb testing.TB, params password.Params, proxies []netip.Prefix) *fixture {
 	tb.Helper()
 	ctx := context.Background()
-	db := testdb.Open(tb, "sqlite")
-	keyring, err := keyring.New([]byte("fixture-secret-0123456789abcdefghijklmnop"))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	hasher, err := password.NewHasher(params, 0)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	acc := accounts.New(storage.New(db), keyring, hasher, accounts.Options{Organization: "Acme", LockoutThreshold: 1 << 30, LockoutDuration: time.Minute})
-	keys := oauth.NewKeyManager(storage.New(db), keyring, time.Hour)
-	if err := keys.Ensure(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	store := oauth.NewStore(storage.New(db), keyring, nil)
-	sh := &oauth.SecretHasher{Keys: keyring, Argon2: hasher}
-	p := oauth.NewProvider(oauth.Settings{Issuer: "https://id.example.test", AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
-		store, keys, keyring, sh, func(p *oauth.Provider) fosite.TokenEndpointHandler {
-			g := legacy.New(p, acc, trustedips.New(storage.New(db)), false, nil)
-			if edit != nil {
-				edit(g)
-			}
-			return g
-		})
 	cfg := config.Default()
 	cfg.Issuer = "https://id.example.test"
-	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keyring, Provider: p, Users: acc, ClientIP: clientip.New(nil, clientip.AnyHeader)})
+	cfg.AdminURL = "http://127.0.0.1:1"
+	cfg.Secret = "fixture-secret-0123456789abcdefghijklmnop"
+	cfg.DatabaseURL = testdb.URL(tb, "sqlite")
+	cfg.Mail.Outbox = tb.TempDir()
+	cfg.LockoutThreshold = 1 << 30
+	cfg.LockoutDuration = time.Minute
+	cfg.TrustedProxies = proxies
+	a, err := app.New(ctx, cfg, app.Options{Argon2: &params})
 	if err != nil {
 		tb.Fatal(err)
 	}
+	tb.Cleanup(func() { _ = a.Close() })
+	keyring, acc, h := a.Keyring, a.Accounts, a.Public
+	// The test's own connection, for rows no service writes.
+	db, err := storage.Open(ctx, cfg.DatabaseURL, storage.Options{MaxOpenConns: 2})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = storage.Close(db) })
 	const pw = "fixture-password-1"
 	if _, err := acc.CreateUser(ctx, "test", accounts.NewUser{Username: "alice", Email: "alice@example.com", Password: pw}); err != nil {
 		tb.Fatal(err)
 	}
 	sec := "client-secret-for-the-fixture-0123456789"
-	hash, _ := sh.Hash(ctx, []byte(sec))
+	hash, _ := a.Secrets.Hash(ctx, []byte(sec))
 	if err := db.Create(&models.Client{ID: "loader", Name: "Loader", SecretHash: string(hash), GrantTypes: []string{"password"}, AccessTokenFormat: "opaque"}).Error; err != nil {
 		tb.Fatal(err)
 	}
-	if _, err := trustedips.New(storage.New(db)).Add(ctx, "test", "192.0.2.0/24", "httptest's address"); err != nil {
+	if _, err := a.Trust.Add(ctx, "test", "192.0.2.0/24", "httptest's address"); err != nil {
 		tb.Fatal(err)
 	}
 	var row models.MailMessage
@@ -108,7 +94,7 @@ func newFixtureFull(tb testing.TB, params password.Params, edit func(*legacy.Pas
 	if m == nil {
 		tb.Fatalf("no token in the welcome mail")
 	}
-	return &fixture{token: string(m[1]), db: db, forgetClient: store.ForgetClient, handler: h, accounts: acc, hasher: hasher, secret: sec, password: pw}
+	return &fixture{token: string(m[1]), db: db, handler: h, accounts: acc, hasher: a.Hasher, secret: sec, password: pw}
 }
 
 func (f *fixture) grant(form url.Values) *httptest.ResponseRecorder {
@@ -264,9 +250,7 @@ func BenchmarkArgon2VerifyParallel(b *testing.B) {
 // missing or malformed, so the real client is unknown.
 func TestProxyAddressIsNeverTrusted(t *testing.T) {
 	proxy := netip.MustParseAddr("192.0.2.1")
-	fx := newFixtureEditing(t, func(g *legacy.PasswordGrant) {
-		g.IsProxy = func(a netip.Addr) bool { return a == proxy }
-	})
+	fx := newFixtureBehind(t, netip.PrefixFrom(proxy, 32))
 	form := url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {fx.password}}
 	if rec := fx.grantFrom("192.0.2.1:1234", form); rec.Code != http.StatusBadRequest {
 		t.Fatalf("password alone from the proxy's address: got %d, want 400", rec.Code)

@@ -41,25 +41,28 @@ type Settings struct {
 	IDTokenLifespan       time.Duration
 }
 
-// Provider is the assembled fosite provider and the parts the HTTP layer
-// needs beside it.
+// Provider is the assembled fosite provider. It keeps its parts (store,
+// strategy, configuration) to itself: the HTTP layer gets the narrow
+// methods below, which hold the transactions a request needs, so that no
+// caller drives a store transaction.
 type Provider struct {
-	fosite.OAuth2Provider
-	Config   *fosite.Config
-	Store    *Store
-	Keys     *KeyManager
-	Strategy *TokenStrategy
-	Hasher   *SecretHasher
-
-	fosite *fosite.Fosite
+	fosite   *fosite.Fosite
+	store    *Store
+	keys     *KeyManager
+	strategy *TokenStrategy
 }
+
+// TokenHandlerFactory builds one more token endpoint handler from the
+// provider's parts, the way fosite's compose factories do, but typed: the
+// legacy password grant is built this way.
+type TokenHandlerFactory func(cfg *fosite.Config, store *Store, strategy *TokenStrategy) fosite.TokenEndpointHandler
 
 // NewProvider wires fosite explicitly: authorization code with PKCE,
 // refresh tokens, client credentials, OpenID Connect, introspection and
-// revocation. Each extra constructor builds one more token handler from
-// the assembled provider (the legacy password grant uses this); fosite's
-// deprecated built-in password handler is never added.
-func NewProvider(s Settings, store *Store, keys *KeyManager, keyring *keyring.Keyring, hasher *SecretHasher, extra ...func(*Provider) fosite.TokenEndpointHandler) *Provider {
+// revocation, then one handler from each extra factory (the legacy
+// password grant); fosite's deprecated built-in password handler is never
+// added.
+func NewProvider(s Settings, store *Store, keys *KeyManager, keyring *keyring.Keyring, hasher *SecretHasher, extra ...TokenHandlerFactory) *Provider {
 	cfg := &fosite.Config{
 		IDTokenIssuer:                  s.Issuer,
 		AccessTokenIssuer:              s.Issuer,
@@ -132,31 +135,78 @@ func NewProvider(s Settings, store *Store, keys *KeyManager, keyring *keyring.Ke
 		}
 		return f.DefaultClientAuthenticationStrategy(ctx, r, form)
 	}
-	p := &Provider{
-		OAuth2Provider: f,
-		fosite:         f,
-		Config:         cfg,
-		Store:          store,
-		Keys:           keys,
-		Strategy:       strategy,
-		Hasher:         hasher,
-	}
 	for _, build := range extra {
-		cfg.TokenEndpointHandlers = append(cfg.TokenEndpointHandlers, build(p))
+		cfg.TokenEndpointHandlers = append(cfg.TokenEndpointHandlers, build(cfg, store, strategy))
 	}
-	return p
+	return &Provider{fosite: f, store: store, keys: keys, strategy: strategy}
 }
 
-// HandleHelper returns fosite's helper for minting access tokens, for
-// token handlers outside this package (the legacy grant).
-func (p *Provider) HandleHelper() *oauth2.HandleHelper {
-	return &oauth2.HandleHelper{AccessTokenStrategy: p.Strategy, AccessTokenStorage: p.Store, Config: p.Config}
+// JWKS returns the encoded public signing keys and an ETag for them, from
+// memory.
+func (p *Provider) JWKS(ctx context.Context) ([]byte, string, error) {
+	return p.keys.JWKSWithETag(ctx)
+}
+
+// NewAuthorizeRequest parses and checks an authorization request.
+func (p *Provider) NewAuthorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error) {
+	return p.fosite.NewAuthorizeRequest(ctx, r)
+}
+
+// WriteAuthorizeError answers a failed authorization request.
+func (p *Provider) WriteAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error) {
+	p.fosite.WriteAuthorizeError(ctx, w, ar, err)
+}
+
+// WriteAuthorizeResponse answers an approved authorization request.
+func (p *Provider) WriteAuthorizeResponse(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, resp fosite.AuthorizeResponder) {
+	p.fosite.WriteAuthorizeResponse(ctx, w, ar, resp)
+}
+
+// WriteAccessError answers a failed token request (RFC 6749 section 5.2).
+func (p *Provider) WriteAccessError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error) {
+	p.fosite.WriteAccessError(ctx, w, ar, err)
+}
+
+// WriteAccessResponse answers a token request with its tokens.
+func (p *Provider) WriteAccessResponse(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, resp fosite.AccessResponder) {
+	p.fosite.WriteAccessResponse(ctx, w, ar, resp)
+}
+
+// NewIntrospectionRequest answers an RFC 7662 introspection request.
+func (p *Provider) NewIntrospectionRequest(ctx context.Context, r *http.Request, session fosite.Session) (fosite.IntrospectionResponder, error) {
+	return p.fosite.NewIntrospectionRequest(ctx, r, session)
+}
+
+// WriteIntrospectionError answers a failed introspection request.
+func (p *Provider) WriteIntrospectionError(ctx context.Context, w http.ResponseWriter, err error) {
+	p.fosite.WriteIntrospectionError(ctx, w, err)
+}
+
+// WriteIntrospectionResponse answers an introspection request.
+func (p *Provider) WriteIntrospectionResponse(ctx context.Context, w http.ResponseWriter, resp fosite.IntrospectionResponder) {
+	p.fosite.WriteIntrospectionResponse(ctx, w, resp)
+}
+
+// NewRevocationRequest handles an RFC 7009 revocation request.
+func (p *Provider) NewRevocationRequest(ctx context.Context, r *http.Request) error {
+	return p.fosite.NewRevocationRequest(ctx, r)
+}
+
+// WriteRevocationResponse answers a revocation request.
+func (p *Provider) WriteRevocationResponse(ctx context.Context, w http.ResponseWriter, err error) {
+	p.fosite.WriteRevocationResponse(ctx, w, err)
+}
+
+// IntrospectToken checks a token of the given type and returns its use and
+// its request (client, scopes, session).
+func (p *Provider) IntrospectToken(ctx context.Context, token string, use fosite.TokenType, session fosite.Session, scopes ...string) (fosite.TokenUse, fosite.AccessRequester, error) {
+	return p.fosite.IntrospectToken(ctx, token, use, session, scopes...)
 }
 
 // Client returns the registered client id (cached briefly, see
 // Store.GetClient).
 func (p *Provider) Client(ctx context.Context, id string) (fosite.Client, error) {
-	return p.Store.GetClient(ctx, id)
+	return p.store.GetClient(ctx, id)
 }
 
 // authenticatedClientKey carries a client Token authenticated before its
@@ -184,26 +234,26 @@ func (p *Provider) Token(ctx context.Context, r *http.Request, session fosite.Se
 		return nil, nil, err
 	}
 	ctx = context.WithValue(ctx, authenticatedClientKey{}, client)
-	txCtx, err := p.Store.BeginTX(ctx)
+	txCtx, err := p.store.BeginTX(ctx)
 	if err != nil {
 		return nil, nil, fosite.ErrServerError.WithWrap(err)
 	}
 	done := false
 	defer func() {
 		if !done { // a handler panicked
-			_ = p.Store.Rollback(txCtx)
+			_ = p.store.Rollback(txCtx)
 		}
 	}()
 	ar, resp, err := p.token(txCtx, r, session)
 	done = true
-	if cErr := p.Store.Commit(txCtx); cErr != nil && err == nil {
+	if cErr := p.store.Commit(txCtx); cErr != nil && err == nil {
 		return ar, nil, fosite.ErrServerError.WithWrap(cErr)
 	}
 	return ar, resp, err
 }
 
 func (p *Provider) token(ctx context.Context, r *http.Request, session fosite.Session) (fosite.AccessRequester, fosite.AccessResponder, error) {
-	ar, err := p.NewAccessRequest(ctx, r, session)
+	ar, err := p.fosite.NewAccessRequest(ctx, r, session)
 	if ar == nil && errors.Is(err, fosite.ErrInvalidRequest) {
 		// fosite's answer when no handler takes the grant type; RFC 6749
 		// section 5.2 calls it unsupported_grant_type.
@@ -220,7 +270,7 @@ func (p *Provider) token(ctx context.Context, r *http.Request, session fosite.Se
 			ar.GrantAudience(aud)
 		}
 	}
-	resp, err := p.NewAccessResponse(ctx, ar)
+	resp, err := p.fosite.NewAccessResponse(ctx, ar)
 	return ar, resp, err
 }
 
@@ -228,18 +278,18 @@ func (p *Provider) token(ctx context.Context, r *http.Request, session fosite.Se
 // approved. The code, its PKCE challenge and its OpenID Connect session
 // are stored together: one commit, and never one without the others.
 func (p *Provider) Authorize(ctx context.Context, ar fosite.AuthorizeRequester, session fosite.Session) (fosite.AuthorizeResponder, error) {
-	txCtx, err := p.Store.BeginTX(ctx)
+	txCtx, err := p.store.BeginTX(ctx)
 	if err != nil {
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
-	resp, err := p.NewAuthorizeResponse(txCtx, ar, session)
+	resp, err := p.fosite.NewAuthorizeResponse(txCtx, ar, session)
 	if err != nil {
-		if rbErr := p.Store.Rollback(txCtx); rbErr != nil {
+		if rbErr := p.store.Rollback(txCtx); rbErr != nil {
 			return nil, errors.Join(err, rbErr)
 		}
 		return nil, err
 	}
-	if err := p.Store.Commit(txCtx); err != nil {
+	if err := p.store.Commit(txCtx); err != nil {
 		return nil, err
 	}
 	return resp, nil

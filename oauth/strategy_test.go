@@ -77,7 +77,7 @@ func segments(t *testing.T, token string) (header, claims map[string]any) {
 
 func signingKey(t *testing.T, p *oauth.Provider) (*rsa.PrivateKey, string) {
 	t.Helper()
-	k, err := p.Keys.SigningKey(context.Background())
+	k, err := oauth.KeysOf(p).SigningKey(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,11 +91,11 @@ func TestJWTAccessToken(t *testing.T) {
 	_, kid := signingKey(t, p)
 	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
 	r := tokenRequest(oauth.FormatJWT, "user-1", exp)
-	token, sig, err := p.Strategy.GenerateAccessToken(ctx, r)
+	token, sig, err := oauth.StrategyOf(p).GenerateAccessToken(ctx, r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := token[strings.LastIndex(token, ".")+1:]; sig != want || p.Strategy.AccessTokenSignature(ctx, token) != want {
+	if want := token[strings.LastIndex(token, ".")+1:]; sig != want || oauth.StrategyOf(p).AccessTokenSignature(ctx, token) != want {
 		t.Errorf("signature: got %q, want the JWT's signature segment %q", sig, want)
 	}
 	header, claims := segments(t, token)
@@ -116,12 +116,12 @@ func TestJWTAccessToken(t *testing.T) {
 			t.Errorf("claim %s missing", name)
 		}
 	}
-	if err := p.Strategy.ValidateAccessToken(ctx, r, token); err != nil {
+	if err := oauth.StrategyOf(p).ValidateAccessToken(ctx, r, token); err != nil {
 		t.Fatalf("ValidateAccessToken: %v", err)
 	}
 
 	t.Run("client without subject", func(t *testing.T) {
-		token, _, err := p.Strategy.GenerateAccessToken(ctx, tokenRequest(oauth.FormatJWT, "", exp))
+		token, _, err := oauth.StrategyOf(p).GenerateAccessToken(ctx, tokenRequest(oauth.FormatJWT, "", exp))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -132,14 +132,14 @@ func TestJWTAccessToken(t *testing.T) {
 
 	t.Run("opaque client", func(t *testing.T) {
 		r := tokenRequest(oauth.FormatOpaque, "user-1", exp)
-		token, _, err := p.Strategy.GenerateAccessToken(ctx, r)
+		token, _, err := oauth.StrategyOf(p).GenerateAccessToken(ctx, r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if strings.Count(token, ".") == 2 {
 			t.Fatalf("opaque client got a JWT: %s", token)
 		}
-		if err := p.Strategy.ValidateAccessToken(ctx, r, token); err != nil {
+		if err := oauth.StrategyOf(p).ValidateAccessToken(ctx, r, token); err != nil {
 			t.Fatalf("ValidateAccessToken: %v", err)
 		}
 	})
@@ -171,7 +171,7 @@ func TestJWTAccessTokenTampered(t *testing.T) {
 	}
 	exp := time.Now().Add(time.Hour)
 	r := tokenRequest(oauth.FormatJWT, "user-1", exp)
-	good, _, err := p.Strategy.GenerateAccessToken(ctx, r)
+	good, _, err := oauth.StrategyOf(p).GenerateAccessToken(ctx, r)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestJWTAccessTokenTampered(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			err := p.Strategy.ValidateAccessToken(ctx, r, tc.token)
+			err := oauth.StrategyOf(p).ValidateAccessToken(ctx, r, tc.token)
 			if !errors.Is(err, tc.wantErr) {
 				t.Fatalf("ValidateAccessToken: got %v, want %v", err, tc.wantErr)
 			}
@@ -228,11 +228,11 @@ func TestJWTAccessTokenTampered(t *testing.T) {
 
 	t.Run("expired by its session", func(t *testing.T) {
 		r := tokenRequest(oauth.FormatJWT, "user-1", time.Now().Add(-time.Minute))
-		token, _, err := p.Strategy.GenerateAccessToken(ctx, r)
+		token, _, err := oauth.StrategyOf(p).GenerateAccessToken(ctx, r)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := p.Strategy.ValidateAccessToken(ctx, r, token); !errors.Is(err, fosite.ErrTokenExpired) {
+		if err := oauth.StrategyOf(p).ValidateAccessToken(ctx, r, token); !errors.Is(err, fosite.ErrTokenExpired) {
 			t.Fatalf("ValidateAccessToken: got %v, want %v", err, fosite.ErrTokenExpired)
 		}
 	})

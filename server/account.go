@@ -206,7 +206,7 @@ func (s *Server) loginRows(r *http.Request, events []models.LoginEvent) []loginR
 			return n
 		}
 		n := id
-		if c, err := s.Provider.Store.GetClient(r.Context(), id); err == nil {
+		if c, err := s.Provider.Client(r.Context(), id); err == nil {
 			if ac, ok := oauth.ClientOf(c); ok && ac.Name != "" {
 				n = ac.Name + " (" + id + ")"
 			}

@@ -27,7 +27,7 @@ func newBenchServer(b *testing.B, kind string) (http.Handler, string) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	hash, _ := p.Hasher.Hash(context.Background(), []byte(sec))
+	hash, _ := p.Secrets.Hash(context.Background(), []byte(sec))
 	c := models.Client{ID: "bench", Name: "bench", SecretHash: string(hash), GrantTypes: []string{"client_credentials"}, Scopes: []string{"profile"}, AccessTokenFormat: "opaque"}
 	if err := db.Create(&c).Error; err != nil {
 		b.Fatal(err)

@@ -112,7 +112,7 @@ func writeTagged(w http.ResponseWriter, r *http.Request, contentType, cacheContr
 // so it is cached briefly.
 func (s *Server) handleJWKS() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, tag, err := s.Provider.Keys.JWKSWithETag(r.Context())
+		body, tag, err := s.Provider.JWKS(r.Context())
 		if err != nil {
 			writeError(w, r, s.Logger, err)
 			return

@@ -49,7 +49,7 @@ func (s *Server) clientNameFor(r *http.Request, returnTo string) string {
 	if err != nil || u.Path != "/oauth2/authorize" {
 		return ""
 	}
-	c, err := s.Provider.Store.GetClient(r.Context(), u.Query().Get("client_id"))
+	c, err := s.Provider.Client(r.Context(), u.Query().Get("client_id"))
 	if err != nil {
 		return ""
 	}

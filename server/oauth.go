@@ -146,7 +146,7 @@ func (s *Server) checkExactRedirect(r *http.Request) error {
 	if redirect == "" {
 		return nil
 	}
-	c, err := s.Provider.Store.GetClient(r.Context(), r.Form.Get("client_id"))
+	c, err := s.Provider.Client(r.Context(), r.Form.Get("client_id"))
 	if err != nil || c.IsPublic() {
 		return nil // fosite answers an unknown client itself
 	}

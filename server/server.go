@@ -30,13 +30,36 @@ type Users interface {
 	ChangeOwnPassword(ctx context.Context, userID, exceptSession, current, newPassword string) error
 }
 
+// Provider is what the HTTP layer needs of the OAuth provider
+// (oauth.Provider). Its methods hold the transactions a request needs; the
+// HTTP layer never sees the store.
+type Provider interface {
+	NewAuthorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error)
+	Authorize(ctx context.Context, ar fosite.AuthorizeRequester, session fosite.Session) (fosite.AuthorizeResponder, error)
+	WriteAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error)
+	WriteAuthorizeResponse(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, resp fosite.AuthorizeResponder)
+	Token(ctx context.Context, r *http.Request, session fosite.Session) (fosite.AccessRequester, fosite.AccessResponder, error)
+	WriteAccessError(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, err error)
+	WriteAccessResponse(ctx context.Context, w http.ResponseWriter, ar fosite.AccessRequester, resp fosite.AccessResponder)
+	NewIntrospectionRequest(ctx context.Context, r *http.Request, session fosite.Session) (fosite.IntrospectionResponder, error)
+	WriteIntrospectionError(ctx context.Context, w http.ResponseWriter, err error)
+	WriteIntrospectionResponse(ctx context.Context, w http.ResponseWriter, resp fosite.IntrospectionResponder)
+	NewRevocationRequest(ctx context.Context, r *http.Request) error
+	WriteRevocationResponse(ctx context.Context, w http.ResponseWriter, err error)
+	IntrospectToken(ctx context.Context, token string, use fosite.TokenType, session fosite.Session, scopes ...string) (fosite.TokenUse, fosite.AccessRequester, error)
+	Client(ctx context.Context, id string) (fosite.Client, error)
+	JWKS(ctx context.Context) ([]byte, string, error)
+}
+
+var _ Provider = (*oauth.Provider)(nil)
+
 // Deps are the parts the public server is built from.
 type Deps struct {
 	Logger   *slog.Logger
 	Config   config.Config
 	Store    Store
 	Keys     *keyring.Keyring
-	Provider *oauth.Provider
+	Provider Provider
 	Users    Users
 	ClientIP *clientip.Resolver
 	// Ready reports whether the server can serve (the database answers).

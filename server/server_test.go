@@ -9,14 +9,10 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/config"
-	"github.com/authgate/authgate/internal/accounts"
-	"github.com/authgate/authgate/internal/clientip"
-	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/app"
 	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
-	"github.com/authgate/authgate/oauth"
-	"github.com/authgate/authgate/server"
 )
 
 const (
@@ -26,55 +22,38 @@ const (
 
 // newTestServer builds the public handler on a fresh SQLite database, the way
 // serve does, with the issuer fixed so its documents are reproducible.
-func newTestServer(t *testing.T, edit func(*config.Config)) (http.Handler, *oauth.Provider) {
+func newTestServer(t *testing.T, edit func(*config.Config)) (http.Handler, *app.App) {
 	t.Helper()
-	h, p, _ := newServerOn(t, "sqlite", edit)
-	return h, p
+	h, a, _ := newServerOn(t, "sqlite", edit)
+	return h, a
 }
 
-// newServerOn builds the public handler on a fresh database of the given
-// kind and returns it with its provider and database.
-func newServerOn(t testing.TB, kind string, edit func(*config.Config)) (http.Handler, *oauth.Provider, *gorm.DB) {
+// newServerOn builds the application on a fresh database of the given kind
+// through the composition root, and returns its public handler, the
+// application and the database.
+func newServerOn(t testing.TB, kind string, edit func(*config.Config)) (http.Handler, *app.App, *gorm.DB) {
 	t.Helper()
-	ctx := context.Background()
 	cfg := config.Default()
 	cfg.Issuer = goldenIssuer
 	cfg.Secret = goldenSecret
+	cfg.AdminURL = "http://127.0.0.1:1"
+	cfg.DatabaseURL = testdb.URL(t, kind)
+	cfg.Mail.Outbox = t.TempDir()
 	if edit != nil {
 		edit(&cfg)
 	}
-	db := testdb.Open(t, kind)
-	kr, err := keyring.New([]byte(cfg.Secret))
+	a, err := app.New(context.Background(), cfg, app.Options{Argon2: &password.Params{Time: 1, Memory: 8192, Threads: 1}})
+	if err != nil {
+		t.Fatalf("app.New: %v", err)
+	}
+	t.Cleanup(func() { _ = a.Close() })
+	// The tests' own connection, for rows no service writes.
+	db, err := storage.Open(context.Background(), cfg.DatabaseURL, storage.Options{MaxOpenConns: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := password.NewHasher(password.Params{Time: 1, Memory: 8192, Threads: 1}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys := oauth.NewKeyManager(storage.New(db), kr, cfg.TokenRetention())
-	if err := keys.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
-	provider := oauth.NewProvider(oauth.Settings{
-		Issuer:                cfg.Issuer,
-		AccessTokenLifespan:   cfg.AccessTokenLifespan,
-		RefreshTokenLifespan:  cfg.RefreshTokenLifespan,
-		AuthorizeCodeLifespan: cfg.AuthorizeCodeLifespan,
-		IDTokenLifespan:       cfg.IDTokenLifespan,
-	}, oauth.NewStore(storage.New(db), kr, nil), keys, kr, &oauth.SecretHasher{Keys: kr, Argon2: hasher})
-	h, err := server.New(server.Deps{
-		Config:   cfg,
-		Store:    storage.New(db),
-		Keys:     kr,
-		Provider: provider,
-		Users:    accounts.New(storage.New(db), kr, hasher, accounts.Options{LockoutThreshold: cfg.LockoutThreshold, LockoutDuration: cfg.LockoutDuration}),
-		ClientIP: clientip.New(nil, clientip.AnyHeader),
-	})
-	if err != nil {
-		t.Fatalf("server.New: %v", err)
-	}
-	return h, provider, db
+	t.Cleanup(func() { _ = storage.Close(db) })
+	return a.Public, a, db
 }
 
 // serveGET serves one GET request.

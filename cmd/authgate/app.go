@@ -10,12 +10,8 @@ import (
 	"strings"
 
 	"github.com/authgate/authgate/config"
-	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/app"
 	"github.com/authgate/authgate/internal/keyring"
-	"github.com/authgate/authgate/internal/metrics"
-	"github.com/authgate/authgate/internal/password"
-	"github.com/authgate/authgate/internal/signin"
-	"github.com/authgate/authgate/internal/storage"
 )
 
 // flags is a command's flag set with the flags every command shares.
@@ -79,19 +75,6 @@ func helpOrErr(err error) error {
 	return err
 }
 
-// app holds what commands work with, opened from the one configuration.
-type app struct {
-	cfg      config.Config
-	logger   *slog.Logger
-	store    *storage.Store
-	keyring  *keyring.Keyring
-	hasher   *password.Hasher
-	accounts *accounts.Service
-	// metrics counts what serve exposes at /metrics; the sign-in core
-	// reports its lockouts to it.
-	metrics *metrics.Metrics
-}
-
 func newLogger(w io.Writer, level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
@@ -118,10 +101,10 @@ func loadConfig(env *cliEnv, path string, logger *slog.Logger) (config.Config, e
 	return cfg, nil
 }
 
-// openApp loads the configuration and opens the database. migrate runs
-// the schema migration first (serve and migrate do; the other commands
-// expect a migrated database but migrating is idempotent, so they do too).
-func openApp(ctx context.Context, env *cliEnv, configPath string) (*app, func(), error) {
+// openApp loads the configuration and builds the application through the
+// composition root, which opens and migrates the database (serve and
+// migrate need that; for the other commands migrating is idempotent).
+func openApp(ctx context.Context, env *cliEnv, configPath string) (*app.App, func(), error) {
 	boot := newLogger(env.stderr, "info")
 	cfg, err := loadConfig(env, configPath, boot)
 	if err != nil {
@@ -131,44 +114,11 @@ func openApp(ctx context.Context, env *cliEnv, configPath string) (*app, func(),
 	if !env.serving && !cfg.LogLevelSet && (level == "info" || level == "debug") {
 		level = "warn"
 	}
-	logger := newLogger(env.stderr, level)
-	store, err := storage.OpenStore(ctx, cfg.DatabaseURL, storage.Options{MaxOpenConns: cfg.DBMaxOpenConns, Logger: logger})
+	a, err := app.New(ctx, cfg, app.Options{Logger: newLogger(env.stderr, level)})
 	if err != nil {
 		return nil, nil, err
 	}
-	closeDB := func() { _ = store.Close() }
-	if err := store.Migrate(ctx); err != nil {
-		closeDB()
-		return nil, nil, err
-	}
-	keyring, err := keyring.New([]byte(cfg.Secret))
-	if err != nil {
-		closeDB()
-		return nil, nil, err
-	}
-	hasher, err := password.NewHasher(password.Params{Time: cfg.Argon2.Time, Memory: cfg.Argon2.Memory, Threads: cfg.Argon2.Threads}, cfg.Argon2.MaxConcurrent)
-	if err != nil {
-		closeDB()
-		return nil, nil, err
-	}
-	sqlDB, err := store.SQLDB()
-	if err != nil {
-		closeDB()
-		return nil, nil, err
-	}
-	m := metrics.New(sqlDB)
-	a := &app{
-		cfg: cfg, logger: logger, store: store, keyring: keyring, hasher: hasher, metrics: m,
-		accounts: accounts.New(store, keyring, hasher, accounts.Options{
-			Organization:     cfg.Organization,
-			LockoutThreshold: cfg.LockoutThreshold,
-			LockoutDuration:  cfg.LockoutDuration,
-			Logger:           logger,
-			// Every lock the sign-in core starts, on any channel.
-			OnLockout: func(ch signin.Channel) { m.Lockout(ch.String()) },
-		}),
-	}
-	return a, closeDB, nil
+	return a, func() { _ = a.Close() }, nil
 }
 
 // cliActor names the person at the terminal in the audit log.

@@ -2,15 +2,14 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/app"
 	"github.com/authgate/authgate/internal/clients"
-	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )
@@ -24,33 +23,6 @@ func cmdClients(ctx context.Context, env *cliEnv, args []string) error {
 		{"rotate-secret", "replace a client's secret and print the new one once", cmdClientsRotate},
 		{"legacy", "control the legacy password grant: enable, disable, sunset, report", cmdClientsLegacy},
 	}, args)
-}
-
-func newClientService(a *app) *clients.Service {
-	return clientServiceOn(a, oauth.NewStore(a.store, a.keyring, a.logger))
-}
-
-// clientServiceOn returns the client service the server and every command
-// use: a change to a client drops it from store's cache and, when the
-// client may no longer use the legacy grant (switched off, past its
-// sunset), revokes the grants the legacy grant issued to it.
-func clientServiceOn(a *app, store *oauth.Store) *clients.Service {
-	var svc *clients.Service
-	revoker := &legacy.Revoker{Grants: store, Disabled: a.cfg.LegacyGrantDisabled, Logger: a.logger}
-	svc = clients.New(a.store, &oauth.SecretHasher{Keys: a.keyring, Argon2: a.hasher}, clients.Options{Changed: func(id string) {
-		store.ForgetClient(id)
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		c, err := svc.Get(ctx, id)
-		if err == nil {
-			err = revoker.Client(ctx, c)
-		}
-		if err != nil && !errors.Is(err, clients.ErrNotFound) {
-			a.logger.Warn("revoke the legacy grant's tokens after a client change", "client_id", id, "error", err)
-		}
-	}})
-	revoker.Clients = svc
-	return svc
 }
 
 // createdClientJSON is what "clients create --json" prints: the client
@@ -81,8 +53,8 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		c, secret, err := newClientService(a).Create(ctx, cliActor(env), clients.NewClient{
+	return withApp(ctx, env, f, func(a *app.App) error {
+		c, secret, err := a.Clients.Create(ctx, cliActor(env), clients.NewClient{
 			Name:              *name,
 			GrantTypes:        splitList(*grants),
 			RedirectURIs:      splitList(*redirects),
@@ -116,8 +88,8 @@ func cmdClientsList(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		list, err := newClientService(a).List(ctx)
+	return withApp(ctx, env, f, func(a *app.App) error {
+		list, err := a.Clients.List(ctx)
 		if err != nil {
 			return err
 		}
@@ -138,8 +110,8 @@ func cmdClientsGet(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return helpOrErr(err)
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		c, err := newClientService(a).Get(ctx, pos[0])
+	return withApp(ctx, env, f, func(a *app.App) error {
+		c, err := a.Clients.Get(ctx, pos[0])
 		if err != nil {
 			return err
 		}
@@ -171,8 +143,8 @@ func cmdClientsDelete(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return helpOrErr(err)
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		if err := newClientService(a).Delete(ctx, cliActor(env), pos[0]); err != nil {
+	return withApp(ctx, env, f, func(a *app.App) error {
+		if err := a.Clients.Delete(ctx, cliActor(env), pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.stdout, "Deleted client %s with its tokens and consents.\n", pos[0])
@@ -187,8 +159,8 @@ func cmdClientsRotate(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return helpOrErr(err)
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		secret, err := newClientService(a).RotateSecret(ctx, cliActor(env), pos[0])
+	return withApp(ctx, env, f, func(a *app.App) error {
+		secret, err := a.Clients.RotateSecret(ctx, cliActor(env), pos[0])
 		if err != nil {
 			return err
 		}
@@ -221,8 +193,8 @@ func cmdLegacySet(ctx context.Context, env *cliEnv, args []string, enabled bool)
 	if err != nil {
 		return helpOrErr(err)
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		c, err := newClientService(a).SetLegacy(ctx, cliActor(env), pos[0], enabled)
+	return withApp(ctx, env, f, func(a *app.App) error {
+		c, err := a.Clients.SetLegacy(ctx, cliActor(env), pos[0], enabled)
 		if err != nil {
 			return err
 		}
@@ -236,7 +208,7 @@ func cmdLegacySet(ctx context.Context, env *cliEnv, args []string, enabled bool)
 		if c.LegacySunset != nil && !time.Now().Before(*c.LegacySunset) {
 			fmt.Fprintf(env.stdout, "Note: its sunset (%s) has passed, so the grant is still refused; 'authgate clients legacy sunset %s none' clears it.\n", fmtTime(*c.LegacySunset), c.ID)
 		}
-		if a.cfg.LegacyGrantDisabled {
+		if a.Config.LegacyGrantDisabled {
 			fmt.Fprintln(env.stdout, "Note: the legacy grant is switched off for every client by legacy_grant_disabled (AUTHGATE_LEGACY_GRANT_DISABLED).")
 		}
 		return nil
@@ -268,8 +240,8 @@ func cmdLegacySunset(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		c, err := newClientService(a).SetSunset(ctx, cliActor(env), pos[0], at)
+	return withApp(ctx, env, f, func(a *app.App) error {
+		c, err := a.Clients.SetSunset(ctx, cliActor(env), pos[0], at)
 		if err != nil {
 			return err
 		}
@@ -291,8 +263,8 @@ func cmdLegacyReport(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		rows, err := a.accounts.LegacyReport(ctx)
+	return withApp(ctx, env, f, func(a *app.App) error {
+		rows, err := a.Accounts.LegacyReport(ctx)
 		if err != nil {
 			return err
 		}

@@ -9,6 +9,8 @@ import (
 	"text/tabwriter"
 	"time"
 	"unicode"
+
+	"github.com/authgate/authgate/internal/app"
 )
 
 // The helpers below serve every administrative command (clients, users,
@@ -94,7 +96,7 @@ func checkLimit(env *cliEnv, f *flags, limit int) error {
 }
 
 // withApp opens the app from the command's settings, runs fn and closes it.
-func withApp(ctx context.Context, env *cliEnv, f *flags, fn func(a *app) error) error {
+func withApp(ctx context.Context, env *cliEnv, f *flags, fn func(a *app.App) error) error {
 	a, closeApp, err := openApp(ctx, env, f.configPath)
 	if err != nil {
 		return err

@@ -19,13 +19,12 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/app"
 	"github.com/authgate/authgate/internal/keyring"
-	"github.com/authgate/authgate/internal/password"
-	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
-	"github.com/authgate/authgate/oauth"
 )
 
 // testSecret is the system secret of servers started by tests.
@@ -42,6 +41,7 @@ type instance struct {
 	cancel   context.CancelFunc
 	done     chan error
 	stderr   *syncBuffer
+	app      *app.App
 	keyring  *keyring.Keyring
 	accounts *accounts.Service
 	db       *testDB
@@ -111,17 +111,19 @@ func startServer(t *testing.T, dbURL string, extra map[string]string) *instance 
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	in.keyring, _ = keyring.New([]byte(testSecret))
-	db, err := storage.Open(context.Background(), dbURL, storage.Options{MaxOpenConns: 4})
+	// The test's own view of the server's database, built the way the
+	// server is (its background work is not run).
+	cfg, err := config.Load(func(k string) string { return env[k] }, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = storage.Close(db) })
-	hasher, err := password.NewHasher(password.Params{Time: 1, Memory: 8192, Threads: 1}, 0)
+	cfg.DBMaxOpenConns = 4
+	in.app, err = app.New(context.Background(), cfg, app.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	in.accounts = accounts.New(storage.New(db), in.keyring, hasher, accounts.Options{Organization: "Acme", LockoutThreshold: 10, LockoutDuration: 15 * time.Minute})
+	t.Cleanup(func() { _ = in.app.Close() })
+	in.keyring, in.accounts = in.app.Keyring, in.app.Accounts
 	in.db = &testDB{url: dbURL}
 	return in
 }
@@ -153,22 +155,16 @@ func (in *instance) createUser(username, pw string, admin bool) models.User {
 // createClient stores a client directly and returns its secret.
 func (in *instance) createClient(c models.Client) string {
 	in.t.Helper()
-	db, err := storage.Open(context.Background(), in.dbURL, storage.Options{MaxOpenConns: 1})
-	if err != nil {
-		in.t.Fatal(err)
-	}
-	defer storage.Close(db)
 	sec := ""
 	if !c.Public {
 		sec, _ = keyring.RandomString(32)
-		h := &oauth.SecretHasher{Keys: in.keyring}
-		hash, _ := h.Hash(context.Background(), []byte(sec))
+		hash, _ := in.app.Secrets.Hash(context.Background(), []byte(sec))
 		c.SecretHash = string(hash)
 	}
 	if c.AccessTokenFormat == "" {
 		c.AccessTokenFormat = "opaque"
 	}
-	if err := db.Create(&c).Error; err != nil {
+	if err := in.app.Store.CreateClient(context.Background(), &c); err != nil {
 		in.t.Fatalf("create client: %v", err)
 	}
 	return sec

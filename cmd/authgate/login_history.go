@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/app"
 	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/models"
 )
@@ -61,8 +62,8 @@ func cmdLoginHistory(ctx context.Context, env *cliEnv, args []string) error {
 	if since > 0 {
 		filter.Since = time.Now().Add(-since)
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		events, total, err := a.accounts.ListLogins(ctx, filter)
+	return withApp(ctx, env, f, func(a *app.App) error {
+		events, total, err := a.Accounts.ListLogins(ctx, filter)
 		if err != nil {
 			return err
 		}

@@ -6,28 +6,10 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/authgate/authgate/internal/app"
 	"github.com/authgate/authgate/internal/mail"
 	"github.com/authgate/authgate/models"
 )
-
-// newMailSender builds the outbox's sender from the configuration: SMTP
-// when a host is set, else files in the outbox folder. serve runs it; the
-// mail commands only list and requeue through it.
-func newMailSender(a *app) (*mail.Sender, error) {
-	cfg := a.cfg.Mail
-	var transport mail.Transport
-	if cfg.SMTPHost != "" {
-		transport = mail.NewSMTPTransport(mail.SMTPOptions{
-			Host: cfg.SMTPHost, Port: cfg.SMTPPort, TLS: cfg.SMTPTLS,
-			Username: cfg.SMTPUsername, Password: cfg.SMTPPassword,
-		})
-	} else {
-		transport = mail.NewFileTransport(cfg.Outbox)
-	}
-	return mail.NewSender(a.store, a.keyring, transport, mail.SenderOptions{
-		From: cfg.From, PollInterval: cfg.PollInterval, MaxAttempts: cfg.MaxAttempts, Logger: a.logger,
-	})
-}
 
 // maxRetryAll bounds one "mail retry --all": a failure that keeps coming
 // back should be looked at, not requeued forever by one command.
@@ -50,11 +32,8 @@ func cmdMailFailed(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkLimit(env, f, *limit); err != nil {
 		return err
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		sender, err := newMailSender(a)
-		if err != nil {
-			return err
-		}
+	return withApp(ctx, env, f, func(a *app.App) error {
+		sender := a.Sender
 		failed, err := sender.ListFailed(ctx, *limit)
 		if err != nil {
 			return err
@@ -90,18 +69,15 @@ func cmdMailRetry(ctx context.Context, env *cliEnv, args []string) error {
 		f.Usage()
 		return errUsage
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		sender, err := newMailSender(a)
-		if err != nil {
-			return err
-		}
+	return withApp(ctx, env, f, func(a *app.App) error {
+		sender := a.Sender
 		// The sender keeps no audit log: the entry is written here, once
 		// the message is back in the queue.
 		retry := func(id uint64) error {
 			if err := sender.Retry(ctx, id); err != nil {
 				return err
 			}
-			return a.store.Audit(ctx, cliActor(env), mail.ActionRetry, strconv.FormatUint(id, 10), "")
+			return a.Store.Audit(ctx, cliActor(env), mail.ActionRetry, strconv.FormatUint(id, 10), "")
 		}
 		if !*all {
 			if err := retry(id); err != nil {

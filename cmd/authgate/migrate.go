@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-
-	"github.com/authgate/authgate/oauth"
 )
 
 func cmdMigrate(ctx context.Context, env *cliEnv, args []string) error {
@@ -12,15 +10,12 @@ func cmdMigrate(ctx context.Context, env *cliEnv, args []string) error {
 	if err := f.parse(env, args); err != nil {
 		return helpOrErr(err)
 	}
-	a, closeApp, err := openApp(ctx, env, f.configPath)
+	_, closeApp, err := openApp(ctx, env, f.configPath)
 	if err != nil {
 		return err
 	}
 	defer closeApp()
-	km := oauth.NewKeyManager(a.store, a.keyring, a.cfg.TokenRetention())
-	if err := km.Ensure(ctx); err != nil {
-		return err
-	}
+	// Building the application made the first signing key if there was none.
 	fmt.Fprintln(env.stdout, "database schema is up to date")
 	return nil
 }
@@ -47,16 +42,13 @@ func cmdKeys(ctx context.Context, env *cliEnv, args []string) error {
 		return err
 	}
 	defer closeApp()
-	km := oauth.NewKeyManager(a.store, a.keyring, a.cfg.TokenRetention())
+	km := a.Keys
 	if sub == "rotate" {
-		if err := km.Ensure(ctx); err != nil {
-			return err
-		}
 		kid, err := km.Rotate(ctx, cliActor(env))
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "new signing key %s is current; the previous key stays in the JWKS for %s\n", kid, a.cfg.TokenRetention())
+		fmt.Fprintf(env.stdout, "new signing key %s is current; the previous key stays in the JWKS for %s\n", kid, a.Config.TokenRetention())
 		return nil
 	}
 	keys, err := km.List(ctx)

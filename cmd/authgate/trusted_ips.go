@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/authgate/authgate/internal/app"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/models"
 )
@@ -24,8 +25,8 @@ func cmdTrustedIPsAdd(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return helpOrErr(err)
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		r, err := trustedips.New(a.store).Add(ctx, cliActor(env), pos[0], *description)
+	return withApp(ctx, env, f, func(a *app.App) error {
+		r, err := a.Trust.Add(ctx, cliActor(env), pos[0], *description)
 		if err != nil {
 			return err
 		}
@@ -44,8 +45,8 @@ func cmdTrustedIPsList(ctx context.Context, env *cliEnv, args []string) error {
 	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		ranges, err := trustedips.New(a.store).List(ctx)
+	return withApp(ctx, env, f, func(a *app.App) error {
+		ranges, err := a.Trust.List(ctx)
 		if err != nil {
 			return err
 		}
@@ -65,8 +66,8 @@ func cmdTrustedIPsRemove(ctx context.Context, env *cliEnv, args []string) error 
 	if err != nil {
 		return helpOrErr(err)
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		if err := trustedips.New(a.store).Remove(ctx, cliActor(env), pos[0]); err != nil {
+	return withApp(ctx, env, f, func(a *app.App) error {
+		if err := a.Trust.Remove(ctx, cliActor(env), pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.stdout, "Trusted range %s removed.\n", strings.TrimSpace(pos[0]))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/app"
 	"github.com/authgate/authgate/models"
 )
 
@@ -91,8 +92,8 @@ func cmdUsersCreate(ctx context.Context, env *cliEnv, args []string) error {
 	if err != nil {
 		return err
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		u, err := a.accounts.CreateUser(ctx, cliActor(env), accounts.NewUser{
+	return withApp(ctx, env, f, func(a *app.App) error {
+		u, err := a.Accounts.CreateUser(ctx, cliActor(env), accounts.NewUser{
 			Username: *username, Email: *email, Name: *name, Password: pw, Admin: *admin,
 		})
 		if err != nil {
@@ -118,8 +119,8 @@ func cmdUsersList(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkLimit(env, f, *limit); err != nil {
 		return err
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		users, total, err := a.accounts.ListUsers(ctx, accounts.ListFilter{Query: *query, Limit: *limit})
+	return withApp(ctx, env, f, func(a *app.App) error {
+		users, total, err := a.Accounts.ListUsers(ctx, accounts.ListFilter{Query: *query, Limit: *limit})
 		if err != nil {
 			return err
 		}
@@ -162,19 +163,19 @@ func userArg(env *cliEnv, f *flags, args []string) (string, error) {
 
 // withUser runs a command that takes only USERNAME: fn runs with the app
 // open.
-func withUser(ctx context.Context, env *cliEnv, f *flags, args []string, fn func(a *app, username string) error) error {
+func withUser(ctx context.Context, env *cliEnv, f *flags, args []string, fn func(a *app.App, username string) error) error {
 	username, err := userArg(env, f, args)
 	if err != nil {
 		return helpOrErr(err)
 	}
-	return withApp(ctx, env, f, func(a *app) error { return fn(a, username) })
+	return withApp(ctx, env, f, func(a *app.App) error { return fn(a, username) })
 }
 
 func cmdUsersGet(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "users get", "USERNAME [--json]")
 	asJSON := f.jsonFlag()
-	return withUser(ctx, env, f, args, func(a *app, username string) error {
-		u, err := a.accounts.GetUser(ctx, username)
+	return withUser(ctx, env, f, args, func(a *app.App, username string) error {
+		u, err := a.Accounts.GetUser(ctx, username)
 		if err != nil {
 			return err
 		}
@@ -196,8 +197,8 @@ func cmdUsersGet(ctx context.Context, env *cliEnv, args []string) error {
 
 func cmdUsersDelete(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "users delete", "USERNAME")
-	return withUser(ctx, env, f, args, func(a *app, username string) error {
-		if err := a.accounts.DeleteUser(ctx, cliActor(env), username); err != nil {
+	return withUser(ctx, env, f, args, func(a *app.App, username string) error {
+		if err := a.Accounts.DeleteUser(ctx, cliActor(env), username); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.stdout, "Deleted user %s with their sessions and consents.\n", strings.ToLower(username))
@@ -216,11 +217,11 @@ func cmdUsersSetPassword(ctx context.Context, env *cliEnv, args []string) error 
 	if err != nil {
 		return err
 	}
-	return withApp(ctx, env, f, func(a *app) error {
-		if err := a.accounts.SetPassword(ctx, cliActor(env), username, pw); err != nil {
+	return withApp(ctx, env, f, func(a *app.App) error {
+		if err := a.Accounts.SetPassword(ctx, cliActor(env), username, pw); err != nil {
 			return err
 		}
-		u, err := a.accounts.GetUser(ctx, username)
+		u, err := a.Accounts.GetUser(ctx, username)
 		if err != nil {
 			return err
 		}
@@ -231,11 +232,11 @@ func cmdUsersSetPassword(ctx context.Context, env *cliEnv, args []string) error 
 
 func cmdUsersResetToken(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "users reset-token", "USERNAME")
-	return withUser(ctx, env, f, args, func(a *app, username string) error {
-		if err := a.accounts.ResetToken(ctx, cliActor(env), username, false); err != nil {
+	return withUser(ctx, env, f, args, func(a *app.App, username string) error {
+		if err := a.Accounts.ResetToken(ctx, cliActor(env), username, false); err != nil {
 			return err
 		}
-		u, err := a.accounts.GetUser(ctx, username)
+		u, err := a.Accounts.GetUser(ctx, username)
 		if err != nil {
 			return err
 		}
@@ -246,8 +247,8 @@ func cmdUsersResetToken(ctx context.Context, env *cliEnv, args []string) error {
 
 func cmdUsersUnlock(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "users unlock", "USERNAME")
-	return withUser(ctx, env, f, args, func(a *app, username string) error {
-		if err := a.accounts.Unlock(ctx, cliActor(env), username); err != nil {
+	return withUser(ctx, env, f, args, func(a *app.App, username string) error {
+		if err := a.Accounts.Unlock(ctx, cliActor(env), username); err != nil {
 			return err
 		}
 		fmt.Fprintf(env.stdout, "Cleared the failure counters and lockouts of %s.\n", strings.ToLower(username))

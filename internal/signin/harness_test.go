@@ -105,8 +105,8 @@ func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter in
 	// limit in front of it has its own attack test (e2e).
 	cfg.RateLimit.PerMinute = 0
 	p := oauth.NewProvider(oauth.Settings{Issuer: cfg.Issuer, AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
-		store, km, keys, sh, func(p *oauth.Provider) fosite.TokenEndpointHandler {
-			return legacy.New(p, acc, trustedips.New(storage.New(db)), false, nil)
+		store, km, keys, sh, func(fc *fosite.Config, st *oauth.Store, strategy *oauth.TokenStrategy) fosite.TokenEndpointHandler {
+			return legacy.New(fc, st, strategy, acc, trustedips.New(storage.New(db)), false, nil)
 		})
 	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keys, Provider: p, Users: acc, ClientIP: clientip.New(nil, clientip.AnyHeader)})
 	if err != nil {

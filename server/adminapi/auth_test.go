@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -143,9 +145,21 @@ func TestAuthenticationPrincipals(t *testing.T) {
 		})
 
 		t.Run("an expired token is refused", func(t *testing.T) {
-			e.provider.Config.AccessTokenLifespan = time.Second
-			tok := e.clientCredentials(t, e.automation.ID, e.automationSecret, oauth.AdminScope).AccessToken
-			e.provider.Config.AccessTokenLifespan = time.Hour
+			// Minted by a provider whose tokens live one second, on the same
+			// store: the API's provider finds it expired.
+			short := e.newProvider(time.Second)
+			form := url.Values{"grant_type": {"client_credentials"}, "scope": {oauth.AdminScope}}
+			req := httptest.NewRequest(http.MethodPost, "/oauth2/token", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.SetBasicAuth(e.automation.ID, e.automationSecret)
+			if err := req.ParseForm(); err != nil {
+				t.Fatal(err)
+			}
+			_, resp, err := short.Token(req.Context(), req, oauth.NewSession(""))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok := resp.GetAccessToken()
 			time.Sleep(2100 * time.Millisecond)
 			e.do(t, "GET", "/admin/api/clients", tok, nil).wantError(t, http.StatusUnauthorized, codeInvalidToken, "")
 		})

@@ -93,6 +93,10 @@ type env struct {
 	noScopeToken string // client credentials without authgate:admin
 	scopelessAdm string // password grant for root without authgate:admin
 
+	// newProvider builds a provider like provider with another access
+	// token lifespan.
+	newProvider func(accessLifespan time.Duration) *oauth.Provider
+
 	mu        sync.Mutex
 	responses []string // every admin API response body, for secret checks
 }
@@ -129,15 +133,20 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 	e.issuer = "http://" + public.Listener.Addr().String()
 	store := oauth.NewStore(storage.New(db), e.keys, logger)
 	e.clients = clients.New(storage.New(db), secretHasher, clients.Options{Changed: store.ForgetClient})
-	e.provider = oauth.NewProvider(oauth.Settings{
-		Issuer:                e.issuer,
-		AccessTokenLifespan:   time.Hour,
-		RefreshTokenLifespan:  24 * time.Hour,
-		AuthorizeCodeLifespan: 10 * time.Minute,
-		IDTokenLifespan:       time.Hour,
-	}, store, e.km, e.keys, secretHasher, func(p *oauth.Provider) fosite.TokenEndpointHandler {
-		return legacy.New(p, e.accounts, e.trust, false, logger)
-	})
+	// newProvider builds the provider on the harness's parts; a test may
+	// build one with another access token lifespan.
+	e.newProvider = func(accessLifespan time.Duration) *oauth.Provider {
+		return oauth.NewProvider(oauth.Settings{
+			Issuer:                e.issuer,
+			AccessTokenLifespan:   accessLifespan,
+			RefreshTokenLifespan:  24 * time.Hour,
+			AuthorizeCodeLifespan: 10 * time.Minute,
+			IDTokenLifespan:       time.Hour,
+		}, store, e.km, e.keys, secretHasher, func(fc *fosite.Config, st *oauth.Store, strategy *oauth.TokenStrategy) fosite.TokenEndpointHandler {
+			return legacy.New(fc, st, strategy, e.accounts, e.trust, false, logger)
+		})
+	}
+	e.provider = e.newProvider(time.Hour)
 	cfg := config.Default()
 	cfg.Issuer = e.issuer
 	publicHandler, err := server.New(server.Deps{

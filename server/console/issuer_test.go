@@ -65,11 +65,12 @@ func TestRealIssuer(t *testing.T) {
 		}
 		hasher := &oauth.SecretHasher{Keys: keyring, Argon2: pw}
 		ranges := trustedips.New(storage.New(db))
+		tokens := oauth.NewStore(storage.New(db), keyring, nil)
 		provider := oauth.NewProvider(oauth.Settings{
 			Issuer: cfg.Issuer, AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour,
 			AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour,
-		}, oauth.NewStore(storage.New(db), keyring, nil), keys, keyring, hasher, func(p *oauth.Provider) fosite.TokenEndpointHandler {
-			return legacy.New(p, accts, ranges, false, nil)
+		}, tokens, keys, keyring, hasher, func(fc *fosite.Config, st *oauth.Store, strategy *oauth.TokenStrategy) fosite.TokenEndpointHandler {
+			return legacy.New(fc, st, strategy, accts, ranges, false, nil)
 		})
 		public, err := server.New(server.Deps{
 			Config: cfg, Store: storage.New(db), Keys: keyring, Provider: provider, Users: accts, ClientIP: clientip.New(nil, clientip.AnyHeader),
@@ -80,7 +81,7 @@ func TestRealIssuer(t *testing.T) {
 		}
 		pub.Config.Handler = public
 		inProcess := 0
-		clientSvc := clients.New(storage.New(db), hasher, clients.Options{Changed: provider.Store.ForgetClient})
+		clientSvc := clients.New(storage.New(db), hasher, clients.Options{Changed: tokens.ForgetClient})
 		h, err := New(Deps{
 			Config: cfg, Store: storage.New(db), Keys: keyring, Accounts: accts, Clients: clientSvc, Trust: ranges,
 			TokenTransport: roundTripFunc(func(r *http.Request) (*http.Response, error) {

@@ -1,4 +1,4 @@
-package server_test
+package app_test
 
 import (
 	"context"
@@ -9,14 +9,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
-	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/app"
+	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/loadtest"
-	"github.com/authgate/authgate/internal/password"
-	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
-	"github.com/authgate/authgate/models"
 )
 
 // TestCodeFlowNeverStallsThePool runs the whole authorization code flow
@@ -45,68 +42,58 @@ func runCodeFlowUnderLoad(t *testing.T, kind string, pool, concurrency int) {
 		t.Fatal(err)
 	}
 	issuer := "http://" + ln.Addr().String()
-	h, p, db := newServerOn(t, kind, func(c *config.Config) {
-		c.Issuer = issuer
-		// 80 sign-ins queue for two argon2id slots at first: give them time,
-		// but less than the load tool waits.
-		c.RequestTimeout = 10 * time.Second
-		// Every sign-in comes from one address, for one user: no
-		// per-source limit, and a lockout threshold above the number of
-		// sign-ins in flight.
-		c.RateLimit.PerMinute = 0
-		c.LockoutThreshold = 1000
-	})
-	sqlDB, err := db.DB()
-	if err != nil {
-		t.Fatal(err)
+	cfg := testConfig(t, kind)
+	cfg.Issuer = issuer
+	cfg.DBMaxOpenConns = pool
+	// 80 sign-ins queue for two argon2id slots at first: give them time,
+	// but less than the load tool waits.
+	cfg.RequestTimeout = 10 * time.Second
+	// Every sign-in comes from one address, for one user: no per-source
+	// limit, and a lockout threshold above the number of sign-ins in
+	// flight.
+	cfg.RateLimit.PerMinute = 0
+	cfg.LockoutThreshold = 1000
+	// The keys are reloaded by the application's refresher as often as it
+	// can, and rotated once mid-run: the exchange signs ID tokens
+	// throughout.
+	a := newApp(t, cfg, app.Options{KeyRefresh: time.Millisecond})
+	if kind == "sqlite" {
+		// SQLite's pool is fixed at 4 connections; make it the one asked for.
+		sqlDB, err := a.Store.SQLDB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sqlDB.SetMaxOpenConns(pool)
 	}
-	sqlDB.SetMaxOpenConns(pool)
-	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: h}}
+	srv := &httptest.Server{Listener: ln, Config: &http.Server{Handler: a.Public}}
 	srv.Start()
 	t.Cleanup(srv.Close)
 
-	kr, err := keyring.New([]byte(goldenSecret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := password.NewHasher(password.Params{Time: 1, Memory: 8192, Threads: 1}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := accounts.New(storage.New(db), kr, hasher, accounts.Options{}).CreateUser(ctx, "test", accounts.NewUser{
+	if _, err := a.Accounts.CreateUser(ctx, "test", accounts.NewUser{
 		Username: "ada", Email: "ada@example.com", Password: "correct horse battery staple",
 	}); err != nil {
 		t.Fatal(err)
 	}
-	secret, err := keyring.RandomString(32)
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, err := p.Hasher.Hash(ctx, []byte(secret))
-	if err != nil {
-		t.Fatal(err)
-	}
 	const redirect = "http://127.0.0.1:1/callback"
-	if err := db.Create(&models.Client{
-		ID: "app", Name: "App", SecretHash: string(hash), RedirectURIs: []string{redirect},
-		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
-		Scopes: []string{"openid", "profile"}, AccessTokenFormat: "opaque",
-	}).Error; err != nil {
+	client, secret, err := a.Clients.Create(ctx, "test", clients.NewClient{
+		Name: "App", RedirectURIs: []string{redirect},
+		GrantTypes: []string{clients.GrantAuthorizationCode}, Scopes: []string{"openid", "profile"},
+	})
+	if err != nil {
 		t.Fatal(err)
 	}
 
-	// The keys are reloaded as often as the refresher can, and rotated
-	// once mid-run: the exchange signs ID tokens throughout.
 	runCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	go p.Keys.Run(runCtx, time.Millisecond, nil)
+	ran := make(chan struct{})
+	go func() { defer close(ran); a.Run(runCtx) }()
 	rotated := make(chan error, 1)
 	go func() {
 		select {
 		case <-runCtx.Done():
 			rotated <- nil
 		case <-time.After(300 * time.Millisecond):
-			_, err := p.Keys.Rotate(runCtx, "test")
+			_, err := a.Keys.Rotate(runCtx, "test")
 			rotated <- err
 		}
 	}()
@@ -114,7 +101,7 @@ func runCodeFlowUnderLoad(t *testing.T, kind string, pool, concurrency int) {
 	res, err := loadtest.Run(ctx, loadtest.Config{
 		Scenario:     loadtest.AuthorizationCode,
 		Issuer:       issuer,
-		ClientID:     "app",
+		ClientID:     client.ID,
 		ClientSecret: secret,
 		Username:     "ada",
 		Password:     "correct horse battery staple",
@@ -129,6 +116,7 @@ func runCodeFlowUnderLoad(t *testing.T, kind string, pool, concurrency int) {
 		t.Fatal(err)
 	}
 	stop()
+	<-ran
 	if err := <-rotated; err != nil && runCtx.Err() == nil {
 		t.Errorf("rotate during the run: %v", err)
 	}
