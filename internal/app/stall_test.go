@@ -45,18 +45,19 @@ func runCodeFlowUnderLoad(t *testing.T, kind string, pool, concurrency int) {
 	cfg := testConfig(t, kind)
 	cfg.Issuer = issuer
 	cfg.DBMaxOpenConns = pool
-	// 80 sign-ins queue for two argon2id slots at first: give them time,
-	// but less than the load tool waits.
-	cfg.RequestTimeout = 10 * time.Second
+	// 80 sign-ins queue for two argon2id slots at first, on a machine the
+	// other test packages share: give them time, but less than the load
+	// tool waits. (A stalled pool fails the flows at this deadline.)
+	cfg.RequestTimeout = 20 * time.Second
 	// Every sign-in comes from one address, for one user: no per-source
 	// limit, and a lockout threshold above the number of sign-ins in
 	// flight.
 	cfg.RateLimit.PerMinute = 0
 	cfg.LockoutThreshold = 1000
-	// The keys are reloaded by the application's refresher as often as it
-	// can, and rotated once mid-run: the exchange signs ID tokens
-	// throughout.
-	a := newApp(t, cfg, app.Options{KeyRefresh: time.Millisecond})
+	// The keys are reloaded by the application's refresher every 20 ms
+	// (hundreds of times in a run), and rotated once mid-run: the exchange
+	// signs ID tokens throughout.
+	a := newApp(t, cfg, app.Options{KeyRefresh: 20 * time.Millisecond})
 	if kind == "sqlite" {
 		// SQLite's pool is fixed at 4 connections; make it the one asked for.
 		sqlDB, err := a.Store.SQLDB()
@@ -110,7 +111,7 @@ func runCodeFlowUnderLoad(t *testing.T, kind string, pool, concurrency int) {
 		ReuseSession: true,
 		Concurrency:  concurrency,
 		Requests:     3 * concurrency,
-		Timeout:      15 * time.Second,
+		Timeout:      30 * time.Second,
 	})
 	if err != nil {
 		t.Fatal(err)
