@@ -242,7 +242,7 @@ func (s *Service) sendTokenEmail(ctx context.Context, u models.User, token, reas
 		return err
 	}
 	body := tokenEmailBody(s.opts.Organization, u, token, reason, u.TokenIssuedAt, s.now(), clients)
-	if err := mail.Enqueue(ctx, s.store, s.keys, mail.Message{To: u.Email, Subject: s.tokenSubject(), Body: body}); err != nil {
+	if err := mail.Enqueue(ctx, s.store, s.keys, mail.Message{To: u.Email, Subject: s.tokenSubject(), Body: body}, s.now()); err != nil {
 		return err
 	}
 	s.log.InfoContext(ctx, "security token issued", "user_id", u.ID, "username", u.Username, "reason", reason)

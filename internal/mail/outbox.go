@@ -25,10 +25,11 @@ type Queue interface {
 	EnqueueMail(ctx context.Context, m *models.MailMessage) error
 }
 
-// Enqueue stores msg in the outbox. Called with the transaction that made
+// Enqueue stores msg in the outbox, due from now (the caller's clock, the
+// one its change is stamped with). Called with the transaction that made
 // the change the message announces in ctx, the two commit together. The
 // body is sealed because it may hold a secret.
-func Enqueue(ctx context.Context, q Queue, keys *keyring.Keyring, msg Message) error {
+func Enqueue(ctx context.Context, q Queue, keys *keyring.Keyring, msg Message, now time.Time) error {
 	if strings.ContainsAny(msg.To, "\r\n") || strings.ContainsAny(msg.Subject, "\r\n") {
 		return fmt.Errorf("enqueue mail: header contains a line break")
 	}
@@ -37,10 +38,11 @@ func Enqueue(ctx context.Context, q Queue, keys *keyring.Keyring, msg Message) e
 		return fmt.Errorf("enqueue mail: %w", err)
 	}
 	row := models.MailMessage{
-		To:          msg.To,
-		Subject:     msg.Subject,
-		BodySealed:  sealed,
-		NextAttempt: time.Now().UTC(),
+		To:         msg.To,
+		Subject:    msg.Subject,
+		BodySealed: sealed,
+		// At the precision both databases keep, as the sender compares it.
+		NextAttempt: now.UTC().Truncate(time.Microsecond),
 	}
 	if err := q.EnqueueMail(ctx, &row); err != nil {
 		return fmt.Errorf("enqueue mail: %w", err)

@@ -86,7 +86,13 @@ func newFixture(t *testing.T, db *gorm.DB, tr Transport, maxAttempts int) *sende
 
 func (f *senderFixture) enqueue(t *testing.T, msg Message) {
 	t.Helper()
-	if err := Enqueue(t.Context(), storage.New(f.db), f.keys, msg); err != nil {
+	f.enqueueAt(t, msg, f.clock.Now())
+}
+
+// enqueueAt queues msg due from at.
+func (f *senderFixture) enqueueAt(t *testing.T, msg Message, at time.Time) {
+	t.Helper()
+	if err := Enqueue(t.Context(), storage.New(f.db), f.keys, msg, at); err != nil {
 		t.Fatalf("Enqueue: %v", err)
 	}
 }
@@ -377,7 +383,7 @@ func TestSenderWrongSecret(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		srv := startServer(t, serverOptions{})
 		f := newFixture(t, db, NewSMTPTransport(SMTPOptions{Host: srv.Host, Port: srv.Port, TLS: TLSNone}), 5)
-		if err := Enqueue(t.Context(), storage.New(db), testKeys(t, 'x'), tokenMessage("TOKEN-other-secret")); err != nil {
+		if err := Enqueue(t.Context(), storage.New(db), testKeys(t, 'x'), tokenMessage("TOKEN-other-secret"), f.clock.Now()); err != nil {
 			t.Fatalf("Enqueue: %v", err)
 		}
 		if got := f.deliver(t); got != 0 {
@@ -509,7 +515,7 @@ func TestSenderRun(t *testing.T) {
 		done := make(chan error, 1)
 		go func() { done <- s.Run(ctx) }()
 
-		if err := Enqueue(t.Context(), storage.New(db), keys, tokenMessage("TOKEN-run")); err != nil {
+		if err := Enqueue(t.Context(), storage.New(db), keys, tokenMessage("TOKEN-run"), time.Now()); err != nil {
 			t.Fatalf("Enqueue: %v", err)
 		}
 		deadline := time.Now().Add(10 * time.Second)

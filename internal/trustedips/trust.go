@@ -78,6 +78,12 @@ func WithCacheTTL(d time.Duration) Option {
 	return func(r *Ranges) { r.ttl = d }
 }
 
+// WithClock sets the clock that stamps new ranges and ages the cache;
+// the default is time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(r *Ranges) { r.now = now }
+}
+
 // Store is the storage the ranges live in; *storage.Store is one.
 type Store interface {
 	InTx(ctx context.Context, fn func(ctx context.Context) error) error
@@ -128,7 +134,7 @@ func (r *Ranges) Add(ctx context.Context, actor, cidr, description string) (mode
 		Description: description,
 		// Microseconds are all PostgreSQL keeps; truncating here makes the
 		// returned value equal what List reads back.
-		CreatedAt: time.Now().UTC().Truncate(time.Microsecond),
+		CreatedAt: r.now().UTC().Truncate(time.Microsecond),
 	}
 	err = r.store.InTx(ctx, func(ctx context.Context) error {
 		if err := r.store.AddTrustedRange(ctx, &tr); err != nil {
