@@ -18,7 +18,7 @@ func Path(getenv func(string) string) string { return getenv("AUTHGATE_CONFIG") 
 // or "" when unknown; the CLI names it in the audit log.
 func Operator(getenv func(string) string) string { return getenv("USER") }
 
-// Proxy returns how outgoing requests of a command (authgate bench) choose
+// Proxy returns how outgoing requests of a command (authgate-bench) choose
 // their proxy: from HTTPS_PROXY, HTTP_PROXY and NO_PROXY (or their lower
 // case forms), as curl and Go's http.ProxyFromEnvironment read them.
 func Proxy(getenv func(string) string) func(*http.Request) (*url.URL, error) {

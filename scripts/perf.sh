@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # scripts/perf.sh measures authgate against the performance budget in
-# docs/PERFORMANCE.md: one `authgate serve` on PostgreSQL and `authgate bench`
+# docs/PERFORMANCE.md: one `authgate serve` on PostgreSQL and `authgate-bench`
 # on the same machine, concurrency 32, 20 s after a 5 s warm-up, for every
 # scenario. It prints each report and the server's resident memory.
 #
@@ -23,8 +23,10 @@ PGURL="postgres://postgres@127.0.0.1:5432"
 DB=authgate_perf
 work="$(mktemp -d)"
 bin="$work/authgate"
+bench="$work/authgate-bench"
 
 go build -o "$bin" ./cmd/authgate
+go build -o "$bench" ./cmd/authgate-bench
 psql -X -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 
 export AUTHGATE_DATABASE_URL="$PGURL/$DB?sslmode=disable"
@@ -66,20 +68,20 @@ for s in $SCENARIOS; do
 	psql -X -q -h 127.0.0.1 -U postgres -d "$DB" -c "VACUUM (ANALYZE)" -c "CHECKPOINT"
 	before="$(cpu_ticks)"
 	case "$s" in
-	discovery | jwks) "$bin" bench --scenario "$s" "${common[@]}" ;;
+	discovery | jwks) "$bench" --scenario "$s" "${common[@]}" ;;
 	client_credentials | introspect)
-		"$bin" bench --scenario "$s" "${common[@]}" --client-id "$(json client_id <<<"$svc")" --client-secret-env SVC_SECRET ;;
+		"$bench" --scenario "$s" "${common[@]}" --client-id "$(json client_id <<<"$svc")" --client-secret-env SVC_SECRET ;;
 	password | refresh)
-		"$bin" bench --scenario "$s" "${common[@]}" --client-id "$(json client_id <<<"$legacy")" --client-secret-env LEGACY_SECRET \
+		"$bench" --scenario "$s" "${common[@]}" --client-id "$(json client_id <<<"$legacy")" --client-secret-env LEGACY_SECRET \
 			--username perf --password-env PERF_PASSWORD --scope "profile offline_access" ;;
 	password_64)
 		# Twice the concurrency: throughput and memory must not change.
-		"$bin" bench --scenario password "${common[@]}" --concurrency 64 --client-id "$(json client_id <<<"$legacy")" --client-secret-env LEGACY_SECRET \
+		"$bench" --scenario password "${common[@]}" --concurrency 64 --client-id "$(json client_id <<<"$legacy")" --client-secret-env LEGACY_SECRET \
 			--username perf --password-env PERF_PASSWORD --scope "profile offline_access" ;;
 	authorization_code_session | authorization_code_login)
 		reuse=()
 		[[ "$s" == authorization_code_session ]] && reuse=(--reuse-session)
-		${BENCH_WRAP:-} "$bin" bench --scenario authorization_code "${common[@]}" --client-id "$(json client_id <<<"$web")" --client-secret-env WEB_SECRET \
+		${BENCH_WRAP:-} "$bench" --scenario authorization_code "${common[@]}" --client-id "$(json client_id <<<"$web")" --client-secret-env WEB_SECRET \
 			--redirect-uri http://127.0.0.1:1/callback --scope "openid profile" --username perf --password-env PERF_PASSWORD "${reuse[@]}" ;;
 	*) echo "unknown scenario $s" >&2; exit 2 ;;
 	esac

@@ -1,22 +1,32 @@
+// Command authgate-bench load-tests any OAuth 2.0 / OpenID Connect server.
+// It is its own binary, kept out of the server: the server under load may
+// be anyone's, and it needs no database.
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/loadtest"
 )
 
-const benchSynopsis = `--scenario SCENARIO --issuer URL [flags]
+const benchSynopsis = `Usage: authgate-bench --scenario SCENARIO --issuer URL [flags]
 
 Load-tests any OAuth 2.0 / OpenID Connect server with standard requests and
 prints requests/s, latency p50/p90/p99/max, and failures by HTTP status,
-OAuth error code and transport error. It needs no database and ignores
---config.
+OAuth error code and transport error. It needs no database. It exits 1
+when every counted request failed, 2 on a usage error.
 
 Scenarios:
   client_credentials  token requests, client authenticated with HTTP Basic
@@ -34,17 +44,57 @@ Endpoints come from ISSUER/.well-known/openid-configuration unless given
 with --token-url, --authorize-url, --introspect-url or --jwks-url.
 
 Examples:
-  authgate bench --scenario discovery --issuer https://id.example.com
-  AG_SECRET=... authgate bench --scenario client_credentials --issuer https://id.example.com \
+  authgate-bench --scenario discovery --issuer https://id.example.com
+  AG_SECRET=... authgate-bench --scenario client_credentials --issuer https://id.example.com \
       --client-id service --client-secret-env AG_SECRET --concurrency 32 --duration 20s --warmup 5s
-  printf '%s\n' "$PASSWORD" | authgate bench --scenario authorization_code --issuer https://id.example.com \
+  printf '%s\n' "$PASSWORD" | authgate-bench --scenario authorization_code --issuer https://id.example.com \
       --client-id webapp --client-secret-env AG_SECRET --redirect-uri https://app.example.com/cb \
       --scope openid --username alice --password-stdin --reuse-session`
 
-// cmdBench load-tests an OAuth 2.0 / OpenID Connect server. It opens no
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, errUsage) {
+			fmt.Fprintln(os.Stderr, "authgate-bench:", err)
+		}
+		os.Exit(exitCode(err))
+	}
+}
+
+// errUsage marks an error whose message was already printed with usage.
+var errUsage = errors.New("usage")
+
+// errAllFailed is returned when the run counted requests and none
+// succeeded: a script must not take that for a measurement.
+var errAllFailed = errors.New("every request failed")
+
+func exitCode(err error) int {
+	if errors.Is(err, errUsage) {
+		return 2
+	}
+	return 1
+}
+
+// env is what run gets from the process: its streams and how to read a
+// variable a flag names.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// run is main without the process: tests call it directly. It opens no
 // database: the server under load may be anyone's.
-func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
-	f := newFlags(env, "bench", benchSynopsis)
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
+	env := &env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	f := flag.NewFlagSet("authgate-bench", flag.ContinueOnError)
+	f.SetOutput(env.stderr)
+	f.Usage = func() {
+		fmt.Fprintf(f.Output(), "%s\n\nFlags:\n", benchSynopsis)
+		f.PrintDefaults()
+	}
 	var cfg loadtest.Config
 	f.StringVar(&cfg.Scenario, "scenario", "", "what to load: "+strings.Join(loadtest.Scenarios, ", "))
 	f.StringVar(&cfg.Issuer, "issuer", "", "the server's issuer URL; endpoints are discovered from it")
@@ -70,17 +120,28 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 	f.DurationVar(&cfg.Timeout, "timeout", loadtest.DefaultTimeout, "timeout of each HTTP request")
 	asJSON := f.Bool("json", false, "print the result as JSON")
 	quiet := f.Bool("quiet", false, "no live progress line on standard error")
-	if err := f.parse(env, args); err != nil {
-		return helpOrErr(err)
+	for _, a := range args {
+		if a == "-h" || a == "-help" || a == "--help" {
+			// Asked-for help is output, not an error.
+			f.SetOutput(env.stdout)
+		}
 	}
-	if _, err := positional(env, f); err != nil {
-		return err
+	if err := f.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errUsage
+	}
+	if f.NArg() > 0 {
+		fmt.Fprintf(env.stderr, "%s: unexpected argument %q\n", f.Name(), f.Arg(0))
+		f.Usage()
+		return errUsage
 	}
 	set := map[string]bool{}
 	f.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
 	usageErr := func(format string, args ...any) error {
 		fmt.Fprintf(env.stderr, "%s: %s\n", f.Name(), fmt.Sprintf(format, args...))
-		fmt.Fprintf(env.stderr, "Run 'authgate bench --help' for the flags.\n")
+		fmt.Fprintf(env.stderr, "Run 'authgate-bench --help' for the flags.\n")
 		return errUsage
 	}
 	if set["duration"] && set["requests"] {
@@ -146,9 +207,38 @@ func cmdBench(ctx context.Context, env *cliEnv, args []string) error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	if *asJSON {
-		return printJSON(env.stdout, res)
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		err = enc.Encode(res)
+	} else {
+		err = res.WriteText(env.stdout)
 	}
-	return res.WriteText(env.stdout)
+	if err != nil {
+		return err
+	}
+	if res.Requests > 0 && res.Successes == 0 {
+		return fmt.Errorf("%w (%d of %d)", errAllFailed, res.Failures(), res.Requests)
+	}
+	return nil
+}
+
+// maxPasswordLine bounds what readPassword reads.
+const maxPasswordLine = 4096
+
+// readPassword reads the password from the first line of standard input.
+func readPassword(env *env) (string, error) {
+	if env.stdin == nil {
+		return "", errors.New("no password on standard input")
+	}
+	line, err := bufio.NewReaderSize(io.LimitReader(env.stdin, maxPasswordLine), maxPasswordLine).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password from standard input: %w", err)
+	}
+	line = strings.TrimSuffix(strings.TrimSuffix(line, "\n"), "\r")
+	if line == "" {
+		return "", errors.New("no password on standard input: give it on the first line")
+	}
+	return line, nil
 }
 
 func needsPassword(scenario string) bool {

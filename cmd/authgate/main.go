@@ -62,7 +62,6 @@ func commands() []command {
 		{"trusted-ips", "manage trusted IP ranges: add, list, remove", cmdTrustedIPs},
 		{"login-history", "show authentication attempts", cmdLoginHistory},
 		{"mail", "see and retry failed mail: failed, retry", cmdMail},
-		{"bench", "load-test an OAuth 2.0 / OIDC server", cmdBench},
 	}
 }
 
