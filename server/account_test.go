@@ -18,14 +18,12 @@ import (
 
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
-	"github.com/authgate/authgate/internal/clientip"
+	"github.com/authgate/authgate/internal/app"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
-	"github.com/authgate/authgate/oauth"
-	"github.com/authgate/authgate/server"
 )
 
 // accountSite is the public server on a real database, served over HTTP,
@@ -45,44 +43,51 @@ const (
 	aliceEmail    = "alice@example.com"
 )
 
-func newAccountSite(t *testing.T, db *gorm.DB) *accountSite {
+func newAccountSite(t *testing.T, kind string) *accountSite {
 	t.Helper()
-	return newAccountSiteOn(t, db, false)
+	return newAccountSiteOn(t, kind, false)
 }
 
-// newAccountSiteOn serves the site over HTTPS when tls is set, with an
-// https issuer: its cookies are then Secure and __Host- prefixed.
-func newAccountSiteOn(t *testing.T, db *gorm.DB, tls bool) *accountSite {
+// eachSite runs fn once per database kind, with a fresh site.
+func eachSite(t *testing.T, fn func(t *testing.T, site *accountSite, db *gorm.DB)) {
+	t.Helper()
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			site := newAccountSite(t, kind)
+			fn(t, site, site.db)
+		})
+	}
+}
+
+// newAccountSiteOn builds the application through the composition root
+// and serves its public handler, over HTTPS when tls is set, with an https
+// issuer: its cookies are then Secure and __Host- prefixed.
+func newAccountSiteOn(t *testing.T, kind string, tls bool) *accountSite {
 	t.Helper()
 	ctx := context.Background()
-	keyring, err := keyring.New([]byte("account-test-secret-0123456789abcdefghij"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := password.NewHasher(password.Params{Time: 1, Memory: 8 * 1024, Threads: 1}, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc := accounts.New(storage.New(db), keyring, hasher, accounts.Options{Organization: "Acme"})
-	keys := oauth.NewKeyManager(storage.New(db), keyring, time.Hour)
-	if err := keys.Ensure(ctx); err != nil {
-		t.Fatal(err)
-	}
-	store := oauth.NewStore(storage.New(db), keyring, nil)
-	sh := &oauth.SecretHasher{Keys: keyring, Argon2: hasher}
 	cfg := config.Default()
 	// Plain HTTP on loopback, so that the cookie jar sends the cookies back.
 	cfg.Issuer = "http://127.0.0.1"
 	if tls {
 		cfg.Issuer = "https://127.0.0.1"
 	}
-	p := oauth.NewProvider(oauth.Settings{Issuer: cfg.Issuer, AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
-		store, keys, keyring, sh)
-	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keyring, Provider: p, Users: acc, ClientIP: clientip.New(nil, clientip.AnyHeader)})
+	cfg.AdminURL = "http://127.0.0.1:1"
+	cfg.Secret = "account-test-secret-0123456789abcdefghij"
+	cfg.Organization = "Acme"
+	cfg.DatabaseURL = testdb.URL(t, kind)
+	cfg.Mail.Outbox = t.TempDir()
+	a, err := app.New(ctx, cfg, app.Options{Argon2: &password.Params{Time: 1, Memory: 8 * 1024, Threads: 1}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewUnstartedServer(h)
+	t.Cleanup(func() { _ = a.Close() })
+	// The test's own connection, for rows no service writes.
+	db, err := storage.Open(ctx, cfg.DatabaseURL, storage.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = storage.Close(db) })
+	srv := httptest.NewUnstartedServer(a.Public)
 	if tls {
 		srv.StartTLS()
 	} else {
@@ -90,6 +95,7 @@ func newAccountSiteOn(t *testing.T, db *gorm.DB, tls bool) *accountSite {
 	}
 	t.Cleanup(srv.Close)
 
+	acc := a.Accounts
 	alice, err := acc.CreateUser(ctx, "test", accounts.NewUser{Username: "alice", Email: aliceEmail, Password: alicePassword})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +104,7 @@ func newAccountSiteOn(t *testing.T, db *gorm.DB, tls bool) *accountSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &accountSite{url: srv.URL, transport: srv.Client().Transport, db: db, keys: keyring, accounts: acc, alice: alice, bob: bob}
+	return &accountSite{url: srv.URL, transport: srv.Client().Transport, db: db, keys: a.Keyring, accounts: acc, alice: alice, bob: bob}
 }
 
 // browser is an HTTP client with cookies that does not follow redirects,
@@ -262,8 +268,7 @@ func (s *accountSite) user(t *testing.T, id string) models.User {
 }
 
 func TestAccountRequiresSignIn(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		site := newAccountSite(t, db)
+	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		b := site.browser(t)
 		for _, path := range []string{"/account", "/account/security-token", "/account/password"} {
 			b.wantRedirect("GET "+path, b.get(path), "/login?return_to="+url.QueryEscape(path))
@@ -288,8 +293,7 @@ func TestAccountRequiresSignIn(t *testing.T) {
 }
 
 func TestAccountOverview(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		site := newAccountSite(t, db)
+	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		ctx := context.Background()
 		if err := db.Create(&models.Client{ID: "loader", Name: "Data Loader", GrantTypes: []string{"password"}}).Error; err != nil {
 			t.Fatal(err)
@@ -339,8 +343,7 @@ func TestAccountOverview(t *testing.T) {
 }
 
 func TestAccountHistoryShowsTwentyNewest(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		site := newAccountSite(t, db)
+	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		start := time.Now().Add(-time.Hour)
 		for i := range 25 {
 			e := models.LoginEvent{UserID: site.alice.ID, Username: "alice", SourceIP: "192.0.2." + string(rune('a'+i)),
@@ -369,8 +372,7 @@ func TestAccountHistoryShowsTwentyNewest(t *testing.T) {
 }
 
 func TestAccountResetToken(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		site := newAccountSite(t, db)
+	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		before := site.mail(t, aliceEmail)
 		if len(before) != 1 {
 			t.Fatalf("got %d token emails after creating alice, want 1", len(before))
@@ -424,8 +426,7 @@ func TestAccountResetToken(t *testing.T) {
 
 func TestAccountChangePassword(t *testing.T) {
 	const newPassword = "a-brand-new-password"
-	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		site := newAccountSite(t, db)
+	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		ctx := context.Background()
 		b := site.browser(t)
 		b.signIn("alice", alicePassword)
@@ -501,8 +502,7 @@ func TestAccountChangePassword(t *testing.T) {
 }
 
 func TestAccountRefusesPostsWithoutCSRF(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		site := newAccountSite(t, db)
+	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		b := site.browser(t)
 		b.signIn("alice", alicePassword)
 		before := site.user(t, site.alice.ID)
@@ -541,8 +541,7 @@ func TestAccountRefusesPostsWithoutCSRF(t *testing.T) {
 }
 
 func TestAccountSignOut(t *testing.T) {
-	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
-		site := newAccountSite(t, db)
+	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		b := site.browser(t)
 		b.signIn("alice", alicePassword)
 		for _, path := range []string{"/account", "/account/security-token", "/account/password"} {
@@ -564,7 +563,9 @@ func TestAccountSignOut(t *testing.T) {
 func TestCSRFPlantedAnonymousPair(t *testing.T) {
 	for _, tls := range []bool{false, true} {
 		t.Run(map[bool]string{false: "http loopback", true: "https"}[tls], func(t *testing.T) {
-			testdb.Each(t, func(t *testing.T, db *gorm.DB) { testCSRFPlantedAnonymousPair(t, newAccountSiteOn(t, db, tls), tls) })
+			for _, kind := range testdb.Kinds {
+				t.Run(kind, func(t *testing.T) { testCSRFPlantedAnonymousPair(t, newAccountSiteOn(t, kind, tls), tls) })
+			}
 		})
 	}
 }

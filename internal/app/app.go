@@ -150,7 +150,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 	a.revoker = &legacy.Revoker{Grants: a.tokens, Disabled: cfg.LegacyGrantDisabled, Logger: logger}
 	a.Clients = clients.New(a.Store, a.Secrets, clients.Options{Now: a.now, Changed: a.clientChanged})
 	a.revoker.Clients = a.Clients
-	a.Trust = trustedips.New(a.Store)
+	a.Trust = trustedips.New(a.Store, trustedips.WithClock(a.now))
 	a.Keys = oauth.NewKeyManager(a.Store, a.Keyring, cfg.TokenRetention())
 	if err := a.Keys.Ensure(ctx); err != nil {
 		return err
@@ -160,7 +160,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		transport = mailTransport(cfg, logger)
 	}
 	a.Sender, err = mail.NewSender(a.Store, a.Keyring, transport, mail.SenderOptions{
-		From: cfg.Mail.From, PollInterval: cfg.Mail.PollInterval, MaxAttempts: cfg.Mail.MaxAttempts, Logger: logger,
+		From: cfg.Mail.From, PollInterval: cfg.Mail.PollInterval, MaxAttempts: cfg.Mail.MaxAttempts, Logger: logger, Now: a.now,
 	})
 	if err != nil {
 		return err
