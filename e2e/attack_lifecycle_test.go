@@ -172,7 +172,7 @@ func TestAttackCredentialLifecycle(t *testing.T) {
 					t.Fatalf("password grant after enable: %v %s", err, r)
 				}
 				g = grant{r.str("access_token"), r.str("refresh_token"), ""}
-				cli(t, s, "", "clients", "legacy", "sunset", loader.ClientID, time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly))
+				cli(t, s, "", "clients", "legacy", "sunset", loader.ClientID, time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly), "--past")
 				wantEnded("password grant after the sunset", loader, g)
 				cli(t, s, "", "clients", "legacy", "sunset", loader.ClientID, "none")
 				wantEnded("password grant after the sunset was cleared", loader, g)

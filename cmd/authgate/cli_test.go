@@ -219,9 +219,19 @@ func TestCLILegacy(t *testing.T) {
 		h.fails(1, `sunset: "2031-02-30" is not a date`, "", "clients", "legacy", "sunset", id, "2031-02-30")
 		h.fails(1, `sunset: "next week" is not a date`, "", "clients", "legacy", "sunset", id, "next week")
 		h.fails(2, "missing YYYY-MM-DD|none", "", "clients", "legacy", "sunset", id)
+		// A date is the last day the grant works: it ends at the end of it, UTC.
 		h.ok("", "clients", "legacy", "sunset", id, "2031-06-30")
-		if _, _, sunset := legacy(); sunset != "2031-06-30T00:00:00Z" {
-			t.Errorf("legacy_sunset = %v, want 2031-06-30T00:00:00Z", sunset)
+		if _, _, sunset := legacy(); sunset != "2031-07-01T00:00:00Z" {
+			t.Errorf("legacy_sunset = %v, want 2031-07-01T00:00:00Z", sunset)
+		}
+		// A date that has passed ends the grant at once: only with --past.
+		h.fails(1, "add --past to set it anyway", "", "clients", "legacy", "sunset", id, "2001-01-01")
+		if _, _, sunset := legacy(); sunset != "2031-07-01T00:00:00Z" {
+			t.Errorf("legacy_sunset after a refused past date = %v, want it unchanged", sunset)
+		}
+		h.ok("", "clients", "legacy", "sunset", id, "2001-01-01T12:00:00Z", "--past")
+		if _, _, sunset := legacy(); sunset != "2001-01-01T12:00:00Z" {
+			t.Errorf("legacy_sunset = %v, want 2001-01-01T12:00:00Z", sunset)
 		}
 		h.ok("", "clients", "legacy", "sunset", id, "none")
 		if _, _, sunset := legacy(); sunset != nil {
@@ -252,7 +262,7 @@ func TestCLILegacy(t *testing.T) {
 		}
 		h.json(&report, "", "clients", "legacy", "report", "--json")
 		if len(report) != 1 || report[0]["client_id"] != id || report[0]["client_name"] != "Mail connector" || report[0]["username"] != "alice" ||
-			report[0]["count"] != float64(2) || report[0]["last_used"] != "2030-01-02T03:04:05Z" || report[0]["sunset"] != "2031-06-30T00:00:00Z" {
+			report[0]["count"] != float64(2) || report[0]["last_used"] != "2030-01-02T03:04:05Z" || report[0]["sunset"] != "2031-07-01T00:00:00Z" {
 			t.Errorf("report --json = %v, want one row: Mail connector, alice, 2 uses, last 2030-01-02T03:04:05Z, sunset", report)
 		}
 		if out := h.ok("", "clients", "legacy", "report"); !strings.Contains(out, "Mail connector") || !strings.Contains(out, "alice") {

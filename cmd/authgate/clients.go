@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -181,7 +182,7 @@ func cmdClientsLegacy(ctx context.Context, env *cliEnv, args []string) error {
 		{"disable", "refuse the legacy password grant for a client", func(ctx context.Context, env *cliEnv, args []string) error {
 			return cmdLegacySet(ctx, env, args, false)
 		}},
-		{"sunset", "set (YYYY-MM-DD) or clear (none) the day the legacy grant ends for a client", cmdLegacySunset},
+		{"sunset", "set (YYYY-MM-DD, the last day it works) or clear (none) the end of the legacy grant for a client", cmdLegacySunset},
 		{"report", "show who still uses the legacy grant, per client and user", cmdLegacyReport},
 	}, args)
 }
@@ -215,30 +216,23 @@ func cmdLegacySet(ctx context.Context, env *cliEnv, args []string, enabled bool)
 	})
 }
 
-// parseSunset reads "YYYY-MM-DD" (midnight UTC), an RFC 3339 time, or
-// "none" (nil).
-func parseSunset(s string) (*time.Time, error) {
-	if strings.EqualFold(s, "none") {
-		return nil, nil
-	}
-	for _, layout := range []string{time.DateOnly, time.RFC3339} {
-		if t, err := time.Parse(layout, s); err == nil {
-			t = t.UTC()
-			return &t, nil
-		}
-	}
-	return nil, fmt.Errorf("sunset: %q is not a date; use YYYY-MM-DD (the grant ends at midnight UTC that day), an RFC 3339 time, or none to clear it", s)
-}
-
 func cmdLegacySunset(ctx context.Context, env *cliEnv, args []string) error {
-	f := newFlags(env, "clients legacy sunset", "CLIENT_ID YYYY-MM-DD|none")
+	f := newFlags(env, "clients legacy sunset", "CLIENT_ID YYYY-MM-DD|RFC3339-TIME|none [--past]")
+	past := f.Bool("past", false, "confirm a sunset that has already passed (the legacy grant is refused at once)")
 	pos, err := parseArgs(env, f, args, "CLIENT_ID", "YYYY-MM-DD|none")
 	if err != nil {
 		return helpOrErr(err)
 	}
-	at, err := parseSunset(pos[1])
-	if err != nil {
-		return err
+	var at *time.Time
+	if !strings.EqualFold(pos[1], "none") {
+		t, err := clients.ParseSunset(pos[1], time.Now(), *past)
+		if errors.Is(err, clients.ErrSunsetPassed) {
+			return fmt.Errorf("sunset %s has passed: the client's legacy grant would be refused at once; add --past to set it anyway", pos[1])
+		}
+		if err != nil {
+			return fmt.Errorf("%w, or none to clear it", err)
+		}
+		at = &t
 	}
 	return withApp(ctx, env, f, func(a *app.App) error {
 		c, err := a.Clients.SetSunset(ctx, cliActor(env), pos[0], at)
@@ -249,7 +243,7 @@ func cmdLegacySunset(ctx context.Context, env *cliEnv, args []string) error {
 			fmt.Fprintf(env.stdout, "Cleared the legacy sunset of client %s (%s).\n", c.ID, c.Name)
 			return nil
 		}
-		fmt.Fprintf(env.stdout, "The legacy password grant of client %s (%s) ends at %s.\n", c.ID, c.Name, fmtTime(*c.LegacySunset))
+		fmt.Fprintf(env.stdout, "The legacy password grant of client %s (%s) works until %s and is refused from then on.\n", c.ID, c.Name, fmtTime(*c.LegacySunset))
 		if !slices.Contains(c.GrantTypes, clients.GrantPassword) {
 			fmt.Fprintln(env.stdout, "Note: the client does not have the legacy grant enabled now.")
 		}

@@ -2,6 +2,7 @@ package adminapi
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -154,9 +155,12 @@ func (a *api) handleSetLegacy(enabled bool) http.Handler {
 }
 
 // sunsetRequest is the body of PUT /admin/api/clients/{id}/legacy/sunset.
-// Sunset is required; JSON null clears the sunset.
+// Sunset is required; JSON null clears the sunset. A sunset that has
+// already passed ends the grant at once, so it is refused unless
+// ConfirmPast is true.
 type sunsetRequest struct {
-	Sunset json.RawMessage `json:"sunset"`
+	Sunset      json.RawMessage `json:"sunset"`
+	ConfirmPast bool            `json:"confirm_past"`
 }
 
 func (a *api) handleSetSunset() http.Handler {
@@ -166,7 +170,7 @@ func (a *api) handleSetSunset() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		at, err := parseSunset(in.Sunset)
+		at, err := a.parseSunset(in)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
@@ -180,27 +184,28 @@ func (a *api) handleSetSunset() http.Handler {
 	})
 }
 
-// parseSunset reads the sunset field: "YYYY-MM-DD" (the grant ends at
-// midnight UTC that day), an RFC 3339 time, or null to clear it.
-func parseSunset(raw json.RawMessage) (*time.Time, error) {
-	const want = `must be a date "YYYY-MM-DD" (the grant ends at midnight UTC that day), an RFC 3339 time, or null to clear it`
-	if raw == nil {
+// parseSunset reads the sunset field with clients.ParseSunset, or null to
+// clear it.
+func (a *api) parseSunset(in sunsetRequest) (*time.Time, error) {
+	const want = "must be " + clients.SunsetFormat + ", or null to clear it"
+	if in.Sunset == nil {
 		return nil, fieldError("sunset", "is required: "+want)
 	}
-	if string(raw) == "null" {
+	if string(in.Sunset) == "null" {
 		return nil, nil
 	}
 	var s string
-	if err := json.Unmarshal(raw, &s); err != nil {
+	if err := json.Unmarshal(in.Sunset, &s); err != nil {
 		return nil, fieldError("sunset", want)
 	}
-	for _, layout := range []string{time.DateOnly, time.RFC3339} {
-		if t, err := time.Parse(layout, s); err == nil {
-			t = t.UTC()
-			return &t, nil
-		}
+	at, err := clients.ParseSunset(s, a.Now(), in.ConfirmPast)
+	if errors.Is(err, clients.ErrSunsetPassed) {
+		return nil, fieldError("sunset", `has passed: the legacy grant would be refused at once; send "confirm_past": true to set it anyway`)
 	}
-	return nil, fieldError("sunset", want)
+	if err != nil {
+		return nil, fieldError("sunset", want)
+	}
+	return &at, nil
 }
 
 // itemsJSON is a list without paging.

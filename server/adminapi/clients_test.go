@@ -220,7 +220,8 @@ func TestClients(t *testing.T) {
 
 			var c clients.View
 			e.do(t, "PUT", path, e.adminToken, map[string]any{"sunset": "2999-01-31"}).want(t, http.StatusOK, &c)
-			want := time.Date(2999, 1, 31, 0, 0, 0, 0, time.UTC)
+			// A date is the end of that day in UTC.
+			want := time.Date(2999, 2, 1, 0, 0, 0, 0, time.UTC)
 			if c.LegacySunset == nil || !c.LegacySunset.Equal(want) || c.LegacyDeprecatedAt == nil {
 				t.Errorf("got legacy_sunset %v, legacy_deprecated_at %v; want %v and a time", c.LegacySunset, c.LegacyDeprecatedAt, want)
 			}
@@ -229,7 +230,16 @@ func TestClients(t *testing.T) {
 				t.Errorf("password grant before the sunset: %v", err)
 			}
 
-			e.do(t, "PUT", path, e.adminToken, map[string]any{"sunset": "2000-01-01T00:00:00Z"}).want(t, http.StatusOK, &c)
+			// A past sunset ends the grant at once: refused unless confirmed,
+			// and the refusal changes nothing.
+			refused := e.do(t, "PUT", path, e.adminToken, map[string]any{"sunset": "2000-01-01T00:00:00Z"}).wantError(t, http.StatusBadRequest, codeInvalidRequest, "sunset")
+			if !strings.Contains(refused.Description, "confirm_past") {
+				t.Errorf("refusal %q does not say how to confirm", refused.Description)
+			}
+			if _, err := e.passwordGrantVia(id, secret, userName, userPass); err != nil {
+				t.Errorf("password grant after a refused past sunset: %v", err)
+			}
+			e.do(t, "PUT", path, e.adminToken, map[string]any{"sunset": "2000-01-01T00:00:00Z", "confirm_past": true}).want(t, http.StatusOK, &c)
 			if _, err := e.passwordGrantVia(id, secret, userName, userPass); !isOAuthError(err, "unauthorized_client") {
 				t.Errorf("password grant past the sunset: got %v, want unauthorized_client", err)
 			}

@@ -253,6 +253,8 @@ type clientData struct {
 	Scopes     []string
 	Formats    []string
 	SunsetPast bool
+	// ConfirmPast asks to confirm a sunset date that has passed.
+	ConfirmPast bool
 	// BackToHere brings the legacy toggle back to this page.
 	BackToHere  string
 	DeprecateAt *time.Time
@@ -263,10 +265,12 @@ func (c *console) handleClient(w http.ResponseWriter, r *http.Request, a admin) 
 	if !ok {
 		return
 	}
-	c.renderClient(w, r, a, http.StatusOK, cl, formOf(cl), formatDatePtr(cl.LegacySunset), "", nil)
+	c.renderClient(w, r, a, http.StatusOK, cl, formOf(cl), sunsetDay(cl.LegacySunset), "", nil, false)
 }
 
-func (c *console) renderClient(w http.ResponseWriter, r *http.Request, a admin, status int, cl models.Client, form clientForm, sunset, errMsg string, fieldErrs map[string]string) {
+// renderClient shows the client's page; confirmPast asks to confirm a
+// sunset date that has passed.
+func (c *console) renderClient(w http.ResponseWriter, r *http.Request, a admin, status int, cl models.Client, form clientForm, sunset, errMsg string, fieldErrs map[string]string, confirmPast bool) {
 	report, err := c.Accounts.LegacyReport(r.Context())
 	if err != nil {
 		c.fail(w, r, err)
@@ -284,6 +288,7 @@ func (c *console) renderClient(w http.ResponseWriter, r *http.Request, a admin, 
 		Scopes:      oauth.SupportedScopes,
 		Formats:     []string{oauth.FormatOpaque, oauth.FormatJWT},
 		SunsetPast:  cl.LegacySunset != nil && !cl.LegacySunset.After(c.Now()),
+		ConfirmPast: confirmPast,
 		BackToHere:  "/admin/clients/" + url.PathEscape(cl.ID),
 		DeprecateAt: cl.LegacyDeprecatedAt,
 	}
@@ -311,8 +316,8 @@ func (c *console) handleUpdateClient(w http.ResponseWriter, r *http.Request, a a
 	}
 	form := readClientForm(r)
 	if cl.ID == ClientID {
-		c.renderClient(w, r, a, http.StatusBadRequest, cl, formOf(cl), formatDatePtr(cl.LegacySunset),
-			"The console's own client is managed by authgate and restored at every start; change admin_url instead.", nil)
+		c.renderClient(w, r, a, http.StatusBadRequest, cl, formOf(cl), sunsetDay(cl.LegacySunset),
+			"The console's own client is managed by authgate and restored at every start; change admin_url instead.", nil, false)
 		return
 	}
 	uris := splitLines(form.RedirectURIs)
@@ -331,7 +336,7 @@ func (c *console) handleUpdateClient(w http.ResponseWriter, r *http.Request, a a
 	switch {
 	case isField:
 		msg, fields := fieldError(fe.Field, fe.Message)
-		c.renderClient(w, r, a, http.StatusBadRequest, cl, form, formatDatePtr(cl.LegacySunset), msg, fields)
+		c.renderClient(w, r, a, http.StatusBadRequest, cl, form, sunsetDay(cl.LegacySunset), msg, fields, false)
 		return
 	case err != nil:
 		c.fail(w, r, err)
@@ -349,10 +354,15 @@ func (c *console) handleSunset(w http.ResponseWriter, r *http.Request, a admin) 
 	raw := strings.TrimSpace(r.PostFormValue("sunset"))
 	var at *time.Time
 	if raw != "" {
-		t, err := time.Parse("2006-01-02", raw)
+		t, err := clients.ParseSunset(raw, c.Now(), r.PostFormValue("confirm_past") == "on")
+		if errors.Is(err, clients.ErrSunsetPassed) {
+			msg, fields := fieldError("sunset", "has passed: the legacy grant would be refused at once. Tick the box below to set it anyway")
+			c.renderClient(w, r, a, http.StatusBadRequest, cl, formOf(cl), raw, msg, fields, true)
+			return
+		}
 		if err != nil {
 			msg, fields := fieldError("sunset", "must be a date such as 2027-03-31, or empty to clear it")
-			c.renderClient(w, r, a, http.StatusBadRequest, cl, formOf(cl), raw, msg, fields)
+			c.renderClient(w, r, a, http.StatusBadRequest, cl, formOf(cl), raw, msg, fields, false)
 			return
 		}
 		at = &t
@@ -368,7 +378,7 @@ func (c *console) handleSunset(w http.ResponseWriter, r *http.Request, a admin) 
 	case !at.After(c.Now()):
 		c.setFlash(w, fmt.Sprintf("The legacy sunset of %s is %s, which has passed: its legacy password grant is refused from now on.", updated.Name, raw))
 	default:
-		c.setFlash(w, fmt.Sprintf("The legacy password grant of %s ends on %s at 00:00 UTC. Its token responses now announce the date.", updated.Name, raw))
+		c.setFlash(w, fmt.Sprintf("The legacy password grant of %s works until the end of %s (UTC). Its token responses now announce the date.", updated.Name, sunsetDay(at)))
 	}
 	http.Redirect(w, r, "/admin/clients/"+url.PathEscape(cl.ID), http.StatusSeeOther)
 }

@@ -625,11 +625,25 @@ func TestClientEdit(t *testing.T) {
 		r = b.post("/admin/clients/"+cl.ID+"/sunset", url.Values{"sunset": {"2030-12-31"}})
 		wantStatus(t, r, http.StatusSeeOther)
 		got, _ = e.clients.Get(ctx, cl.ID)
-		if got.LegacySunset == nil || !got.LegacySunset.Equal(time.Date(2030, 12, 31, 0, 0, 0, 0, time.UTC)) {
-			t.Errorf("sunset: got %v", got.LegacySunset)
+		// The date is the last day the grant works: it ends at the end of it.
+		if got.LegacySunset == nil || !got.LegacySunset.Equal(time.Date(2031, 1, 1, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("sunset: got %v, want the end of 2030-12-31 UTC", got.LegacySunset)
 		}
 		r = b.get("/admin/clients/" + cl.ID)
 		wantContains(t, r.body, `value="2030-12-31"`, `id="notice"`)
+
+		// A date that has passed ends the grant at once: it needs the box ticked.
+		r = b.post("/admin/clients/"+cl.ID+"/sunset", url.Values{"sunset": {"2001-01-01"}})
+		wantStatus(t, r, http.StatusBadRequest)
+		wantContains(t, r.body, `id="sunset-error" role="alert"`, "has passed", `id="confirm_past"`)
+		if got, _ = e.clients.Get(ctx, cl.ID); got.LegacySunset == nil || got.LegacySunset.Year() != 2031 {
+			t.Errorf("a refused past sunset changed the client: %v", got.LegacySunset)
+		}
+		r = b.post("/admin/clients/"+cl.ID+"/sunset", url.Values{"sunset": {"2001-01-01"}, "confirm_past": {"on"}})
+		wantStatus(t, r, http.StatusSeeOther)
+		if got, _ = e.clients.Get(ctx, cl.ID); got.LegacySunset == nil || !got.LegacySunset.Equal(time.Date(2001, 1, 2, 0, 0, 0, 0, time.UTC)) {
+			t.Errorf("confirmed past sunset: got %v", got.LegacySunset)
+		}
 		r = b.post("/admin/clients/"+cl.ID+"/sunset", url.Values{"sunset": {""}})
 		wantStatus(t, r, http.StatusSeeOther)
 		if got, _ = e.clients.Get(ctx, cl.ID); got.LegacySunset != nil {

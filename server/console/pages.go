@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/apperr"
+	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/server/web"
 )
 
@@ -54,13 +55,15 @@ var pageNames = []string{
 }
 
 var funcs = template.FuncMap{
-	"when":   formatTime,
-	"whens":  func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
-	"whenp":  formatTimePtr,
-	"date":   func(t time.Time) string { return t.UTC().Format("2006-01-02") },
-	"join":   strings.Join,
-	"has":    slices.Contains[[]string],
-	"idsafe": idSafe,
+	"when":  formatTime,
+	"whens": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05 UTC") },
+	"whenp": formatTimePtr,
+	"date":  func(t time.Time) string { return t.UTC().Format("2006-01-02") },
+	// lastday shows a sunset as the last day the legacy grant works.
+	"lastday": clients.SunsetLastDay,
+	"join":    strings.Join,
+	"has":     slices.Contains[[]string],
+	"idsafe":  idSafe,
 }
 
 // newRenderer parses every console page with the layout.
@@ -90,11 +93,13 @@ func formatTimePtr(t *time.Time) string {
 	return formatTime(*t)
 }
 
-func formatDatePtr(t *time.Time) string {
+// sunsetDay is the date shown and edited for a sunset: the last day the
+// legacy grant works (clients.SunsetLastDay), or "" for none.
+func sunsetDay(t *time.Time) string {
 	if t == nil {
 		return ""
 	}
-	return t.UTC().Format("2006-01-02")
+	return clients.SunsetLastDay(*t)
 }
 
 // idSafe turns s into something usable inside an element id and a CSS
