@@ -37,6 +37,9 @@ type Options struct {
 	// OnLockout, when set, is told of every lock a sign-in attempt starts
 	// (for metrics).
 	OnLockout func(signin.Channel)
+	// OnThrottle, when set, is told of every source the sign-in core
+	// throttles for failing across usernames (for metrics).
+	OnThrottle func(signin.Channel)
 	// SignInHasher, when set, is the hasher sign-in attempts verify with
 	// instead of the service's (tests count verifications with it).
 	SignInHasher signin.Hasher
@@ -83,7 +86,7 @@ func New(store *storage.Store, keys *keyring.Keyring, hasher *password.Hasher, o
 	}
 	s.signin = signin.New(signin.Config{
 		Users: s, Lockout: s.store, History: s, Hasher: h, Policy: s.lockout,
-		Now: s.now, Logger: s.log, OnLockout: opts.OnLockout,
+		Now: s.now, Logger: s.log, OnLockout: opts.OnLockout, OnThrottle: opts.OnThrottle,
 	})
 	return s
 }

@@ -142,6 +142,8 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		Logger:           logger,
 		// Every lock the sign-in core starts, on any channel.
 		OnLockout: func(ch signin.Channel) { a.Metrics.Lockout(ch.String()) },
+		// A source throttled for failing across usernames, by channel.
+		OnThrottle: func(ch signin.Channel) { a.Metrics.Throttled("spray_" + ch.String()) },
 	})
 	a.tokens = oauth.NewStore(a.Store, a.Keyring, logger)
 	// Every use of a token asks the guard whether a grant the legacy

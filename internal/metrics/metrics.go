@@ -54,7 +54,7 @@ func New(db *sql.DB) *Metrics {
 			Name: "authgate_lockouts_total", Help: "Users locked after repeated failures, by channel.",
 		}, []string{"channel"}),
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "authgate_throttled_requests_total", Help: "Requests refused by a per-source rate limit, by endpoint.",
+			Name: "authgate_throttled_requests_total", Help: "Requests refused by a per-source rate limit, by endpoint; spray_* counts sources throttled for failing across usernames.",
 		}, []string{"endpoint"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.tokens, m.legacyGrants, m.lockouts, m.throttled,
@@ -114,8 +114,9 @@ func (m *Metrics) Lockout(channel string) {
 }
 
 // Throttled counts one request refused by a per-source rate limit on
-// endpoint ("login", "password_grant", "security_token_reset": chosen by
-// the server, never by a request).
+// endpoint ("login", "password_grant", "security_token_reset"), or one
+// source the sign-in core throttled for failing across usernames
+// ("spray_" and the channel): chosen by the server, never by a request.
 func (m *Metrics) Throttled(endpoint string) {
 	if m != nil {
 		m.throttled.WithLabelValues(endpoint).Inc()

@@ -1,6 +1,7 @@
 package signin
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -194,13 +195,26 @@ type Config struct {
 	// OnLockout, when set, is told of every lock an attempt starts (for
 	// metrics).
 	OnLockout func(Channel)
+	// Spray* throttle a source that fails across many usernames:
+	// SprayThreshold failures within SprayWindow block it for
+	// SprayBackoff, doubling while it goes on. Zero fields take the
+	// Default* values; a negative SprayThreshold turns the throttle off.
+	SprayThreshold int
+	SprayWindow    time.Duration
+	SprayBackoff   time.Duration
+	// OnThrottle, when set, is told of every throttling a failure starts
+	// (for metrics).
+	OnThrottle func(Channel)
 }
 
 // Core decides sign-in attempts. It is safe for concurrent use; its state
 // (counters and locks) lives in the database, so its guarantees hold
 // across replicas.
 type Core struct {
-	cfg Config
+	cfg   Config
+	spray *sprayGuard // nil when turned off
+	// refusals dedupes the history rows of refused requests.
+	refusals episodes
 }
 
 // Defaults for a Config's Policy fields left zero: Salesforce's 10
@@ -228,7 +242,14 @@ func New(cfg Config) *Core {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Core{cfg: cfg}
+	c := &Core{cfg: cfg}
+	if cfg.SprayThreshold >= 0 {
+		c.spray = newSprayGuard(
+			cmp.Or(cfg.SprayThreshold, DefaultSprayThreshold),
+			cmp.Or(cfg.SprayWindow, DefaultSprayWindow),
+			cmp.Or(cfg.SprayBackoff, DefaultSprayBackoff))
+	}
+	return c
 }
 
 // errOverBudget is returned when a Verifier checks more candidates than
@@ -273,6 +294,16 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 		}
 	}
 
+	source := Source(req.SourceIP)
+	if c.spray != nil {
+		if blocked, first := c.spray.blocked(source, c.cfg.Now()); blocked {
+			// Refused before any lookup, at the cost of a failure; the
+			// history gets the episode's first refusal only.
+			pad()
+			return c.finish(ctx, req, Outcome{Result: ResultThrottled}, first)
+		}
+	}
+
 	u, found, err := c.cfg.Users.FindUser(ctx, req.Subject)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("sign in: look up user: %w", err)
@@ -280,13 +311,16 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 	if !found {
 		return c.unknown(ctx, req, counter, pad)
 	}
-	res, err := c.reserve(ctx, u.ID, counter, Source(req.SourceIP))
+	res, err := c.reserve(ctx, u.ID, counter, source)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("sign in: %w", err)
 	}
 	if !res.Granted {
 		pad()
-		return c.finish(ctx, req, Outcome{Result: ResultLockout, User: u})
+		// One history row per lock, user, counter and source: a flood
+		// against a locked account does not become a flood of rows.
+		first := c.refusals.first(strings.Join([]string{"lock", u.ID, req.Channel.String(), source}, "|"), c.cfg.Now(), c.cfg.Policy.Duration)
+		return c.finish(ctx, req, Outcome{Result: ResultLockout, User: u}, first)
 	}
 
 	check := func(pw string) (bool, error) {
@@ -324,7 +358,7 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 		if err := c.cfg.Lockout.ReleaseAttempt(ctx, res, c.cfg.Now()); err != nil {
 			return Outcome{}, fmt.Errorf("sign in: %w", err)
 		}
-		return c.finish(ctx, req, Outcome{Result: ResultSuccess, User: u})
+		return c.finish(ctx, req, Outcome{Result: ResultSuccess, User: u}, true)
 	}
 	pad()
 	lockedNow, err := c.cfg.Lockout.FailAttempt(ctx, res, c.cfg.Policy, c.cfg.Now())
@@ -332,6 +366,7 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 		return Outcome{}, fmt.Errorf("sign in: %w", err)
 	}
 	o := Outcome{Result: result, User: u, LockedNow: lockedNow}
+	c.sourceFailed(ctx, req, source)
 	if lockedNow {
 		c.cfg.Logger.WarnContext(ctx, "account locked after repeated failures", "user_id", u.ID,
 			"channel", req.Channel.String(), "source", res.Source, "duration", c.cfg.Policy.Duration.String())
@@ -339,7 +374,7 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 			c.cfg.OnLockout(req.Channel)
 		}
 	}
-	return c.finish(ctx, req, o)
+	return c.finish(ctx, req, o, true)
 }
 
 // unknown decides an attempt for a username no user has. It is counted
@@ -349,9 +384,10 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 func (c *Core) unknown(ctx context.Context, req Request, counter storage.Counter, pad func()) (Outcome, error) {
 	if req.Subject.UserID != "" {
 		pad()
-		return c.finish(ctx, req, Outcome{Result: ResultUnknownUser})
+		return c.finish(ctx, req, Outcome{Result: ResultUnknownUser}, true)
 	}
-	res, err := c.reserve(ctx, unknownKey(req.Subject.Username), counter, Source(req.SourceIP))
+	source := Source(req.SourceIP)
+	res, err := c.reserve(ctx, unknownKey(req.Subject.Username), counter, source)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("sign in: %w", err)
 	}
@@ -361,7 +397,21 @@ func (c *Core) unknown(ctx context.Context, req Request, counter storage.Counter
 			return Outcome{}, fmt.Errorf("sign in: %w", err)
 		}
 	}
-	return c.finish(ctx, req, Outcome{Result: ResultUnknownUser})
+	c.sourceFailed(ctx, req, source)
+	return c.finish(ctx, req, Outcome{Result: ResultUnknownUser}, true)
+}
+
+// sourceFailed counts a failure against the source's spray throttle and
+// reports a throttling it starts.
+func (c *Core) sourceFailed(ctx context.Context, req Request, source string) {
+	if c.spray == nil || !c.spray.failed(source, c.cfg.Now()) {
+		return
+	}
+	c.cfg.Logger.WarnContext(ctx, "source throttled after failing across usernames",
+		"source", source, "channel", req.Channel.String())
+	if c.cfg.OnThrottle != nil {
+		c.cfg.OnThrottle(req.Channel)
+	}
 }
 
 // unknownKey is the lockout key of a username no user has: never a user's
@@ -394,11 +444,11 @@ func (c *Core) reserve(ctx context.Context, userID string, counter storage.Count
 	}
 }
 
-// finish writes the attempt to the login history. A failed write is
-// logged: the decision stands.
-func (c *Core) finish(ctx context.Context, req Request, o Outcome) (Outcome, error) {
+// finish writes the attempt to the login history when record is set. A
+// failed write is logged: the decision stands.
+func (c *Core) finish(ctx context.Context, req Request, o Outcome, record bool) (Outcome, error) {
 	method := req.Channel.method()
-	if method == "" {
+	if method == "" || !record {
 		return o, nil
 	}
 	e := models.LoginEvent{

@@ -18,12 +18,15 @@ const (
 	ResultInvalidToken    = "Failed: Invalid security token"
 	ResultDisabled        = "Failed: Legacy grant disabled for client"
 	ResultSunset          = "Failed: Legacy grant past sunset"
+	// ResultThrottled is an attempt refused because its source failed too
+	// often across usernames; written once per throttling episode.
+	ResultThrottled = "Failed: Too many failures from this address"
 )
 
 // Results lists every login result, success first.
 func Results() []string {
 	return []string{
 		ResultSuccess, ResultInvalidPassword, ResultLockout, ResultUnknownUser,
-		ResultTokenRequired, ResultInvalidToken, ResultDisabled, ResultSunset,
+		ResultTokenRequired, ResultInvalidToken, ResultDisabled, ResultSunset, ResultThrottled,
 	}
 }
