@@ -196,6 +196,33 @@ func (m *KeyManager) parse(rows []models.SigningKey) (*keySet, error) {
 	return &keySet{current: current, public: public, jwks: body, jwksTag: tag}, nil
 }
 
+// ErrKeySecret is returned by CheckCurrent when the system secret cannot
+// open the current signing key: AUTHGATE_SECRET is not the one that sealed
+// it (changed, or another replica or CLI runs with another).
+var ErrKeySecret = errors.New("the system secret (AUTHGATE_SECRET) cannot open the current signing key; give every replica and the CLI the secret that sealed it")
+
+// CheckCurrent reports whether the current signing key in the database can
+// be opened with the system secret: ErrKeySecret when it cannot,
+// ErrNoSigningKey when there is none. It reads the keys (one query) and
+// opens the current one's sealed private part, which costs one AES-GCM
+// open: cheap enough for a readiness probe.
+func (m *KeyManager) CheckCurrent(ctx context.Context) error {
+	rows, err := m.store.PublishedSigningKeys(ctx, m.now().UTC())
+	if err != nil {
+		return err
+	}
+	for _, row := range rows {
+		if !row.Current {
+			continue
+		}
+		if _, err := m.keys.Open(keySealPurpose, row.PrivateSealed); err != nil {
+			return fmt.Errorf("signing key %s: %w: %w", row.ID, ErrKeySecret, err)
+		}
+		return nil
+	}
+	return ErrNoSigningKey
+}
+
 // minReloadGap bounds the loads that unknown key ids can ask for, so that
 // tokens made up by a client cannot keep the database busy.
 const minReloadGap = time.Second

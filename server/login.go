@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -140,11 +141,18 @@ func (s *Server) handleReady() http.Handler {
 		if s.Ready != nil {
 			if err := s.Ready(r.Context()); err != nil {
 				s.Logger.WarnContext(r.Context(), "not ready", "error", err)
-				writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "unreachable"})
+				body := map[string]string{"status": "unavailable", "database": "unreachable"}
+				switch {
+				case errors.Is(err, oauth.ErrKeySecret):
+					body["database"], body["signing_key"] = "ok", oauth.ErrKeySecret.Error()
+				case errors.Is(err, oauth.ErrNoSigningKey):
+					body["database"], body["signing_key"] = "ok", oauth.ErrNoSigningKey.Error()
+				}
+				writeJSON(w, http.StatusServiceUnavailable, body)
 				return
 			}
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok"})
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok", "database": "ok", "signing_key": "ok"})
 	})
 }
 

@@ -62,7 +62,9 @@ type Deps struct {
 	Provider Provider
 	Users    Users
 	ClientIP *clientip.Resolver
-	// Ready reports whether the server can serve (the database answers).
+	// Ready reports whether the server can serve: the database answers and
+	// the system secret opens the current signing key (oauth.ErrKeySecret
+	// and oauth.ErrNoSigningKey are told apart from an unreachable database).
 	Ready func(ctx context.Context) error
 	// Metrics counts requests and grants; optional.
 	Metrics *metrics.Metrics

@@ -274,11 +274,16 @@ func (a *App) Prepare(ctx context.Context) error {
 	return console.EnsureClient(ctx, a.Store, a.Keyring, a.Config.AdminURL)
 }
 
-// ready reports whether the database answers within two seconds.
+// ready reports whether the database answers within two seconds and the
+// system secret opens the current signing key (oauth.ErrKeySecret when a
+// key was rotated under another secret).
 func (a *App) ready(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
-	return a.Store.Ping(ctx)
+	if err := a.Store.Ping(ctx); err != nil {
+		return err
+	}
+	return a.Keys.CheckCurrent(ctx)
 }
 
 // Run does the background work until ctx ends: it sends queued mail,
