@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -125,9 +126,45 @@ func TestAttackTokenResets(t *testing.T) {
 			if h := history(); h != 11 {
 				t.Errorf("history rows = %d, want 11", h)
 			}
+
+			// One actor format in the audit log (issue 9, item 15): the
+			// user's own changes on /account are "user:vic" like an
+			// administrator's are "user:NAME", the CLI's "cli:LOGIN".
+			resp, err = b.Get(p.url("/account/password"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pwForm := hiddenFields(readAll(t, resp))
+			pwForm.Set("current_password", pw)
+			pwForm.Set("new_password", "victim passphrase 2")
+			pwForm.Set("confirm_password", "victim passphrase 2")
+			if resp, err = b.PostForm(p.url("/account/password"), pwForm); err != nil {
+				t.Fatal(err)
+			} else if body := readAll(t, resp); resp.StatusCode != http.StatusSeeOther {
+				t.Fatalf("password change on /account: got %d\n%s", resp.StatusCode, body)
+			}
+			var entries []models.AuditEntry
+			if err := seed.db.Order("id").Find(&entries).Error; err != nil {
+				t.Fatal(err)
+			}
+			byVic := map[string]int{}
+			for _, e := range entries {
+				if !actorFormat.MatchString(e.Actor) {
+					t.Errorf("audit entry %s %s by %q: want the actor as user:NAME, client:ID or cli:LOGIN", e.Action, e.Target, e.Actor)
+				}
+				if e.Actor == "user:vic" {
+					byVic[e.Action]++
+				}
+			}
+			if byVic["user.token.reset"] != 1 || byVic["user.password.change"] != 1 {
+				t.Errorf("audit entries by user:vic: %v, want one user.token.reset and one user.password.change", byVic)
+			}
 		})
 	}
 }
+
+// actorFormat is the one form of an audit entry's actor.
+var actorFormat = regexp.MustCompile(`^(user|client|cli):[^\s:]+$`)
 
 // cliFails runs "authgate ARGS..." like cli, but returns its combined
 // output and error instead of failing the test.

@@ -252,7 +252,7 @@ func (s *Server) handleTokenReset() http.Handler {
 		if !ok {
 			return
 		}
-		err := s.Users.ResetToken(r.Context(), "user:"+u.Username, u.Username, true)
+		err := s.Users.ResetToken(r.Context(), accounts.UserActor(u.Username), u.Username, true)
 		if errors.Is(err, accounts.ErrNotFound) {
 			s.accountGone(w, r)
 			return

@@ -121,12 +121,13 @@ func openApp(ctx context.Context, env *cliEnv, configPath string) (*app.App, fun
 	return a, func() { _ = a.Close() }, nil
 }
 
-// cliActor names the person at the terminal in the audit log.
+// cliActor names the person at the terminal in the audit log, in the
+// KIND:NAME form of every actor (see accounts.UserActor).
 func cliActor(env *cliEnv) string {
 	if u := config.Operator(env.getenv); u != "" {
 		return "cli:" + u
 	}
-	return "cli"
+	return "cli:unknown"
 }
 
 // splitList splits a comma- or space-separated flag value.

@@ -91,6 +91,13 @@ func New(store *storage.Store, keys *keyring.Keyring, hasher *password.Hasher, o
 	return s
 }
 
+// UserActor names a signed-in user in the audit log. Every audit entry
+// names its actor as KIND:NAME: "user:USERNAME" for a person signed in
+// (self-service on /account, the console, the admin API with a user's
+// token), "client:CLIENT_ID" for an admin API client token and "cli:LOGIN"
+// for the command line.
+func UserActor(username string) string { return "user:" + username }
+
 func (s *Service) now() time.Time { return s.opts.Now().UTC() }
 
 // newID returns 16 random bytes, hex encoded.

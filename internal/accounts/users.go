@@ -245,7 +245,7 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userID, exceptSession, 
 	if err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
-	if err := s.changePassword(ctx, u.Username, "id", u.ID, newPassword, "user.password.change", exceptSession); err != nil {
+	if err := s.changePassword(ctx, UserActor(u.Username), "id", u.ID, newPassword, "user.password.change", exceptSession); err != nil {
 		return fmt.Errorf("change password: %w", err)
 	}
 	return nil

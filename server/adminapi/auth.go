@@ -75,7 +75,7 @@ func (a *api) principal(r *http.Request) (principal, error) {
 	if !user.Admin {
 		return "", fmt.Errorf("%w: user %s", errNotAdmin, user.Username)
 	}
-	return principal("user:" + user.Username), nil
+	return principal(accounts.UserActor(user.Username)), nil
 }
 
 // bearerToken extracts the token of an "Authorization: Bearer <token>"

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/server/web"
@@ -50,7 +51,7 @@ type admin struct {
 }
 
 // actor names the administrator in the audit log.
-func (a admin) actor() string { return "user:" + a.User.Username }
+func (a admin) actor() string { return accounts.UserActor(a.User.Username) }
 
 // currentSession returns the request's live console session, if any.
 func (c *console) currentSession(r *http.Request) (models.LoginSession, bool, error) {
