@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/authgate/authgate/internal/clientip"
@@ -44,18 +46,46 @@ func safeReturn(raw string) string {
 	return raw
 }
 
-// clientNameFor names the client an authorization request came from.
-func (s *Server) clientNameFor(r *http.Request, returnTo string) string {
+// authorizeClient returns the client of the authorization request that
+// returnTo names, when it is one this server would answer: a path of
+// /oauth2/authorize whose client_id is a registered client and whose
+// redirect_uri is one of that client's registered URIs exactly (or, left
+// out, the client has exactly one). return_to comes from whoever sent the
+// form, so anything else names no client: the login history and the page
+// never take a client from it unchecked.
+func (s *Server) authorizeClient(ctx context.Context, returnTo string) (*oauth.Client, bool) {
 	u, err := url.Parse(returnTo)
 	if err != nil || u.Path != "/oauth2/authorize" {
-		return ""
+		return nil, false
 	}
-	c, err := s.Provider.Client(r.Context(), u.Query().Get("client_id"))
+	q := u.Query()
+	id := q.Get("client_id")
+	if id == "" {
+		return nil, false
+	}
+	c, err := s.Provider.Client(ctx, id)
 	if err != nil {
-		return ""
+		return nil, false
 	}
-	if ac, ok := oauth.ClientOf(c); ok {
-		return ac.Name
+	ac, ok := oauth.ClientOf(c)
+	if !ok {
+		return nil, false
+	}
+	uris := ac.RedirectURIs
+	if redirect := q.Get("redirect_uri"); redirect != "" {
+		if !slices.Contains(uris, redirect) {
+			return nil, false
+		}
+	} else if len(uris) != 1 {
+		return nil, false
+	}
+	return ac, true
+}
+
+// clientNameFor names the client an authorization request came from.
+func (s *Server) clientNameFor(r *http.Request, returnTo string) string {
+	if c, ok := s.authorizeClient(r.Context(), returnTo); ok {
+		return c.Name
 	}
 	return ""
 }
@@ -96,8 +126,8 @@ func (s *Server) handleLogin() http.Handler {
 		if addr, ok := clientip.FromContext(r.Context()); ok {
 			req.SourceIP = addr.String()
 		}
-		if u, err := url.Parse(returnTo); err == nil {
-			req.ClientID = u.Query().Get("client_id")
+		if c, ok := s.authorizeClient(r.Context(), returnTo); ok {
+			req.ClientID = c.ID
 		}
 		o, err := s.Users.Attempt(r.Context(), req)
 		if err != nil {
