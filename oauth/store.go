@@ -14,6 +14,7 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/handler/pkce"
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/storage"
@@ -258,7 +259,17 @@ func expiryFor(kind string, sess fosite.Session) time.Time {
 // get loads a request; it returns the row too so callers can check Active.
 func (s *Store) get(ctx context.Context, kind, signature string, session fosite.Session) (*fosite.Request, models.OAuthRequest, error) {
 	var row models.OAuthRequest
-	if err := s.conn(ctx).Where("kind = ? AND signature = ?", kind, signature).Take(&row).Error; err != nil {
+	q := s.conn(ctx)
+	if kind == kindCode {
+		// A code exchange is one transaction (Provider.Token): holding the
+		// code's row from the first read makes parallel redemptions of one
+		// code wait for the first to commit, and then see the code used:
+		// invalid_grant, the replay rule, and never a 500 from a code that
+		// was used between the checks and the writes (on SQLite the write
+		// lock already serialises them).
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Where("kind = ? AND signature = ?", kind, signature).Take(&row).Error; err != nil {
 		return nil, row, notFound(err)
 	}
 	if session == nil {
