@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/authgate/authgate/config"
@@ -75,17 +78,31 @@ func helpOrErr(err error) error {
 	return err
 }
 
-func newLogger(w io.Writer, level string) *slog.Logger {
+// newLogger logs to w at level, as JSON lines or, with format "text", as
+// key=value lines for a terminal.
+func newLogger(w io.Writer, level, format string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: l}))
+	opts := &slog.HandlerOptions{Level: l}
+	if format == "text" {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
 }
 
-// loadConfig reads the settings and resolves the system secret.
-func loadConfig(env *cliEnv, path string, logger *slog.Logger) (config.Config, error) {
+// loadConfig reads the settings and resolves the system secret. Unless
+// create is set (serve, migrate), an SQLite database must already exist:
+// a command run from the wrong directory must not start a new, empty
+// installation (and a new secret file) beside it.
+func loadConfig(env *cliEnv, path string, create bool) (config.Config, error) {
 	cfg, err := config.Load(env.getenv, path)
 	if err != nil {
 		return config.Config{}, fmt.Errorf("configuration:\n%w", err)
+	}
+	if !create {
+		if err := databaseExists(env, cfg, path); err != nil {
+			return config.Config{}, err
+		}
 	}
 	if cfg.Secret == "" {
 		// Validate allows this only for SQLite.
@@ -94,19 +111,50 @@ func loadConfig(env *cliEnv, path string, logger *slog.Logger) (config.Config, e
 			return config.Config{}, err
 		}
 		if created {
-			logger.Warn("generated a new system secret; keep this file private and back it up, or set AUTHGATE_SECRET", "file", cfg.SecretFile)
+			newLogger(env.stderr, "info", cfg.LogFormat).Warn("generated a new system secret; keep this file private and back it up, or set AUTHGATE_SECRET", "file", cfg.SecretFile)
 		}
 		cfg.Secret = v
 	}
 	return cfg, nil
 }
 
+// databaseExists reports, for an SQLite database_url, a file that is not
+// there: where it looked, where the setting came from and how to point
+// the command at the right installation. PostgreSQL is left to connect
+// (and fail loudly) as it is.
+func databaseExists(env *cliEnv, cfg config.Config, configPath string) error {
+	path, ok := cfg.SQLitePath()
+	if !ok {
+		return nil
+	}
+	_, err := os.Stat(path)
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil // there, or a problem opening it reports better
+	}
+	abs, absErr := filepath.Abs(path)
+	if absErr != nil {
+		abs = path
+	}
+	from := "the default, relative to the working directory"
+	switch {
+	case env.getenv("AUTHGATE_DATABASE_URL") != "":
+		from = "from AUTHGATE_DATABASE_URL"
+	case configPath != "":
+		from = "from " + configPath
+	}
+	wd, _ := os.Getwd()
+	return fmt.Errorf("no authgate database at %s (database_url %s, %s; working directory %s). "+
+		"This command does not create one: run it in the directory authgate serve runs in, "+
+		"or name the installation with --config FILE or AUTHGATE_DATABASE_URL. "+
+		"authgate serve or authgate migrate creates a new database", abs, cfg.DatabaseURL, from, wd)
+}
+
 // openApp loads the configuration and builds the application through the
 // composition root, which opens and migrates the database (serve and
 // migrate need that; for the other commands migrating is idempotent).
-func openApp(ctx context.Context, env *cliEnv, configPath string) (*app.App, func(), error) {
-	boot := newLogger(env.stderr, "info")
-	cfg, err := loadConfig(env, configPath, boot)
+// create lets it make a new SQLite database; only serve and migrate may.
+func openApp(ctx context.Context, env *cliEnv, configPath string, create bool) (*app.App, func(), error) {
+	cfg, err := loadConfig(env, configPath, create)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -114,7 +162,7 @@ func openApp(ctx context.Context, env *cliEnv, configPath string) (*app.App, fun
 	if !env.serving && !cfg.LogLevelSet && (level == "info" || level == "debug") {
 		level = "warn"
 	}
-	a, err := app.New(ctx, cfg, app.Options{Logger: newLogger(env.stderr, level)})
+	a, err := app.New(ctx, cfg, app.Options{Logger: newLogger(env.stderr, level, cfg.LogFormat)})
 	if err != nil {
 		return nil, nil, err
 	}

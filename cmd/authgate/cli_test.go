@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -115,7 +116,18 @@ func (h *cliHarness) db() *gorm.DB {
 // eachCLI runs fn against SQLite and PostgreSQL.
 func eachCLI(t *testing.T, fn func(t *testing.T, h *cliHarness)) {
 	for _, kind := range testdb.Kinds {
-		t.Run(kind, func(t *testing.T) { fn(t, newCLI(t, kind)) })
+		t.Run(kind, func(t *testing.T) {
+			h := newCLI(t, kind)
+			// Only serve and migrate create an SQLite database; an empty
+			// file is one (the commands migrate it), and leaves the secret
+			// to the test.
+			if path, ok := strings.CutPrefix(h.dbURL, "sqlite://"); ok {
+				if err := os.WriteFile(path, nil, 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fn(t, h)
+		})
 	}
 }
 
@@ -501,4 +513,53 @@ func TestCLIHelp(t *testing.T) {
 		h.fails(2, `unknown subcommand "frobnicate"`, "", append(slices.Clone(cmd), "frobnicate")...)
 	}
 	h.fails(2, "flag provided but not defined", "", "login-history", "--bogus")
+}
+
+func TestCLIRefusesToCreateDatabase(t *testing.T) {
+	h := newCLI(t, "sqlite")
+	path := strings.TrimPrefix(h.dbURL, "sqlite://")
+	secret := filepath.Join(filepath.Dir(path), "authgate.secret")
+	for _, args := range [][]string{{"users", "list"}, {"clients", "list"}, {"keys", "list"}, {"login-history"}, {"trusted-ips", "list"}} {
+		h.fails(1, "no authgate database at "+path, "", args...)
+	}
+	h.fails(1, "from AUTHGATE_DATABASE_URL", "", "users", "list")
+	h.fails(1, "--config FILE or AUTHGATE_DATABASE_URL", "", "users", "list")
+	for _, p := range []string{path, secret} {
+		if _, err := os.Stat(p); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s exists after refused commands (stat: %v)", p, err)
+		}
+	}
+
+	// Named by a config file, the message names the file.
+	conf := filepath.Join(t.TempDir(), "authgate.yaml")
+	if err := os.WriteFile(conf, []byte("database_url: "+h.dbURL+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	delete(h.env, "AUTHGATE_DATABASE_URL")
+	h.fails(1, "from "+conf, "", "users", "list", "--config", conf)
+	// With nothing set, the default is relative to the working directory.
+	h.fails(1, "the default, relative to the working directory", "", "users", "list")
+
+	// migrate creates it; then the others work.
+	h.ok("", "migrate", "--config", conf)
+	h.ok("", "users", "list", "--config", conf)
+}
+
+func TestCLILogFormat(t *testing.T) {
+	for format, want := range map[string]string{"": `{"time":"`, "json": `{"time":"`, "text": `time=`} {
+		t.Run("format="+format, func(t *testing.T) {
+			h := newCLI(t, "sqlite")
+			h.env["AUTHGATE_LOG_FORMAT"] = format
+			_, errOut, err := h.run("", "migrate")
+			if err != nil {
+				t.Fatalf("migrate: %v\n%s", err, errOut)
+			}
+			if !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "generated a new system secret") {
+				t.Errorf("log with AUTHGATE_LOG_FORMAT=%q:\n%s\nwant it to start with %q", format, errOut, want)
+			}
+		})
+	}
+	h := newCLI(t, "sqlite")
+	h.env["AUTHGATE_LOG_FORMAT"] = "logfmt"
+	h.fails(1, `log_format: "logfmt" must be json or text`, "", "migrate")
 }

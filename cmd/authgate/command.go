@@ -97,7 +97,7 @@ func checkLimit(env *cliEnv, f *flags, limit int) error {
 
 // withApp opens the app from the command's settings, runs fn and closes it.
 func withApp(ctx context.Context, env *cliEnv, f *flags, fn func(a *app.App) error) error {
-	a, closeApp, err := openApp(ctx, env, f.configPath)
+	a, closeApp, err := openApp(ctx, env, f.configPath, false)
 	if err != nil {
 		return err
 	}

@@ -10,7 +10,7 @@ func cmdMigrate(ctx context.Context, env *cliEnv, args []string) error {
 	if err := f.parse(env, args); err != nil {
 		return helpOrErr(err)
 	}
-	_, closeApp, err := openApp(ctx, env, f.configPath)
+	_, closeApp, err := openApp(ctx, env, f.configPath, true)
 	if err != nil {
 		return err
 	}
@@ -37,7 +37,7 @@ func cmdKeys(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stderr, "authgate keys: unknown subcommand %q (want rotate or list)\n", sub)
 		return errUsage
 	}
-	a, closeApp, err := openApp(ctx, env, f.configPath)
+	a, closeApp, err := openApp(ctx, env, f.configPath, false)
 	if err != nil {
 		return err
 	}

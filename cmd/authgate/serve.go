@@ -22,7 +22,7 @@ func cmdServe(ctx context.Context, env *cliEnv, args []string) error {
 	lw := newLogWriter(env.stderr, 200*time.Millisecond)
 	defer lw.Close()
 	env = &cliEnv{serving: true, getenv: env.getenv, stdin: env.stdin, stdout: env.stdout, stderr: lw}
-	a, closeApp, err := openApp(ctx, env, f.configPath)
+	a, closeApp, err := openApp(ctx, env, f.configPath, true)
 	if err != nil {
 		return err
 	}
