@@ -276,13 +276,19 @@ func (p *Provider) token(ctx context.Context, r *http.Request, session fosite.Se
 
 // Authorize issues the authorization response for a request the user
 // approved. The code, its PKCE challenge and its OpenID Connect session
-// are stored together: one commit, and never one without the others.
-func (p *Provider) Authorize(ctx context.Context, ar fosite.AuthorizeRequester, session fosite.Session) (fosite.AuthorizeResponder, error) {
+// are stored together with what each of also records (the user's consent)
+// in its context: one commit, and nothing of it when any step fails.
+func (p *Provider) Authorize(ctx context.Context, ar fosite.AuthorizeRequester, session fosite.Session, also ...func(ctx context.Context) error) (fosite.AuthorizeResponder, error) {
 	txCtx, err := p.store.BeginTX(ctx)
 	if err != nil {
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
 	resp, err := p.fosite.NewAuthorizeResponse(txCtx, ar, session)
+	for _, fn := range also {
+		if err == nil {
+			err = fn(txCtx)
+		}
+	}
 	if err != nil {
 		if rbErr := p.store.Rollback(txCtx); rbErr != nil {
 			return nil, errors.Join(err, rbErr)

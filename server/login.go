@@ -142,7 +142,7 @@ func (s *Server) handleLogin() http.Handler {
 		}
 		user := o.User
 		if _, err := s.sessions.Start(r.Context(), w, r, user.ID); err != nil {
-			writeError(w, r, s.Logger, err)
+			s.renderFailure(w, r, err, false)
 			return
 		}
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)
@@ -190,6 +190,10 @@ func (s *Server) handleNotFound() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/" {
 			http.Redirect(w, r, "/account", http.StatusFound)
+			return
+		}
+		if wantsHTML(r) {
+			s.renderProblem(w, r, http.StatusNotFound, notFound)
 			return
 		}
 		writeJSONError(w, http.StatusNotFound, "not_found", "No such endpoint.")

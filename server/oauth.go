@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -31,23 +32,27 @@ func (s *Server) handleAuthorize() http.Handler {
 		ctx := r.Context()
 		if err := s.checkExactRedirect(r); err != nil {
 			// Never redirect to an unregistered URI: answer here.
+			if wantsHTML(r) {
+				s.renderProblem(w, r, http.StatusBadRequest, authorizeProblem(s.Config.Organization, fosite.ErrInvalidRequest.WithHint(err.Error()), false))
+				return
+			}
 			writeJSONError(w, http.StatusBadRequest, "invalid_request", err.Error())
 			return
 		}
 		ar, err := s.Provider.NewAuthorizeRequest(ctx, r)
+		if err == nil {
+			// Everything that would refuse the request once the user has
+			// signed in and consented refuses it now, before anyone is
+			// asked anything.
+			err = s.checkAuthorizeRequest(ctx, ar)
+		}
 		if err != nil {
-			s.Provider.WriteAuthorizeError(ctx, w, ar, err)
+			s.authorizeError(w, r, ar, err)
 			return
 		}
 		client, _ := oauth.ClientOf(ar.GetClient())
 		form := ar.GetRequestForm()
 		prompt := strings.Fields(form.Get("prompt"))
-		if slices.Contains(prompt, "none") && slices.Contains(ar.GetRequestedScopes(), oauth.AdminScope) {
-			// The admin scope is never handed out silently: whoever asks
-			// for it goes through a page the administrator sees.
-			s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrInteractionRequired.WithHint("The admin scope is never granted without user interaction."))
-			return
-		}
 
 		// The session, its user and the user's consent to this client come
 		// in one query: this runs on every authorization.
@@ -74,6 +79,7 @@ func (s *Server) handleAuthorize() http.Handler {
 		}
 
 		requested := ar.GetRequestedScopes()
+		consented := false // the user pressed Allow on the consent page
 		if r.Method == http.MethodPost && r.PostForm.Has("consent") {
 			if !s.sessions.CheckCSRF(r) {
 				s.pages.Render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site. Go back and try again.", true))
@@ -83,10 +89,7 @@ func (s *Server) handleAuthorize() http.Handler {
 				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrAccessDenied.WithHint("The user denied the request."))
 				return
 			}
-			if err := s.Store.SaveConsent(ctx, user.ID, client.GetID(), requested); err != nil {
-				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrServerError.WithWrap(err))
-				return
-			}
+			consented = true
 		} else if !client.FirstParty {
 			covered := !slices.ContainsFunc(requested, func(scope string) bool { return !slices.Contains(signed.Consented, scope) })
 			if !covered || slices.Contains(prompt, "consent") {
@@ -125,13 +128,95 @@ func (s *Server) handleAuthorize() http.Handler {
 				claims.Extra[k] = v
 			}
 		}
-		resp, err := s.Provider.Authorize(ctx, ar, session)
+		// The consent is remembered in the transaction that issues the
+		// code: a refused request leaves no consent behind.
+		var remember []func(context.Context) error
+		if consented {
+			remember = append(remember, func(ctx context.Context) error {
+				return s.rememberConsent(ctx, user.ID, client.GetID(), requested)
+			})
+		}
+		resp, err := s.Provider.Authorize(ctx, ar, session, remember...)
 		if err != nil {
 			s.Provider.WriteAuthorizeError(ctx, w, ar, err)
 			return
 		}
 		s.Provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 	})
+}
+
+// rememberConsent records that the user granted the client scopes, so
+// that the next authorization for them skips the consent page. It runs in
+// the transaction that issues the authorization response, and only then.
+func (s *Server) rememberConsent(ctx context.Context, userID, clientID string, scopes []string) error {
+	if err := s.Store.SaveConsent(ctx, userID, clientID, scopes); err != nil {
+		return fmt.Errorf("remember consent: %w", err)
+	}
+	return nil
+}
+
+// authorizeError answers a refused authorization request. An error that
+// can go to a registered redirect URI goes there (RFC 6749 section
+// 4.1.2.1); otherwise a browser gets a page that says what went wrong, and
+// an API client fosite's JSON.
+func (s *Server) authorizeError(w http.ResponseWriter, r *http.Request, ar fosite.AuthorizeRequester, err error) {
+	if (ar != nil && ar.IsRedirectURIValid()) || !wantsHTML(r) {
+		s.Provider.WriteAuthorizeError(r.Context(), w, ar, err)
+		return
+	}
+	rfc := fosite.ErrorToRFC6749Error(err)
+	if unavailable(r.Context(), err) {
+		// fosite calls any failure to load the client an unknown client.
+		rfc = fosite.ErrTemporarilyUnavailable
+	}
+	status := rfc.CodeField
+	if status < 400 || status == http.StatusUnauthorized {
+		// A page has no credentials to challenge: an unknown client is a
+		// bad request.
+		status = http.StatusBadRequest
+	}
+	s.renderProblem(w, r, status, authorizeProblem(s.Config.Organization, rfc, len(r.Form) == 0))
+}
+
+// authorizeProblem says in words why an authorization request that cannot
+// be sent back to its client was refused. empty is a request without any
+// parameter.
+func authorizeProblem(org string, rfc *fosite.RFC6749Error, empty bool) problem {
+	p := problem{Code: rfc.ErrorField, Detail: rfc.GetDescription()}
+	switch {
+	case empty:
+		p.Title = "Nothing to sign in to"
+		p.Message = "This address is where applications send you to sign in with " + org + ", but no application sent this request. Start from the application you want to use, or go to your account page."
+		p.Detail = ""
+	case rfc.ErrorField == fosite.ErrInvalidClient.ErrorField:
+		p.Title = "Unknown application"
+		p.Message = "The application that sent you here is not registered with " + org + ", so you cannot sign in to it. Go back to the application and try again; if this keeps happening, tell the people who run it."
+		p.Detail = "" // fosite's text speaks of client authentication, which means nothing here
+	case rfc.ErrorField == fosite.ErrTemporarilyUnavailable.ErrorField || rfc.CodeField >= 500:
+		p.Title = "Try again shortly"
+		p.Message = "Signing in is not possible right now. Go back to the application and try again in a moment."
+		p.Detail = ""
+	default:
+		p.Title = "This sign-in request cannot be completed"
+		p.Message = "The application that sent you here made a request " + org + " cannot accept: it is incomplete, or asks to send you back to an address the application has not registered. Nothing was shared with it. Go back to the application and try again; if this keeps happening, tell the people who run it."
+	}
+	return p
+}
+
+// checkAuthorizeRequest refuses, before the user is asked anything, what
+// would be refused once they signed in and consented: fosite's handlers'
+// rules (oauth.Provider.CheckAuthorizeRequest) and authgate's own.
+func (s *Server) checkAuthorizeRequest(ctx context.Context, ar fosite.AuthorizeRequester) error {
+	if err := s.Provider.CheckAuthorizeRequest(ctx, ar); err != nil {
+		return err
+	}
+	prompt := strings.Fields(ar.GetRequestForm().Get("prompt"))
+	if slices.Contains(prompt, "none") && ar.GetRequestedScopes().Has(oauth.AdminScope) {
+		// The admin scope is never handed out silently: whoever asks for
+		// it goes through a page the administrator sees.
+		return fosite.ErrInteractionRequired.WithHint("The admin scope is never granted without user interaction.")
+	}
+	return nil
 }
 
 // checkExactRedirect holds confidential clients to an exact match of the

@@ -19,7 +19,11 @@ type page struct {
 	SignedIn     bool
 	Error        string
 	Notice       string
-	Data         any
+	// Code and Detail are an error page's small print: the OAuth error
+	// code and the description an API client would read.
+	Code   string
+	Detail string
+	Data   any
 	// Login page
 	ClientName string
 	ReturnTo   string

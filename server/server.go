@@ -35,7 +35,8 @@ type Users interface {
 // HTTP layer never sees the store.
 type Provider interface {
 	NewAuthorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error)
-	Authorize(ctx context.Context, ar fosite.AuthorizeRequester, session fosite.Session) (fosite.AuthorizeResponder, error)
+	CheckAuthorizeRequest(ctx context.Context, ar fosite.AuthorizeRequester) error
+	Authorize(ctx context.Context, ar fosite.AuthorizeRequester, session fosite.Session, also ...func(ctx context.Context) error) (fosite.AuthorizeResponder, error)
 	WriteAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error)
 	WriteAuthorizeResponse(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, resp fosite.AuthorizeResponder)
 	Token(ctx context.Context, r *http.Request, session fosite.Session) (fosite.AccessRequester, fosite.AccessResponder, error)
