@@ -105,8 +105,10 @@ func pkcePair() (verifier, challenge string) {
 }
 
 func TestAttackAdminScope(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			s := baseSettings(t, testdb.URL(t, kind))
 			p := start(t, "server", s)
 			const adminPW, userPW = "admin passphrase 1", "user passphrase 1"

@@ -19,12 +19,14 @@ import (
 // forwarded_header setting names is believed, and with no setting a request
 // carrying both is the proxy's own, which is never a trusted range.
 func TestAttackForwardedHeaders(t *testing.T) {
+	t.Parallel()
 	const (
 		trustedAddr = "10.20.0.5"   // inside the trusted range
 		realAddr    = "203.0.113.9" // where the client really is
 	)
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			dbURL := testdb.URL(t, kind)
 			for _, tc := range []struct {
 				setting string

@@ -17,8 +17,10 @@ import (
 // item 6): only the token's own client, a client named in its audience and
 // a resource server an administrator registered may see it.
 func TestAttackIntrospection(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			s := baseSettings(t, testdb.URL(t, kind))
 			p := start(t, "server", s)
 			create := func(name string, extra ...string) createdClient {

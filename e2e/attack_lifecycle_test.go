@@ -21,8 +21,10 @@ import (
 // each take what the ended credential obtained with it, at once and for
 // good, while what other credentials obtained stays.
 func TestAttackCredentialLifecycle(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			s := baseSettings(t, testdb.URL(t, kind))
 			p := start(t, "server", s)
 			outbox := s["AUTHGATE_MAIL_OUTBOX"]

@@ -16,6 +16,7 @@ import (
 // exactly its burst through per source, refuses the rest with 429 and a
 // Retry-After, and a second source (127.0.0.2) is not affected.
 func TestAttackRateLimits(t *testing.T) {
+	t.Parallel()
 	s := baseSettings(t, testdb.URL(t, "sqlite")) // the limit is per process, not in the database
 	s["AUTHGATE_RATE_LIMIT_PER_MINUTE"] = "1"
 	s["AUTHGATE_RATE_LIMIT_BURST"] = "3"

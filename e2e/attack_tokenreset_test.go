@@ -24,8 +24,10 @@ import (
 // administrator is not held to the minute, but nobody gets a user more
 // than ten new tokens in 24 hours: the CLI says so too.
 func TestAttackTokenResets(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			dbURL := testdb.URL(t, kind)
 			s := baseSettings(t, dbURL)
 			p := start(t, "server", s)

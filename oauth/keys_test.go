@@ -97,6 +97,7 @@ func countKeys(t *testing.T, db *gorm.DB) (total, current int64) {
 }
 
 func TestKeyManager(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name string
 		run  func(t *testing.T, db *gorm.DB)
@@ -110,6 +111,7 @@ func TestKeyManager(t *testing.T) {
 	}
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			for _, tc := range tests {
 				t.Run(tc.name, func(t *testing.T) { tc.run(t, testdb.Open(t, kind)) })
 			}
@@ -337,6 +339,7 @@ func testJWKSPublicOnly(t *testing.T, db *gorm.DB) {
 }
 
 func TestKeyManagerRun(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)

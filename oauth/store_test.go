@@ -26,8 +26,10 @@ func testKeyring(t testing.TB) *keyring.Keyring {
 // TestStore runs the storage conformance suite on every database, each
 // subtest on a fresh database (a fresh schema on PostgreSQL).
 func TestStore(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			storetest.Run(t, func(t *testing.T) (*oauth.Store, *gorm.DB) {
 				db := testdb.Open(t, kind)
 				return oauth.NewStore(storage.New(db), testKeyring(t), nil), db

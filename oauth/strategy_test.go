@@ -86,6 +86,7 @@ func signingKey(t *testing.T, p *oauth.Provider) (*rsa.PrivateKey, string) {
 }
 
 func TestJWTAccessToken(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	p := newProvider(t)
 	_, kid := signingKey(t, p)
@@ -162,6 +163,7 @@ func signJWT(t *testing.T, method jwt.SigningMethod, key any, kid, typ string, c
 }
 
 func TestJWTAccessTokenTampered(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	p := newProvider(t)
 	priv, kid := signingKey(t, p)

@@ -53,6 +53,7 @@ func eachSite(t *testing.T, fn func(t *testing.T, site *accountSite, db *gorm.DB
 	t.Helper()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			site := newAccountSite(t, kind)
 			fn(t, site, site.db)
 		})
@@ -268,6 +269,7 @@ func (s *accountSite) user(t *testing.T, id string) models.User {
 }
 
 func TestAccountRequiresSignIn(t *testing.T) {
+	t.Parallel()
 	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		b := site.browser(t)
 		for _, path := range []string{"/account", "/account/security-token", "/account/password"} {
@@ -293,6 +295,7 @@ func TestAccountRequiresSignIn(t *testing.T) {
 }
 
 func TestAccountOverview(t *testing.T) {
+	t.Parallel()
 	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		ctx := context.Background()
 		if err := db.Create(&models.Client{ID: "loader", Name: "Data Loader", GrantTypes: []string{"password"}}).Error; err != nil {
@@ -343,6 +346,7 @@ func TestAccountOverview(t *testing.T) {
 }
 
 func TestAccountHistoryShowsTwentyNewest(t *testing.T) {
+	t.Parallel()
 	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		start := time.Now().Add(-time.Hour)
 		for i := range 25 {
@@ -372,6 +376,7 @@ func TestAccountHistoryShowsTwentyNewest(t *testing.T) {
 }
 
 func TestAccountResetToken(t *testing.T) {
+	t.Parallel()
 	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		before := site.mail(t, aliceEmail)
 		if len(before) != 1 {
@@ -425,6 +430,7 @@ func TestAccountResetToken(t *testing.T) {
 }
 
 func TestAccountChangePassword(t *testing.T) {
+	t.Parallel()
 	const newPassword = "a-brand-new-password"
 	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		ctx := context.Background()
@@ -502,6 +508,7 @@ func TestAccountChangePassword(t *testing.T) {
 }
 
 func TestAccountRefusesPostsWithoutCSRF(t *testing.T) {
+	t.Parallel()
 	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		b := site.browser(t)
 		b.signIn("alice", alicePassword)
@@ -541,6 +548,7 @@ func TestAccountRefusesPostsWithoutCSRF(t *testing.T) {
 }
 
 func TestAccountSignOut(t *testing.T) {
+	t.Parallel()
 	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
 		b := site.browser(t)
 		b.signIn("alice", alicePassword)
@@ -561,6 +569,7 @@ func TestAccountSignOut(t *testing.T) {
 // of a signed-in form; and a signed-in form's token dies at the next
 // sign-in.
 func TestCSRFPlantedAnonymousPair(t *testing.T) {
+	t.Parallel()
 	for _, tls := range []bool{false, true} {
 		t.Run(map[bool]string{false: "http loopback", true: "https"}[tls], func(t *testing.T) {
 			for _, kind := range testdb.Kinds {

@@ -37,6 +37,7 @@ func golden(t *testing.T, name string, got []byte) {
 }
 
 func TestDiscoveryGolden(t *testing.T) {
+	t.Parallel()
 	h, _ := newTestServer(t, nil)
 	tests := []struct {
 		path   string
@@ -79,6 +80,7 @@ func TestDiscoveryGolden(t *testing.T) {
 // section 4.3 and RFC 8414 section 3.3 put on the documents, whatever the
 // golden files say.
 func TestDiscoveryMatchesIssuer(t *testing.T) {
+	t.Parallel()
 	h, _ := newTestServer(t, nil)
 	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
 		t.Run(path, func(t *testing.T) {
@@ -106,6 +108,7 @@ func TestDiscoveryMatchesIssuer(t *testing.T) {
 }
 
 func TestDiscoveryLegacyGrantDisabled(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name         string
 		disabled     bool
@@ -133,6 +136,7 @@ func TestDiscoveryLegacyGrantDisabled(t *testing.T) {
 // TestJWKSShape compares the JWKS with a golden file after replacing the
 // values that change with every key (kid, modulus) by their shape.
 func TestJWKSShape(t *testing.T) {
+	t.Parallel()
 	h, p := newTestServer(t, nil)
 	if _, err := p.Keys.Rotate(t.Context(), "test"); err != nil {
 		t.Fatal(err)

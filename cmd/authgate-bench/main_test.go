@@ -97,8 +97,12 @@ func runBench(t *testing.T, vars map[string]string, stdin string, allowAllFailed
 }
 
 func TestBenchEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
-		t.Run(kind, func(t *testing.T) { testBench(t, testdb.URL(t, kind)) })
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			testBench(t, testdb.URL(t, kind))
+		})
 	}
 }
 
@@ -301,6 +305,7 @@ func testBench(t *testing.T, dbURL string) {
 }
 
 func TestBenchUsage(t *testing.T) {
+	t.Parallel()
 	cases := []struct {
 		name string
 		env  map[string]string

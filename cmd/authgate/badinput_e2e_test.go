@@ -17,8 +17,12 @@ import (
 // TestBadInput sends the server what a careless or hostile client would,
 // and checks each is answered with the RFC 6749 error it calls for.
 func TestBadInput(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
-		t.Run(kind, func(t *testing.T) { testBadInput(t, testdb.URL(t, kind)) })
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			testBadInput(t, testdb.URL(t, kind))
+		})
 	}
 }
 

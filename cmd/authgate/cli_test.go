@@ -113,10 +113,12 @@ func (h *cliHarness) db() *gorm.DB {
 	return db
 }
 
-// eachCLI runs fn against SQLite and PostgreSQL.
+// eachCLI runs fn against SQLite and PostgreSQL, the two in parallel: it
+// must be the last statement of its test.
 func eachCLI(t *testing.T, fn func(t *testing.T, h *cliHarness)) {
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			h := newCLI(t, kind)
 			// Only serve and migrate create an SQLite database; an empty
 			// file is one (the commands migrate it), and leaves the secret
@@ -132,6 +134,7 @@ func eachCLI(t *testing.T, fn func(t *testing.T, h *cliHarness)) {
 }
 
 func TestCLIClients(t *testing.T) {
+	t.Parallel()
 	eachCLI(t, func(t *testing.T, h *cliHarness) {
 		var created map[string]any
 		h.json(&created, "", "clients", "create", "--name", "Web app",
@@ -207,6 +210,7 @@ func TestCLIClients(t *testing.T) {
 }
 
 func TestCLILegacy(t *testing.T) {
+	t.Parallel()
 	eachCLI(t, func(t *testing.T, h *cliHarness) {
 		var c map[string]any
 		h.json(&c, "", "clients", "create", "--name", "Mail connector", "--grant-types", "client_credentials", "--json")
@@ -284,6 +288,7 @@ func TestCLILegacy(t *testing.T) {
 }
 
 func TestCLIUsers(t *testing.T) {
+	t.Parallel()
 	eachCLI(t, func(t *testing.T, h *cliHarness) {
 		const pw = "Correct-Horse-Battery-1"
 		var u map[string]any
@@ -384,6 +389,7 @@ func TestCLIUsers(t *testing.T) {
 }
 
 func TestCLITrustedIPs(t *testing.T) {
+	t.Parallel()
 	eachCLI(t, func(t *testing.T, h *cliHarness) {
 		h.fails(1, `cidr: "10.0.0/8" is not a CIDR range`, "", "trusted-ips", "add", "10.0.0/8")
 		h.fails(1, "cidr:", "", "trusted-ips", "add", "0.0.0.0/0")
@@ -412,6 +418,7 @@ func TestCLITrustedIPs(t *testing.T) {
 }
 
 func TestCLILoginHistory(t *testing.T) {
+	t.Parallel()
 	h := newCLI(t, "sqlite")
 	db := h.db()
 	now := time.Now().UTC()
@@ -461,6 +468,7 @@ func TestCLILoginHistory(t *testing.T) {
 }
 
 func TestCLIBadDatabaseURL(t *testing.T) {
+	t.Parallel()
 	h := newCLI(t, "sqlite")
 	h.env["AUTHGATE_DATABASE_URL"] = "mysql://x"
 	for _, args := range [][]string{
@@ -476,12 +484,14 @@ func TestCLIBadDatabaseURL(t *testing.T) {
 }
 
 func TestCLIPostgresNeedsSecret(t *testing.T) {
+	t.Parallel()
 	h := newCLI(t, "postgres")
 	delete(h.env, "AUTHGATE_SECRET")
 	h.fails(1, "AUTHGATE_SECRET is required with PostgreSQL", "", "clients", "list")
 }
 
 func TestCLIHelp(t *testing.T) {
+	t.Parallel()
 	h := newCLI(t, "sqlite")
 	cmds := [][]string{
 		{"clients"}, {"clients", "create"}, {"clients", "list"}, {"clients", "get"}, {"clients", "delete"},
@@ -516,6 +526,7 @@ func TestCLIHelp(t *testing.T) {
 }
 
 func TestCLIRefusesToCreateDatabase(t *testing.T) {
+	t.Parallel()
 	h := newCLI(t, "sqlite")
 	path := strings.TrimPrefix(h.dbURL, "sqlite://")
 	secret := filepath.Join(filepath.Dir(path), "authgate.secret")
@@ -546,6 +557,7 @@ func TestCLIRefusesToCreateDatabase(t *testing.T) {
 }
 
 func TestCLILogFormat(t *testing.T) {
+	t.Parallel()
 	for format, want := range map[string]string{"": `{"time":"`, "json": `{"time":"`, "text": `time=`} {
 		t.Run("format="+format, func(t *testing.T) {
 			h := newCLI(t, "sqlite")

@@ -147,8 +147,12 @@ func lastResult(t *testing.T, in *instance, username string) models.LoginEvent {
 }
 
 func TestLegacyGrantEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
-		t.Run(kind, func(t *testing.T) { testLegacyGrant(t, testdb.URL(t, kind)) })
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			testLegacyGrant(t, testdb.URL(t, kind))
+		})
 	}
 }
 

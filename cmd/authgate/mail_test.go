@@ -34,6 +34,7 @@ func (h *cliHarness) failQueuedMail() []string {
 }
 
 func TestCLIMail(t *testing.T) {
+	t.Parallel()
 	eachCLI(t, func(t *testing.T, h *cliHarness) {
 		h.env["AUTHGATE_SECRET"] = cliSecret
 		if got := h.ok("", "mail", "failed"); got != "No failed mail.\n" {

@@ -18,8 +18,10 @@ import (
 // series lives as long as the process: 2,000 such requests once grew the
 // heap by 250 MiB). It reads /metrics on the admin listener and counts.
 func TestAttackMetricsSeriesStayBounded(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			in := startServer(t, testdb.URL(t, kind), nil)
 			send := func(from, n int) {
 				t.Helper()
@@ -105,8 +107,10 @@ func TestAttackMetricsSeriesStayBounded(t *testing.T) {
 // server, are counted on /metrics under their channel (the login page's
 // were never counted).
 func TestLockoutsReachTheMetric(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			in := startServer(t, testdb.URL(t, kind), map[string]string{"AUTHGATE_LOCKOUT_THRESHOLD": "3"})
 			in.createUser("alice", "correct horse battery", false)
 			secret := in.createClient(models.Client{ID: "loader", Name: "Loader", GrantTypes: []string{"password"}, Scopes: []string{"profile"}})
@@ -169,8 +173,10 @@ func TestLockoutsReachTheMetric(t *testing.T) {
 // limits of the login page and the password grant are counted on /metrics,
 // one for each refusal, under their endpoint.
 func TestThrottlesReachTheMetric(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			in := startServer(t, testdb.URL(t, kind), map[string]string{
 				"AUTHGATE_RATE_LIMIT_PER_MINUTE": "1", "AUTHGATE_RATE_LIMIT_BURST": "2",
 			})

@@ -65,8 +65,12 @@ func codeFlow(t *testing.T, in *instance, b *http.Client, authURL, username, pw 
 }
 
 func TestOIDCEndToEnd(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
-		t.Run(kind, func(t *testing.T) { testOIDCEndToEnd(t, testdb.URL(t, kind)) })
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			testOIDCEndToEnd(t, testdb.URL(t, kind))
+		})
 	}
 }
 

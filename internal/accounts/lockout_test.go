@@ -14,6 +14,7 @@ import (
 )
 
 func TestAuthenticateLoginLockout(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{LockoutThreshold: 3, LockoutDuration: 10 * time.Minute})
 		ctx := t.Context()
@@ -115,6 +116,7 @@ func TestAuthenticateLoginLockout(t *testing.T) {
 }
 
 func TestChannelsAndUnlock(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{LockoutThreshold: 2, LockoutDuration: time.Hour})
 		ctx := t.Context()
@@ -191,6 +193,7 @@ func TestChannelsAndUnlock(t *testing.T) {
 // Parallel failures cannot pass the threshold: the count stops there and
 // exactly one of them locks (storage.ReserveAttempt has the full test).
 func TestRecordFailureConcurrent(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{LockoutThreshold: 5})
 		u := f.mustCreate(t, "leo", "leo-password")

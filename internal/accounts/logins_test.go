@@ -13,6 +13,7 @@ import (
 )
 
 func TestLoginHistory(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{})
 		ctx := t.Context()
@@ -99,6 +100,7 @@ func TestLoginHistory(t *testing.T) {
 }
 
 func TestLegacyReport(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{})
 		ctx := t.Context()
@@ -165,6 +167,7 @@ func TestLegacyReport(t *testing.T) {
 }
 
 func TestDailyLogins(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{}) // the clock reads 2030-03-14 09:26:53 UTC
 		ctx := t.Context()

@@ -18,6 +18,7 @@ import (
 // gets a user more than TokenResetsPerDay new tokens in 24 hours; a refused
 // reset changes nothing and says when a reset is possible again.
 func TestResetTokenLimits(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{})
 		ctx := t.Context()
@@ -85,6 +86,7 @@ func TestResetTokenLimits(t *testing.T) {
 // TestResetTokenParallel: parallel resets by the user, as from many
 // browser tabs or a script holding the session, issue one token.
 func TestResetTokenParallel(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{})
 		u := f.mustCreate(t, "erin", "erin-password")

@@ -54,6 +54,7 @@ func rawRows(t *testing.T, db *gorm.DB, table string) [][]byte {
 }
 
 func TestNoPlaintextSecretsStored(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{})
 		ctx := t.Context()
@@ -143,6 +144,7 @@ func sequence(toks ...string) func() (string, error) {
 }
 
 func TestTokenNeverIssuedTwice(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{})
 		ctx := t.Context()
@@ -221,6 +223,7 @@ func TestTokenNeverIssuedTwice(t *testing.T) {
 }
 
 func TestTokenEmailSunsetLines(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{Organization: "Initech"})
 		ctx := t.Context()

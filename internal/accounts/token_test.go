@@ -8,6 +8,7 @@ import (
 )
 
 func TestTokenFromReaderRejectsBiasedBytes(t *testing.T) {
+	t.Parallel()
 	// 248..255 would map to 'A'..'H' again under a plain modulo; they must
 	// be skipped. 0 is 'A', 61 is '9', 62 wraps to 'A', 247 is '9'.
 	in := []byte{248, 0, 255, 61, 62, 247, 250, 251}
@@ -24,12 +25,14 @@ func TestTokenFromReaderRejectsBiasedBytes(t *testing.T) {
 }
 
 func TestTokenFromReaderShortInput(t *testing.T) {
+	t.Parallel()
 	if _, err := tokenFromReader(bytes.NewReader(bytes.Repeat([]byte{255}, 64))); err == nil {
 		t.Fatal("got nil error from a reader that only yields rejected bytes and then ends, want an error")
 	}
 }
 
 func TestGenerateTokenFormatUniquenessAndUniformity(t *testing.T) {
+	t.Parallel()
 	const draws = 2000
 	seen := make(map[string]bool, draws)
 	counts := make(map[rune]int)

@@ -17,6 +17,7 @@ import (
 )
 
 func TestCreateUser(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{Organization: "Acme Corp"})
 		ctx := t.Context()
@@ -96,6 +97,7 @@ func TestCreateUser(t *testing.T) {
 }
 
 func TestCreateUserDuplicate(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{})
 		f.mustCreate(t, "alice", "password-one")
@@ -118,6 +120,7 @@ func TestCreateUserDuplicate(t *testing.T) {
 }
 
 func TestValidation(t *testing.T) {
+	t.Parallel()
 	valid := NewUser{Username: "bob", Email: "bob@example.com", Name: "Bob", Password: "long-enough"}
 	cases := []struct {
 		name  string
@@ -181,6 +184,7 @@ func TestValidation(t *testing.T) {
 }
 
 func TestResetToken(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{})
 		ctx := t.Context()
@@ -242,6 +246,7 @@ func TestResetToken(t *testing.T) {
 }
 
 func TestSetPassword(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{})
 		ctx := t.Context()
@@ -281,6 +286,7 @@ func TestSetPassword(t *testing.T) {
 }
 
 func TestChangeOwnPassword(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{LockoutThreshold: 3})
 		ctx := t.Context()
@@ -332,6 +338,7 @@ func TestChangeOwnPassword(t *testing.T) {
 }
 
 func TestGetListUpdateDelete(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{})
 		ctx := t.Context()
@@ -432,6 +439,7 @@ func TestGetListUpdateDelete(t *testing.T) {
 func ptr[T any](v T) *T { return &v }
 
 func TestCreateUserConcurrentSameName(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db, Options{})
 		const n = 6
@@ -485,6 +493,7 @@ func addSessions(t *testing.T, db *gorm.DB, userID string, ids ...string) {
 // SetPassword) ends every browser session of the user, and only theirs;
 // the self-service change keeps the session that made it.
 func TestPasswordChangeEndsSessions(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		f := setup(t, db, Options{})
@@ -525,6 +534,7 @@ func TestPasswordChangeEndsSessions(t *testing.T) {
 // Deleting a user removes their sessions, consents and OAuth requests in
 // the same transaction, and nobody else's.
 func TestDeleteUserCascades(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
 		f := setup(t, db, Options{})

@@ -60,8 +60,10 @@ func (tr transport) Send(_ context.Context, _, to string, _ []byte) error {
 // second application on the same database (a replica, or a CLI command)
 // finds the first signing key instead of making another.
 func TestNew(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			ctx := t.Context()
 			cfg := testConfig(t, kind)
 			clock := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)

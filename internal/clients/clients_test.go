@@ -83,6 +83,7 @@ func auditActions(t *testing.T, db *gorm.DB, target string) []string {
 }
 
 func TestCreateValidation(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db)
 		tests := []struct {
@@ -168,6 +169,7 @@ func TestCreateValidation(t *testing.T) {
 }
 
 func TestCreateGetList(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db)
 		ctx := t.Context()
@@ -240,6 +242,7 @@ func TestCreateGetList(t *testing.T) {
 // TestSecretNeverStored dumps every table and looks for the plaintext
 // secrets, in the encodings a careless implementation might use.
 func TestSecretNeverStored(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db)
 		c, first := f.mustCreate(t, webApp())
@@ -279,6 +282,7 @@ func TestSecretNeverStored(t *testing.T) {
 }
 
 func TestUpdate(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db)
 		ctx := t.Context()
@@ -338,6 +342,7 @@ func TestUpdate(t *testing.T) {
 }
 
 func TestDelete(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db)
 		ctx := t.Context()
@@ -378,6 +383,7 @@ func TestDelete(t *testing.T) {
 }
 
 func TestRotateSecret(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db)
 		ctx := t.Context()
@@ -417,6 +423,7 @@ func TestRotateSecret(t *testing.T) {
 }
 
 func TestSetLegacy(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db)
 		ctx := t.Context()
@@ -469,6 +476,7 @@ func TestSetLegacy(t *testing.T) {
 }
 
 func TestSetSunset(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db)
 		ctx := t.Context()
@@ -517,6 +525,7 @@ func TestSetSunset(t *testing.T) {
 // A client with the refresh_token grant may always hold offline_access:
 // without it, a refresh token issued to it could never be used.
 func TestRefreshGrantImpliesOfflineAccess(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := setup(t, db)
 		c, _ := f.mustCreate(t, NewClient{Name: "loader", GrantTypes: []string{GrantPassword, GrantRefreshToken}, Scopes: []string{"profile"}})

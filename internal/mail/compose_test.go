@@ -56,6 +56,7 @@ func parseComposed(t testing.TB, raw []byte) parsed {
 }
 
 func TestComposeParses(t *testing.T) {
+	t.Parallel()
 	now := time.Date(2025, 3, 4, 5, 6, 7, 0, time.FixedZone("CET", 3600))
 	longLine := strings.Repeat("0123456789", 12) // longer than a QP line
 	tests := []struct {
@@ -135,6 +136,7 @@ func TestComposeParses(t *testing.T) {
 }
 
 func TestComposeMessageIDsDiffer(t *testing.T) {
+	t.Parallel()
 	msg := Message{To: "a@example.org", Subject: "s", Body: "b"}
 	ids := map[string]bool{}
 	for range 20 {
@@ -151,6 +153,7 @@ func TestComposeMessageIDsDiffer(t *testing.T) {
 }
 
 func TestComposeRejectsHeaderInjection(t *testing.T) {
+	t.Parallel()
 	ok := Message{To: "a@example.org", Subject: "hello", Body: "b"}
 	tests := []struct {
 		name string

@@ -13,6 +13,7 @@ import (
 // caller passes (its own clock), not the machine's: the sender, on its
 // clock, leaves it until then.
 func TestEnqueueIsDueFromTheCallersClock(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		f := newFixture(t, db, NewFileTransport(t.TempDir()), 5)
 		f.enqueueAt(t, tokenMessage("TOKEN-later"), f.clock.Now().Add(time.Hour))

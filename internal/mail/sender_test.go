@@ -125,6 +125,7 @@ func tokenMessage(token string) Message {
 }
 
 func TestSenderDeliversOverSMTP(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		srv := startServer(t, serverOptions{})
 		f := newFixture(t, db, NewSMTPTransport(SMTPOptions{Host: srv.Host, Port: srv.Port, TLS: TLSNone}), 5)
@@ -187,6 +188,7 @@ func TestSenderDeliversOverSMTP(t *testing.T) {
 }
 
 func TestSenderRetriesWithBackoff(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		// The first attempt is refused at RCPT, the second at the end of
 		// DATA; the third goes through.
@@ -259,6 +261,7 @@ func TestSenderRetriesWithBackoff(t *testing.T) {
 }
 
 func TestSenderGivesUpAfterMaxAttempts(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		const token = "TOKEN-echoed-by-a-filter-42"
 		var accept atomic.Bool
@@ -357,6 +360,7 @@ func TestSenderGivesUpAfterMaxAttempts(t *testing.T) {
 }
 
 func TestSenderPermanentFailures(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		srv := startServer(t, serverOptions{})
 		f := newFixture(t, db, NewSMTPTransport(SMTPOptions{Host: srv.Host, Port: srv.Port, TLS: TLSNone}), 5)
@@ -380,6 +384,7 @@ func TestSenderPermanentFailures(t *testing.T) {
 }
 
 func TestSenderWrongSecret(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		srv := startServer(t, serverOptions{})
 		f := newFixture(t, db, NewSMTPTransport(SMTPOptions{Host: srv.Host, Port: srv.Port, TLS: TLSNone}), 5)
@@ -400,6 +405,7 @@ func TestSenderWrongSecret(t *testing.T) {
 }
 
 func TestSenderHonoursClaims(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		dir := t.TempDir()
 		f := newFixture(t, db, NewFileTransport(dir), 5)
@@ -444,8 +450,10 @@ func openShared(t *testing.T, kind string) (*gorm.DB, *gorm.DB) {
 }
 
 func TestSendersDeliverEachMessageOnce(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			db1, db2 := openShared(t, kind)
 			srv := startServer(t, serverOptions{DataDelay: 2 * time.Millisecond})
 			tr := NewSMTPTransport(SMTPOptions{Host: srv.Host, Port: srv.Port, TLS: TLSNone})
@@ -504,6 +512,7 @@ func TestSendersDeliverEachMessageOnce(t *testing.T) {
 }
 
 func TestSenderRun(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		dir := t.TempDir()
 		keys := testKeys(t, 'k')
@@ -550,6 +559,7 @@ func TestSenderRun(t *testing.T) {
 }
 
 func TestNewSenderRejectsBadFrom(t *testing.T) {
+	t.Parallel()
 	db := testdb.Open(t, "sqlite")
 	for _, from := range []string{"", "not an address", "a@example.com\r\nBcc: x@example.net"} {
 		if _, err := NewSender(storage.New(db), testKeys(t, 'k'), NewFileTransport(t.TempDir()), SenderOptions{From: from}); err == nil {
@@ -559,6 +569,7 @@ func TestNewSenderRejectsBadFrom(t *testing.T) {
 }
 
 func TestBackoff(t *testing.T) {
+	t.Parallel()
 	for attempts := 1; attempts <= 40; attempts++ {
 		full := maxBackoff
 		if attempts < 20 && minBackoff<<(attempts-1) < maxBackoff {
@@ -573,6 +584,7 @@ func TestBackoff(t *testing.T) {
 }
 
 func TestScrub(t *testing.T) {
+	t.Parallel()
 	body := "Hello,\n\nyour token is\nTOKEN-abcdef123456\n"
 	got := scrub("554 rejected: TOKEN-abcdef123456 (your token is)", body)
 	if strings.Contains(got, "TOKEN-abcdef123456") || strings.Contains(got, "your token is") {

@@ -26,6 +26,7 @@ func composeTest(t *testing.T, body string) []byte {
 }
 
 func TestFileTransport(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "outbox")
 	ft := NewFileTransport(dir)
 	raw1 := composeTest(t, "first")
@@ -77,6 +78,7 @@ func TestFileTransport(t *testing.T) {
 }
 
 func TestFileTransportCancelled(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
@@ -89,6 +91,7 @@ func TestFileTransportCancelled(t *testing.T) {
 }
 
 func TestSMTPTransportPlain(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, serverOptions{})
 	tr := NewSMTPTransport(SMTPOptions{Host: srv.Host, Port: srv.Port, TLS: TLSNone})
 	raw := composeTest(t, "hello over smtp")
@@ -112,6 +115,7 @@ func TestSMTPTransportPlain(t *testing.T) {
 }
 
 func TestSMTPTransportTLS(t *testing.T) {
+	t.Parallel()
 	serverTLS, pool := selfSigned(t)
 	const user, password = "mailer", "s3cret-Passw0rd"
 	tests := []struct {
@@ -182,6 +186,7 @@ func TestSMTPTransportTLS(t *testing.T) {
 }
 
 func TestSMTPTransportStartTLSRequired(t *testing.T) {
+	t.Parallel()
 	srv := startServer(t, serverOptions{}) // offers no STARTTLS
 	err := NewSMTPTransport(SMTPOptions{Host: srv.Host, Port: srv.Port}).Send(t.Context(), "a@example.com", "b@example.org", composeTest(t, "x"))
 	if err == nil || !strings.Contains(err.Error(), "STARTTLS") {
@@ -193,6 +198,7 @@ func TestSMTPTransportStartTLSRequired(t *testing.T) {
 }
 
 func TestSMTPTransportRespectsDeadline(t *testing.T) {
+	t.Parallel()
 	// A server that accepts connections and never says a word.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -226,6 +232,7 @@ func TestSMTPTransportRespectsDeadline(t *testing.T) {
 }
 
 func TestSMTPTransportUnknownTLSMode(t *testing.T) {
+	t.Parallel()
 	err := NewSMTPTransport(SMTPOptions{Host: "127.0.0.1", Port: 1, TLS: "ssl"}).Send(t.Context(), "a@example.com", "b@example.org", []byte("x\r\n"))
 	if err == nil || !strings.Contains(err.Error(), "ssl") {
 		t.Fatalf("err = %v, want an unknown TLS mode error", err)

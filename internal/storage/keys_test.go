@@ -15,6 +15,7 @@ import (
 )
 
 func TestSigningKeys(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		s := storage.New(db)

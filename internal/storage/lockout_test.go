@@ -35,6 +35,7 @@ func reloadUser(t *testing.T, db *gorm.DB, id string) models.User {
 }
 
 func TestReserveAttempt(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		s := storage.New(db)
 		ctx := t.Context()
@@ -134,6 +135,7 @@ func TestReserveAttempt(t *testing.T) {
 // the rest are busy, not locked. Attempts in flight for longer than
 // StalePending no longer count.
 func TestReserveAttemptConcurrent(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		s := storage.New(db)
 		newLockoutUser(t, db, "u2")
@@ -206,6 +208,7 @@ func TestReserveAttemptConcurrent(t *testing.T) {
 // Failures from one source lock the user out from that source only; the
 // user's columns show the lock; an unlock clears every source.
 func TestReserveAttemptPerSource(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		s := storage.New(db)
 		ctx := t.Context()

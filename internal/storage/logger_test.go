@@ -14,6 +14,7 @@ import (
 
 // A failed statement is logged without its bound values.
 func TestFailedStatementLogsNoValues(t *testing.T) {
+	t.Parallel()
 	var buf bytes.Buffer
 	logger := slog.New(slog.NewJSONHandler(&buf, nil))
 	db, err := storage.Open(context.Background(), "sqlite://"+filepath.Join(t.TempDir(), "a.db"), storage.Options{Logger: logger})

@@ -101,8 +101,10 @@ func diff(got, want []string) string {
 
 // Migration 1 creates exactly what AutoMigrate of the models created.
 func TestMigrationOneIsTheAutoMigrateSchema(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			auto := openEmpty(t, kind)
 			if err := auto.AutoMigrate(v1Models()...); err != nil {
 				t.Fatal(err)
@@ -126,8 +128,10 @@ func TestMigrationOneIsTheAutoMigrateSchema(t *testing.T) {
 // version 1, keeps its rows, and is migrated to the newest version with
 // the same schema as a fresh database.
 func TestMigrateAdoptsAutoMigrateDatabase(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			ctx := context.Background()
 			old := openEmpty(t, kind)
 			if err := old.AutoMigrate(v1Models()...); err != nil {
@@ -176,8 +180,10 @@ func TestMigrateAdoptsAutoMigrateDatabase(t *testing.T) {
 
 // Tables that are not the AutoMigrate schema are refused, not adopted.
 func TestMigrateRefusesUnknownSchema(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			t.Run("missing table", func(t *testing.T) {
 				db := openEmpty(t, kind)
 				if err := db.AutoMigrate(&User{}, &Client{}); err != nil {
@@ -210,8 +216,10 @@ func TestMigrateRefusesUnknownSchema(t *testing.T) {
 
 // A database migrated by a newer authgate is refused.
 func TestMigrateRefusesNewerSchema(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			db := openEmpty(t, kind)
 			if err := storage.Migrate(context.Background(), db); err != nil {
 				t.Fatal(err)
@@ -229,8 +237,10 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 // Replicas starting together each migrate without error, and every
 // migration runs once.
 func TestMigrateConcurrently(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			u := testdb.URL(t, kind)
 			const n = 4
 			errs := make([]error, n)
@@ -277,6 +287,7 @@ func TestMigrateConcurrently(t *testing.T) {
 // owner only, in a directory only the owner may enter; a file left
 // readable by an earlier version is tightened.
 func TestSQLiteFilesArePrivate(t *testing.T) {
+	t.Parallel()
 	check := func(t *testing.T, path string, want os.FileMode) {
 		t.Helper()
 		fi, err := os.Stat(path)
@@ -337,8 +348,10 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 // Migration 2 drops login_sessions.csrf_secret, which was written and
 // never read, and keeps the sessions.
 func TestMigrationTwoDropsCSRFSecret(t *testing.T) {
+	t.Parallel()
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
 			db := openEmpty(t, kind)
 			if err := storage.MigrateTo(context.Background(), db, 1); err != nil {
 				t.Fatal(err)

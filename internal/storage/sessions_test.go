@@ -14,6 +14,7 @@ import (
 )
 
 func TestSessionsAndConsents(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		s := storage.New(db)

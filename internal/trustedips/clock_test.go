@@ -14,6 +14,7 @@ import (
 // TestAddStampsWithTheClock: a new range is stamped by the Ranges' clock,
 // like every other record of the services, not the machine's.
 func TestAddStampsWithTheClock(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		at := time.Date(2031, 5, 6, 7, 8, 9, 123456000, time.UTC)
 		r := New(storage.New(db), WithClock(func() time.Time { return at }))

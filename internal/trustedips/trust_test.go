@@ -18,6 +18,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		in   string
 		want string // canonical form, or "" for an apperr field error
@@ -120,6 +121,7 @@ func cidrs(t *testing.T, r *Ranges) []string {
 }
 
 func TestAddListRemove(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		r := New(storage.New(db))
@@ -164,6 +166,7 @@ func TestAddListRemove(t *testing.T) {
 }
 
 func TestAddRejects(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name        string
 		cidr, desc  string
@@ -210,6 +213,7 @@ func TestAddRejects(t *testing.T) {
 }
 
 func TestRemove(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name    string
 		cidr    string
@@ -270,6 +274,7 @@ func TestRemove(t *testing.T) {
 }
 
 func TestContains(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		r := New(storage.New(db))
@@ -335,6 +340,7 @@ func contains(t *testing.T, r *Ranges, addr string) bool {
 }
 
 func TestCache(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		clock := &fakeClock{now: time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -376,6 +382,7 @@ func TestCache(t *testing.T) {
 }
 
 func TestNoCache(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		admin := New(storage.New(db))
 		replica := New(storage.New(db), WithCacheTTL(0))
@@ -392,6 +399,7 @@ func TestNoCache(t *testing.T) {
 }
 
 func TestContainsError(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		r := New(storage.New(db))
 		ctx, cancel := context.WithCancel(context.Background())
@@ -413,6 +421,7 @@ func TestContainsError(t *testing.T) {
 // TestAuditInSameTransaction proves that a change whose audit entry cannot
 // be written does not happen.
 func TestAuditInSameTransaction(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		r := New(storage.New(db))
@@ -435,6 +444,7 @@ func TestAuditInSameTransaction(t *testing.T) {
 }
 
 func TestConcurrentContains(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		r := New(storage.New(db), WithCacheTTL(time.Hour))

@@ -11,6 +11,7 @@ import (
 )
 
 func TestAuditLog(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		for i := range 5 {

@@ -31,6 +31,7 @@ func (e *env) routePath(pattern string) (method, path string) {
 }
 
 func TestAuthenticationRefusals(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		var before int64
@@ -96,6 +97,7 @@ func TestAuthenticationRefusals(t *testing.T) {
 }
 
 func TestAuthenticationPrincipals(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		ctx := context.Background()

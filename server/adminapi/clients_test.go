@@ -26,6 +26,7 @@ func (e *env) createClientAPI(t *testing.T, token string, body map[string]any) c
 }
 
 func TestClients(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 

@@ -26,6 +26,7 @@ import (
 )
 
 func TestClassify(t *testing.T) {
+	t.Parallel()
 	netDown := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}
 	cases := []struct {
 		name   string
@@ -71,6 +72,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestWriteErrorLogsServerFaultsOnly(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	a := &api{APIDeps: APIDeps{Logger: slog.New(slog.NewTextHandler(&logs, nil))}}
 	r := httptest.NewRequest("GET", "/admin/api/users", nil)
@@ -100,6 +102,7 @@ func TestWriteErrorLogsServerFaultsOnly(t *testing.T) {
 }
 
 func TestUnknownRoutes(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(NewAPI(APIDeps{}))
 	defer srv.Close()
 	cases := []struct {
@@ -141,6 +144,7 @@ func TestUnknownRoutes(t *testing.T) {
 // running API: requests then get 503 temporarily_unavailable, not a 401
 // that would send a client to fetch a new token, nor a 500.
 func TestDatabaseUnreachable(t *testing.T) {
+	t.Parallel()
 	db, proxy := testdb.Cuttable(t)
 	e := newEnv(t, db)
 	// Cleanups run last-first: the database is back before newEnv's checks.

@@ -16,6 +16,7 @@ import (
 )
 
 func TestLoginHistory(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		ctx := context.Background()
@@ -109,6 +110,7 @@ func TestLoginHistory(t *testing.T) {
 }
 
 func TestLegacyReports(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		// newEnv signed root in once with the password grant; one more for
 		// root and one for bob make the report's counts.

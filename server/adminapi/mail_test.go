@@ -38,6 +38,7 @@ func (e *env) failAllMail(t *testing.T) []string {
 }
 
 func TestFailedMail(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		// Deliver what newEnv queued, then queue one token email for bob

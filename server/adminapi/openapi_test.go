@@ -60,6 +60,7 @@ func deref(t *testing.T, doc map[string]any, v any) map[string]any {
 }
 
 func TestOpenAPIMatchesRoutes(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	if v, _ := doc["openapi"].(string); !strings.HasPrefix(v, "3.0.") {
 		t.Errorf("got openapi %q, want 3.0.x", v)
@@ -94,6 +95,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 }
 
 func TestOpenAPIOperations(t *testing.T) {
+	t.Parallel()
 	doc := loadOpenAPI(t)
 	if _, ok := resolve(doc, "#/components/securitySchemes/bearerAuth"); !ok {
 		t.Fatal("no bearerAuth security scheme")
@@ -183,6 +185,7 @@ func TestOpenAPIOperations(t *testing.T) {
 }
 
 func TestOpenAPIIsPublic(t *testing.T) {
+	t.Parallel()
 	srv := httptest.NewServer(NewAPI(APIDeps{}))
 	defer srv.Close()
 	resp, err := http.Get(srv.URL + "/admin/api/openapi.json")

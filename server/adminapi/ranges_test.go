@@ -13,6 +13,7 @@ import (
 )
 
 func TestTrustedRanges(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		cidrs := func(t *testing.T) []string {

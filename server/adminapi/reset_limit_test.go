@@ -14,6 +14,7 @@ import (
 // TestResetTokenDailyLimit: the admin API refuses a reset past the daily
 // bound with 429 too_many_requests and says when a reset is possible.
 func TestResetTokenDailyLimit(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		if _, err := e.accounts.CreateUser(t.Context(), "test", accountsUser("ivan", false)); err != nil {

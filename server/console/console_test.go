@@ -22,6 +22,7 @@ import (
 )
 
 func TestEnsureClient(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		const adminURL = "https://admin.example.com:8443/"
@@ -107,6 +108,7 @@ func TestEnsureClient(t *testing.T) {
 }
 
 func TestUnauthenticatedRedirectsToLogin(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		b := e.browser()
@@ -136,6 +138,7 @@ func TestUnauthenticatedRedirectsToLogin(t *testing.T) {
 }
 
 func TestLoginRedirectsToIssuer(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		b := e.browser()
@@ -191,6 +194,7 @@ func TestLoginRedirectsToIssuer(t *testing.T) {
 }
 
 func TestCallback(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		adminUser := e.createUser("root", true)
@@ -328,6 +332,7 @@ func csrfFrom(t *testing.T, body string) string {
 }
 
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		root := e.createUser("root", true)
@@ -371,6 +376,7 @@ func TestSessions(t *testing.T) {
 }
 
 func TestSecurityHeaders(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		b := e.signedIn(e.createUser("root", true))
@@ -408,6 +414,7 @@ func (e *env) legacyClient(name string) models.Client {
 }
 
 func TestCSRFRefused(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		b := e.signedIn(e.createUser("root", true))
@@ -456,6 +463,7 @@ func TestCSRFRefused(t *testing.T) {
 }
 
 func TestDashboardChart(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		ctx := context.Background()
@@ -506,6 +514,7 @@ func TestDashboardChart(t *testing.T) {
 }
 
 func TestChartScale(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct{ max, step int64 }{{0, 1}, {4, 1}, {5, 2}, {8, 2}, {9, 5}, {20, 5}, {21, 10}, {399, 100}, {401, 200}} {
 		if got := niceStep(tc.max); got != tc.step {
 			t.Errorf("niceStep(%d): got %d, want %d", tc.max, got, tc.step)
@@ -523,6 +532,7 @@ func TestChartScale(t *testing.T) {
 }
 
 func TestLegacyToggle(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		b := e.signedIn(e.createUser("root", true))
@@ -594,6 +604,7 @@ func TestLegacyToggle(t *testing.T) {
 }
 
 func TestClientEdit(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		b := e.signedIn(e.createUser("root", true))
@@ -660,6 +671,7 @@ func TestClientEdit(t *testing.T) {
 }
 
 func TestCreateClient(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		b := e.signedIn(e.createUser("root", true))
@@ -681,6 +693,7 @@ func TestCreateClient(t *testing.T) {
 }
 
 func TestUsers(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		ctx := context.Background()
@@ -804,6 +817,7 @@ func lastToken(t *testing.T, db *gorm.DB, keys *keyring.Keyring) string {
 }
 
 func TestTrustedIPs(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		b := e.signedIn(e.createUser("root", true))
@@ -828,6 +842,7 @@ func TestTrustedIPs(t *testing.T) {
 }
 
 func TestLoginHistory(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		e := newEnv(t, db)
 		ctx := context.Background()

@@ -41,6 +41,7 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // turns a client's legacy grant off from the console and sees the password
 // grant refused with unauthorized_client.
 func TestRealIssuer(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		keyring, err := keyring.New([]byte(testSecret))

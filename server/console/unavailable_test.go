@@ -11,6 +11,7 @@ import (
 // With the database down, the console answers 503 with a page that says
 // so, like the other surfaces, not a 500.
 func TestDatabaseUnreachable(t *testing.T) {
+	t.Parallel()
 	db, proxy := testdb.Cuttable(t)
 	e := newEnv(t, db)
 	t.Cleanup(func() { proxy.SetDown(false) })

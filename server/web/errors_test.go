@@ -13,6 +13,7 @@ import (
 )
 
 func TestProblem(t *testing.T) {
+	t.Parallel()
 	canceled, cancel := context.WithCancel(context.Background())
 	cancel()
 	netDown := &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}

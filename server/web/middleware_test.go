@@ -10,6 +10,7 @@ import (
 )
 
 func TestRecover(t *testing.T) {
+	t.Parallel()
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
 	fail := func(w http.ResponseWriter, r *http.Request) {
@@ -53,6 +54,7 @@ func TestRecover(t *testing.T) {
 }
 
 func TestRecorder(t *testing.T) {
+	t.Parallel()
 	rec := NewRecorder(httptest.NewRecorder())
 	if rec.Started() || rec.Status() != http.StatusOK {
 		t.Errorf("fresh recorder: started %v, status %d", rec.Started(), rec.Status())

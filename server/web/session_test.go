@@ -17,6 +17,7 @@ import (
 )
 
 func TestSecureCookies(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		url  string
 		want bool
@@ -61,6 +62,7 @@ func (j jar) request(form url.Values) *http.Request {
 }
 
 func TestSessions(t *testing.T) {
+	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := context.Background()
 		keys, err := keyring.New([]byte("web-session-test-secret-0123456789abcdef"))

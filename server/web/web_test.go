@@ -13,6 +13,7 @@ import (
 )
 
 func TestStaticHandler(t *testing.T) {
+	t.Parallel()
 	for _, tt := range []struct {
 		prefix string
 		extra  string
@@ -39,6 +40,7 @@ func TestStaticHandler(t *testing.T) {
 }
 
 func TestStaticHandlerServesOnlyTheStylesheet(t *testing.T) {
+	t.Parallel()
 	h := StaticHandler("/static/", nil)
 	get := func(method, path string, header http.Header) *httptest.ResponseRecorder {
 		rec := httptest.NewRecorder()
@@ -73,6 +75,7 @@ func TestStaticHandlerServesOnlyTheStylesheet(t *testing.T) {
 }
 
 func TestRenderer(t *testing.T) {
+	t.Parallel()
 	fsys := fstest.MapFS{
 		"templates/layout.html": {Data: []byte(`{{define "layout"}}<title>{{.Title}}</title>{{template "body" .}}{{end}}`)},
 		"templates/hello.html":  {Data: []byte(`{{define "body"}}<p>{{shout .Title}}</p>{{end}}`)},
