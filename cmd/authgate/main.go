@@ -62,6 +62,7 @@ func commands() []command {
 		{"trusted-ips", "manage trusted IP ranges: add, list, remove", cmdTrustedIPs},
 		{"login-history", "show authentication attempts", cmdLoginHistory},
 		{"mail", "see and retry failed mail: failed, retry", cmdMail},
+		{"healthcheck", "exit 0 if the running server is ready, 1 if not (for container health checks)", cmdHealthcheck},
 	}
 }
 
@@ -74,7 +75,7 @@ func usage(w io.Writer) {
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintln(w, "Every command takes --config FILE and reads AUTHGATE_* environment variables.")
-	fmt.Fprintln(w, "Run 'authgate COMMAND --help' for a command's flags.")
+	fmt.Fprintln(w, "Run 'authgate COMMAND --help' for a command's flags, 'authgate --version' for the version.")
 }
 
 // run is main without the process: tests call it directly.
@@ -87,6 +88,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	switch args[0] {
 	case "-h", "--help", "help":
 		usage(stdout)
+		return nil
+	case "--version", "-version", "version":
+		printVersion(stdout)
 		return nil
 	}
 	for _, c := range commands() {
