@@ -233,6 +233,8 @@ func methodLabel(m string) string {
 		return "Sign-in page"
 	case accounts.MethodPasswordGrant:
 		return "Password and security token (legacy)"
+	case accounts.MethodPasswordGrantRefresh:
+		return "Refresh of a legacy password sign-in"
 	}
 	return m
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
@@ -336,9 +337,35 @@ func (s *Server) handleToken() http.Handler {
 		if s.TokenResponseHook != nil {
 			s.TokenResponseHook(w, ar)
 		}
+		s.recordLegacyRefresh(ctx, r, ar)
 		s.Metrics.Token(r.PostFormValue("grant_type"), "ok")
 		s.Provider.WriteAccessResponse(ctx, w, ar, resp)
 	})
+}
+
+// recordLegacyRefresh writes a successful refresh of a grant the password
+// grant began to the login history, as legacy use of the client
+// (accounts.MethodPasswordGrantRefresh): the migration report and
+// dashboard then see a client that only refreshes. A failure to record is
+// logged; the client has its tokens.
+func (s *Server) recordLegacyRefresh(ctx context.Context, r *http.Request, ar fosite.AccessRequester) {
+	if !ar.GetGrantTypes().ExactOne("refresh_token") {
+		return
+	}
+	sess, ok := ar.GetSession().(*oauth.Session)
+	if !ok || !oauth.IsPasswordOrigin(sess.Origin) {
+		return
+	}
+	e := models.LoginEvent{
+		UserID: sess.Subject, Username: sess.Username, ClientID: ar.GetClient().GetID(),
+		UserAgent: r.UserAgent(), Method: accounts.MethodPasswordGrantRefresh, Result: accounts.ResultSuccess,
+	}
+	if addr, ok := clientip.FromContext(ctx); ok {
+		e.SourceIP = addr.String()
+	}
+	if err := s.Users.RecordLogin(ctx, e); err != nil {
+		s.Logger.ErrorContext(ctx, "record legacy refresh", "request_id", RequestID(ctx), "client_id", e.ClientID, "error", err)
+	}
 }
 
 // writeTokenError answers a failed token request: 503 when the database

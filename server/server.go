@@ -24,6 +24,7 @@ type Users interface {
 	GetUserByID(ctx context.Context, id string) (models.User, error)
 	Attempt(ctx context.Context, req signin.Request) (signin.Outcome, error)
 	ListLogins(ctx context.Context, f accounts.LoginFilter) ([]models.LoginEvent, int64, error)
+	RecordLogin(ctx context.Context, e models.LoginEvent) error
 	ResetToken(ctx context.Context, actor, username string, byUser bool) error
 	// ChangeOwnPassword ends the user's browser sessions but
 	// exceptSession (a session's IDHash; empty ends them all).

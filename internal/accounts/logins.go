@@ -17,12 +17,15 @@ import (
 // Login methods and results, as stored in LoginEvent; the one list lives
 // with the sign-in core.
 const (
-	MethodPasswordGrant   = signin.MethodPasswordGrant
-	MethodLoginPage       = signin.MethodLoginPage
-	ResultSuccess         = signin.ResultSuccess
-	ResultInvalidPassword = signin.ResultInvalidPassword
-	ResultLockout         = signin.ResultLockout
-	ResultUnknownUser     = signin.ResultUnknownUser
+	MethodPasswordGrant = signin.MethodPasswordGrant
+	// MethodPasswordGrantRefresh is a successful refresh of a grant the
+	// password grant began: legacy use, though no password was sent.
+	MethodPasswordGrantRefresh = "password_grant_refresh"
+	MethodLoginPage            = signin.MethodLoginPage
+	ResultSuccess              = signin.ResultSuccess
+	ResultInvalidPassword      = signin.ResultInvalidPassword
+	ResultLockout              = signin.ResultLockout
+	ResultUnknownUser          = signin.ResultUnknownUser
 )
 
 // Column sizes of models.LoginEvent.
@@ -101,8 +104,8 @@ func (s *Service) PruneLogins(ctx context.Context, olderThan time.Time) (int64, 
 	return n, nil
 }
 
-// LegacyUsage is how often one user signed in to one client with the
-// legacy password grant.
+// LegacyUsage is how often one user used one client's legacy password
+// grant: sign-ins with it and refreshes of the grants it began.
 type LegacyUsage struct {
 	ClientID   string
 	ClientName string // empty if the client no longer exists
@@ -114,16 +117,35 @@ type LegacyUsage struct {
 	LastUsed time.Time
 }
 
-// LegacyReport lists, per client and user, the successful legacy password
-// grants and the last one, most recently used first.
+// LegacyReport lists, per client and user, the legacy uses and the last
+// one, most recently used first. A use is a successful password grant or a
+// successful refresh of a grant one began: a client that only refreshes is
+// still on the legacy grant.
 func (s *Service) LegacyReport(ctx context.Context) ([]LegacyUsage, error) {
-	counts, err := s.store.CountLogins(ctx, MethodPasswordGrant, ResultSuccess)
-	if err != nil {
-		return nil, fmt.Errorf("legacy report: %w", err)
+	type key struct{ client, user string }
+	index := map[key]int{}
+	var out []LegacyUsage
+	for _, method := range []string{MethodPasswordGrant, MethodPasswordGrantRefresh} {
+		counts, err := s.store.CountLogins(ctx, method, ResultSuccess)
+		if err != nil {
+			return nil, fmt.Errorf("legacy report: %w", err)
+		}
+		for _, c := range counts {
+			k := key{c.ClientID, c.UserID}
+			i, seen := index[k]
+			if !seen {
+				index[k] = len(out)
+				out = append(out, LegacyUsage{ClientID: c.ClientID, UserID: c.UserID, Username: c.Username, Count: c.Count, LastUsed: c.Last})
+				continue
+			}
+			out[i].Count += c.Count
+			if c.Last.After(out[i].LastUsed) {
+				out[i].LastUsed = c.Last
+			}
+		}
 	}
-	out := make([]LegacyUsage, 0, len(counts))
-	for _, c := range counts {
-		out = append(out, LegacyUsage{ClientID: c.ClientID, UserID: c.UserID, Username: c.Username, Count: c.Count, LastUsed: c.Last})
+	if out == nil {
+		out = []LegacyUsage{}
 	}
 	if err := s.fillLegacyNames(ctx, out); err != nil {
 		return nil, err
@@ -186,7 +208,7 @@ func (s *Service) fillLegacyNames(ctx context.Context, out []LegacyUsage) error 
 // DayCount is the number of successful sign-ins on one UTC day.
 type DayCount struct {
 	Day    time.Time // UTC midnight
-	Legacy int64     // legacy password grants
+	Legacy int64     // legacy password grants and refreshes of their grants
 	OAuth  int64     // login page sign-ins
 }
 
@@ -197,14 +219,14 @@ type DayCount struct {
 func (s *Service) DailyLogins(ctx context.Context, since time.Time) ([]DayCount, error) {
 	counts := map[time.Time]*DayCount{}
 	var first, last time.Time
-	err := s.store.EachLoginTime(ctx, ResultSuccess, []string{MethodPasswordGrant, MethodLoginPage}, since, func(at time.Time, method string) {
+	err := s.store.EachLoginTime(ctx, ResultSuccess, []string{MethodPasswordGrant, MethodPasswordGrantRefresh, MethodLoginPage}, since, func(at time.Time, method string) {
 		day := utcDay(at)
 		c := counts[day]
 		if c == nil {
 			c = &DayCount{Day: day}
 			counts[day] = c
 		}
-		if method == MethodPasswordGrant {
+		if method == MethodPasswordGrant || method == MethodPasswordGrantRefresh {
 			c.Legacy++
 		} else {
 			c.OAuth++

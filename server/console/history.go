@@ -18,6 +18,7 @@ type option struct{ Value, Label string }
 
 var loginMethods = []option{
 	{accounts.MethodPasswordGrant, "Legacy password grant"},
+	{accounts.MethodPasswordGrantRefresh, "Refresh of a legacy grant"},
 	{accounts.MethodLoginPage, "OAuth login page"},
 }
 
