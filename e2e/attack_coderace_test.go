@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"sync"
 	"testing"
 	"time"
@@ -31,25 +30,7 @@ func TestAttackCodeRedemptionRace(t *testing.T) {
 			b := browser(t)
 			signIn(t, b, p, "rita", pw)
 			for round := range 3 {
-				verifier, challenge := pkcePair()
-				q := url.Values{
-					"client_id": {web.ClientID}, "redirect_uri": {"http://127.0.0.1:5555/callback"}, "response_type": {"code"},
-					"scope": {"openid offline_access"}, "state": {"state-0123456789"},
-					"code_challenge": {challenge}, "code_challenge_method": {"S256"},
-				}
-				resp, err := b.Get(p.url("/oauth2/authorize?" + q.Encode()))
-				if err != nil {
-					t.Fatal(err)
-				}
-				_ = readAll(t, resp)
-				loc, _ := url.Parse(resp.Header.Get("Location"))
-				if loc == nil || loc.Query().Get("code") == "" {
-					t.Fatalf("authorize: %d %s", resp.StatusCode, resp.Header.Get("Location"))
-				}
-				form := url.Values{
-					"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
-					"redirect_uri": {q.Get("redirect_uri")}, "code_verifier": {verifier},
-				}
+				form := authorizeCode(t, b, p, web)
 				const parallel = 20
 				var mu sync.Mutex
 				got := map[string]int{}

@@ -209,6 +209,18 @@ func TestAttackCredentialLifecycle(t *testing.T) {
 // first-party client with the redirect URI http://127.0.0.1:5555/callback.
 func codeFlow(t *testing.T, b *http.Client, p *process, c createdClient) (g struct{ access, refresh, idToken string }) {
 	t.Helper()
+	r, err := post(context.Background(), httpClient(10*time.Second), p.url("/oauth2/token"), authorizeCode(t, b, p, c), c.ClientID, c.ClientSecret)
+	if err != nil || r.status != http.StatusOK {
+		t.Fatalf("code exchange: %v %s", err, r)
+	}
+	g.access, g.refresh, g.idToken = r.str("access_token"), r.str("refresh_token"), r.str("id_token")
+	return g
+}
+
+// authorizeCode gets an authorization code for the browser's signed-in
+// user through c (as codeFlow) and returns the form that redeems it.
+func authorizeCode(t *testing.T, b *http.Client, p *process, c createdClient) url.Values {
+	t.Helper()
 	verifier, challenge := pkcePair()
 	q := url.Values{
 		"client_id": {c.ClientID}, "redirect_uri": {"http://127.0.0.1:5555/callback"}, "response_type": {"code"},
@@ -224,15 +236,10 @@ func codeFlow(t *testing.T, b *http.Client, p *process, c createdClient) (g stru
 	if loc == nil || loc.Query().Get("code") == "" {
 		t.Fatalf("authorize: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
-	r, err := post(context.Background(), httpClient(10*time.Second), p.url("/oauth2/token"), url.Values{
+	return url.Values{
 		"grant_type": {"authorization_code"}, "code": {loc.Query().Get("code")},
 		"redirect_uri": {q.Get("redirect_uri")}, "code_verifier": {verifier},
-	}, c.ClientID, c.ClientSecret)
-	if err != nil || r.status != http.StatusOK {
-		t.Fatalf("code exchange: %v %s", err, r)
 	}
-	g.access, g.refresh, g.idToken = r.str("access_token"), r.str("refresh_token"), r.str("id_token")
-	return g
 }
 
 // mailedToken waits for a security-token email to addr in the outbox
