@@ -48,13 +48,13 @@ func TestAttackCredentialLifecycle(t *testing.T) {
 			cli(t, s, "", "trusted-ips", "add", "127.0.0.2/32", "--description", "office")
 
 			seen := map[string]bool{}
-			newUser := func(name, pw string) string {
+			newUser := func(t *testing.T, name, pw string) string {
 				t.Helper()
 				cli(t, s, pw+"\n", "users", "create", "--username", name, "--email", name+"@example.com", "--password-stdin")
 				return mailedToken(t, outbox, name+"@example.com", seen)
 			}
 			type grant struct{ access, refresh, idToken string }
-			passwordGrant := func(from, user, secret string) grant {
+			passwordGrant := func(t *testing.T, from, user, secret string) grant {
 				t.Helper()
 				r, err := post(ctx, clientFrom(from), p.url("/oauth2/token"), url.Values{
 					"grant_type": {"password"}, "username": {user}, "password": {secret}, "scope": {"openid offline_access"},
@@ -64,7 +64,7 @@ func TestAttackCredentialLifecycle(t *testing.T) {
 				}
 				return grant{r.str("access_token"), r.str("refresh_token"), r.str("id_token")}
 			}
-			active := func(c createdClient, tok string) bool {
+			active := func(t *testing.T, c createdClient, tok string) bool {
 				t.Helper()
 				r, err := post(ctx, httpClient(10*time.Second), p.url("/oauth2/introspect"), url.Values{"token": {tok}}, c.ClientID, c.ClientSecret)
 				if err != nil || r.status != http.StatusOK {
@@ -73,7 +73,7 @@ func TestAttackCredentialLifecycle(t *testing.T) {
 				a, _ := r.body["active"].(bool)
 				return a
 			}
-			refresh := func(c createdClient, tok string) reply {
+			refresh := func(t *testing.T, c createdClient, tok string) reply {
 				t.Helper()
 				r, err := post(ctx, httpClient(10*time.Second), p.url("/oauth2/token"), url.Values{
 					"grant_type": {"refresh_token"}, "refresh_token": {tok},
@@ -83,21 +83,21 @@ func TestAttackCredentialLifecycle(t *testing.T) {
 				}
 				return r
 			}
-			wantEnded := func(what string, c createdClient, g grant) {
+			wantEnded := func(t *testing.T, what string, c createdClient, g grant) {
 				t.Helper()
-				if active(c, g.access) {
+				if active(t, c, g.access) {
 					t.Errorf("%s: its access token is still active", what)
 				}
-				if r := refresh(c, g.refresh); r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" {
+				if r := refresh(t, c, g.refresh); r.status != http.StatusBadRequest || r.str("error") != "invalid_grant" {
 					t.Errorf("%s: refresh got %s, want 400 invalid_grant", what, r)
 				}
 			}
-			wantStands := func(what string, c createdClient, g grant) grant {
+			wantStands := func(t *testing.T, what string, c createdClient, g grant) grant {
 				t.Helper()
-				if !active(c, g.access) {
+				if !active(t, c, g.access) {
 					t.Errorf("%s: its access token was revoked", what)
 				}
-				r := refresh(c, g.refresh)
+				r := refresh(t, c, g.refresh)
 				if r.status != http.StatusOK {
 					t.Errorf("%s: refresh got %s, want 200", what, r)
 				}
@@ -106,39 +106,39 @@ func TestAttackCredentialLifecycle(t *testing.T) {
 
 			t.Run("security token reset", func(t *testing.T) {
 				const pw = "alice passphrase 1"
-				token := newUser("alice", pw)
-				withToken := passwordGrant("127.0.0.1", "alice", pw+token)
-				trusted := passwordGrant("127.0.0.2", "alice", pw)
+				token := newUser(t, "alice", pw)
+				withToken := passwordGrant(t, "127.0.0.1", "alice", pw+token)
+				trusted := passwordGrant(t, "127.0.0.2", "alice", pw)
 				// Refreshing first: the ended credential must also take the
 				// tokens a refresh issued.
-				withToken = wantStands("token grant before the reset", loader, withToken)
+				withToken = wantStands(t, "token grant before the reset", loader, withToken)
 
 				cli(t, s, "", "users", "reset-token", "alice")
 				fresh := mailedToken(t, outbox, "alice@example.com", seen)
 
-				wantEnded("grant admitted by the old token", loader, withToken)
-				wantStands("grant admitted by the trusted range", loader, trusted)
-				wantStands("grant admitted by the new token", loader, passwordGrant("127.0.0.1", "alice", pw+fresh))
+				wantEnded(t, "grant admitted by the old token", loader, withToken)
+				wantStands(t, "grant admitted by the trusted range", loader, trusted)
+				wantStands(t, "grant admitted by the new token", loader, passwordGrant(t, "127.0.0.1", "alice", pw+fresh))
 			})
 
 			t.Run("password change", func(t *testing.T) {
 				const pw, newPW = "bob passphrase 1", "bob passphrase 2"
-				token := newUser("bob", pw)
-				withToken := passwordGrant("127.0.0.1", "bob", pw+token)
-				trusted := passwordGrant("127.0.0.2", "bob", pw)
+				token := newUser(t, "bob", pw)
+				withToken := passwordGrant(t, "127.0.0.1", "bob", pw+token)
+				trusted := passwordGrant(t, "127.0.0.2", "bob", pw)
 				b := browser(t)
 				signIn(t, b, p, "bob", pw)
 				code := codeFlow(t, b, p, web)
 
 				cli(t, s, newPW+"\n", "users", "set-password", "bob", "--password-stdin")
 
-				wantEnded("token grant", loader, withToken)
-				wantEnded("trusted-range grant", loader, trusted)
+				wantEnded(t, "token grant", loader, withToken)
+				wantEnded(t, "trusted-range grant", loader, trusted)
 				// The code flow's grant was not obtained with the password
 				// grant; it stays (the browser sessions end: the storage
 				// tests cover that).
-				wantStands("code-flow grant", web, code)
-				passwordGrant("127.0.0.2", "bob", newPW)
+				wantStands(t, "code-flow grant", web, code)
+				passwordGrant(t, "127.0.0.2", "bob", newPW)
 			})
 
 			// Before the client is switched off below: the server caches
@@ -146,12 +146,12 @@ func TestAttackCredentialLifecycle(t *testing.T) {
 			// still be seen.
 			t.Run("auth_time kept on refresh", func(t *testing.T) {
 				const pw = "dave passphrase 1"
-				token := newUser("dave", pw)
+				token := newUser(t, "dave", pw)
 				before := time.Now().Unix()
-				g := passwordGrant("127.0.0.1", "dave", pw+token)
+				g := passwordGrant(t, "127.0.0.1", "dave", pw+token)
 				time.Sleep(1100 * time.Millisecond) // auth_time has whole seconds
 				for i := range 2 {
-					r := refresh(loader, g.refresh)
+					r := refresh(t, loader, g.refresh)
 					if r.status != http.StatusOK || r.str("id_token") == "" {
 						t.Fatalf("refresh %d: %s", i+1, r)
 					}
@@ -164,21 +164,21 @@ func TestAttackCredentialLifecycle(t *testing.T) {
 			})
 			t.Run("legacy grant turned off", func(t *testing.T) {
 				const pw = "carol passphrase 1"
-				token := newUser("carol", pw)
-				g := passwordGrant("127.0.0.1", "carol", pw+token)
+				token := newUser(t, "carol", pw)
+				g := passwordGrant(t, "127.0.0.1", "carol", pw+token)
 				cc, err := post(ctx, httpClient(10*time.Second), p.url("/oauth2/token"), url.Values{"grant_type": {"client_credentials"}}, loader.ClientID, loader.ClientSecret)
 				if err != nil || cc.status != http.StatusOK {
 					t.Fatalf("client credentials: %v %s", err, cc)
 				}
 
 				cli(t, s, "", "clients", "legacy", "disable", loader.ClientID)
-				wantEnded("password grant after disable", loader, g)
-				if !active(loader, cc.str("access_token")) {
+				wantEnded(t, "password grant after disable", loader, g)
+				if !active(t, loader, cc.str("access_token")) {
 					t.Error("the client's client-credentials token was revoked with its password grants")
 				}
 				// Turning it back on does not bring the old grant back.
 				cli(t, s, "", "clients", "legacy", "enable", loader.ClientID)
-				wantEnded("password grant after disable and enable", loader, g)
+				wantEnded(t, "password grant after disable and enable", loader, g)
 
 				// A sunset in the past ends the grants too. The server caches
 				// clients for two seconds: the CLI's enable reaches it within
@@ -196,9 +196,9 @@ func TestAttackCredentialLifecycle(t *testing.T) {
 				}
 				g = grant{r.str("access_token"), r.str("refresh_token"), ""}
 				cli(t, s, "", "clients", "legacy", "sunset", loader.ClientID, time.Now().UTC().AddDate(0, 0, -1).Format(time.DateOnly), "--past")
-				wantEnded("password grant after the sunset", loader, g)
+				wantEnded(t, "password grant after the sunset", loader, g)
 				cli(t, s, "", "clients", "legacy", "sunset", loader.ClientID, "none")
-				wantEnded("password grant after the sunset was cleared", loader, g)
+				wantEnded(t, "password grant after the sunset was cleared", loader, g)
 			})
 
 		})
