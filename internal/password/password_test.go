@@ -3,6 +3,7 @@ package password
 import (
 	"context"
 	"errors"
+	"fmt"
 	"runtime"
 	"slices"
 	"strings"
@@ -131,8 +132,9 @@ func TestVerifyDummyAlwaysFails(t *testing.T) {
 
 // TestVerifyDummyCostsAVerification: a lookup of an unknown user calls
 // VerifyDummy so that it takes as long as a wrong password for a known
-// one. The medians of the two, measured interleaved in this run, must be
-// close.
+// one. The medians of the two, measured interleaved in one run, must be
+// close; on a shared machine one run can be skewed, so it fails only when
+// three runs in a row are out of bounds.
 func TestVerifyDummyCostsAVerification(t *testing.T) {
 	h := newHasher(t, Params{Time: 2, Memory: 16 << 10, Threads: 1}, 1)
 	ctx := t.Context()
@@ -140,21 +142,27 @@ func TestVerifyDummyCostsAVerification(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const n = 15
-	var real, dummy []time.Duration
-	for range n {
-		start := time.Now()
-		_ = h.Verify(ctx, enc, "wrong")
-		real = append(real, time.Since(start))
-		start = time.Now()
-		_ = h.VerifyDummy(ctx, "wrong")
-		dummy = append(dummy, time.Since(start))
-	}
 	median := func(d []time.Duration) time.Duration { slices.Sort(d); return d[len(d)/2] }
-	mr, md := median(real), median(dummy)
-	if ratio := float64(md) / float64(mr); ratio < 0.5 || ratio > 2 {
-		t.Errorf("median VerifyDummy %v, median Verify %v: ratio %.2f, want between 0.5 and 2", md, mr, ratio)
+	var report []string
+	for range 3 {
+		const n = 15
+		var real, dummy []time.Duration
+		for range n {
+			start := time.Now()
+			_ = h.Verify(ctx, enc, "wrong")
+			real = append(real, time.Since(start))
+			start = time.Now()
+			_ = h.VerifyDummy(ctx, "wrong")
+			dummy = append(dummy, time.Since(start))
+		}
+		mr, md := median(real), median(dummy)
+		ratio := float64(md) / float64(mr)
+		if ratio >= 0.5 && ratio <= 2 {
+			return
+		}
+		report = append(report, fmt.Sprintf("median VerifyDummy %v, median Verify %v: ratio %.2f", md, mr, ratio))
 	}
+	t.Errorf("in three runs the ratio was outside 0.5..2:\n%s", strings.Join(report, "\n"))
 }
 
 // TestConcurrencyIsBounded: with every slot taken, a hash waits, and gives
