@@ -464,7 +464,8 @@ func TestCLILoginHistory(t *testing.T) {
 	}
 	h.fails(2, `"yesterday" is not a positive duration`, "", "login-history", "--since", "yesterday")
 	h.fails(2, "--limit must be at least 1", "", "login-history", "--limit", "0")
-	h.fails(2, "--method must be", "", "login-history", "--method", "carrier-pigeon")
+	h.fails(2, "--method must be one of password_grant, password_grant_refresh, login_page", "", "login-history", "--method", "carrier-pigeon")
+	h.ok("", "login-history", "--method", "password_grant_refresh")
 }
 
 func TestCLIBadDatabaseURL(t *testing.T) {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -32,7 +33,7 @@ func cmdLoginHistory(ctx context.Context, env *cliEnv, args []string) error {
 	user := f.String("user", "", "only attempts for this username")
 	client := f.String("client", "", "only attempts through this client")
 	result := f.String("result", "", "only attempts with this result, e.g. "+strconv.Quote(signin.ResultSuccess)+" or "+strconv.Quote(signin.ResultInvalidToken))
-	method := f.String("method", "", "only attempts by this method: "+accounts.MethodPasswordGrant+" or "+accounts.MethodLoginPage)
+	method := f.String("method", "", "only attempts by this method: "+strings.Join(accounts.Methods(), ", "))
 	var since time.Duration
 	f.Func("since", "only attempts within this long before now, e.g. 90m, 24h or 7d", func(s string) error {
 		d, err := parseAge(s)
@@ -47,10 +48,8 @@ func cmdLoginHistory(ctx context.Context, env *cliEnv, args []string) error {
 	if err := checkLimit(env, f, *limit); err != nil {
 		return err
 	}
-	switch *method {
-	case "", accounts.MethodPasswordGrant, accounts.MethodLoginPage:
-	default:
-		fmt.Fprintf(env.stderr, "%s: --method must be %s or %s\n", f.Name(), accounts.MethodPasswordGrant, accounts.MethodLoginPage)
+	if *method != "" && !slices.Contains(accounts.Methods(), *method) {
+		fmt.Fprintf(env.stderr, "%s: --method must be one of %s\n", f.Name(), strings.Join(accounts.Methods(), ", "))
 		return errUsage
 	}
 	filter := accounts.LoginFilter{Username: *user, ClientID: *client, Result: *result, Method: *method, Limit: *limit}

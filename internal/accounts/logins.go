@@ -14,6 +14,12 @@ import (
 	"github.com/authgate/authgate/models"
 )
 
+// Methods lists every login-history method, the filters of the CLI and the
+// admin API accept exactly these.
+func Methods() []string {
+	return []string{MethodPasswordGrant, MethodPasswordGrantRefresh, MethodLoginPage}
+}
+
 // Login methods and results, as stored in LoginEvent; the one list lives
 // with the sign-in core.
 const (

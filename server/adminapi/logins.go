@@ -1,8 +1,9 @@
 package adminapi
 
 import (
-	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/authgate/authgate/internal/accounts"
@@ -30,10 +31,8 @@ func (a *api) handleLoginHistory() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
-		switch f.Method {
-		case "", accounts.MethodPasswordGrant, accounts.MethodLoginPage:
-		default:
-			a.writeError(w, r, fieldError("method", fmt.Sprintf("must be %s or %s", accounts.MethodPasswordGrant, accounts.MethodLoginPage)))
+		if f.Method != "" && !slices.Contains(accounts.Methods(), f.Method) {
+			a.writeError(w, r, fieldError("method", "must be one of "+strings.Join(accounts.Methods(), ", ")))
 			return
 		}
 		if f.Since, err = queryTime(q, "since"); err != nil {

@@ -94,6 +94,12 @@ func TestLoginHistory(t *testing.T) {
 			}
 		})
 
+		t.Run("every method is a filter", func(t *testing.T) {
+			for _, m := range accounts.Methods() {
+				e.do(t, "GET", "/admin/api/login-history?method="+m, e.adminToken, nil).want(t, http.StatusOK, nil)
+			}
+		})
+
 		t.Run("bad input names the field", func(t *testing.T) {
 			for _, tc := range []struct{ query, field string }{
 				{"since=yesterday", "since"},
