@@ -26,6 +26,9 @@ var (
 	// TokenResetInterval and TokenResetsPerDay); the error returned says
 	// when a reset is possible again.
 	ErrTooManyResets = apperr.New(apperr.TooMany, "too many security-token resets")
+	// ErrLastAdmin refuses deleting or demoting the last administrator: no
+	// one could sign in to the console or the admin API again.
+	ErrLastAdmin = apperr.New(apperr.Conflict, "the last administrator cannot be deleted or demoted")
 )
 
 // Limits on user input; the database columns are sized to match.

@@ -154,9 +154,21 @@ func (s *Service) UpdateUser(ctx context.Context, actor, username string, up Use
 	}
 	var u models.User
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		admins := -1
+		if up.Admin != nil && !*up.Admin {
+			// A demotion may take the last administrator: count them
+			// under their locks, before the user's own lock.
+			var err error
+			if admins, err = s.store.LockAdmins(ctx); err != nil {
+				return err
+			}
+		}
 		var err error
 		if u, err = s.store.LockUserByUsername(ctx, username); err != nil {
 			return notFound(err)
+		}
+		if u.Admin && admins >= 0 && admins <= 1 {
+			return ErrLastAdmin
 		}
 		var change storage.UserChange
 		var changes []string
@@ -200,9 +212,16 @@ func (s *Service) UpdateUser(ctx context.Context, actor, username string, up Use
 func (s *Service) DeleteUser(ctx context.Context, actor, username string) error {
 	username = normalizeUsername(username)
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
+		admins, err := s.store.LockAdmins(ctx)
+		if err != nil {
+			return err
+		}
 		u, err := s.store.LockUserByUsername(ctx, username)
 		if err != nil {
 			return notFound(err)
+		}
+		if u.Admin && admins <= 1 {
+			return ErrLastAdmin
 		}
 		if err := s.store.DeleteUser(ctx, u.ID); err != nil {
 			return notFound(err)

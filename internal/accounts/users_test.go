@@ -415,6 +415,11 @@ func TestGetListUpdateDelete(t *testing.T) {
 		if err := db.Create(&models.LoginSession{IDHash: "s1", UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour)}).Error; err != nil {
 			t.Fatal(err)
 		}
+		// frank is the only administrator: another one lets him go
+		// (TestLastAdminStays covers the refusal).
+		if _, err := f.svc.CreateUser(ctx, "root", NewUser{Username: "ivan", Email: "ivan@example.com", Password: "Correct-Horse-1", Admin: true}); err != nil {
+			t.Fatal(err)
+		}
 		if err := f.svc.DeleteUser(ctx, "root", "frank"); err != nil {
 			t.Fatalf("DeleteUser: %v", err)
 		}

@@ -150,7 +150,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 	// grant began may still be used.
 	a.tokens.SetGuard(&legacy.Guard{Users: a.Accounts, Disabled: cfg.LegacyGrantDisabled})
 	a.revoker = &legacy.Revoker{Grants: a.tokens, Disabled: cfg.LegacyGrantDisabled, Logger: logger}
-	a.Clients = clients.New(a.Store, a.Secrets, clients.Options{Now: a.now, Changed: a.clientChanged})
+	a.Clients = clients.New(a.Store, a.Secrets, clients.Options{Now: a.now, Changed: a.clientChanged, Protected: []string{console.ClientID}})
 	a.revoker.Clients = a.Clients
 	a.Trust = trustedips.New(a.Store, trustedips.WithClock(a.now))
 	a.Keys = oauth.NewKeyManager(a.Store, a.Keyring, cfg.TokenRetention())

@@ -45,6 +45,10 @@ type Options struct {
 	// Changed, when set, is called after a change to a client commits, so
 	// that caches of the client in this process can drop it.
 	Changed func(id string)
+	// Protected lists clients that cannot be deleted (the admin console's
+	// own client: without it no administrator could sign in to the
+	// console).
+	Protected []string
 }
 
 // Store is the storage a Service keeps clients in; *storage.Store is one.
@@ -61,10 +65,11 @@ type Store interface {
 
 // Service manages client registrations. It is safe for concurrent use.
 type Service struct {
-	store   Store
-	hasher  Hasher
-	now     func() time.Time
-	onAlter func(id string)
+	store     Store
+	hasher    Hasher
+	now       func() time.Time
+	onAlter   func(id string)
+	protected []string
 }
 
 // New returns a Service storing clients in store and hashing their
@@ -75,9 +80,10 @@ func New(store Store, hasher Hasher, opts Options) *Service {
 		now = time.Now
 	}
 	return &Service{
-		store:   store,
-		hasher:  hasher,
-		onAlter: opts.Changed,
+		store:     store,
+		hasher:    hasher,
+		onAlter:   opts.Changed,
+		protected: opts.Protected,
 		// PostgreSQL keeps microseconds; truncating makes returned values
 		// equal what a later Get reads back.
 		now: func() time.Time { return now().UTC().Truncate(time.Microsecond) },
@@ -222,6 +228,9 @@ func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate)
 // Delete removes the client with id together with its stored tokens,
 // authorization codes and consents. Its login history stays.
 func (s *Service) Delete(ctx context.Context, actor, id string) error {
+	if slices.Contains(s.protected, id) {
+		return fmt.Errorf("delete client %q: %w", id, ErrProtected)
+	}
 	defer s.changed(id)
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		c, err := s.store.LockClient(ctx, id)

@@ -546,3 +546,23 @@ func TestRefreshGrantImpliesOfflineAccess(t *testing.T) {
 		}
 	})
 }
+
+// TestProtectedClientIsNotDeleted: the console's own client (Protected)
+// cannot be deleted, by any caller of the service.
+func TestProtectedClientIsNotDeleted(t *testing.T) {
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := t.Context()
+		f := setup(t, db)
+		c, _, err := f.svc.Create(ctx, "test", webApp())
+		if err != nil {
+			t.Fatal(err)
+		}
+		svc := New(storage.New(db), f.hasher, Options{Protected: []string{c.ID}})
+		if err := svc.Delete(ctx, "test", c.ID); !errors.Is(err, ErrProtected) {
+			t.Fatalf("delete a protected client: got %v, want ErrProtected", err)
+		}
+		if _, err := svc.Get(ctx, c.ID); err != nil {
+			t.Fatalf("the protected client is gone: %v", err)
+		}
+	})
+}

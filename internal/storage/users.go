@@ -40,6 +40,18 @@ func (s *Store) LockUserByID(ctx context.Context, id string) (models.User, error
 	return s.lockUser(ctx, "id", id)
 }
 
+// LockAdmins locks every administrator's row until the transaction in ctx
+// ends and returns how many administrators there are. A change that could
+// leave none (deleting or demoting an administrator) takes it before any
+// other user row, so two such changes run one after the other and the
+// second sees the first.
+func (s *Store) LockAdmins(ctx context.Context) (int, error) {
+	var ids []string
+	err := s.conn(ctx).Model(&models.User{}).Clauses(clause.Locking{Strength: "UPDATE"}).
+		Where("admin = ?", true).Order("id").Pluck("id", &ids).Error
+	return len(ids), mapErr(err)
+}
+
 func (s *Store) lockUser(ctx context.Context, column, value string) (models.User, error) {
 	var u models.User
 	err := s.conn(ctx).Clauses(clause.Locking{Strength: "UPDATE"}).Where(column+" = ?", value).Take(&u).Error
