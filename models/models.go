@@ -34,6 +34,8 @@ type User struct {
 	Name         string `gorm:"size:200"`
 	PasswordHash string `gorm:"size:255;not null"`
 	Admin        bool   `gorm:"not null;default:false"`
+	// Disabled users keep their account but cannot sign in on any channel.
+	Disabled bool `gorm:"not null;default:false"`
 	// SecurityTokenHash is the keyed hash of the current security token.
 	// The unique index guarantees no two users hold the same token.
 	SecurityTokenHash string `gorm:"size:64;uniqueIndex"`

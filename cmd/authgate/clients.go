@@ -20,6 +20,7 @@ func cmdClients(ctx context.Context, env *cliEnv, args []string) error {
 		{"create", "register a client and print its secret once", cmdClientsCreate},
 		{"list", "list the clients", cmdClientsList},
 		{"get", "show one client", cmdClientsGet},
+		{"update", "change a client's name, redirect URIs, scopes, grant types, first-party flag or token format", cmdClientsUpdate},
 		{"delete", "delete a client with its tokens and consents", cmdClientsDelete},
 		{"rotate-secret", "replace a client's secret and print the new one once", cmdClientsRotate},
 		{"legacy", "control the legacy password grant: enable, disable, sunset, report", cmdClientsLegacy},
@@ -116,25 +117,30 @@ func cmdClientsGet(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		sunset := "none"
-		if c.LegacySunset != nil {
-			sunset = fmtTime(*c.LegacySunset)
-		}
-		return printItem(env, *asJSON, clients.ViewOf(c), [][2]string{
-			{"client_id", c.ID},
-			{"name", c.Name},
-			{"type", clientType(c)},
-			{"first_party", fmt.Sprint(c.FirstParty)},
-			{"grant_types", strings.Join(c.GrantTypes, ", ")},
-			{"redirect_uris", strings.Join(c.RedirectURIs, ", ")},
-			{"scopes", strings.Join(c.Scopes, ", ")},
-			{"audience", strings.Join(c.Audience, ", ")},
-			{"access_token_format", c.AccessTokenFormat},
-			{"legacy_grant", legacyState(c)},
-			{"legacy_sunset", sunset},
-			{"created_at", fmtTime(c.CreatedAt)},
-			{"updated_at", fmtTime(c.UpdatedAt)},
-		})
+		return printClient(env, *asJSON, c)
+	})
+}
+
+// printClient shows c as "clients get" does.
+func printClient(env *cliEnv, asJSON bool, c models.Client) error {
+	sunset := "none"
+	if c.LegacySunset != nil {
+		sunset = fmtTime(*c.LegacySunset)
+	}
+	return printItem(env, asJSON, clients.ViewOf(c), [][2]string{
+		{"client_id", c.ID},
+		{"name", c.Name},
+		{"type", clientType(c)},
+		{"first_party", fmt.Sprint(c.FirstParty)},
+		{"grant_types", strings.Join(c.GrantTypes, ", ")},
+		{"redirect_uris", strings.Join(c.RedirectURIs, ", ")},
+		{"scopes", strings.Join(c.Scopes, ", ")},
+		{"audience", strings.Join(c.Audience, ", ")},
+		{"access_token_format", c.AccessTokenFormat},
+		{"legacy_grant", legacyState(c)},
+		{"legacy_sunset", sunset},
+		{"created_at", fmtTime(c.CreatedAt)},
+		{"updated_at", fmtTime(c.UpdatedAt)},
 	})
 }
 

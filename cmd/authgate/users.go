@@ -20,6 +20,7 @@ func cmdUsers(ctx context.Context, env *cliEnv, args []string) error {
 		{"create", "create a user (password from stdin) and email their security token", cmdUsersCreate},
 		{"list", "list users", cmdUsersList},
 		{"get", "show one user", cmdUsersGet},
+		{"update", "change a user's email, name, admin role, or disable/enable them", cmdUsersUpdate},
 		{"delete", "delete a user with their sessions and consents", cmdUsersDelete},
 		{"set-password", "set a user's password (from stdin) and email a new security token", cmdUsersSetPassword},
 		{"reset-token", "email a user a new security token", cmdUsersResetToken},
@@ -179,19 +180,25 @@ func cmdUsersGet(ctx context.Context, env *cliEnv, args []string) error {
 		if err != nil {
 			return err
 		}
-		return printItem(env, *asJSON, accounts.UserViewOf(u), [][2]string{
-			{"id", u.ID},
-			{"username", u.Username},
-			{"email", u.Email},
-			{"name", u.Name},
-			{"admin", fmt.Sprint(u.Admin)},
-			{"locked", lockState(u, time.Now())},
-			{"legacy_failures", fmt.Sprint(u.LegacyFailures)},
-			{"login_failures", fmt.Sprint(u.LoginFailures)},
-			{"password_changed_at", fmtTime(u.PasswordChangedAt)},
-			{"token_issued_at", fmtTime(u.TokenIssuedAt)},
-			{"created_at", fmtTime(u.CreatedAt)},
-		})
+		return printUser(env, *asJSON, u)
+	})
+}
+
+// printUser shows u as "users get" does.
+func printUser(env *cliEnv, asJSON bool, u models.User) error {
+	return printItem(env, asJSON, accounts.UserViewOf(u), [][2]string{
+		{"id", u.ID},
+		{"username", u.Username},
+		{"email", u.Email},
+		{"name", u.Name},
+		{"admin", fmt.Sprint(u.Admin)},
+		{"disabled", fmt.Sprint(u.Disabled)},
+		{"locked", lockState(u, time.Now())},
+		{"legacy_failures", fmt.Sprint(u.LegacyFailures)},
+		{"login_failures", fmt.Sprint(u.LoginFailures)},
+		{"password_changed_at", fmtTime(u.PasswordChangedAt)},
+		{"token_issued_at", fmtTime(u.TokenIssuedAt)},
+		{"created_at", fmtTime(u.CreatedAt)},
 	})
 }
 

@@ -26,9 +26,10 @@ var (
 	// TokenResetInterval and TokenResetsPerDay); the error returned says
 	// when a reset is possible again.
 	ErrTooManyResets = apperr.New(apperr.TooMany, "too many security-token resets")
-	// ErrLastAdmin refuses deleting or demoting the last administrator: no
+	// ErrLastAdmin refuses deleting, demoting or disabling the last
+	// administrator who can sign in: no
 	// one could sign in to the console or the admin API again.
-	ErrLastAdmin = apperr.New(apperr.Conflict, "the last administrator cannot be deleted or demoted")
+	ErrLastAdmin = apperr.New(apperr.Conflict, "the last administrator cannot be deleted, demoted or disabled")
 )
 
 // Limits on user input; the database columns are sized to match.

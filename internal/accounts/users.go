@@ -24,6 +24,9 @@ type UserUpdate struct {
 	Email *string
 	Name  *string
 	Admin *bool
+	// Disabled true stops the user signing in on every channel and ends
+	// their browser sessions and tokens at once; false lets them in again.
+	Disabled *bool
 }
 
 // ListFilter selects users. Query matches a substring of the username or
@@ -138,8 +141,10 @@ func (s *Service) ListUsers(ctx context.Context, f ListFilter) ([]models.User, i
 	return out, total, nil
 }
 
-// UpdateUser changes the email, name or admin flag of username and records
-// what changed in the audit log.
+// UpdateUser changes the email, name, admin flag or disabled flag of
+// username and records what changed in the audit log, all in one
+// transaction: an invalid field changes nothing. Demoting or disabling the
+// last administrator who can sign in is ErrLastAdmin.
 func (s *Service) UpdateUser(ctx context.Context, actor, username string, up UserUpdate) (models.User, error) {
 	username = normalizeUsername(username)
 	if up.Email != nil {
@@ -155,9 +160,9 @@ func (s *Service) UpdateUser(ctx context.Context, actor, username string, up Use
 	var u models.User
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		admins := -1
-		if up.Admin != nil && !*up.Admin {
-			// A demotion may take the last administrator: count them
-			// under their locks, before the user's own lock.
+		if up.Admin != nil && !*up.Admin || up.Disabled != nil && *up.Disabled {
+			// A demotion or disabling may take the last administrator:
+			// count them under their locks, before the user's own lock.
 			var err error
 			if admins, err = s.store.LockAdmins(ctx); err != nil {
 				return err
@@ -167,7 +172,7 @@ func (s *Service) UpdateUser(ctx context.Context, actor, username string, up Use
 		if u, err = s.store.LockUserByUsername(ctx, username); err != nil {
 			return notFound(err)
 		}
-		if u.Admin && admins >= 0 && admins <= 1 {
+		if u.Admin && !u.Disabled && admins >= 0 && admins <= 1 {
 			return ErrLastAdmin
 		}
 		var change storage.UserChange
@@ -186,6 +191,11 @@ func (s *Service) UpdateUser(ctx context.Context, actor, username string, up Use
 			change.Admin = up.Admin
 			changes = append(changes, fmt.Sprintf("admin %t -> %t", u.Admin, *up.Admin))
 			u.Admin = *up.Admin
+		}
+		if up.Disabled != nil && *up.Disabled != u.Disabled {
+			change.Disabled = up.Disabled
+			changes = append(changes, fmt.Sprintf("disabled %t -> %t", u.Disabled, *up.Disabled))
+			u.Disabled = *up.Disabled
 		}
 		if len(changes) == 0 {
 			return nil
@@ -220,7 +230,7 @@ func (s *Service) DeleteUser(ctx context.Context, actor, username string) error 
 		if err != nil {
 			return notFound(err)
 		}
-		if u.Admin && admins <= 1 {
+		if u.Admin && !u.Disabled && admins <= 1 {
 			return ErrLastAdmin
 		}
 		if err := s.store.DeleteUser(ctx, u.ID); err != nil {

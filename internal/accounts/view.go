@@ -17,6 +17,7 @@ type UserView struct {
 	Email             string     `json:"email"`
 	Name              string     `json:"name"`
 	Admin             bool       `json:"admin"`
+	Disabled          bool       `json:"disabled"`
 	TokenIssuedAt     time.Time  `json:"token_issued_at"`
 	PasswordChangedAt time.Time  `json:"password_changed_at"`
 	LegacyFailures    int        `json:"legacy_failures"`
@@ -35,6 +36,7 @@ func UserViewOf(u models.User) UserView {
 		Email:             u.Email,
 		Name:              u.Name,
 		Admin:             u.Admin,
+		Disabled:          u.Disabled,
 		TokenIssuedAt:     u.TokenIssuedAt.UTC(),
 		PasswordChangedAt: u.PasswordChangedAt.UTC(),
 		LegacyFailures:    u.LegacyFailures,

@@ -105,14 +105,18 @@ type NewClient struct {
 	AccessTokenFormat string
 }
 
-// ClientUpdate changes the fields that are not nil.
+// ClientUpdate changes the fields that are not nil. It is also the body of
+// the admin API's PATCH /admin/api/clients/{id} (hence the JSON names), and
+// the CLI's "clients update" has one flag per field (clientUpdateFlags in
+// cmd/authgate): a new field needs a line in Update, in diff, there, and
+// in the OpenAPI document's ClientUpdate.
 type ClientUpdate struct {
-	Name              *string
-	RedirectURIs      *[]string
-	Scopes            *[]string
-	GrantTypes        *[]string
-	FirstParty        *bool
-	AccessTokenFormat *string
+	Name              *string   `json:"name"`
+	RedirectURIs      *[]string `json:"redirect_uris"`
+	Scopes            *[]string `json:"scopes"`
+	GrantTypes        *[]string `json:"grant_types"`
+	FirstParty        *bool     `json:"first_party"`
+	AccessTokenFormat *string   `json:"access_token_format"`
 }
 
 // Create validates in and stores a new client with a random id, writing
@@ -183,8 +187,9 @@ func (s *Service) List(ctx context.Context) ([]models.Client, error) {
 
 // Update changes the fields of up that are not nil, with the same rules as
 // Create applied to the resulting client, and records what changed in the
-// audit log. Changing GrantTypes may add or remove the password grant, just
-// as SetLegacy does.
+// audit log, in one transaction: an invalid field changes nothing.
+// Changing GrantTypes may add or remove the password grant, just as
+// SetLegacy does. A protected client (the console's) is ErrProtected.
 func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate) (models.Client, error) {
 	var c models.Client
 	err := s.change(ctx, id, &c, func(ctx context.Context) (bool, error) {
@@ -339,8 +344,12 @@ func (s *Service) SetSunset(ctx context.Context, actor, id string, at *time.Time
 }
 
 // change reads the client with id into *c under a row lock, lets fn modify
-// it and, if fn reports a change, saves it, all in one transaction.
+// it and, if fn reports a change, saves it, all in one transaction. A
+// protected client is never changed: authgate maintains it.
 func (s *Service) change(ctx context.Context, id string, c *models.Client, fn func(ctx context.Context) (bool, error)) error {
+	if slices.Contains(s.protected, id) {
+		return ErrProtected
+	}
 	defer s.changed(id)
 	return s.store.InTx(ctx, func(ctx context.Context) error {
 		var err error

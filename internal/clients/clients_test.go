@@ -548,7 +548,7 @@ func TestRefreshGrantImpliesOfflineAccess(t *testing.T) {
 }
 
 // TestProtectedClientIsNotDeleted: the console's own client (Protected)
-// cannot be deleted, by any caller of the service.
+// can be neither deleted nor changed, by any caller of the service.
 func TestProtectedClientIsNotDeleted(t *testing.T) {
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
@@ -561,8 +561,75 @@ func TestProtectedClientIsNotDeleted(t *testing.T) {
 		if err := svc.Delete(ctx, "test", c.ID); !errors.Is(err, ErrProtected) {
 			t.Fatalf("delete a protected client: got %v, want ErrProtected", err)
 		}
-		if _, err := svc.Get(ctx, c.ID); err != nil {
+		name := "renamed"
+		if _, err := svc.Update(ctx, "test", c.ID, ClientUpdate{Name: &name}); !errors.Is(err, ErrProtected) {
+			t.Fatalf("update a protected client: got %v, want ErrProtected", err)
+		}
+		if _, err := svc.RotateSecret(ctx, "test", c.ID); !errors.Is(err, ErrProtected) {
+			t.Fatalf("rotate the secret of a protected client: got %v, want ErrProtected", err)
+		}
+		if _, err := svc.SetLegacy(ctx, "test", c.ID, true); !errors.Is(err, ErrProtected) {
+			t.Fatalf("enable the legacy grant of a protected client: got %v, want ErrProtected", err)
+		}
+		got, err := svc.Get(ctx, c.ID)
+		if err != nil {
 			t.Fatalf("the protected client is gone: %v", err)
 		}
+		if got.Name != c.Name || got.SecretHash != c.SecretHash || !slices.Equal(got.GrantTypes, c.GrantTypes) {
+			t.Errorf("protected client changed: got %+v, want %+v", got, c)
+		}
 	})
+}
+
+// TestUpdateAllOrNothing: an update with one invalid field changes none of
+// the fields, and every field of ClientUpdate can be changed.
+func TestUpdateAllOrNothing(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		ctx := t.Context()
+		f := setup(t, db)
+		c, _ := f.mustCreate(t, webApp())
+		name, format := "renamed", "jwt"
+		bad := []string{"http://example.com/cb"} // plain http off loopback
+		_, err := f.svc.Update(ctx, "test", c.ID, ClientUpdate{Name: &name, AccessTokenFormat: &format, RedirectURIs: &bad})
+		if e, ok := apperr.As(err); !ok || e.Field != "redirect_uris" {
+			t.Fatalf("bad redirect URI: got %v, want a redirect_uris field error", err)
+		}
+		if got, _ := f.svc.Get(ctx, c.ID); got.Name != c.Name || got.AccessTokenFormat != c.AccessTokenFormat || !slices.Equal(got.RedirectURIs, c.RedirectURIs) {
+			t.Fatalf("after a refused update: %+v, want it unchanged", got)
+		}
+		for _, tc := range []struct {
+			field string
+			up    ClientUpdate
+		}{
+			{"grant_types", ClientUpdate{GrantTypes: &[]string{"implicit"}}},
+			{"scopes", ClientUpdate{Scopes: &[]string{"everything"}}},
+			{"access_token_format", ClientUpdate{AccessTokenFormat: ptrTo("xml")}},
+			{"name", ClientUpdate{Name: ptrTo("")}},
+			{"redirect_uris", ClientUpdate{RedirectURIs: &[]string{}}},
+		} {
+			if _, err := f.svc.Update(ctx, "test", c.ID, tc.up); !isField(err, tc.field) {
+				t.Errorf("%s: got %v, want a field error for it", tc.field, err)
+			}
+		}
+		uris := []string{"https://app.example/cb2"}
+		scopes := []string{"openid", "email"}
+		grants := []string{GrantAuthorizationCode, GrantRefreshToken}
+		first := true
+		got, err := f.svc.Update(ctx, "test", c.ID, ClientUpdate{Name: &name, RedirectURIs: &uris, Scopes: &scopes, GrantTypes: &grants, FirstParty: &first, AccessTokenFormat: &format})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != name || !slices.Equal(got.RedirectURIs, uris) || !slices.Equal(got.GrantTypes, grants) || !got.FirstParty || got.AccessTokenFormat != format ||
+			!slices.Contains(got.Scopes, "email") || !slices.Contains(got.Scopes, "offline_access") {
+			t.Errorf("after a full update: %+v", got)
+		}
+	})
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+func isField(err error, field string) bool {
+	e, ok := apperr.As(err)
+	return ok && e.Field == field
 }

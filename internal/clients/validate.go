@@ -36,9 +36,9 @@ var (
 	// ErrPublicClient is returned by RotateSecret for a public client,
 	// which has no secret.
 	ErrPublicClient = apperr.New(apperr.Invalid, "public clients have no secret")
-	// ErrProtected refuses deleting a client the server needs (the admin
-	// console's own).
-	ErrProtected = apperr.New(apperr.Conflict, "this client is the admin console's own and cannot be deleted")
+	// ErrProtected refuses deleting or changing a client the server
+	// needs (the admin console's own, which authgate maintains).
+	ErrProtected = apperr.New(apperr.Conflict, "this client is the admin console's own: authgate maintains it, and it cannot be changed or deleted")
 )
 
 // Limits on input; the database columns are sized to match where they

@@ -322,6 +322,16 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 		first := c.refusals.first(strings.Join([]string{"lock", u.ID, req.Channel.String(), source}, "|"), c.cfg.Now(), c.cfg.Policy.Duration)
 		return c.finish(ctx, req, Outcome{Result: ResultLockout, User: u}, first)
 	}
+	if u.Disabled {
+		// Refused without looking at the password (a disabled account
+		// must not confirm a guess), at the cost and count of a failure.
+		pad()
+		if _, err := c.cfg.Lockout.FailAttempt(ctx, res, c.cfg.Policy, c.cfg.Now()); err != nil {
+			return Outcome{}, fmt.Errorf("sign in: %w", err)
+		}
+		c.sourceFailed(ctx, req, source)
+		return c.finish(ctx, req, Outcome{Result: ResultUserDisabled, User: u}, true)
+	}
 
 	check := func(pw string) (bool, error) {
 		if spent >= cost {

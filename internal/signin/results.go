@@ -18,6 +18,9 @@ const (
 	ResultInvalidToken    = "Failed: Invalid security token"
 	ResultDisabled        = "Failed: Legacy grant disabled for client"
 	ResultSunset          = "Failed: Legacy grant past sunset"
+	// ResultUserDisabled is an attempt for a user an administrator
+	// disabled; the password is not checked.
+	ResultUserDisabled = "Failed: User disabled"
 	// ResultThrottled is an attempt refused because its source failed too
 	// often across usernames; written once per throttling episode.
 	ResultThrottled = "Failed: Too many failures from this address"
@@ -28,5 +31,6 @@ func Results() []string {
 	return []string{
 		ResultSuccess, ResultInvalidPassword, ResultLockout, ResultUnknownUser,
 		ResultTokenRequired, ResultInvalidToken, ResultDisabled, ResultSunset, ResultThrottled,
+		ResultUserDisabled,
 	}
 }

@@ -41,15 +41,25 @@ func (s *Store) LockUserByID(ctx context.Context, id string) (models.User, error
 }
 
 // LockAdmins locks every administrator's row until the transaction in ctx
-// ends and returns how many administrators there are. A change that could
-// leave none (deleting or demoting an administrator) takes it before any
+// ends and returns how many administrators there are that are not
+// disabled (those who can sign in). A change that could leave none
+// (deleting, demoting or disabling an administrator) takes it before any
 // other user row, so two such changes run one after the other and the
 // second sees the first.
 func (s *Store) LockAdmins(ctx context.Context) (int, error) {
-	var ids []string
+	var rows []struct {
+		ID       string
+		Disabled bool
+	}
 	err := s.conn(ctx).Model(&models.User{}).Clauses(clause.Locking{Strength: "UPDATE"}).
-		Where("admin = ?", true).Order("id").Pluck("id", &ids).Error
-	return len(ids), mapErr(err)
+		Where("admin = ?", true).Order("id").Select("id", "disabled").Find(&rows).Error
+	n := 0
+	for _, r := range rows {
+		if !r.Disabled {
+			n++
+		}
+	}
+	return n, mapErr(err)
 }
 
 func (s *Store) lockUser(ctx context.Context, column, value string) (models.User, error) {
@@ -117,9 +127,12 @@ func (s *Store) CreateUser(ctx context.Context, u *models.User) error {
 
 // UserChange lists the columns of a user to change; nil fields stay.
 type UserChange struct {
-	Email             *string
-	Name              *string
-	Admin             *bool
+	Email *string
+	Name  *string
+	Admin *bool
+	// Disabled set to true also ends the user's browser sessions and
+	// every OAuth token issued to them, in the same transaction.
+	Disabled          *bool
 	SecurityTokenHash *string
 	TokenIssuedAt     *time.Time
 }
@@ -138,6 +151,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange) error {
 	if c.Admin != nil {
 		fields["admin"] = *c.Admin
 	}
+	if c.Disabled != nil {
+		fields["disabled"] = *c.Disabled
+	}
 	if c.SecurityTokenHash != nil {
 		fields["security_token_hash"] = *c.SecurityTokenHash
 	}
@@ -155,8 +171,21 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange) error {
 		if res.RowsAffected == 0 {
 			return gorm.ErrRecordNotFound
 		}
+		if c.Disabled != nil && *c.Disabled {
+			return endUserAccess(db, id)
+		}
 		return nil
 	})
+}
+
+// endUserAccess deletes the browser sessions of the user with id and every
+// OAuth request (code, token, refresh token, PKCE, OpenID session) issued
+// to them.
+func endUserAccess(db *gorm.DB, id string) error {
+	if err := db.Where("user_id = ?", id).Delete(&models.LoginSession{}).Error; err != nil {
+		return err
+	}
+	return db.Where("subject = ?", id).Delete(&models.OAuthRequest{}).Error
 }
 
 // SetPassword stores a new password hash for the user with id and, in the

@@ -80,32 +80,16 @@ func (a *api) handleGetClient() http.Handler {
 	})
 }
 
-// updateClientRequest is the body of PATCH /admin/api/clients/{id}: the
-// fields present are changed. Public and audience cannot change.
-type updateClientRequest struct {
-	Name              *string   `json:"name"`
-	RedirectURIs      *[]string `json:"redirect_uris"`
-	Scopes            *[]string `json:"scopes"`
-	GrantTypes        *[]string `json:"grant_types"`
-	FirstParty        *bool     `json:"first_party"`
-	AccessTokenFormat *string   `json:"access_token_format"`
-}
-
 func (a *api) handleUpdateClient() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		var in updateClientRequest
+		// The body is the service's patch itself: the fields present are
+		// changed. Public and audience cannot change.
+		var in clients.ClientUpdate
 		if err := decodeJSON(w, r, &in); err != nil {
 			a.writeError(w, r, err)
 			return
 		}
-		c, err := a.Clients.Update(r.Context(), actorOf(r.Context()), r.PathValue("id"), clients.ClientUpdate{
-			Name:              in.Name,
-			RedirectURIs:      in.RedirectURIs,
-			Scopes:            in.Scopes,
-			GrantTypes:        in.GrantTypes,
-			FirstParty:        in.FirstParty,
-			AccessTokenFormat: in.AccessTokenFormat,
-		})
+		c, err := a.Clients.Update(r.Context(), actorOf(r.Context()), r.PathValue("id"), in)
 		if err != nil {
 			a.writeError(w, r, err)
 			return

@@ -91,6 +91,9 @@ type updateUserRequest struct {
 	Email *string `json:"email"`
 	Name  *string `json:"name"`
 	Admin *bool   `json:"admin"`
+	// Disabled true stops every sign-in of the user and ends their
+	// sessions and tokens; false lets them sign in again.
+	Disabled *bool `json:"disabled"`
 }
 
 func (a *api) handleUpdateUser() http.Handler {
@@ -101,7 +104,7 @@ func (a *api) handleUpdateUser() http.Handler {
 			return
 		}
 		u, err := a.Accounts.UpdateUser(r.Context(), actorOf(r.Context()), r.PathValue("username"),
-			accounts.UserUpdate{Email: in.Email, Name: in.Name, Admin: in.Admin})
+			accounts.UserUpdate{Email: in.Email, Name: in.Name, Admin: in.Admin, Disabled: in.Disabled})
 		if err != nil {
 			a.writeError(w, r, err)
 			return

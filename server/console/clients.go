@@ -240,6 +240,12 @@ func readClientForm(r *http.Request) clientForm {
 	}
 }
 
+// settingsGrantTypes are the grant types a client's settings form offers:
+// every one but the legacy password grant, which has its own switch.
+func settingsGrantTypes() []string {
+	return slices.DeleteFunc(slices.Clone(clients.SupportedGrantTypes), func(g string) bool { return g == clients.GrantPassword })
+}
+
 func splitLines(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == '\n' || r == '\r' })
 }
@@ -249,9 +255,12 @@ type clientData struct {
 	Form   clientForm
 	Sunset string
 	// Usage lists the legacy sign-ins to this client, per user.
-	Usage      []accounts.LegacyUsage
-	Scopes     []string
-	Formats    []string
+	Usage   []accounts.LegacyUsage
+	Scopes  []string
+	Formats []string
+	// GrantTypes are the grant types the settings form offers; the
+	// legacy password grant has its own switch.
+	GrantTypes []string
 	SunsetPast bool
 	// ConfirmPast asks to confirm a sunset date that has passed.
 	ConfirmPast bool
@@ -287,6 +296,7 @@ func (c *console) renderClient(w http.ResponseWriter, r *http.Request, a admin, 
 		Sunset:      sunset,
 		Scopes:      oauth.SupportedScopes,
 		Formats:     []string{oauth.FormatOpaque, oauth.FormatJWT},
+		GrantTypes:  settingsGrantTypes(),
 		SunsetPast:  cl.LegacySunset != nil && !cl.LegacySunset.After(c.Now()),
 		ConfirmPast: confirmPast,
 		BackToHere:  "/admin/clients/" + url.PathEscape(cl.ID),
@@ -325,10 +335,23 @@ func (c *console) handleUpdateClient(w http.ResponseWriter, r *http.Request, a a
 	if scopes == nil {
 		scopes = []string{}
 	}
+	// The form's grant types, and the legacy password grant as its own
+	// switch left it.
+	grants := []string{}
+	for _, g := range form.GrantTypes {
+		if g != clients.GrantPassword {
+			grants = append(grants, g)
+		}
+	}
+	if slices.Contains(cl.GrantTypes, clients.GrantPassword) {
+		grants = append(grants, clients.GrantPassword)
+	}
+	form.GrantTypes = grants
 	updated, err := c.Clients.Update(r.Context(), a.actor(), cl.ID, clients.ClientUpdate{
 		Name:              &form.Name,
 		RedirectURIs:      &uris,
 		Scopes:            &scopes,
+		GrantTypes:        &grants,
 		FirstParty:        &form.FirstParty,
 		AccessTokenFormat: &form.AccessTokenFormat,
 	})

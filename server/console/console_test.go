@@ -618,16 +618,28 @@ func TestClientEdit(t *testing.T) {
 		wantStatus(t, r, http.StatusOK)
 		wantContains(t, r.body, `id="client-form"`, "https://web.example.com/cb", `id="sunset"`)
 
-		r = b.post("/admin/clients/"+cl.ID, url.Values{"name": {"Web"}, "redirect_uris": {"http://web.example.com/cb"}, "scopes": {"openid"}, "access_token_format": {"opaque"}})
+		r = b.post("/admin/clients/"+cl.ID, url.Values{"name": {"Web"}, "redirect_uris": {"http://web.example.com/cb"}, "scopes": {"openid"}, "grant_types": {"authorization_code"}, "access_token_format": {"opaque"}})
 		wantStatus(t, r, http.StatusBadRequest)
 		wantContains(t, r.body, `id="error"`, `id="redirect_uris-error" role="alert"`, "must use https", `aria-invalid="true"`, "http://web.example.com/cb")
 
 		r = b.post("/admin/clients/"+cl.ID, url.Values{"name": {"Web Portal"}, "redirect_uris": {"https://web.example.com/cb\r\nhttps://web.example.com/cb2"},
-			"scopes": {"openid", "profile"}, "first_party": {"on"}, "access_token_format": {"jwt"}})
+			"scopes": {"openid", "profile"}, "grant_types": {"authorization_code", "client_credentials"}, "first_party": {"on"}, "access_token_format": {"jwt"}})
 		wantStatus(t, r, http.StatusSeeOther)
 		got, _ := e.clients.Get(ctx, cl.ID)
 		if got.Name != "Web Portal" || len(got.RedirectURIs) != 2 || !got.FirstParty || got.AccessTokenFormat != "jwt" || !slices.Equal(got.Scopes, []string{"openid", "profile"}) {
 			t.Errorf("after saving: %+v", got)
+		}
+		// The form's grant types replace the others; the legacy grant
+		// keeps its own switch (a forged "password" box changes nothing).
+		if !slices.Equal(got.GrantTypes, []string{"authorization_code", "client_credentials", "password"}) {
+			t.Errorf("grant types after saving: got %v, want authorization_code, client_credentials and the legacy grant kept", got.GrantTypes)
+		}
+		r = b.post("/admin/clients/"+cl.ID, url.Values{"name": {"Web Portal"}, "redirect_uris": {"https://web.example.com/cb"},
+			"scopes": {"openid"}, "grant_types": {"client_credentials"}, "access_token_format": {"opaque"}})
+		wantStatus(t, r, http.StatusBadRequest)
+		wantContains(t, r.body, `id="redirect_uris-error" role="alert"`, "used only by the authorization_code grant")
+		if again, _ := e.clients.Get(ctx, cl.ID); !slices.Equal(again.GrantTypes, got.GrantTypes) || again.AccessTokenFormat != "jwt" || len(again.RedirectURIs) != 2 {
+			t.Errorf("a refused save changed the client: %+v", again)
 		}
 
 		r = b.post("/admin/clients/"+cl.ID+"/sunset", url.Values{"sunset": {"31/12/2030"}})

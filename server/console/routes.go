@@ -35,6 +35,10 @@ func (c *console) routes() http.Handler {
 
 	mux.Handle("GET /admin/users", c.authed(c.handleUsers))
 	mux.Handle("POST /admin/users", c.authed(c.handleCreateUser))
+	mux.Handle("GET /admin/users/{username}", c.authed(c.handleUser))
+	mux.Handle("POST /admin/users/{username}", c.authed(c.handleUpdateUser))
+	mux.Handle("POST /admin/users/{username}/disabled/confirm", c.authed(c.handleDisableConfirm))
+	mux.Handle("POST /admin/users/{username}/disabled", c.authed(c.handleDisable))
 	mux.Handle("POST /admin/users/{username}/reset-token/confirm", c.authed(c.handleResetTokenConfirm))
 	mux.Handle("POST /admin/users/{username}/reset-token", c.authed(c.handleResetToken))
 	mux.Handle("POST /admin/users/{username}/unlock", c.authed(c.handleUnlock))
@@ -90,8 +94,9 @@ func (c *console) authed(h adminHandler) http.Handler {
 			c.fail(w, r, err)
 			return
 		}
-		if err != nil || !u.Admin {
-			// The user was deleted or lost the admin role since signing in.
+		if err != nil || !u.Admin || u.Disabled {
+			// The user was deleted, disabled or lost the admin role since
+			// signing in.
 			c.endSession(r.Context(), w, r)
 			c.showMessage(w, r, http.StatusForbidden, "Only administrators can use the console",
 				message{Text: "Only administrators can use the console. Your account no longer has the admin role.", SignIn: "/admin/login?prompt=login"})

@@ -301,3 +301,151 @@ func (c *console) handleAdminRole(w http.ResponseWriter, r *http.Request, a admi
 	}
 	http.Redirect(w, r, usersBack(r, u.Username), http.StatusSeeOther)
 }
+
+// userData is the data of one user's page.
+type userData struct {
+	User         models.User
+	LegacyLocked bool
+	LoginLocked  bool
+	Self         bool
+	Form         userForm
+	Back         string
+}
+
+func (c *console) handleUser(w http.ResponseWriter, r *http.Request, a admin) {
+	u, ok := c.getUser(w, r)
+	if !ok {
+		return
+	}
+	c.renderUser(w, r, a, http.StatusOK, u, userForm{Email: u.Email, Name: u.Name}, "", nil)
+}
+
+func (c *console) renderUser(w http.ResponseWriter, r *http.Request, a admin, status int, u models.User, form userForm, errMsg string, fieldErrs map[string]string) {
+	p, err := c.page(w, r, a, "User "+u.Username, "users")
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	p.Error = errMsg
+	p.FieldErrors = fieldErrs
+	p.Data = userData{
+		User:         u,
+		LegacyLocked: c.Accounts.IsLocked(u, accounts.ChannelLegacy),
+		LoginLocked:  c.Accounts.IsLocked(u, accounts.ChannelLogin),
+		Self:         u.ID == a.User.ID,
+		Form:         form,
+		Back:         userPage(u.Username),
+	}
+	c.pages.Render(w, r, status, "user", p)
+}
+
+// userPage is the address of a user's page.
+func userPage(username string) string { return "/admin/users/" + url.PathEscape(username) }
+
+// handleUpdateUser saves the email and name of the user's settings form,
+// both or neither.
+func (c *console) handleUpdateUser(w http.ResponseWriter, r *http.Request, a admin) {
+	u, ok := c.getUser(w, r)
+	if !ok {
+		return
+	}
+	form := userForm{
+		Username: u.Username,
+		Email:    strings.TrimSpace(r.PostFormValue("email")),
+		Name:     strings.TrimSpace(r.PostFormValue("name")),
+	}
+	updated, err := c.Accounts.UpdateUser(r.Context(), a.actor(), u.Username, accounts.UserUpdate{Email: &form.Email, Name: &form.Name})
+	fe, isField := fieldErr(err)
+	switch {
+	case isField:
+		msg, fields := fieldError(fe.Field, fe.Message)
+		c.renderUser(w, r, a, http.StatusBadRequest, u, form, msg, fields)
+		return
+	case errors.Is(err, accounts.ErrNotFound):
+		c.showMessage(w, r, http.StatusNotFound, "User not found",
+			message{Text: "There is no user with this username. It may have been deleted.", Back: "/admin/users"})
+		return
+	case err != nil:
+		c.fail(w, r, err)
+		return
+	}
+	c.setFlash(w, fmt.Sprintf("Saved the changes to %s.", updated.Username))
+	http.Redirect(w, r, userPage(updated.Username), http.StatusSeeOther)
+}
+
+// disableRequest reads a request to disable (true) or enable (false) the
+// user it names; nobody disables themselves. On failure it has answered
+// and returns false.
+func (c *console) disableRequest(w http.ResponseWriter, r *http.Request, a admin) (u models.User, disable, ok bool) {
+	u, ok = c.getUser(w, r)
+	if !ok {
+		return u, false, false
+	}
+	switch r.PostFormValue("disabled") {
+	case "true":
+		disable = true
+	case "false":
+	default:
+		c.renderUser(w, r, a, http.StatusBadRequest, u, userForm{Email: u.Email, Name: u.Name}, "Say whether to disable or enable the user (disabled=true or false).", nil)
+		return u, false, false
+	}
+	if disable && u.ID == a.User.ID {
+		c.renderUser(w, r, a, http.StatusBadRequest, u, userForm{Email: u.Email, Name: u.Name}, "You cannot disable yourself: another administrator must do it.", nil)
+		return u, false, false
+	}
+	return u, disable, true
+}
+
+func (c *console) handleDisableConfirm(w http.ResponseWriter, r *http.Request, a admin) {
+	u, disable, ok := c.disableRequest(w, r, a)
+	if !ok {
+		return
+	}
+	back := userPage(u.Username)
+	d := confirmData{
+		Action: back + "/disabled",
+		Fields: []field{{"disabled", strconv.FormatBool(disable)}},
+		Cancel: back,
+	}
+	if disable {
+		d.Heading = fmt.Sprintf("Disable %s?", u.Username)
+		d.Lines = []string{
+			fmt.Sprintf("%s can no longer sign in anywhere: the login page, the legacy password grant and every other way in refuse them.", u.Username),
+			fmt.Sprintf("Their browser sessions and every token issued to them end at once. The account, its security token and its history stay; enabling %s lets them sign in again.", u.Username),
+			"The change is recorded in the audit log.",
+		}
+		d.Submit = "Disable " + u.Username
+		d.Danger = true
+	} else {
+		d.Heading = fmt.Sprintf("Enable %s?", u.Username)
+		d.Lines = []string{
+			fmt.Sprintf("%s can sign in again with their password (and security token where it is required).", u.Username),
+			"The change is recorded in the audit log.",
+		}
+		d.Submit = "Enable " + u.Username
+	}
+	c.renderConfirm(w, r, a, "users", d)
+}
+
+func (c *console) handleDisable(w http.ResponseWriter, r *http.Request, a admin) {
+	u, disable, ok := c.disableRequest(w, r, a)
+	if !ok {
+		return
+	}
+	_, err := c.Accounts.UpdateUser(r.Context(), a.actor(), u.Username, accounts.UserUpdate{Disabled: &disable})
+	switch {
+	case errors.Is(err, accounts.ErrLastAdmin):
+		c.renderUser(w, r, a, http.StatusConflict, u, userForm{Email: u.Email, Name: u.Name},
+			fmt.Sprintf("%s was not disabled: they are the last administrator who can sign in. Make someone else an administrator first.", u.Username), nil)
+		return
+	case err != nil:
+		c.fail(w, r, err)
+		return
+	}
+	if disable {
+		c.setFlash(w, fmt.Sprintf("Disabled %s: they cannot sign in, and their sessions and tokens have ended.", u.Username))
+	} else {
+		c.setFlash(w, fmt.Sprintf("Enabled %s: they can sign in again.", u.Username))
+	}
+	http.Redirect(w, r, userPage(u.Username), http.StatusSeeOther)
+}

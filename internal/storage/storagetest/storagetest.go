@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"MailOutbox", testMailOutbox},
 		{"MailClaimConcurrent", testMailClaimConcurrent},
 		{"TransactionRollsBackEveryAggregate", testTransactionRollback},
+		{"DisableUser", testDisableUser},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
