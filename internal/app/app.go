@@ -206,6 +206,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 	adminUI, err := console.New(console.Deps{
 		Logger: logger, Config: cfg, Store: a.Store, Keys: a.Keyring, Accounts: a.Accounts,
 		Clients: a.Clients, Trust: a.Trust, TokenTransport: inProcess{a.Public}, Now: a.now,
+		AuditLog: a.Store,
 	})
 	if err != nil {
 		return err

@@ -45,6 +45,9 @@ type Deps struct {
 	Accounts *accounts.Service
 	Clients  *clients.Service
 	Trust    *trustedips.Ranges
+	// AuditLog is the audit log the console shows; nil means Store, when
+	// it is one (*storage.Store is).
+	AuditLog AuditLog
 	// TokenTransport carries the console's requests to the issuer's token,
 	// userinfo and JWKS endpoints. The issuer URL may not be reachable from
 	// the server itself, so the caller may route them in-process. Nil means
@@ -74,6 +77,13 @@ func New(d Deps) (http.Handler, error) {
 		return nil, errors.New("console: Store, Keys, Accounts, Clients and Trust are required")
 	case d.Config.Issuer == "" || d.Config.AdminURL == "":
 		return nil, errors.New("console: Config.Issuer and Config.AdminURL are required")
+	}
+	if d.AuditLog == nil {
+		al, ok := d.Store.(AuditLog)
+		if !ok {
+			return nil, errors.New("console: AuditLog is required when Store cannot list the audit log")
+		}
+		d.AuditLog = al
 	}
 	if d.Logger == nil {
 		d.Logger = slog.New(slog.DiscardHandler)

@@ -32,6 +32,10 @@ func (c *console) routes() http.Handler {
 	mux.Handle("POST /admin/clients/{id}/sunset", c.authed(c.handleSunset))
 	mux.Handle("POST /admin/clients/{id}/legacy/confirm", c.authed(c.handleLegacyConfirm))
 	mux.Handle("POST /admin/clients/{id}/legacy", c.authed(c.handleLegacy))
+	mux.Handle("POST /admin/clients/{id}/delete/confirm", c.authed(c.handleDeleteClientConfirm))
+	mux.Handle("POST /admin/clients/{id}/delete", c.authed(c.handleDeleteClient))
+	mux.Handle("POST /admin/clients/{id}/rotate-secret/confirm", c.authed(c.handleRotateSecretConfirm))
+	mux.Handle("POST /admin/clients/{id}/rotate-secret", c.authed(c.handleRotateSecret))
 
 	mux.Handle("GET /admin/users", c.authed(c.handleUsers))
 	mux.Handle("POST /admin/users", c.authed(c.handleCreateUser))
@@ -39,6 +43,8 @@ func (c *console) routes() http.Handler {
 	mux.Handle("POST /admin/users/{username}", c.authed(c.handleUpdateUser))
 	mux.Handle("POST /admin/users/{username}/disabled/confirm", c.authed(c.handleDisableConfirm))
 	mux.Handle("POST /admin/users/{username}/disabled", c.authed(c.handleDisable))
+	mux.Handle("POST /admin/users/{username}/delete/confirm", c.authed(c.handleDeleteUserConfirm))
+	mux.Handle("POST /admin/users/{username}/delete", c.authed(c.handleDeleteUser))
 	mux.Handle("POST /admin/users/{username}/reset-token/confirm", c.authed(c.handleResetTokenConfirm))
 	mux.Handle("POST /admin/users/{username}/reset-token", c.authed(c.handleResetToken))
 	mux.Handle("POST /admin/users/{username}/unlock", c.authed(c.handleUnlock))
@@ -50,6 +56,7 @@ func (c *console) routes() http.Handler {
 	mux.Handle("POST /admin/trusted-ips/remove", c.authed(c.handleRemoveTrustedIP))
 
 	mux.Handle("GET /admin/login-history", c.authed(c.handleLoginHistory))
+	mux.Handle("GET /admin/audit", c.authed(c.handleAudit))
 
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		c.showMessage(w, r, http.StatusNotFound, "Page not found",
