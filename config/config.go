@@ -103,6 +103,13 @@ type Config struct {
 	// Serves net/http/pprof on the admin listener under /debug/pprof/.
 	Pprof bool `yaml:"pprof" env:"AUTHGATE_PPROF"`
 
+	// Lets requests to addresses that clients register (back-channel
+	// logout URIs) reach loopback, private and link-local addresses. Off,
+	// only public addresses are called: a client cannot make authgate
+	// probe its own network. Turn it on only when every client is trusted
+	// or lives on the private network (tests do).
+	OutboundAllowPrivate bool `yaml:"outbound_allow_private" env:"AUTHGATE_OUTBOUND_ALLOW_PRIVATE"`
+
 	// The size of the database connection pool, per process.
 	DBMaxOpenConns int `yaml:"db_max_open_conns" env:"AUTHGATE_DB_MAX_OPEN_CONNS"`
 }

@@ -22,8 +22,20 @@ type Client struct {
 	LegacySunset *time.Time
 	// LegacyDeprecatedAt is when the sunset was announced.
 	LegacyDeprecatedAt *time.Time
-	CreatedAt          time.Time
-	UpdatedAt          time.Time
+	// PostLogoutRedirectURIs are where a logout the client starts may send
+	// the browser back to (exact match).
+	PostLogoutRedirectURIs []string `gorm:"serializer:json"`
+	// BackchannelLogoutURI receives a logout token when a session that
+	// signed in to the client ends; empty for none.
+	BackchannelLogoutURI string `gorm:"size:2000;not null;default:''"`
+	// BackchannelLogoutSessionRequired asks for sid in logout tokens.
+	BackchannelLogoutSessionRequired bool `gorm:"not null;default:false"`
+	// FrontchannelLogoutURI is framed by the logout page; empty for none.
+	FrontchannelLogoutURI string `gorm:"size:2000;not null;default:''"`
+	// FrontchannelLogoutSessionRequired adds iss and sid to the framed URI.
+	FrontchannelLogoutSessionRequired bool `gorm:"not null;default:false"`
+	CreatedAt                         time.Time
+	UpdatedAt                         time.Time
 }
 
 // User is a person who signs in.
@@ -103,6 +115,45 @@ type LoginSession struct {
 	AuthTime  time.Time
 	ExpiresAt time.Time `gorm:"index"`
 	CreatedAt time.Time
+	// SID is the session's public id: the sid claim of the ID tokens and
+	// logout tokens it leads to. It is not the cookie.
+	SID string `gorm:"column:sid;size:64;not null;default:'';index"`
+	// Surface is the cookie name of the site that began the session
+	// ("authgate" for the public pages, "authgate_admin" for the console).
+	Surface   string `gorm:"size:32;not null;default:''"`
+	UserAgent string `gorm:"size:512;not null;default:''"`
+	SourceIP  string `gorm:"size:64;not null;default:''"`
+	// LastSeenAt is when the session was last used (to the minute).
+	LastSeenAt *time.Time
+}
+
+// SessionClient records that a browser session signed in to a client, so
+// that its logout reaches the client.
+type SessionClient struct {
+	SID       string `gorm:"column:sid;primaryKey;size:64"`
+	ClientID  string `gorm:"primaryKey;size:64"`
+	UserID    string `gorm:"size:64;not null"`
+	CreatedAt time.Time
+}
+
+// LogoutDelivery is a back-channel logout token waiting in the outbox for
+// a client's backchannel_logout_uri. The token is signed when it is sent;
+// the row keeps its claims. The row is deleted once the client accepted it.
+type LogoutDelivery struct {
+	ID          uint64    `gorm:"primaryKey;autoIncrement"`
+	JTI         string    `gorm:"column:jti;size:64;not null"`
+	ClientID    string    `gorm:"size:64;not null"`
+	URI         string    `gorm:"column:uri;size:2000;not null"`
+	Subject     string    `gorm:"size:255;not null"`
+	SID         string    `gorm:"column:sid;size:64;not null"`
+	Attempts    int       `gorm:"not null;default:0"`
+	NextAttempt time.Time `gorm:"not null;index"`
+	// ClaimedUntil keeps other replicas off a delivery being sent.
+	ClaimedUntil *time.Time
+	LastError    string `gorm:"type:text"`
+	// Failed is set once the attempts are exhausted; the row stays visible.
+	Failed    bool `gorm:"not null;default:false;index"`
+	CreatedAt time.Time
 }
 
 // Consent remembers that a user granted a client some scopes.
@@ -169,6 +220,7 @@ func All() []any {
 	return []any{
 		&Client{}, &User{}, &SecurityTokenHistory{}, &OAuthRequest{}, &SigningKey{},
 		&LoginSession{}, &Consent{}, &TrustedRange{}, &LoginEvent{}, &AuditEntry{}, &MailMessage{},
+		&SessionClient{}, &LogoutDelivery{},
 	}
 }
 

@@ -24,6 +24,9 @@ type Client struct {
 	LegacySunset      *time.Time
 	// LegacyDeprecatedAt is when the sunset was announced.
 	LegacyDeprecatedAt *time.Time
+	// PostLogoutRedirectURIs are where the end_session_endpoint may send
+	// the browser back to for this client (exact match).
+	PostLogoutRedirectURIs []string
 }
 
 var _ fosite.Client = (*Client)(nil)
@@ -40,11 +43,12 @@ func NewClient(m models.Client) *Client {
 			Audience:      m.Audience,
 			Public:        m.Public,
 		},
-		Name:               m.Name,
-		FirstParty:         m.FirstParty,
-		AccessTokenFormat:  m.AccessTokenFormat,
-		LegacySunset:       m.LegacySunset,
-		LegacyDeprecatedAt: m.LegacyDeprecatedAt,
+		Name:                   m.Name,
+		FirstParty:             m.FirstParty,
+		AccessTokenFormat:      m.AccessTokenFormat,
+		LegacySunset:           m.LegacySunset,
+		LegacyDeprecatedAt:     m.LegacyDeprecatedAt,
+		PostLogoutRedirectURIs: m.PostLogoutRedirectURIs,
 	}
 	if m.SecretHash != "" {
 		c.Secret = []byte(m.SecretHash)

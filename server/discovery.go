@@ -12,28 +12,33 @@ import (
 // metadata is the provider's OpenID Connect Discovery / RFC 8414 document.
 // It lists exactly what the server supports.
 type metadata struct {
-	Issuer                            string   `json:"issuer"`
-	AuthorizationEndpoint             string   `json:"authorization_endpoint"`
-	TokenEndpoint                     string   `json:"token_endpoint"`
-	UserinfoEndpoint                  string   `json:"userinfo_endpoint,omitempty"`
-	JWKSURI                           string   `json:"jwks_uri"`
-	IntrospectionEndpoint             string   `json:"introspection_endpoint"`
-	RevocationEndpoint                string   `json:"revocation_endpoint"`
-	ScopesSupported                   []string `json:"scopes_supported"`
-	ResponseTypesSupported            []string `json:"response_types_supported"`
-	ResponseModesSupported            []string `json:"response_modes_supported"`
-	GrantTypesSupported               []string `json:"grant_types_supported"`
-	SubjectTypesSupported             []string `json:"subject_types_supported,omitempty"`
-	IDTokenSigningAlgValuesSupported  []string `json:"id_token_signing_alg_values_supported,omitempty"`
-	TokenEndpointAuthMethodsSupported []string `json:"token_endpoint_auth_methods_supported"`
-	IntrospectionAuthMethods          []string `json:"introspection_endpoint_auth_methods_supported"`
-	RevocationAuthMethods             []string `json:"revocation_endpoint_auth_methods_supported"`
-	CodeChallengeMethodsSupported     []string `json:"code_challenge_methods_supported"`
-	ClaimsSupported                   []string `json:"claims_supported,omitempty"`
-	PromptValuesSupported             []string `json:"prompt_values_supported,omitempty"`
-	ClaimsParameterSupported          bool     `json:"claims_parameter_supported"`
-	RequestParameterSupported         bool     `json:"request_parameter_supported"`
-	RequestURIParameterSupported      bool     `json:"request_uri_parameter_supported"`
+	Issuer                             string   `json:"issuer"`
+	AuthorizationEndpoint              string   `json:"authorization_endpoint"`
+	TokenEndpoint                      string   `json:"token_endpoint"`
+	UserinfoEndpoint                   string   `json:"userinfo_endpoint,omitempty"`
+	JWKSURI                            string   `json:"jwks_uri"`
+	IntrospectionEndpoint              string   `json:"introspection_endpoint"`
+	RevocationEndpoint                 string   `json:"revocation_endpoint"`
+	ScopesSupported                    []string `json:"scopes_supported"`
+	ResponseTypesSupported             []string `json:"response_types_supported"`
+	ResponseModesSupported             []string `json:"response_modes_supported"`
+	GrantTypesSupported                []string `json:"grant_types_supported"`
+	SubjectTypesSupported              []string `json:"subject_types_supported,omitempty"`
+	IDTokenSigningAlgValuesSupported   []string `json:"id_token_signing_alg_values_supported,omitempty"`
+	TokenEndpointAuthMethodsSupported  []string `json:"token_endpoint_auth_methods_supported"`
+	IntrospectionAuthMethods           []string `json:"introspection_endpoint_auth_methods_supported"`
+	RevocationAuthMethods              []string `json:"revocation_endpoint_auth_methods_supported"`
+	CodeChallengeMethodsSupported      []string `json:"code_challenge_methods_supported"`
+	ClaimsSupported                    []string `json:"claims_supported,omitempty"`
+	PromptValuesSupported              []string `json:"prompt_values_supported,omitempty"`
+	ClaimsParameterSupported           bool     `json:"claims_parameter_supported"`
+	RequestParameterSupported          bool     `json:"request_parameter_supported"`
+	RequestURIParameterSupported       bool     `json:"request_uri_parameter_supported"`
+	EndSessionEndpoint                 string   `json:"end_session_endpoint,omitempty"`
+	BackchannelLogoutSupported         bool     `json:"backchannel_logout_supported,omitempty"`
+	BackchannelLogoutSessionSupported  bool     `json:"backchannel_logout_session_supported,omitempty"`
+	FrontchannelLogoutSupported        bool     `json:"frontchannel_logout_supported,omitempty"`
+	FrontchannelLogoutSessionSupported bool     `json:"frontchannel_logout_session_supported,omitempty"`
 }
 
 func (s *Server) metadata(oidc bool) metadata {
@@ -63,8 +68,11 @@ func (s *Server) metadata(oidc bool) metadata {
 		m.UserinfoEndpoint = iss + "/userinfo"
 		m.SubjectTypesSupported = []string{"public"}
 		m.IDTokenSigningAlgValuesSupported = []string{"RS256"}
-		m.ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "name", "preferred_username", "email", "email_verified"}
+		m.ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "name", "preferred_username", "email", "email_verified", "sid"}
 		m.PromptValuesSupported = []string{"none", "login", "consent"}
+		m.EndSessionEndpoint = iss + "/oauth2/logout"
+		m.BackchannelLogoutSupported, m.BackchannelLogoutSessionSupported = true, true
+		m.FrontchannelLogoutSupported, m.FrontchannelLogoutSessionSupported = true, true
 	}
 	return m
 }

@@ -155,8 +155,13 @@ func (s *Server) handleLogout() http.Handler {
 			s.pages.Render(w, r, http.StatusForbidden, "error", s.page(w, r, "Request refused", "The form expired or did not come from this site.", false))
 			return
 		}
-		s.endSession(w, r)
-		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		// The same ending as the end_session_endpoint's: the clients the
+		// session signed in to are told, through both channels.
+		ended, err := s.endBrowserSession(w, r)
+		if err != nil {
+			s.Logger.ErrorContext(r.Context(), "end session", "request_id", RequestID(r.Context()), "error", err)
+		}
+		s.afterLogout(w, r, logoutRequest{fallback: "/login"}, ended)
 	})
 }
 

@@ -129,9 +129,18 @@ func (s *Server) handleAuthorize() http.Handler {
 				claims.Extra[k] = v
 			}
 		}
+		if ls.SID != "" {
+			// The session's public id, so that a relying party can match
+			// the logout tokens and front-channel requests of this session.
+			claims.Extra["sid"] = ls.SID
+		}
 		// The consent is remembered in the transaction that issues the
 		// code: a refused request leaves no consent behind.
-		var remember []func(context.Context) error
+		// The session remembers the client in the same transaction, so
+		// that its logout reaches every client it signed in to.
+		remember := []func(context.Context) error{func(ctx context.Context) error {
+			return s.Store.RecordSessionClient(ctx, ls.SID, user.ID, client.GetID(), s.sessions.Now())
+		}}
 		if consented {
 			remember = append(remember, func(ctx context.Context) error {
 				return s.rememberConsent(ctx, user.ID, client.GetID(), requested)
@@ -141,6 +150,11 @@ func (s *Server) handleAuthorize() http.Handler {
 		if err != nil {
 			s.Provider.WriteAuthorizeError(ctx, w, ar, err)
 			return
+		}
+		if h, ok := s.sessions.IDHash(r); ok {
+			if err := s.Store.TouchSession(ctx, h, s.sessions.Now()); err != nil {
+				s.Logger.WarnContext(ctx, "touch session", "request_id", RequestID(ctx), "error", err)
+			}
 		}
 		s.Provider.WriteAuthorizeResponse(ctx, w, ar, resp)
 	})

@@ -38,7 +38,8 @@ type param struct{ Name, Value string }
 // newRenderer parses every public page with the layout.
 func newRenderer(logger *slog.Logger) (*web.Renderer[page], error) {
 	return web.NewRenderer[page](logger, "template", templateFS, nil,
-		"login", "consent", "error", "account", "account-token", "account-password")
+		"login", "consent", "error", "account", "account-token", "account-password",
+		"logout-confirm", "signed-out")
 }
 
 // staticHandler serves the public pages' stylesheet.

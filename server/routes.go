@@ -24,6 +24,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /login", s.handleLoginForm())
 	mux.Handle("POST /login", s.throttle(s.limits.login, "login", s.refusePage)(s.handleLogin()))
 	mux.Handle("POST /logout", s.handleLogout())
+	mux.Handle("GET /oauth2/logout", noStore(s.throttle(s.limits.logout, "logout", s.refusePage)(s.handleEndSession())))
+	mux.Handle("POST /oauth2/logout", noStore(s.throttle(s.limits.logout, "logout", s.refusePage)(s.handleEndSession())))
 	mux.Handle("GET /account", s.handleAccount())
 	mux.Handle("GET /account/security-token", s.handleTokenForm())
 	mux.Handle("POST /account/security-token", s.throttle(s.limits.tokenReset, "security_token_reset", s.refusePage)(s.handleTokenReset()))

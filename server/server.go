@@ -73,6 +73,11 @@ type Deps struct {
 	// TokenResponseHook may add headers to a successful token response
 	// (the legacy grant's Deprecation and Sunset headers); optional.
 	TokenResponseHook func(w http.ResponseWriter, ar fosite.AccessRequester)
+	// Hints checks the end_session_endpoint's id_token_hint.
+	Hints HintVerifier
+	// LogoutQueued is called after a session ended with back-channel
+	// logout tokens queued (it wakes the sender); optional.
+	LogoutQueued func()
 }
 
 // Server is the public listener's handler.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/storage"
+	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/server/web"
 )
 
@@ -16,6 +17,13 @@ type Store interface {
 	SessionForClient(ctx context.Context, idHash, clientID string, now time.Time) (storage.SignedIn, bool, error)
 	DeleteUserSessions(ctx context.Context, userID string) error
 	SaveConsent(ctx context.Context, userID, clientID string, scopes []string) error
+	EndSession(ctx context.Context, idHash string, now time.Time) (storage.EndedSession, bool, error)
+	EndUserSession(ctx context.Context, userID, sid string, now time.Time) (storage.EndedSession, bool, error)
+	RecordSessionClient(ctx context.Context, sid, userID, clientID string, now time.Time) error
+	TouchSession(ctx context.Context, idHash string, now time.Time) error
+	UserSessions(ctx context.Context, userID, surface string, now time.Time) ([]models.LoginSession, error)
+	UserGrants(ctx context.Context, userID string, now time.Time) ([]storage.Grant, error)
+	RevokeGrant(ctx context.Context, userID, clientID string) (bool, error)
 }
 
 // newSessions returns the public site's sessions: cookies named

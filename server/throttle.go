@@ -19,6 +19,7 @@ type limits struct {
 	login         *ratelimit.Limiter
 	passwordGrant *ratelimit.Limiter
 	tokenReset    *ratelimit.Limiter
+	logout        *ratelimit.Limiter
 }
 
 func newLimits(rule config.RateLimit) limits {
@@ -27,6 +28,7 @@ func newLimits(rule config.RateLimit) limits {
 		login:         ratelimit.New(r, 0, nil),
 		passwordGrant: ratelimit.New(r, 0, nil),
 		tokenReset:    ratelimit.New(r, 0, nil),
+		logout:        ratelimit.New(r, 0, nil),
 	}
 }
 

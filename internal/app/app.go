@@ -12,14 +12,17 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+	fjwt "github.com/ory/fosite/token/jwt"
 
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/logout"
 	"github.com/authgate/authgate/internal/mail"
 	"github.com/authgate/authgate/internal/metrics"
+	"github.com/authgate/authgate/internal/outbound"
 	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/internal/storage"
@@ -72,6 +75,8 @@ type App struct {
 	Provider *oauth.Provider
 	Metrics  *metrics.Metrics
 	Sender   *mail.Sender
+	// Logouts delivers back-channel logout tokens.
+	Logouts *logout.Sender
 	// Public is the public listener's handler: OAuth 2.0, OpenID Connect,
 	// login, consent and account pages.
 	Public http.Handler
@@ -172,6 +177,13 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		return st.Queued, st.Failed, err
 	})
 
+	a.Logouts = logout.NewSender(a.Store, &fjwt.DefaultSigner{GetPrivateKey: a.Keys.SigningKey}, logout.Options{
+		Issuer: cfg.Issuer,
+		Client: outbound.NewClient(outbound.Options{AllowPrivate: cfg.OutboundAllowPrivate}),
+		Logger: logger,
+		Now:    a.now,
+	})
+
 	resolver := clientip.New(cfg.TrustedProxies, cfg.ForwardedHeader)
 	a.Provider = oauth.NewProvider(oauth.Settings{
 		Issuer:                cfg.Issuer,
@@ -200,6 +212,8 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		Ready:             a.ready,
 		Metrics:           a.Metrics,
 		TokenResponseHook: legacy.SunsetHeaders,
+		Hints:             logout.Verifier{Issuer: cfg.Issuer, Keys: a.Provider},
+		LogoutQueued:      a.Logouts.Wake,
 	}); err != nil {
 		return err
 	}
@@ -287,9 +301,10 @@ func (a *App) ready(ctx context.Context) error {
 	return a.Keys.CheckCurrent(ctx)
 }
 
-// Run does the background work until ctx ends: it sends queued mail,
-// reloads the signing keys (requests only read them from memory) and
-// prunes what has expired. It returns when all of it has stopped.
+// Run does the background work until ctx ends: it sends queued mail and
+// back-channel logout tokens, reloads the signing keys (requests only read
+// them from memory) and prunes what has expired. It returns when all of it
+// has stopped.
 func (a *App) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -298,6 +313,11 @@ func (a *App) Run(ctx context.Context) {
 		}
 	})
 	wg.Go(func() { a.Keys.Run(ctx, a.keyRefresh, a.Logger) })
+	wg.Go(func() {
+		if err := a.Logouts.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			a.Logger.Error("back-channel logout sender stopped", "error", err)
+		}
+	})
 	wg.Go(func() { a.janitor(ctx) })
 	wg.Wait()
 }

@@ -103,6 +103,18 @@ type NewClient struct {
 	FirstParty bool
 	// AccessTokenFormat is "opaque" (the default when empty) or "jwt".
 	AccessTokenFormat string
+	Logout            Logout
+}
+
+// Logout is a client's OpenID Connect logout registration: where a logout
+// it starts may send the browser back to, and where it is told of logouts
+// (back channel: a POSTed logout token; front channel: a framed page).
+type Logout struct {
+	PostLogoutRedirectURIs            []string
+	BackchannelLogoutURI              string
+	BackchannelLogoutSessionRequired  bool
+	FrontchannelLogoutURI             string
+	FrontchannelLogoutSessionRequired bool
 }
 
 // ClientUpdate changes the fields that are not nil. It is also the body of
@@ -117,6 +129,12 @@ type ClientUpdate struct {
 	GrantTypes        *[]string `json:"grant_types"`
 	FirstParty        *bool     `json:"first_party"`
 	AccessTokenFormat *string   `json:"access_token_format"`
+	// The logout registration (see Logout); each replaces its field.
+	PostLogoutRedirectURIs            *[]string `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI              *string   `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired  *bool     `json:"backchannel_logout_session_required"`
+	FrontchannelLogoutURI             *string   `json:"frontchannel_logout_uri"`
+	FrontchannelLogoutSessionRequired *bool     `json:"frontchannel_logout_session_required"`
 }
 
 // Create validates in and stores a new client with a random id, writing
@@ -135,6 +153,7 @@ func (s *Service) Create(ctx context.Context, actor string, in NewClient) (c mod
 		FirstParty:        in.FirstParty,
 		AccessTokenFormat: cmp.Or(strings.TrimSpace(in.AccessTokenFormat), oauth.FormatOpaque),
 	}
+	setLogout(&c, in.Logout)
 	if err := validate(c, true); err != nil {
 		return models.Client{}, "", err
 	}
@@ -213,6 +232,7 @@ func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate)
 		if up.AccessTokenFormat != nil {
 			next.AccessTokenFormat = cmp.Or(strings.TrimSpace(*up.AccessTokenFormat), oauth.FormatOpaque)
 		}
+		applyLogout(&next, up)
 		if err := validate(next, up.GrantTypes != nil); err != nil {
 			return false, err
 		}
@@ -416,7 +436,7 @@ func wrapUnlessField(err error, format string, args ...any) error {
 func describe(c models.Client) string {
 	return fmt.Sprintf("name=%q grant_types=%s redirect_uris=%s scopes=%s audience=%s public=%t first_party=%t access_token_format=%s",
 		c.Name, strings.Join(c.GrantTypes, ","), strings.Join(c.RedirectURIs, ","), strings.Join(c.Scopes, ","),
-		strings.Join(c.Audience, ","), c.Public, c.FirstParty, c.AccessTokenFormat)
+		strings.Join(c.Audience, ","), c.Public, c.FirstParty, c.AccessTokenFormat) + describeLogout(c)
 }
 
 // diff lists the changes between a and b that Update can make.
@@ -442,6 +462,9 @@ func diff(a, b models.Client) []string {
 	}
 	if a.AccessTokenFormat != b.AccessTokenFormat {
 		out = append(out, fmt.Sprintf("access_token_format %s -> %s", a.AccessTokenFormat, b.AccessTokenFormat))
+	}
+	if describeLogout(a) != describeLogout(b) {
+		out = append(out, "logout"+describeLogout(a)+" ->"+describeLogout(b))
 	}
 	return out
 }

@@ -214,6 +214,9 @@ func validate(c models.Client, requireGrant bool) error {
 	if err := validateAudience(c.Audience); err != nil {
 		return err
 	}
+	if err := validateLogout(c); err != nil {
+		return err
+	}
 	return validateFormat(c.AccessTokenFormat)
 }
 

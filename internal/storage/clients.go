@@ -89,6 +89,7 @@ func (s *Store) UpsertClient(ctx context.Context, c *models.Client) error {
 	return s.conn(ctx).Clauses(clause.OnConflict{
 		Columns: []clause.Column{{Name: "id"}},
 		DoUpdates: clause.AssignmentColumns([]string{"name", "secret_hash", "public", "first_party", "grant_types", "response_types",
-			"redirect_uris", "scopes", "audience", "access_token_format", "legacy_sunset", "legacy_deprecated_at", "updated_at"}),
+			"redirect_uris", "scopes", "audience", "access_token_format", "legacy_sunset", "legacy_deprecated_at", "updated_at",
+			"post_logout_redirect_uris"}),
 	}).Create(c).Error
 }

@@ -50,10 +50,11 @@ func (s *Store) SessionForClient(ctx context.Context, idHash, clientID string, n
 		models.User
 		SessionAuthTime time.Time
 		SessionExpires  time.Time
+		SessionSID      string   `gorm:"column:session_sid"`
 		ConsentScopes   []string `gorm:"serializer:json"`
 	}
 	res := s.Conn(ctx).Table("login_sessions").
-		Select("users.*, login_sessions.auth_time AS session_auth_time, login_sessions.expires_at AS session_expires, consents.scopes AS consent_scopes").
+		Select("users.*, login_sessions.auth_time AS session_auth_time, login_sessions.expires_at AS session_expires, login_sessions.sid AS session_sid, consents.scopes AS consent_scopes").
 		Joins("JOIN users ON users.id = login_sessions.user_id").
 		Joins("LEFT JOIN consents ON consents.user_id = login_sessions.user_id AND consents.client_id = ?", clientID).
 		Where("login_sessions.id_hash = ? AND login_sessions.expires_at > ?", idHash, now.UTC()).
@@ -65,24 +66,26 @@ func (s *Store) SessionForClient(ctx context.Context, idHash, clientID string, n
 		return SignedIn{}, false, nil
 	}
 	return SignedIn{
-		Session:   models.LoginSession{IDHash: idHash, UserID: row.User.ID, AuthTime: row.SessionAuthTime, ExpiresAt: row.SessionExpires},
+		Session:   models.LoginSession{IDHash: idHash, UserID: row.User.ID, AuthTime: row.SessionAuthTime, ExpiresAt: row.SessionExpires, SID: row.SessionSID},
 		User:      row.User,
 		Consented: row.ConsentScopes,
 	}, true, nil
 }
 
-// DeleteSession ends the session whose id hash is idHash; ending a session
-// that does not exist is not an error.
+// DeleteSession ends the session whose id hash is idHash, with the
+// cascade of EndSession; ending a session that does not exist is not an
+// error.
 func (s *Store) DeleteSession(ctx context.Context, idHash string) error {
-	if err := s.Conn(ctx).Where("id_hash = ?", idHash).Delete(&models.LoginSession{}).Error; err != nil {
+	if _, err := s.endSessions(ctx, time.Now(), "id_hash = ?", idHash); err != nil {
 		return fmt.Errorf("delete session: %w", err)
 	}
 	return nil
 }
 
-// DeleteUserSessions ends every browser session of userID.
+// DeleteUserSessions ends every browser session of userID, with the
+// cascade of EndSession (its clients are told through the back channel).
 func (s *Store) DeleteUserSessions(ctx context.Context, userID string) error {
-	if err := s.Conn(ctx).Where("user_id = ?", userID).Delete(&models.LoginSession{}).Error; err != nil {
+	if _, err := s.endSessions(ctx, time.Now(), "user_id = ?", userID); err != nil {
 		return fmt.Errorf("delete sessions of user: %w", err)
 	}
 	return nil
@@ -94,6 +97,12 @@ func (s *Store) DeleteExpiredSessions(ctx context.Context, now time.Time) (int64
 	res := s.Conn(ctx).Where("expires_at < ?", now.UTC()).Delete(&models.LoginSession{})
 	if res.Error != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", res.Error)
+	}
+	// An expired session's list of clients goes with it; its clients keep
+	// their own sessions (no logout happened).
+	if err := s.Conn(ctx).Where("sid NOT IN (?)", s.Conn(ctx).Model(&models.LoginSession{}).Select("sid")).
+		Delete(&models.SessionClient{}).Error; err != nil {
+		return res.RowsAffected, fmt.Errorf("delete expired sessions' clients: %w", err)
 	}
 	return res.RowsAffected, nil
 }

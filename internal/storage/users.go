@@ -203,7 +203,8 @@ func (s *Store) SetPassword(ctx context.Context, id, passwordHash string, at tim
 		if res.RowsAffected == 0 {
 			return ErrNotFound
 		}
-		return db.Where("user_id = ? AND id_hash <> ?", id, exceptSession).Delete(&models.LoginSession{}).Error
+		_, err := s.endSessions(ctx, at, "user_id = ? AND id_hash <> ?", id, exceptSession)
+		return err
 	})
 }
 

@@ -32,6 +32,11 @@ const clientName = "authgate admin console"
 // CallbackPath is where the issuer sends the browser back after sign-in.
 const CallbackPath = "/admin/callback"
 
+// signedOutPath is where the end_session_endpoint sends the browser back
+// to after a sign-out everywhere: the console client's one registered
+// post-logout redirect URI.
+const signedOutPath = "/admin/signed-out"
+
 // maxSession caps a console session whatever Config.SessionLifespan says:
 // administrators sign in again at least once a working day.
 const maxSession = 8 * time.Hour
@@ -65,6 +70,7 @@ type console struct {
 	http     *http.Client
 	verifier *oidc.IDTokenVerifier
 	sessions *web.Sessions
+	lifespan time.Duration
 }
 
 // New returns the console's handler. It serves every path under /admin/
@@ -127,6 +133,7 @@ func New(d Deps) (http.Handler, error) {
 			oidc.NewRemoteKeySet(oidc.ClientContext(context.Background(), httpClient), issuer+"/.well-known/jwks.json"),
 			&oidc.Config{ClientID: ClientID, Now: d.Now}),
 		sessions: newSessions(d.Store, d.Keys, adminURL, lifespan, d.Now),
+		lifespan: lifespan,
 	}
 	return c.routes(), nil
 }
@@ -161,19 +168,20 @@ func EnsureClient(ctx context.Context, store ClientUpserter, keys *keyring.Keyri
 		return fmt.Errorf("ensure console client: %w", err)
 	}
 	c := models.Client{
-		ID:                ClientID,
-		Name:              clientName,
-		SecretHash:        string(hash),
-		Public:            false,
-		FirstParty:        true,
-		GrantTypes:        []string{clients.GrantAuthorizationCode},
-		ResponseTypes:     []string{"code"},
-		RedirectURIs:      []string{strings.TrimRight(adminURL, "/") + CallbackPath},
-		Scopes:            consoleScopes(),
-		Audience:          []string{},
-		AccessTokenFormat: oauth.FormatOpaque,
-		CreatedAt:         now,
-		UpdatedAt:         now,
+		ID:                     ClientID,
+		Name:                   clientName,
+		SecretHash:             string(hash),
+		Public:                 false,
+		FirstParty:             true,
+		GrantTypes:             []string{clients.GrantAuthorizationCode},
+		ResponseTypes:          []string{"code"},
+		RedirectURIs:           []string{strings.TrimRight(adminURL, "/") + CallbackPath},
+		PostLogoutRedirectURIs: []string{strings.TrimRight(adminURL, "/") + signedOutPath},
+		Scopes:                 consoleScopes(),
+		Audience:               []string{},
+		AccessTokenFormat:      oauth.FormatOpaque,
+		CreatedAt:              now,
+		UpdatedAt:              now,
 	}
 	if err := store.UpsertClient(ctx, &c); err != nil {
 		return fmt.Errorf("ensure console client: %w", err)

@@ -298,6 +298,10 @@ func TestCallback(t *testing.T) {
 			r = b.get("/admin/")
 			wantStatus(t, r, http.StatusOK)
 			wantContains(t, r.body, `id="sign-out"`, "root")
+			// Sign out offers the choice: the console only, or everywhere.
+			r = b.get("/admin/logout")
+			wantStatus(t, r, http.StatusOK)
+			wantContains(t, r.body, `id="sign-out-console"`, `id="sign-out-everywhere"`)
 			token := csrfFrom(t, r.body)
 
 			r = b.postRaw("/admin/logout", url.Values{})

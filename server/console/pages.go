@@ -50,7 +50,7 @@ type message struct {
 
 // pageNames lists every page template; each is parsed with the layout.
 var pageNames = []string{
-	"message", "dashboard", "clients", "client", "client_new", "client_created", "confirm",
+	"message", "signout", "dashboard", "clients", "client", "client_new", "client_created", "confirm",
 	"users", "trusted_ips", "login_history", "user", "client_secret", "audit",
 }
 

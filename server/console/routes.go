@@ -20,6 +20,7 @@ func (c *console) routes() http.Handler {
 	mux.HandleFunc("GET /admin/login", c.handleLogin)
 	mux.HandleFunc("GET "+CallbackPath, c.handleCallback)
 	mux.HandleFunc("GET /admin/signed-out", c.handleSignedOut)
+	mux.Handle("GET /admin/logout", c.authed(c.handleLogoutForm))
 	mux.Handle("POST /admin/logout", c.authed(c.handleLogout))
 
 	mux.Handle("GET /admin/{$}", c.authed(c.handleDashboard))

@@ -27,6 +27,7 @@ const (
 	purposePrefix = "admin-"
 	purposeLogin  = purposePrefix + "login"
 	purposeFlash  = purposePrefix + "flash"
+	purposeHint   = purposePrefix + "id-token-hint"
 )
 
 // loginLifespan bounds the time between /admin/login and the callback.
@@ -162,8 +163,37 @@ func safeNext(next string) string {
 	}
 	// Never back into the sign-in itself.
 	path, _, _ := strings.Cut(next, "?")
-	if path == "/admin/login" || path == CallbackPath || path == "/admin/logout" {
+	if path == "/admin/login" || path == CallbackPath || path == "/admin/logout" || path == "/admin/signed-out" {
 		return ""
 	}
 	return next
+}
+
+// setHint keeps the ID token of the sign-in, sealed, for the sign-out
+// everywhere: it is the id_token_hint that lets authgate end its own
+// session without asking again. It lasts as long as the console session.
+func (c *console) setHint(w http.ResponseWriter, rawIDToken string) {
+	sealed, err := c.Keys.Seal(purposeHint, []byte(rawIDToken))
+	if err != nil || len(rawIDToken) > 3000 {
+		return // the sign-out everywhere then asks for confirmation
+	}
+	http.SetCookie(w, c.sessions.Cookie("hint", base64.RawURLEncoding.EncodeToString(sealed), int(c.lifespan.Seconds())))
+}
+
+// takeHint returns and clears the ID token setHint kept, if any.
+func (c *console) takeHint(w http.ResponseWriter, r *http.Request) string {
+	ck, err := r.Cookie(c.sessions.CookieName("hint"))
+	if err != nil || ck.Value == "" || len(ck.Value) > 4096 {
+		return ""
+	}
+	http.SetCookie(w, c.sessions.Cookie("hint", "", -1))
+	sealed, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	if err != nil {
+		return ""
+	}
+	raw, err := c.Keys.Open(purposeHint, sealed)
+	if err != nil {
+		return ""
+	}
+	return string(raw)
 }

@@ -174,6 +174,7 @@ func (c *console) handleCallback(w http.ResponseWriter, r *http.Request) {
 		c.fail(w, r, err)
 		return
 	}
+	c.setHint(w, rawID)
 	c.Logger.InfoContext(ctx, "console sign-in", "user_id", u.ID, "username", u.Username)
 	http.Redirect(w, r, cmpOr(st.Next, "/admin/"), http.StatusSeeOther)
 }
@@ -266,14 +267,52 @@ func (c *console) revoke(ctx context.Context, accessToken string) {
 	}
 }
 
-// handleLogout ends the console session.
+// handleLogoutForm offers the choice: the console only, or everywhere.
+func (c *console) handleLogoutForm(w http.ResponseWriter, r *http.Request, a admin) {
+	p, err := c.page(w, r, a, "Sign out", "")
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	c.pages.Render(w, r, http.StatusOK, "signout", p)
+}
+
+// stateEverywhere is the state the console sends to the
+// end_session_endpoint, which hands it back to /admin/signed-out.
+const stateEverywhere = "everywhere"
+
+// handleLogout ends the console session and, with scope=everywhere, sends
+// the browser to authgate's end_session_endpoint with the sign-in's ID
+// token as the hint, which ends authgate's session (and tells the
+// applications it signed in to) and comes back to /admin/signed-out.
 func (c *console) handleLogout(w http.ResponseWriter, r *http.Request, a admin) {
+	hint := c.takeHint(w, r)
 	c.endSession(r.Context(), w, r)
-	c.Logger.InfoContext(r.Context(), "console sign-out", "username", a.User.Username)
-	http.Redirect(w, r, "/admin/signed-out", http.StatusSeeOther)
+	if r.PostFormValue("scope") != stateEverywhere {
+		c.Logger.InfoContext(r.Context(), "console sign-out", "username", a.User.Username)
+		http.Redirect(w, r, "/admin/signed-out", http.StatusSeeOther)
+		return
+	}
+	c.Logger.InfoContext(r.Context(), "console sign-out everywhere", "username", a.User.Username)
+	q := url.Values{
+		"client_id":                {ClientID},
+		"post_logout_redirect_uri": {strings.TrimRight(c.Config.AdminURL, "/") + signedOutPath},
+		"state":                    {stateEverywhere},
+	}
+	if hint != "" {
+		q.Set("id_token_hint", hint)
+	}
+	http.Redirect(w, r, strings.TrimRight(c.Config.Issuer, "/")+"/oauth2/logout?"+q.Encode(), http.StatusSeeOther)
 }
 
 func (c *console) handleSignedOut(w http.ResponseWriter, r *http.Request) {
+	if r.URL.Query().Get("state") == stateEverywhere {
+		c.showMessage(w, r, http.StatusOK, "Signed out", message{
+			Text:   "You have signed out of the admin console, of " + c.Config.Organization + " and of the applications you signed in to with it in this browser.",
+			SignIn: "/admin/login?prompt=login",
+		})
+		return
+	}
 	c.showMessage(w, r, http.StatusOK, "Signed out", message{
 		Text: "You have signed out of the admin console. On a shared computer, also sign out of " +
 			c.Config.Organization + " itself at " + strings.TrimRight(c.Config.Issuer, "/") + "/account.",

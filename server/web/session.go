@@ -7,7 +7,9 @@ import (
 	"net/url"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/models"
 )
@@ -167,13 +169,24 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 	if err != nil {
 		return models.LoginSession{}, err
 	}
+	sid, err := keyring.RandomString(22)
+	if err != nil {
+		return models.LoginSession{}, err
+	}
 	now := s.o.Now().UTC()
 	ls := models.LoginSession{
-		IDHash:    s.idHash(raw),
-		UserID:    userID,
-		AuthTime:  now.Truncate(time.Second),
-		ExpiresAt: now.Add(s.o.Lifespan),
-		CreatedAt: now,
+		IDHash:     s.idHash(raw),
+		UserID:     userID,
+		AuthTime:   now.Truncate(time.Second),
+		ExpiresAt:  now.Add(s.o.Lifespan),
+		CreatedAt:  now,
+		SID:        sid,
+		Surface:    s.o.Name,
+		UserAgent:  truncate(r.UserAgent(), 512),
+		LastSeenAt: &now,
+	}
+	if addr, ok := clientip.FromContext(ctx); ok {
+		ls.SourceIP = addr.String()
 	}
 	if err := s.store.CreateSession(ctx, ls); err != nil {
 		return models.LoginSession{}, err
@@ -183,6 +196,17 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 		http.SetCookie(w, s.Cookie("csrf", "", -1))
 	}
 	return ls, nil
+}
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
 }
 
 // End signs the browser out: its session is deleted and its cookie

@@ -43,6 +43,9 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"MailClaimConcurrent", testMailClaimConcurrent},
 		{"TransactionRollsBackEveryAggregate", testTransactionRollback},
 		{"DisableUser", testDisableUser},
+		{"EndSession", testEndSession},
+		{"SessionsAndGrants", testSessionsAndGrants},
+		{"LogoutOutbox", testLogoutOutbox},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
