@@ -51,6 +51,8 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	public := f.Bool("public", false, "a public client (browser or native app): no secret, PKCE required")
 	firstParty := f.Bool("first-party", false, "skip the consent page for this client")
 	format := f.String("access-token-format", oauth.FormatOpaque, "access token format: opaque or jwt")
+	var lo clients.Logout
+	logoutFlags(f, &lo)
 	asJSON := f.jsonFlag()
 	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
@@ -65,6 +67,7 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 			Public:            *public,
 			FirstParty:        *firstParty,
 			AccessTokenFormat: *format,
+			Logout:            lo,
 		})
 		if err != nil {
 			return err
@@ -139,6 +142,11 @@ func printClient(env *cliEnv, asJSON bool, c models.Client) error {
 		{"access_token_format", c.AccessTokenFormat},
 		{"legacy_grant", legacyState(c)},
 		{"legacy_sunset", sunset},
+		{"post_logout_redirect_uris", strings.Join(c.PostLogoutRedirectURIs, ", ")},
+		{"backchannel_logout_uri", c.BackchannelLogoutURI},
+		{"backchannel_logout_session_required", fmt.Sprint(c.BackchannelLogoutSessionRequired)},
+		{"frontchannel_logout_uri", c.FrontchannelLogoutURI},
+		{"frontchannel_logout_session_required", fmt.Sprint(c.FrontchannelLogoutSessionRequired)},
 		{"created_at", fmtTime(c.CreatedAt)},
 		{"updated_at", fmtTime(c.UpdatedAt)},
 	})

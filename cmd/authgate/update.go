@@ -66,6 +66,23 @@ func clientUpdateFlags(f *flags, up *clients.ClientUpdate) {
 	listField(f, "grant-types", "comma- or space-separated grant types, replacing the current ones: "+strings.Join(clients.SupportedGrantTypes, ", "), &up.GrantTypes)
 	boolField(f, "first-party", "skip the consent page for this client", &up.FirstParty)
 	stringField(f, "access-token-format", "access token format: opaque or jwt", &up.AccessTokenFormat)
+	listField(f, "post-logout-redirect-uris", "comma- or space-separated URIs /oauth2/logout may send the browser back to, replacing the current ones (\"\" for none)", &up.PostLogoutRedirectURIs)
+	stringField(f, "backchannel-logout-uri", "where logout tokens are POSTed (\"\" for none)", &up.BackchannelLogoutURI)
+	boolField(f, "backchannel-logout-session-required", "the client needs sid in logout tokens", &up.BackchannelLogoutSessionRequired)
+	stringField(f, "frontchannel-logout-uri", "the page the logout page frames (\"\" for none)", &up.FrontchannelLogoutURI)
+	boolField(f, "frontchannel-logout-session-required", "add iss and sid to the framed page's URI", &up.FrontchannelLogoutSessionRequired)
+}
+
+// logoutFlags adds the logout registration's flags of "clients create".
+func logoutFlags(f *flags, lo *clients.Logout) {
+	f.Func("post-logout-redirect-uris", "comma- or space-separated URIs /oauth2/logout may send the browser back to (exact match)", func(v string) error {
+		lo.PostLogoutRedirectURIs = splitList(v)
+		return nil
+	})
+	f.StringVar(&lo.BackchannelLogoutURI, "backchannel-logout-uri", "", "where logout tokens are POSTed (OpenID Connect Back-Channel Logout)")
+	f.BoolVar(&lo.BackchannelLogoutSessionRequired, "backchannel-logout-session-required", false, "the client needs sid in logout tokens")
+	f.StringVar(&lo.FrontchannelLogoutURI, "frontchannel-logout-uri", "", "the page the logout page frames (OpenID Connect Front-Channel Logout)")
+	f.BoolVar(&lo.FrontchannelLogoutSessionRequired, "frontchannel-logout-session-required", false, "add iss and sid to the framed page's URI")
 }
 
 // userUpdateFlags adds one flag for each field of accounts.UserUpdate.

@@ -25,28 +25,39 @@ type View struct {
 	LegacyEnabled      bool       `json:"legacy_enabled"`
 	LegacySunset       *time.Time `json:"legacy_sunset"`
 	LegacyDeprecatedAt *time.Time `json:"legacy_deprecated_at"`
-	CreatedAt          time.Time  `json:"created_at"`
-	UpdatedAt          time.Time  `json:"updated_at"`
+	// The OpenID Connect logout registration.
+	PostLogoutRedirectURIs            []string  `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI              string    `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired  bool      `json:"backchannel_logout_session_required"`
+	FrontchannelLogoutURI             string    `json:"frontchannel_logout_uri"`
+	FrontchannelLogoutSessionRequired bool      `json:"frontchannel_logout_session_required"`
+	CreatedAt                         time.Time `json:"created_at"`
+	UpdatedAt                         time.Time `json:"updated_at"`
 }
 
 // ViewOf returns the View of c.
 func ViewOf(c models.Client) View {
 	return View{
-		ClientID:           c.ID,
-		Name:               c.Name,
-		Public:             c.Public,
-		FirstParty:         c.FirstParty,
-		GrantTypes:         orEmpty(c.GrantTypes),
-		ResponseTypes:      orEmpty(c.ResponseTypes),
-		RedirectURIs:       orEmpty(c.RedirectURIs),
-		Scopes:             orEmpty(c.Scopes),
-		Audience:           orEmpty(c.Audience),
-		AccessTokenFormat:  c.AccessTokenFormat,
-		LegacyEnabled:      slices.Contains(c.GrantTypes, GrantPassword),
-		LegacySunset:       utcPtr(c.LegacySunset),
-		LegacyDeprecatedAt: utcPtr(c.LegacyDeprecatedAt),
-		CreatedAt:          c.CreatedAt.UTC(),
-		UpdatedAt:          c.UpdatedAt.UTC(),
+		ClientID:                          c.ID,
+		Name:                              c.Name,
+		Public:                            c.Public,
+		FirstParty:                        c.FirstParty,
+		GrantTypes:                        orEmpty(c.GrantTypes),
+		ResponseTypes:                     orEmpty(c.ResponseTypes),
+		RedirectURIs:                      orEmpty(c.RedirectURIs),
+		Scopes:                            orEmpty(c.Scopes),
+		Audience:                          orEmpty(c.Audience),
+		AccessTokenFormat:                 c.AccessTokenFormat,
+		LegacyEnabled:                     slices.Contains(c.GrantTypes, GrantPassword),
+		LegacySunset:                      utcPtr(c.LegacySunset),
+		LegacyDeprecatedAt:                utcPtr(c.LegacyDeprecatedAt),
+		PostLogoutRedirectURIs:            orEmpty(c.PostLogoutRedirectURIs),
+		BackchannelLogoutURI:              c.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:  c.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI:             c.FrontchannelLogoutURI,
+		FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
+		CreatedAt:                         c.CreatedAt.UTC(),
+		UpdatedAt:                         c.UpdatedAt.UTC(),
 	}
 }
 

@@ -34,6 +34,12 @@ type createClientRequest struct {
 	Public            bool     `json:"public"`
 	FirstParty        bool     `json:"first_party"`
 	AccessTokenFormat string   `json:"access_token_format"`
+	// The OpenID Connect logout registration.
+	PostLogoutRedirectURIs            []string `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI              string   `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired  bool     `json:"backchannel_logout_session_required"`
+	FrontchannelLogoutURI             string   `json:"frontchannel_logout_uri"`
+	FrontchannelLogoutSessionRequired bool     `json:"frontchannel_logout_session_required"`
 }
 
 // createdClientJSON carries the generated secret, the only time it is
@@ -59,6 +65,13 @@ func (a *api) handleCreateClient() http.Handler {
 			Public:            in.Public,
 			FirstParty:        in.FirstParty,
 			AccessTokenFormat: in.AccessTokenFormat,
+			Logout: clients.Logout{
+				PostLogoutRedirectURIs:            in.PostLogoutRedirectURIs,
+				BackchannelLogoutURI:              in.BackchannelLogoutURI,
+				BackchannelLogoutSessionRequired:  in.BackchannelLogoutSessionRequired,
+				FrontchannelLogoutURI:             in.FrontchannelLogoutURI,
+				FrontchannelLogoutSessionRequired: in.FrontchannelLogoutSessionRequired,
+			},
 		})
 		if err != nil {
 			a.writeError(w, r, err)
