@@ -112,6 +112,12 @@ type Config struct {
 
 	// The size of the database connection pool, per process.
 	DBMaxOpenConns int `yaml:"db_max_open_conns" env:"AUTHGATE_DB_MAX_OPEN_CONNS"`
+
+	// How long a passkey ceremony (registering a passkey, signing in with
+	// one) may take from its start to its finish; its challenge is refused
+	// after that. Passkeys need an issuer whose host is a domain name
+	// (localhost will do), not an IP address.
+	PasskeyTimeout time.Duration `yaml:"passkey_timeout" env:"AUTHGATE_PASSKEY_TIMEOUT"`
 }
 
 // Argon2 holds the argon2id parameters for user passwords.
@@ -205,6 +211,7 @@ func Default() Config {
 		LockoutThreshold:      10,
 		LockoutDuration:       15 * time.Minute,
 		LoginHistoryRetention: 180 * 24 * time.Hour,
+		PasskeyTimeout:        5 * time.Minute,
 		RateLimit:             RateLimit{PerMinute: 60, Burst: 20},
 		Mail: Mail{
 			From:         "authgate <no-reply@localhost>",
@@ -312,6 +319,7 @@ func (c Config) Validate() error {
 		"session_lifespan": c.SessionLifespan, "lockout_duration": c.LockoutDuration,
 		"request_timeout": c.RequestTimeout, "shutdown_grace": c.ShutdownGrace,
 		"login_history_retention": c.LoginHistoryRetention, "mail.poll_interval": c.Mail.PollInterval,
+		"passkey_timeout": c.PasskeyTimeout,
 	} {
 		check(d <= 0, "%s: must be positive, got %s", name, d)
 	}

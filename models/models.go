@@ -214,6 +214,63 @@ type MailMessage struct {
 	CreatedAt time.Time
 }
 
+// WebAuthnCredential is a user's passkey: a WebAuthn public key
+// credential. It holds no secret: the private key never leaves the
+// authenticator.
+type WebAuthnCredential struct {
+	// ID names the credential in URLs (16 random bytes, hex).
+	ID     string `gorm:"primaryKey;size:64"`
+	UserID string `gorm:"size:64;not null;index"`
+	// Name is what the user called it ("YubiKey", "Laptop").
+	Name string `gorm:"size:100;not null"`
+	// CredentialID is the authenticator's credential id, unique.
+	CredentialID []byte `gorm:"not null;uniqueIndex"`
+	// PublicKey is the COSE-encoded credential public key.
+	PublicKey       []byte   `gorm:"not null"`
+	AttestationType string   `gorm:"size:32;not null;default:''"`
+	Transports      []string `gorm:"serializer:json"`
+	AAGUID          []byte   `gorm:"column:aaguid"`
+	// SignCount is the highest signature counter seen; an assertion whose
+	// counter does not exceed it (unless both are zero) is refused.
+	SignCount      int64 `gorm:"not null;default:0"`
+	BackupEligible bool  `gorm:"not null;default:false"`
+	BackupState    bool  `gorm:"not null;default:false"`
+	// UserVerified is the credential's uvInitialized: the authenticator
+	// verified the user (PIN, biometrics) at registration.
+	UserVerified bool `gorm:"not null;default:false"`
+	// Passwordless is set when the user chose to sign in with this passkey
+	// alone, without a password.
+	Passwordless bool `gorm:"not null;default:false"`
+	CreatedAt    time.Time
+	LastUsedAt   *time.Time
+}
+
+// TableName is "webauthn_credentials".
+func (WebAuthnCredential) TableName() string { return "webauthn_credentials" }
+
+// WebAuthnCeremony is the server's half of a WebAuthn ceremony between
+// its begin and finish: the challenge and options, bound to the browser
+// that began it. It is used once.
+type WebAuthnCeremony struct {
+	// IDHash is the keyed hash of the ceremony cookie.
+	IDHash string `gorm:"primaryKey;size:64"`
+	// Purpose is what the ceremony is for: register, login or second.
+	Purpose string `gorm:"size:16;not null"`
+	// Binding is the keyed hash of the browser state the ceremony belongs
+	// to (its session, its half-signed-in state); empty for a passwordless
+	// sign-in, which has none.
+	Binding string `gorm:"size:64;not null;default:''"`
+	UserID  string `gorm:"size:64;not null;default:''"`
+	// Data is the library's session data (challenge, allowed credentials,
+	// user verification), JSON.
+	Data      []byte    `gorm:"not null"`
+	ExpiresAt time.Time `gorm:"not null;index"`
+	CreatedAt time.Time
+}
+
+// TableName is "webauthn_ceremonies".
+func (WebAuthnCeremony) TableName() string { return "webauthn_ceremonies" }
+
 // All lists every model. The schema itself is storage's numbered
 // migrations, not these structs.
 func All() []any {
@@ -221,6 +278,7 @@ func All() []any {
 		&Client{}, &User{}, &SecurityTokenHistory{}, &OAuthRequest{}, &SigningKey{},
 		&LoginSession{}, &Consent{}, &TrustedRange{}, &LoginEvent{}, &AuditEntry{}, &MailMessage{},
 		&SessionClient{}, &LogoutDelivery{},
+		&WebAuthnCredential{}, &WebAuthnCeremony{},
 	}
 }
 

@@ -171,7 +171,7 @@ func (s *Server) takeNotice(w http.ResponseWriter, r *http.Request, u models.Use
 	case noticePasswordChanged:
 		return "Your password was changed. A new security token was emailed to " + maskEmail(u.Email) + "."
 	}
-	return ""
+	return passkeyNotice(notice)
 }
 
 // handleAccount shows the overview: who is signed in, the recent login

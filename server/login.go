@@ -96,6 +96,7 @@ func (s *Server) renderLogin(w http.ResponseWriter, r *http.Request, status int,
 	p.Username = username
 	p.Error = errMsg
 	p.ClientName = s.clientNameFor(r, returnTo)
+	p.Passkeys = s.passkeysEnabled()
 	s.pages.Render(w, r, status, "login", p)
 }
 

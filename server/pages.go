@@ -28,6 +28,9 @@ type page struct {
 	ClientName string
 	ReturnTo   string
 	Username   string
+	// Passkeys is set when the page offers passkeys (and loads their
+	// script).
+	Passkeys bool
 	// Consent page
 	Scopes []string
 	Params []param
@@ -39,7 +42,8 @@ type param struct{ Name, Value string }
 func newRenderer(logger *slog.Logger) (*web.Renderer[page], error) {
 	return web.NewRenderer[page](logger, "template", templateFS, nil,
 		"login", "consent", "error", "account", "account-token", "account-password",
-		"logout-confirm", "signed-out")
+		"logout-confirm", "signed-out",
+		"account-passkeys")
 }
 
 // staticHandler serves the public pages' stylesheet.

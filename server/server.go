@@ -13,6 +13,7 @@ import (
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/metrics"
+	"github.com/authgate/authgate/internal/passkeys"
 	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
@@ -78,6 +79,9 @@ type Deps struct {
 	// LogoutQueued is called after a session ended with back-channel
 	// logout tokens queued (it wakes the sender); optional.
 	LogoutQueued func()
+	// Passkeys registers passkeys and checks their assertions; nil, or
+	// disabled, offers none.
+	Passkeys *passkeys.Service
 }
 
 // Server is the public listener's handler.

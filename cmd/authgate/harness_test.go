@@ -83,9 +83,13 @@ func startServer(t *testing.T, dbURL string, extra map[string]string) *instance 
 	for k, v := range extra {
 		env[k] = v
 	}
+	// An issuer may name the public listener's port as {port} (passkeys
+	// need a host name such as localhost).
+	_, port, _ := net.SplitHostPort(pub)
+	env["AUTHGATE_ISSUER"] = strings.ReplaceAll(env["AUTHGATE_ISSUER"], "{port}", port)
 	ctx, cancel := context.WithCancel(context.Background())
 	in := &instance{
-		t: t, issuer: "http://" + pub, admin: "http://" + adm, dbURL: dbURL, env: env, outbox: outbox,
+		t: t, issuer: env["AUTHGATE_ISSUER"], admin: "http://" + adm, dbURL: dbURL, env: env, outbox: outbox,
 		cancel: cancel, done: make(chan error, 1), stderr: &syncBuffer{},
 	}
 	go func() {

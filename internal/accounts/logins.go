@@ -17,7 +17,7 @@ import (
 // Methods lists every login-history method, the filters of the CLI and the
 // admin API accept exactly these.
 func Methods() []string {
-	return []string{MethodPasswordGrant, MethodPasswordGrantRefresh, MethodLoginPage}
+	return []string{MethodPasswordGrant, MethodPasswordGrantRefresh, MethodLoginPage, MethodPasskey}
 }
 
 // Login methods and results, as stored in LoginEvent; the one list lives
@@ -28,6 +28,7 @@ const (
 	// password grant began: legacy use, though no password was sent.
 	MethodPasswordGrantRefresh = "password_grant_refresh"
 	MethodLoginPage            = signin.MethodLoginPage
+	MethodPasskey              = signin.MethodPasskey
 	ResultSuccess              = signin.ResultSuccess
 	ResultInvalidPassword      = signin.ResultInvalidPassword
 	ResultLockout              = signin.ResultLockout

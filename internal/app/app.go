@@ -23,6 +23,7 @@ import (
 	"github.com/authgate/authgate/internal/mail"
 	"github.com/authgate/authgate/internal/metrics"
 	"github.com/authgate/authgate/internal/outbound"
+	"github.com/authgate/authgate/internal/passkeys"
 	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/internal/storage"
@@ -77,6 +78,8 @@ type App struct {
 	Sender   *mail.Sender
 	// Logouts delivers back-channel logout tokens.
 	Logouts *logout.Sender
+	// Passkeys registers passkeys and checks their assertions.
+	Passkeys *passkeys.Service
 	// Public is the public listener's handler: OAuth 2.0, OpenID Connect,
 	// login, consent and account pages.
 	Public http.Handler
@@ -183,6 +186,12 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		Logger: logger,
 		Now:    a.now,
 	})
+	a.Passkeys, err = passkeys.New(a.Store, a.Keyring, passkeys.Options{
+		Issuer: cfg.Issuer, DisplayName: cfg.Organization, Timeout: cfg.PasskeyTimeout, Now: a.now, Logger: logger,
+	})
+	if err != nil {
+		return err
+	}
 
 	resolver := clientip.New(cfg.TrustedProxies, cfg.ForwardedHeader)
 	a.Provider = oauth.NewProvider(oauth.Settings{
@@ -214,6 +223,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		TokenResponseHook: legacy.SunsetHeaders,
 		Hints:             logout.Verifier{Issuer: cfg.Issuer, Keys: a.Provider},
 		LogoutQueued:      a.Logouts.Wake,
+		Passkeys:          a.Passkeys,
 	}); err != nil {
 		return err
 	}
@@ -342,6 +352,9 @@ func (a *App) janitor(ctx context.Context) {
 		}
 		if _, err := a.Store.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
 			a.Logger.Warn("prune expired sessions", "error", err)
+		}
+		if _, err := a.Store.DeleteExpiredWebAuthnCeremonies(ctx, now); err != nil && ctx.Err() == nil {
+			a.Logger.Warn("prune expired passkey ceremonies", "error", err)
 		}
 		if _, err := a.Accounts.PruneLogins(ctx, now.Add(-a.Config.LoginHistoryRetention)); err != nil && ctx.Err() == nil {
 			a.Logger.Warn("prune login history", "error", err)

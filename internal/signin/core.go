@@ -37,6 +37,9 @@ const (
 	// password change. It counts on the login page's counter and writes no
 	// login history: it is not a sign-in.
 	PasswordChange
+	// PasskeyLogin is a passwordless sign-in with a passkey on the login
+	// page. It counts on the login page's counter.
+	PasskeyLogin
 )
 
 func (c Channel) String() string {
@@ -47,6 +50,8 @@ func (c Channel) String() string {
 		return "password_grant"
 	case PasswordChange:
 		return "password_change"
+	case PasskeyLogin:
+		return "passkey_login"
 	default:
 		return fmt.Sprintf("Channel(%d)", int(c))
 	}
@@ -55,7 +60,7 @@ func (c Channel) String() string {
 // counter is the lockout counter attempts on c count against.
 func (c Channel) counter() (storage.Counter, error) {
 	switch c {
-	case LoginPage, PasswordChange:
+	case LoginPage, PasswordChange, PasskeyLogin:
 		return storage.CounterLogin, nil
 	case PasswordGrant:
 		return storage.CounterLegacy, nil
@@ -71,6 +76,8 @@ func (c Channel) method() string {
 		return MethodLoginPage
 	case PasswordGrant:
 		return MethodPasswordGrant
+	case PasskeyLogin:
+		return MethodPasskey
 	default:
 		return ""
 	}
@@ -81,6 +88,10 @@ func (c Channel) method() string {
 type Subject struct {
 	Username string
 	UserID   string
+	// Claimed marks a UserID that comes from the request rather than from
+	// a signed-in session (a passkey's user handle): one no user has is
+	// counted like an unknown username.
+	Claimed bool
 }
 
 // Users finds the user an attempt names.
@@ -392,12 +403,16 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 // cost, failure), so that neither timing nor a lockout tells the two
 // apart. A signed-in user who is gone (a UserID subject) is only priced.
 func (c *Core) unknown(ctx context.Context, req Request, counter storage.Counter, pad func()) (Outcome, error) {
+	key := unknownKey(req.Subject.Username)
 	if req.Subject.UserID != "" {
-		pad()
-		return c.finish(ctx, req, Outcome{Result: ResultUnknownUser}, true)
+		if !req.Subject.Claimed {
+			pad()
+			return c.finish(ctx, req, Outcome{Result: ResultUnknownUser}, true)
+		}
+		key = unknownKey("\x00id:" + req.Subject.UserID)
 	}
 	source := Source(req.SourceIP)
-	res, err := c.reserve(ctx, unknownKey(req.Subject.Username), counter, source)
+	res, err := c.reserve(ctx, key, counter, source)
 	if err != nil {
 		return Outcome{}, fmt.Errorf("sign in: %w", err)
 	}

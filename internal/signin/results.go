@@ -4,6 +4,8 @@ package signin
 const (
 	MethodPasswordGrant = "password_grant"
 	MethodLoginPage     = "login_page"
+	// MethodPasskey is a passwordless sign-in with a passkey.
+	MethodPasskey = "passkey"
 )
 
 // Results recorded in the login history, in the words Salesforce admins
@@ -24,6 +26,13 @@ const (
 	// ResultThrottled is an attempt refused because its source failed too
 	// often across usernames; written once per throttling episode.
 	ResultThrottled = "Failed: Too many failures from this address"
+	// ResultPasskeyInvalid is a passkey assertion refused: a bad signature,
+	// a credential the user does not hold (or may not use this way), a
+	// challenge used, expired or begun in another browser.
+	ResultPasskeyInvalid = "Failed: Invalid passkey"
+	// ResultPasskeyCounter is a passkey whose signature counter did not
+	// increase: a cloned authenticator or a replayed assertion.
+	ResultPasskeyCounter = "Failed: Passkey counter went backwards"
 )
 
 // Results lists every login result, success first.
@@ -32,5 +41,6 @@ func Results() []string {
 		ResultSuccess, ResultInvalidPassword, ResultLockout, ResultUnknownUser,
 		ResultTokenRequired, ResultInvalidToken, ResultDisabled, ResultSunset, ResultThrottled,
 		ResultUserDisabled,
+		ResultPasskeyInvalid, ResultPasskeyCounter,
 	}
 }

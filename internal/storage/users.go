@@ -221,6 +221,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		if err := s.DeleteUserConsents(ctx, id); err != nil {
 			return err
 		}
+		if _, err := s.DeleteUserWebAuthnCredentials(ctx, id); err != nil {
+			return err
+		}
 		db := s.conn(ctx)
 		if err := db.Where("subject = ?", id).Delete(&models.OAuthRequest{}).Error; err != nil {
 			return err

@@ -70,11 +70,12 @@ func (rd *Renderer[T]) Render(w http.ResponseWriter, r *http.Request, status int
 
 // SecurityHeaders sets the headers every response of the public pages and
 // the console carries: what a page may load, never in a frame, no content
-// sniffing and no referrer.
+// sniffing and no referrer. Scripts and their requests (connect-src: the
+// passkey ceremonies' JSON endpoints) reach this origin only.
 func SecurityHeaders(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
-		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+		h.Set("Content-Security-Policy", "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("X-Content-Type-Options", "nosniff")
 		h.Set("Referrer-Policy", "no-referrer")

@@ -46,6 +46,9 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"EndSession", testEndSession},
 		{"SessionsAndGrants", testSessionsAndGrants},
 		{"LogoutOutbox", testLogoutOutbox},
+		{"Passkeys", testPasskeys},
+		{"PasskeySignCount", testPasskeySignCount},
+		{"PasskeyCeremonies", testPasskeyCeremonies},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
