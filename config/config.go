@@ -83,6 +83,8 @@ type Config struct {
 	LoginHistoryRetention time.Duration `yaml:"login_history_retention" env:"AUTHGATE_LOGIN_HISTORY_RETENTION"`
 
 	Mail Mail `yaml:"mail"`
+	// MFA configures second factors.
+	MFA MFA `yaml:"mfa"`
 
 	// The largest request body accepted, in bytes.
 	MaxBodyBytes int64 `yaml:"max_body_bytes" env:"AUTHGATE_MAX_BODY_BYTES"`
@@ -131,6 +133,16 @@ type Argon2 struct {
 	// How many hashes run at once; the rest queue until their request's
 	// deadline. 0 means the number of CPUs.
 	MaxConcurrent int `yaml:"max_concurrent" env:"AUTHGATE_ARGON2_CONCURRENCY"`
+}
+
+// MFA configures second factors (TOTP) and who must use them.
+type MFA struct {
+	// Who must sign in with a second factor: optional (nobody, unless a
+	// client or the user requires it), admins, or all. A user who must
+	// and has none sets one up right after the password.
+	Required string `yaml:"required" env:"AUTHGATE_MFA_REQUIRED"`
+	// How long the second step of a sign-in (after the password) may take.
+	StepLifespan time.Duration `yaml:"step_lifespan" env:"AUTHGATE_MFA_STEP_LIFESPAN"`
 }
 
 // Mail configures delivery of security-token email.
@@ -220,6 +232,7 @@ func Default() Config {
 			PollInterval: 2 * time.Second,
 			MaxAttempts:  12,
 		},
+		MFA:            MFA{Required: "optional", StepLifespan: 5 * time.Minute},
 		MaxBodyBytes:   64 << 10,
 		RequestTimeout: 15 * time.Second,
 		ShutdownGrace:  20 * time.Second,
@@ -319,7 +332,8 @@ func (c Config) Validate() error {
 		"session_lifespan": c.SessionLifespan, "lockout_duration": c.LockoutDuration,
 		"request_timeout": c.RequestTimeout, "shutdown_grace": c.ShutdownGrace,
 		"login_history_retention": c.LoginHistoryRetention, "mail.poll_interval": c.Mail.PollInterval,
-		"passkey_timeout": c.PasskeyTimeout,
+		"passkey_timeout":   c.PasskeyTimeout,
+		"mfa.step_lifespan": c.MFA.StepLifespan,
 	} {
 		check(d <= 0, "%s: must be positive, got %s", name, d)
 	}
@@ -342,6 +356,11 @@ func (c Config) Validate() error {
 	check(c.Mail.SMTPHost != "" && (c.Mail.SMTPPort < 1 || c.Mail.SMTPPort > 65535), "mail.smtp_port: %d is not a port", c.Mail.SMTPPort)
 	check(c.Mail.SMTPHost == "" && c.Mail.Outbox == "", "mail: set smtp_host or outbox (AUTHGATE_MAIL_OUTBOX)")
 	check(c.Mail.MaxAttempts < 1, "mail.max_attempts: must be at least 1")
+	switch c.MFA.Required {
+	case "optional", "admins", "all":
+	default:
+		check(true, "mfa.required: %q must be optional, admins or all", c.MFA.Required)
+	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -36,6 +36,10 @@ type Client struct {
 	FrontchannelLogoutSessionRequired bool `gorm:"not null;default:false"`
 	CreatedAt                         time.Time
 	UpdatedAt                         time.Time
+	// RequireMFA makes every user of this client sign in with a second
+	// factor (enrolling one first), and on the password grant with a TOTP
+	// code in place of the security token.
+	RequireMFA bool `gorm:"column:require_mfa;not null;default:false"`
 }
 
 // User is a person who signs in.
@@ -61,6 +65,9 @@ type User struct {
 	LoginLockedUntil  *time.Time
 	CreatedAt         time.Time
 	UpdatedAt         time.Time
+	// RequireMFA makes this user sign in with a second factor everywhere,
+	// and on the password grant with a TOTP code in place of the token.
+	RequireMFA bool `gorm:"column:require_mfa;not null;default:false"`
 }
 
 // SecurityTokenHistory remembers every token hash ever issued so that no
@@ -125,6 +132,9 @@ type LoginSession struct {
 	SourceIP  string `gorm:"size:64;not null;default:''"`
 	// LastSeenAt is when the session was last used (to the minute).
 	LastSeenAt *time.Time
+	// AMR is how the session signed in: RFC 8176 values, space-separated
+	// ("pwd", "pwd otp mfa"). Empty is a session from before MFA: "pwd".
+	AMR string `gorm:"column:amr;size:64;not null;default:''"`
 }
 
 // SessionClient records that a browser session signed in to a client, so
@@ -184,6 +194,9 @@ type LoginEvent struct {
 	Method    string    `gorm:"size:32;not null"` // "password_grant" or "login_page"
 	Result    string    `gorm:"size:64;not null;index"`
 	UserAgent string    `gorm:"size:512"`
+	// Factor is the credential the attempt used or failed ("password",
+	// "security_token", "totp", "recovery_code", ...); empty before MFA.
+	Factor string `gorm:"size:32;not null;default:''"`
 }
 
 // AuditEntry records one administrative change.
@@ -271,6 +284,45 @@ type WebAuthnCeremony struct {
 // TableName is "webauthn_ceremonies".
 func (WebAuthnCeremony) TableName() string { return "webauthn_ceremonies" }
 
+// TOTPFactor is a user's TOTP authenticator (RFC 6238). A row without
+// ConfirmedAt is an enrolment waiting for its first code, not a factor.
+type TOTPFactor struct {
+	UserID string `gorm:"primaryKey;size:64"`
+	// SecretSealed is the shared secret sealed with the system secret.
+	SecretSealed []byte `gorm:"not null"`
+	// LastStep is the last time step a code was accepted for.
+	LastStep    int64 `gorm:"not null;default:0"`
+	ConfirmedAt *time.Time
+	LastUsedAt  *time.Time
+	CreatedAt   time.Time
+}
+
+// TableName is "totp_factors".
+func (TOTPFactor) TableName() string { return "totp_factors" }
+
+// RecoveryCode is one one-time recovery code of a user, as a keyed hash.
+type RecoveryCode struct {
+	UserID    string `gorm:"primaryKey;size:64"`
+	CodeHash  string `gorm:"primaryKey;size:64"`
+	UsedAt    *time.Time
+	CreatedAt time.Time
+}
+
+// SecondStep is a browser that passed the password and owes a second
+// factor (or, when Enrol is set, an enrolment the policy requires). It is
+// keyed by the keyed hash of its cookie.
+type SecondStep struct {
+	IDHash   string `gorm:"primaryKey;size:64"`
+	UserID   string `gorm:"size:64;not null;index"`
+	ClientID string `gorm:"size:64;not null;default:''"`
+	ReturnTo string `gorm:"type:text;not null"`
+	Enrol    bool   `gorm:"not null;default:false"`
+	// State is scratch space of a factor (a WebAuthn challenge).
+	State     string `gorm:"type:text;not null;default:''"`
+	CreatedAt time.Time
+	ExpiresAt time.Time `gorm:"index"`
+}
+
 // All lists every model. The schema itself is storage's numbered
 // migrations, not these structs.
 func All() []any {
@@ -279,6 +331,7 @@ func All() []any {
 		&LoginSession{}, &Consent{}, &TrustedRange{}, &LoginEvent{}, &AuditEntry{}, &MailMessage{},
 		&SessionClient{}, &LogoutDelivery{},
 		&WebAuthnCredential{}, &WebAuthnCeremony{},
+		&TOTPFactor{}, &RecoveryCode{}, &SecondStep{},
 	}
 }
 

@@ -27,6 +27,8 @@ type Client struct {
 	// PostLogoutRedirectURIs are where the end_session_endpoint may send
 	// the browser back to for this client (exact match).
 	PostLogoutRedirectURIs []string
+	// RequireMFA makes its users sign in with a second factor.
+	RequireMFA bool
 }
 
 var _ fosite.Client = (*Client)(nil)
@@ -49,6 +51,7 @@ func NewClient(m models.Client) *Client {
 		LegacySunset:           m.LegacySunset,
 		LegacyDeprecatedAt:     m.LegacyDeprecatedAt,
 		PostLogoutRedirectURIs: m.PostLogoutRedirectURIs,
+		RequireMFA:             m.RequireMFA,
 	}
 	if m.SecretHash != "" {
 		c.Secret = []byte(m.SecretHash)

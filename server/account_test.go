@@ -34,6 +34,7 @@ type accountSite struct {
 	db        *gorm.DB
 	keys      *keyring.Keyring
 	accounts  *accounts.Service
+	app       *app.App
 	alice     models.User
 	bob       models.User
 }
@@ -105,7 +106,7 @@ func newAccountSiteOn(t *testing.T, kind string, tls bool) *accountSite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &accountSite{url: srv.URL, transport: srv.Client().Transport, db: db, keys: a.Keyring, accounts: acc, alice: alice, bob: bob}
+	return &accountSite{url: srv.URL, transport: srv.Client().Transport, db: db, keys: a.Keyring, accounts: acc, app: a, alice: alice, bob: bob}
 }
 
 // browser is an HTTP client with cookies that does not follow redirects,

@@ -39,6 +39,7 @@ type metadata struct {
 	BackchannelLogoutSessionSupported  bool     `json:"backchannel_logout_session_supported,omitempty"`
 	FrontchannelLogoutSupported        bool     `json:"frontchannel_logout_supported,omitempty"`
 	FrontchannelLogoutSessionSupported bool     `json:"frontchannel_logout_session_supported,omitempty"`
+	ACRValuesSupported                 []string `json:"acr_values_supported,omitempty"`
 }
 
 func (s *Server) metadata(oidc bool) metadata {
@@ -68,11 +69,12 @@ func (s *Server) metadata(oidc bool) metadata {
 		m.UserinfoEndpoint = iss + "/userinfo"
 		m.SubjectTypesSupported = []string{"public"}
 		m.IDTokenSigningAlgValuesSupported = []string{"RS256"}
-		m.ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "name", "preferred_username", "email", "email_verified", "sid"}
+		m.ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "name", "preferred_username", "email", "email_verified", "sid", "amr", "acr"}
 		m.PromptValuesSupported = []string{"none", "login", "consent"}
 		m.EndSessionEndpoint = iss + "/oauth2/logout"
 		m.BackchannelLogoutSupported, m.BackchannelLogoutSessionSupported = true, true
 		m.FrontchannelLogoutSupported, m.FrontchannelLogoutSessionSupported = true, true
+		m.ACRValuesSupported = []string{ACRPassword, ACRMFA}
 	}
 	return m
 }

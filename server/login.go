@@ -11,6 +11,7 @@ import (
 
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/signin"
+	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )
 
@@ -127,8 +128,16 @@ func (s *Server) handleLogin() http.Handler {
 		if addr, ok := clientip.FromContext(r.Context()); ok {
 			req.SourceIP = addr.String()
 		}
+		clientRequires := false
 		if c, ok := s.authorizeClient(r.Context(), returnTo); ok {
 			req.ClientID = c.ID
+			clientRequires = c.RequireMFA
+		}
+		if s.MFA != nil {
+			acr := loginACR(returnTo)
+			req.Verifier = passwordStep{needs: func(ctx context.Context, u models.User) (bool, error) {
+				return s.needsMFA(ctx, u, clientRequires, acr)
+			}}
 		}
 		o, err := s.Users.Attempt(r.Context(), req)
 		if err != nil {
@@ -137,17 +146,45 @@ func (s *Server) handleLogin() http.Handler {
 			s.renderLogin(w, r, status, returnTo, username, "Signing in is not possible right now. Try again shortly.")
 			return
 		}
+		if o.Pending() {
+			s.beginSecondStep(w, r, o.User, req.ClientID, returnTo)
+			return
+		}
 		if !o.OK() {
 			s.renderLogin(w, r, http.StatusUnauthorized, returnTo, username, "The username or password is incorrect, or the account is locked after too many attempts.")
 			return
 		}
 		user := o.User
-		if _, err := s.sessions.Start(r.Context(), w, r, user.ID); err != nil {
+		if _, err := s.sessions.StartAMR(r.Context(), w, r, user.ID, amrPassword); err != nil {
 			s.renderFailure(w, r, err, false)
 			return
 		}
 		http.Redirect(w, r, returnTo, http.StatusSeeOther)
 	})
+}
+
+// passwordStep is the login page's Verifier when second factors are on:
+// the password, and then, for a user who owes a second factor, not a
+// success but signin.ResultSecondFactorPending.
+type passwordStep struct {
+	needs func(ctx context.Context, u models.User) (bool, error)
+}
+
+func (passwordStep) Cost() int { return 1 }
+
+func (v passwordStep) Verify(ctx context.Context, u models.User, secret string, check signin.Check) (string, error) {
+	res, err := signin.Password{}.Verify(ctx, u, secret, check)
+	if err != nil || res != signin.ResultSuccess {
+		return res, err
+	}
+	need, err := v.needs(ctx, u)
+	if err != nil {
+		return "", err
+	}
+	if need {
+		return signin.ResultSecondFactorPending, nil
+	}
+	return signin.ResultSuccess, nil
 }
 
 func (s *Server) handleLogout() http.Handler {

@@ -70,6 +70,17 @@ func (s *Server) handleAuthorize() http.Handler {
 		if signedIn && maxAgeErr == nil && maxAge > 0 && time.Since(ls.AuthTime) > time.Duration(maxAge)*time.Second {
 			signedIn = false
 		}
+		if signedIn && !slices.Contains(sessionAMR(ls), amrMFA) {
+			// A session without a second factor does not do for a user who
+			// has one (enrolled since), must use one, or whose client asks
+			// for one: the login page asks for it.
+			need, err := s.needsMFA(ctx, user, client.RequireMFA, form.Get("acr_values"))
+			if err != nil {
+				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrTemporarilyUnavailable.WithWrap(err))
+				return
+			}
+			signedIn = !need
+		}
 		if !signedIn || slices.Contains(prompt, "login") || (maxAgeErr == nil && maxAge == 0) {
 			if slices.Contains(prompt, "none") {
 				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
@@ -120,6 +131,8 @@ func (s *Server) handleAuthorize() http.Handler {
 		claims := session.Claims
 		claims.Issuer = s.Config.Issuer
 		claims.AuthTime = ls.AuthTime.UTC()
+		claims.AuthenticationMethodsReferences = sessionAMR(ls)
+		claims.AuthenticationContextClassReference = acrOf(claims.AuthenticationMethodsReferences)
 		claims.RequestedAt = ar.GetRequestedAt().UTC().Truncate(time.Second)
 		if claims.RequestedAt.Before(claims.AuthTime) {
 			claims.RequestedAt = claims.AuthTime

@@ -23,6 +23,8 @@ func (s *Server) routes() http.Handler {
 
 	mux.Handle("GET /login", s.handleLoginForm())
 	mux.Handle("POST /login", s.throttle(s.limits.login, "login", s.refusePage)(s.handleLogin()))
+	mux.Handle("GET /login/verify", noStore(s.handleStepForm()))
+	mux.Handle("POST /login/verify", noStore(s.throttle(s.limits.login, "login", s.refusePage)(s.handleStep())))
 	mux.Handle("POST /logout", s.handleLogout())
 	mux.Handle("GET /oauth2/logout", noStore(s.throttle(s.limits.logout, "logout", s.refusePage)(s.handleEndSession())))
 	mux.Handle("POST /oauth2/logout", noStore(s.throttle(s.limits.logout, "logout", s.refusePage)(s.handleEndSession())))

@@ -82,6 +82,13 @@ type Deps struct {
 	// Passkeys registers passkeys and checks their assertions; nil, or
 	// disabled, offers none.
 	Passkeys *passkeys.Service
+	// MFA is the second-factor service; nil turns the second step off.
+	MFA MFA
+	// Steps stores second steps; required with MFA.
+	Steps SecondSteps
+	// Factors are second-factor kinds beyond TOTP (which MFA brings) that
+	// the second step offers: a passkey.
+	Factors []Factor
 }
 
 // Server is the public listener's handler.
@@ -94,6 +101,8 @@ type Server struct {
 	discETag  string
 	asETag    string
 	limits    limits
+	// factors are the second-factor kinds, TOTP first.
+	factors []Factor
 }
 
 // New builds the public HTTP handler: OAuth 2.0 and OpenID Connect
@@ -111,6 +120,9 @@ func New(d Deps) (http.Handler, error) {
 		pages:    pages,
 		sessions: newSessions(d),
 		limits:   newLimits(d.Config.RateLimit),
+	}
+	if d.MFA != nil {
+		s.factors = append([]Factor{totpFactor{mfa: d.MFA}}, d.Factors...)
 	}
 	if err := s.buildDiscovery(); err != nil {
 		return nil, fmt.Errorf("build discovery documents: %w", err)

@@ -22,6 +22,7 @@ import (
 	"github.com/authgate/authgate/internal/logout"
 	"github.com/authgate/authgate/internal/mail"
 	"github.com/authgate/authgate/internal/metrics"
+	"github.com/authgate/authgate/internal/mfa"
 	"github.com/authgate/authgate/internal/outbound"
 	"github.com/authgate/authgate/internal/passkeys"
 	"github.com/authgate/authgate/internal/password"
@@ -80,6 +81,8 @@ type App struct {
 	Logouts *logout.Sender
 	// Passkeys registers passkeys and checks their assertions.
 	Passkeys *passkeys.Service
+	// MFA manages second factors (TOTP, recovery codes) and their policy.
+	MFA *mfa.Service
 	// Public is the public listener's handler: OAuth 2.0, OpenID Connect,
 	// login, consent and account pages.
 	Public http.Handler
@@ -153,6 +156,9 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		// A source throttled for failing across usernames, by channel.
 		OnThrottle: func(ch signin.Channel) { a.Metrics.Throttled("spray_" + ch.String()) },
 	})
+	a.MFA = mfa.New(a.Store, a.Keyring, mfa.Options{
+		Issuer: cfg.Organization, Policy: mfa.Policy(cfg.MFA.Required), Now: a.now, Logger: logger,
+	})
 	a.tokens = oauth.NewStore(a.Store, a.Keyring, logger)
 	// Every use of a token asks the guard whether a grant the legacy
 	// grant began may still be used.
@@ -224,6 +230,8 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		Hints:             logout.Verifier{Issuer: cfg.Issuer, Keys: a.Provider},
 		LogoutQueued:      a.Logouts.Wake,
 		Passkeys:          a.Passkeys,
+		MFA:               a.MFA,
+		Steps:             a.Store,
 	}); err != nil {
 		return err
 	}
@@ -355,6 +363,9 @@ func (a *App) janitor(ctx context.Context) {
 		}
 		if _, err := a.Store.DeleteExpiredWebAuthnCeremonies(ctx, now); err != nil && ctx.Err() == nil {
 			a.Logger.Warn("prune expired passkey ceremonies", "error", err)
+		}
+		if _, err := a.Store.DeleteExpiredSecondSteps(ctx, now); err != nil && ctx.Err() == nil {
+			a.Logger.Warn("prune expired second steps", "error", err)
 		}
 		if _, err := a.Accounts.PruneLogins(ctx, now.Add(-a.Config.LoginHistoryRetention)); err != nil && ctx.Err() == nil {
 			a.Logger.Warn("prune login history", "error", err)

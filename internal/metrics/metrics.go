@@ -29,6 +29,7 @@ type Metrics struct {
 	legacyGrants *prometheus.CounterVec
 	lockouts     *prometheus.CounterVec
 	throttled    *prometheus.CounterVec
+	mfa          *prometheus.CounterVec
 }
 
 // New registers the collectors, with the database pool's statistics when
@@ -56,7 +57,11 @@ func New(db *sql.DB) *Metrics {
 		throttled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "authgate_throttled_requests_total", Help: "Requests refused by a per-source rate limit, by endpoint; spray_* counts sources throttled for failing across usernames.",
 		}, []string{"endpoint"}),
+		mfa: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "authgate_mfa_attempts_total", Help: "Second-factor checks by factor (totp, recovery_code, passkey) and result (success or failure).",
+		}, []string{"factor", "result"}),
 	}
+	reg.MustRegister(m.mfa)
 	reg.MustRegister(m.requests, m.latency, m.tokens, m.legacyGrants, m.lockouts, m.throttled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if db != nil {
@@ -121,6 +126,26 @@ func (m *Metrics) Throttled(endpoint string) {
 	if m != nil {
 		m.throttled.WithLabelValues(endpoint).Inc()
 	}
+}
+
+// mfaFactors are the factor label's values; any other is "other".
+var mfaFactors = []string{"totp", "recovery_code", "passkey"}
+
+// MFA counts one second-factor check: factor is the login history's
+// factor, result its result ("Success" counts as success, anything else
+// as failure), so that no request can add a series.
+func (m *Metrics) MFA(factor, result string) {
+	if m == nil {
+		return
+	}
+	if !slices.Contains(mfaFactors, factor) {
+		factor = "other"
+	}
+	outcome := "failure"
+	if result == "Success" {
+		outcome = "success"
+	}
+	m.mfa.WithLabelValues(factor, outcome).Inc()
 }
 
 // Labels that come from a request take their value from a fixed list, so

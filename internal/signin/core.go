@@ -40,6 +40,15 @@ const (
 	// PasskeyLogin is a passwordless sign-in with a passkey on the login
 	// page. It counts on the login page's counter.
 	PasskeyLogin
+	// SecondFactor is the second step of the login page (a TOTP code, a
+	// recovery code, a passkey). It counts on the login page's counter, the
+	// same lockout as the password, and writes the login history with the
+	// login page's method.
+	SecondFactor
+	// FactorCheck is a second factor proved outside a sign-in: confirming
+	// an enrolment, removing a factor. It counts on the login page's
+	// counter and writes no login history.
+	FactorCheck
 )
 
 func (c Channel) String() string {
@@ -52,6 +61,10 @@ func (c Channel) String() string {
 		return "password_change"
 	case PasskeyLogin:
 		return "passkey_login"
+	case SecondFactor:
+		return "second_factor"
+	case FactorCheck:
+		return "factor_check"
 	default:
 		return fmt.Sprintf("Channel(%d)", int(c))
 	}
@@ -60,7 +73,7 @@ func (c Channel) String() string {
 // counter is the lockout counter attempts on c count against.
 func (c Channel) counter() (storage.Counter, error) {
 	switch c {
-	case LoginPage, PasswordChange, PasskeyLogin:
+	case LoginPage, PasswordChange, PasskeyLogin, SecondFactor, FactorCheck:
 		return storage.CounterLogin, nil
 	case PasswordGrant:
 		return storage.CounterLegacy, nil
@@ -72,7 +85,7 @@ func (c Channel) counter() (storage.Counter, error) {
 // method is the login-history method of c, "" for none.
 func (c Channel) method() string {
 	switch c {
-	case LoginPage:
+	case LoginPage, SecondFactor:
 		return MethodLoginPage
 	case PasswordGrant:
 		return MethodPasswordGrant
@@ -138,6 +151,14 @@ type Verifier interface {
 	Verify(ctx context.Context, u models.User, secret string, check Check) (result string, err error)
 }
 
+// FactorNamer is a Verifier that names, after Verify, the factor it
+// decided with (for the login history), when that is not the request's
+// Factor: the legacy grant learns only in Verify whether a security token
+// or a TOTP code followed the password.
+type FactorNamer interface {
+	Factor() string
+}
+
 // Password is the Verifier of a channel whose secret is the password alone.
 type Password struct{}
 
@@ -165,6 +186,10 @@ type Request struct {
 	Secret string
 	// Verifier is the channel's policy; nil means Password.
 	Verifier Verifier
+	// Factor names the credential checked, for the login history
+	// (Factor* constants); empty means FactorPassword. A Verifier that is
+	// a FactorNamer overrides it.
+	Factor string
 	// Where the attempt came from, for the login history. ClientID must not
 	// come from untrusted input.
 	ClientID  string
@@ -181,10 +206,16 @@ type Outcome struct {
 	User models.User
 	// LockedNow is true when this failure locked the user's counter.
 	LockedNow bool
+	// Factor is the credential the attempt used or failed (Factor*).
+	Factor string
 }
 
 // OK reports whether the attempt succeeded.
 func (o Outcome) OK() bool { return o.Result == ResultSuccess }
+
+// Pending reports whether the password was right and a second factor is
+// still owed (ResultSecondFactorPending): no success yet.
+func (o Outcome) Pending() bool { return o.Result == ResultSecondFactorPending }
 
 // Config is what a Core is built from. Users, Lockout, History and Hasher
 // are required.
@@ -379,14 +410,23 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 		if err := c.cfg.Lockout.ReleaseAttempt(ctx, res, c.cfg.Now()); err != nil {
 			return Outcome{}, fmt.Errorf("sign in: %w", err)
 		}
-		return c.finish(ctx, req, Outcome{Result: ResultSuccess, User: u}, true)
+		return c.finish(ctx, req, Outcome{Result: ResultSuccess, User: u, Factor: factorOf(req, v)}, true)
+	}
+	if result == ResultSecondFactorPending {
+		// The password was right but a second factor is owed: the attempt
+		// is given back without resetting the count, so that knowing the
+		// password does not buy fresh guesses at the second factor.
+		if err := c.cfg.Lockout.AbandonAttempt(context.WithoutCancel(ctx), res); err != nil {
+			return Outcome{}, fmt.Errorf("sign in: %w", err)
+		}
+		return c.finish(ctx, req, Outcome{Result: result, User: u, Factor: factorOf(req, v)}, true)
 	}
 	pad()
 	lockedNow, err := c.cfg.Lockout.FailAttempt(ctx, res, c.cfg.Policy, c.cfg.Now())
 	if err != nil {
 		return Outcome{}, fmt.Errorf("sign in: %w", err)
 	}
-	o := Outcome{Result: result, User: u, LockedNow: lockedNow}
+	o := Outcome{Result: result, User: u, LockedNow: lockedNow, Factor: factorOf(req, v)}
 	c.sourceFailed(ctx, req, source)
 	if lockedNow {
 		c.cfg.Logger.WarnContext(ctx, "account locked after repeated failures", "user_id", u.ID,
@@ -396,6 +436,25 @@ func (c *Core) Attempt(ctx context.Context, req Request) (Outcome, error) {
 		}
 	}
 	return c.finish(ctx, req, o, true)
+}
+
+// factorOf is the factor an attempt decided with: the Verifier's when it
+// names one, else the request's, else the password.
+func factorOf(req Request, v Verifier) string {
+	if n, ok := v.(FactorNamer); ok {
+		if f := n.Factor(); f != "" {
+			return f
+		}
+	}
+	return cmp.Or(req.Factor, req.Channel.factor())
+}
+
+// factor is the factor an attempt on c checks unless it says otherwise.
+func (c Channel) factor() string {
+	if c == PasskeyLogin {
+		return FactorPasskey
+	}
+	return FactorPassword
 }
 
 // unknown decides an attempt for a username no user has. It is counted
@@ -485,6 +544,7 @@ func (c *Core) finish(ctx context.Context, req Request, o Outcome, record bool) 
 		UserAgent: req.UserAgent,
 		Method:    method,
 		Result:    o.Result,
+		Factor:    cmp.Or(o.Factor, req.Factor, req.Channel.factor()),
 	}
 	if o.User.ID != "" {
 		e.Username = o.User.Username

@@ -33,6 +33,29 @@ const (
 	// ResultPasskeyCounter is a passkey whose signature counter did not
 	// increase: a cloned authenticator or a replayed assertion.
 	ResultPasskeyCounter = "Failed: Passkey counter went backwards"
+	// ResultSecondFactorPending is a right password of a user who owes a
+	// second factor: not a success yet, and not a failure.
+	ResultSecondFactorPending = "Pending: second factor required"
+	// ResultInvalidCode is a wrong TOTP or recovery code (or a passkey
+	// that does not verify).
+	ResultInvalidCode = "Failed: Invalid verification code"
+	// ResultCodeReused is a TOTP code or recovery code already used.
+	ResultCodeReused = "Failed: Verification code already used"
+	// ResultSecondStepExpired is a second step completed after its expiry.
+	ResultSecondStepExpired = "Failed: Second step expired"
+	// ResultMFARequired is a credential the MFA policy no longer accepts
+	// (a security token, a password alone) from a user who must use MFA.
+	ResultMFARequired = "Failed: Multi-factor authentication required"
+)
+
+// Factors recorded in the login history's Factor: the credential an
+// attempt used or failed.
+const (
+	FactorPassword      = "password"
+	FactorSecurityToken = "security_token"
+	FactorTOTP          = "totp"
+	FactorRecoveryCode  = "recovery_code"
+	FactorPasskey       = "passkey"
 )
 
 // Results lists every login result, success first.
@@ -42,5 +65,6 @@ func Results() []string {
 		ResultTokenRequired, ResultInvalidToken, ResultDisabled, ResultSunset, ResultThrottled,
 		ResultUserDisabled,
 		ResultPasskeyInvalid, ResultPasskeyCounter,
+		ResultSecondFactorPending, ResultInvalidCode, ResultCodeReused, ResultSecondStepExpired, ResultMFARequired,
 	}
 }

@@ -52,9 +52,10 @@ func (s *Store) SessionForClient(ctx context.Context, idHash, clientID string, n
 		SessionExpires  time.Time
 		SessionSID      string   `gorm:"column:session_sid"`
 		ConsentScopes   []string `gorm:"serializer:json"`
+		SessionAMR      string
 	}
 	res := s.Conn(ctx).Table("login_sessions").
-		Select("users.*, login_sessions.auth_time AS session_auth_time, login_sessions.expires_at AS session_expires, login_sessions.sid AS session_sid, consents.scopes AS consent_scopes").
+		Select("users.*, login_sessions.auth_time AS session_auth_time, login_sessions.expires_at AS session_expires, login_sessions.sid AS session_sid, consents.scopes AS consent_scopes, login_sessions.amr AS session_amr").
 		Joins("JOIN users ON users.id = login_sessions.user_id").
 		Joins("LEFT JOIN consents ON consents.user_id = login_sessions.user_id AND consents.client_id = ?", clientID).
 		Where("login_sessions.id_hash = ? AND login_sessions.expires_at > ?", idHash, now.UTC()).
@@ -66,7 +67,7 @@ func (s *Store) SessionForClient(ctx context.Context, idHash, clientID string, n
 		return SignedIn{}, false, nil
 	}
 	return SignedIn{
-		Session:   models.LoginSession{IDHash: idHash, UserID: row.User.ID, AuthTime: row.SessionAuthTime, ExpiresAt: row.SessionExpires, SID: row.SessionSID},
+		Session:   models.LoginSession{IDHash: idHash, UserID: row.User.ID, AuthTime: row.SessionAuthTime, ExpiresAt: row.SessionExpires, SID: row.SessionSID, AMR: row.SessionAMR},
 		User:      row.User,
 		Consented: row.ConsentScopes,
 	}, true, nil

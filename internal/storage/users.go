@@ -209,7 +209,7 @@ func (s *Store) SetPassword(ctx context.Context, id, passwordHash string, at tim
 }
 
 // DeleteUser removes the user with id and, in the same transaction, their
-// browser sessions, consents and every OAuth request (code, token, refresh
+// browser sessions, consents, TOTP factor, recovery codes and every OAuth request (code, token, refresh
 // token, PKCE and OpenID session) issued to them. The security token
 // history stays, so that no token is issued twice, and so does the login
 // history. ErrNotFound if there is no such user.
@@ -222,6 +222,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			return err
 		}
 		if _, err := s.DeleteUserWebAuthnCredentials(ctx, id); err != nil {
+			return err
+		}
+		if _, err := s.DeleteTOTP(ctx, id); err != nil {
 			return err
 		}
 		db := s.conn(ctx)

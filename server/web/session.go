@@ -162,6 +162,13 @@ func (s *Sessions) Current(r *http.Request) (models.LoginSession, bool, error) {
 // previous one, and drops the browser's anonymous CSRF cookie: every form
 // token of the previous state stops working.
 func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Request, userID string) (models.LoginSession, error) {
+	return s.StartAMR(ctx, w, r, userID, "")
+}
+
+// StartAMR is Start for a sign-in that used the methods amr (RFC 8176
+// values, space-separated: "pwd", "pwd otp mfa"), which the session
+// remembers for ID tokens and for the pages that require MFA.
+func (s *Sessions) StartAMR(ctx context.Context, w http.ResponseWriter, r *http.Request, userID, amr string) (models.LoginSession, error) {
 	if err := s.End(ctx, w, r); err != nil {
 		return models.LoginSession{}, err
 	}
@@ -184,6 +191,7 @@ func (s *Sessions) Start(ctx context.Context, w http.ResponseWriter, r *http.Req
 		Surface:    s.o.Name,
 		UserAgent:  truncate(r.UserAgent(), 512),
 		LastSeenAt: &now,
+		AMR:        amr,
 	}
 	if addr, ok := clientip.FromContext(ctx); ok {
 		ls.SourceIP = addr.String()

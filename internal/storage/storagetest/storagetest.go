@@ -49,6 +49,9 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"Passkeys", testPasskeys},
 		{"PasskeySignCount", testPasskeySignCount},
 		{"PasskeyCeremonies", testPasskeyCeremonies},
+		{"TOTP", testTOTP},
+		{"RecoveryCodes", testRecoveryCodes},
+		{"SecondSteps", testSecondSteps},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
