@@ -32,6 +32,8 @@ const noticeCookie = "notice"
 const (
 	noticeTokenReset      = "token-reset"
 	noticePasswordChanged = "password-changed"
+	noticeSessionEnded    = "session-ended"
+	noticeGrantRevoked    = "grant-revoked"
 )
 
 // accountData is the Data of the account pages.
@@ -41,6 +43,27 @@ type accountData struct {
 	MaskedEmail string
 	Logins      []loginRow
 	Total       int64
+	Sessions    []sessionRow
+	Grants      []grantRow
+}
+
+// sessionRow is one of the user's open browser sessions.
+type sessionRow struct {
+	SID       string
+	UserAgent string
+	SourceIP  string
+	Started   time.Time
+	LastSeen  time.Time
+	Current   bool
+}
+
+// grantRow is one application the user has allowed.
+type grantRow struct {
+	ClientID string
+	Name     string
+	Scopes   []string
+	Since    time.Time
+	Tokens   int64
 }
 
 // loginRow is one line of the login history as the overview shows it.
@@ -170,6 +193,10 @@ func (s *Server) takeNotice(w http.ResponseWriter, r *http.Request, u models.Use
 		return "Your security token was reset. A new security token was emailed to " + maskEmail(u.Email) + "."
 	case noticePasswordChanged:
 		return "Your password was changed. A new security token was emailed to " + maskEmail(u.Email) + "."
+	case noticeSessionEnded:
+		return "The session was ended: that browser is signed out, and the applications it signed in to were told."
+	case noticeGrantRevoked:
+		return "The application's access was revoked: its tokens no longer work, and it will ask for your consent again."
 	}
 	return passkeyNotice(notice)
 }
@@ -191,6 +218,10 @@ func (s *Server) handleAccount() http.Handler {
 		p.Notice = s.takeNotice(w, r, u)
 		d.Total = total
 		d.Logins = s.loginRows(r, events)
+		if err := s.sessionsAndGrants(r, u, d); err != nil {
+			s.renderFailure(w, r, err, true)
+			return
+		}
 		s.pages.Render(w, r, http.StatusOK, "account", p)
 	})
 }
@@ -353,4 +384,82 @@ func maskEmail(addr string) string {
 	}
 	first, _ := utf8.DecodeRuneInString(addr)
 	return string(first) + "***" + addr[at:]
+}
+
+// sessionsAndGrants fills in the user's open sessions (the current one
+// marked) and the applications they have allowed.
+func (s *Server) sessionsAndGrants(r *http.Request, u models.User, d *accountData) error {
+	now := s.sessions.Now()
+	sessions, err := s.Store.UserSessions(r.Context(), u.ID, sessionSurface, now)
+	if err != nil {
+		return err
+	}
+	current, _, _ := s.sessions.Current(r)
+	for _, ls := range sessions {
+		if ls.SID == "" {
+			continue // begun before sessions had public ids; it expires on its own
+		}
+		row := sessionRow{SID: ls.SID, UserAgent: ls.UserAgent, SourceIP: ls.SourceIP, Started: ls.CreatedAt.UTC(), Current: ls.SID == current.SID}
+		if ls.LastSeenAt != nil {
+			row.LastSeen = ls.LastSeenAt.UTC()
+		}
+		d.Sessions = append(d.Sessions, row)
+	}
+	grants, err := s.Store.UserGrants(r.Context(), u.ID, now)
+	if err != nil {
+		return err
+	}
+	for _, g := range grants {
+		d.Grants = append(d.Grants, grantRow{ClientID: g.Client.ID, Name: g.Client.Name, Scopes: g.Scopes, Since: g.Since.UTC(), Tokens: g.Tokens})
+	}
+	return nil
+}
+
+// handleEndSessionOf ends one of the user's sessions, named by its public
+// id; the user's own sessions only. Ending the current one signs this
+// browser out.
+func (s *Server) handleEndSessionOf() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.accountPost(w, r)
+		if !ok {
+			return
+		}
+		current, _, _ := s.sessions.Current(r)
+		sid := r.PostFormValue("sid")
+		_, found, err := s.Store.EndUserSession(r.Context(), u.ID, sid, s.sessions.Now())
+		if err != nil {
+			s.renderFailure(w, r, err, true)
+			return
+		}
+		if !found {
+			// Already ended, or not this user's: nothing to report.
+			http.Redirect(w, r, "/account", http.StatusSeeOther)
+			return
+		}
+		s.logoutQueued()
+		if sid == current.SID {
+			http.SetCookie(w, s.sessions.Cookie("session", "", -1))
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		s.accountDone(w, r, u, noticeSessionEnded)
+	})
+}
+
+// handleRevokeGrant revokes what the user granted one application: its
+// tokens and codes and the consent.
+func (s *Server) handleRevokeGrant() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.accountPost(w, r)
+		if !ok {
+			return
+		}
+		clientID := r.PostFormValue("client_id")
+		if _, err := s.Store.RevokeGrant(r.Context(), u.ID, clientID); err != nil {
+			s.renderFailure(w, r, err, true)
+			return
+		}
+		s.Logger.InfoContext(r.Context(), "grant revoked by its user", "request_id", RequestID(r.Context()), "user_id", u.ID, "client_id", clientID)
+		s.accountDone(w, r, u, noticeGrantRevoked)
+	})
 }

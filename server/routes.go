@@ -33,6 +33,8 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /account/security-token", s.throttle(s.limits.tokenReset, "security_token_reset", s.refusePage)(s.handleTokenReset()))
 	mux.Handle("GET /account/password", s.handlePasswordForm())
 	mux.Handle("POST /account/password", s.handlePasswordChange())
+	mux.Handle("POST /account/sessions/end", s.handleEndSessionOf())
+	mux.Handle("POST /account/grants/revoke", s.handleRevokeGrant())
 	mux.Handle("GET /static/", staticHandler())
 	mux.Handle("GET /static/passkeys.js", handlePasskeysJS())
 	mux.Handle("GET /account/passkeys", s.handlePasskeys())

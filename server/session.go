@@ -26,11 +26,15 @@ type Store interface {
 	RevokeGrant(ctx context.Context, userID, clientID string) (bool, error)
 }
 
+// sessionSurface is the public site's cookie name, which its sessions
+// record (the console's sessions record their own).
+const sessionSurface = "authgate"
+
 // newSessions returns the public site's sessions: cookies named
 // authgate_*, keyring purposes without prefix.
 func newSessions(d Deps) *web.Sessions {
 	return web.NewSessions(d.Store, d.Keys, web.SessionOptions{
-		Name:     "authgate",
+		Name:     sessionSurface,
 		Secure:   web.SecureCookies(d.Config.Issuer),
 		Lifespan: d.Config.SessionLifespan,
 	})

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -453,5 +454,143 @@ func TestBackchannelExactlyOnceAcrossReplicas(t *testing.T) {
 		if n != 1 {
 			t.Errorf("token %q delivered %d times, want once", jti, n)
 		}
+	}
+}
+
+var sessionForm = regexp.MustCompile(`<input type="hidden" name="csrf_token" value="([^"]+)"><input type="hidden" name="sid" value="([^"]+)">`)
+
+// TestAccountSessionsAndGrants: /account lists the user's open sessions
+// and the applications they allowed; ending another browser's session
+// signs it out and tells the application through the back channel,
+// revoking an application's access deletes its tokens and consent. Every
+// change needs the page's CSRF token, and nobody can end another user's
+// session.
+func TestAccountSessionsAndGrants(t *testing.T) {
+	t.Parallel()
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			testAccountSessionsAndGrants(t, testdb.URL(t, kind))
+		})
+	}
+}
+
+func testAccountSessionsAndGrants(t *testing.T, dbURL string) {
+	in := startServer(t, dbURL, map[string]string{
+		"AUTHGATE_OUTBOUND_ALLOW_PRIVATE": "true",
+		"AUTHGATE_RATE_LIMIT_PER_MINUTE":  "0",
+	})
+	ctx := context.Background()
+	in.createUser("alice", "correct horse battery", false)
+	bobUser := in.createUser("bob", "correct horse battery", false)
+	provider, err := oidc.NewProvider(ctx, in.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier := provider.Verifier(&oidc.Config{ClientID: "webapp"})
+	rc := newReceiver(t, verifier, 0)
+	secret := in.createClient(models.Client{
+		ID: "webapp", Name: "Web App", RedirectURIs: []string{callback},
+		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
+		Scopes: []string{"openid", "profile"}, BackchannelLogoutURI: rc.srv.URL,
+	})
+	conf := &oauth2.Config{ClientID: "webapp", ClientSecret: secret, Endpoint: provider.Endpoint(), RedirectURL: callback, Scopes: []string{oidc.ScopeOpenID, "profile"}}
+	// Alice signs in to Web App in two browsers (consenting in the first).
+	signInWith := func(b *http.Client, username string, consent bool) (*oauth2.Token, string) {
+		t.Helper()
+		v := oauth2.GenerateVerifier()
+		loc := codeFlow(t, in, b, conf.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(v)), username, "correct horse battery", consent)
+		tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(v))
+		if err != nil {
+			t.Fatal(err)
+		}
+		idt, err := verifier.Verify(ctx, tok.Extra("id_token").(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var claims struct {
+			SID string `json:"sid"`
+		}
+		_ = idt.Claims(&claims)
+		return tok, claims.SID
+	}
+	b1, b2, bob := in.browser(), in.browser(), in.browser()
+	tok1, sid1 := signInWith(b1, "alice", true)
+	_, sid2 := signInWith(b2, "alice", false)
+	_, bobSID := signInWith(bob, "bob", true)
+
+	resp, page := get(t, b1, in.issuer+"/account")
+	mustStatus(t, resp, http.StatusOK, page)
+	forms := map[string]string{} // sid -> csrf token
+	for _, m := range sessionForm.FindAllStringSubmatch(page, -1) {
+		forms[m[2]] = m[1]
+	}
+	if len(forms) != 2 || forms[sid1] == "" || forms[sid2] == "" || strings.Count(page, "(this browser)") != 1 {
+		t.Fatalf("the account page lists sessions %v, want alice's two (%s, %s) with this browser marked", forms, sid1, sid2)
+	}
+	if !strings.Contains(page, "Go-http-client") || !strings.Contains(page, "127.0.0.1") || !strings.Contains(page, "Web App") {
+		t.Errorf("the account page lacks the browser, address or application: %s", page)
+	}
+
+	post := func(b *http.Client, path string, form url.Values) int {
+		t.Helper()
+		resp, err := noRedirect(b).PostForm(in.issuer+path, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readBody(t, resp)
+		return resp.StatusCode
+	}
+	// Forged: no CSRF token; bob's own page's token for alice's sid.
+	if code := post(b1, "/account/sessions/end", url.Values{"sid": {sid2}}); code != http.StatusForbidden {
+		t.Errorf("ending a session without the CSRF token: got %d, want 403", code)
+	}
+	_, bobPage := get(t, bob, in.issuer+"/account")
+	bobForms := sessionForm.FindAllStringSubmatch(bobPage, -1)
+	if len(bobForms) != 1 || bobForms[0][2] != bobSID {
+		t.Fatalf("bob's page lists %v, want only his session", bobForms)
+	}
+	if code := post(bob, "/account/sessions/end", url.Values{"csrf_token": {bobForms[0][1]}, "sid": {sid2}}); code != http.StatusSeeOther {
+		t.Errorf("bob ending alice's session: got %d, want 303 (and nothing ended)", code)
+	}
+	if _, s := signInWith(b2, "alice", false); s != sid2 {
+		t.Fatalf("alice's second session changed after the forged requests: sid %q, want %q", s, sid2)
+	}
+
+	// Alice ends her second browser's session from the first.
+	if code := post(b1, "/account/sessions/end", url.Values{"csrf_token": {forms[sid2]}, "sid": {sid2}}); code != http.StatusSeeOther {
+		t.Fatalf("ending the other session: got %d, want 303", code)
+	}
+	resp, body := get(t, b2, conf.AuthCodeURL("state-0123456789", oauth2.S256ChallengeOption(oauth2.GenerateVerifier())))
+	if resp.Request.URL.Path != "/login" {
+		t.Fatalf("the ended browser authorizes without logging in: at %s: %.200s", resp.Request.URL, body)
+	}
+	if lt := rc.wait(t); lt.Claims["sid"] != sid2 {
+		t.Errorf("logout token for the ended session: sid %v, want %q", lt.Claims["sid"], sid2)
+	}
+
+	// Revoking Web App's access ends its tokens and consent.
+	if _, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok1)); err != nil {
+		t.Fatalf("userinfo before revoking: %v", err)
+	}
+	_, page = get(t, b1, in.issuer+"/account")
+	revoke := regexp.MustCompile(`<input type="hidden" name="csrf_token" value="([^"]+)"><input type="hidden" name="client_id" value="webapp">`).FindStringSubmatch(page)
+	if revoke == nil {
+		t.Fatalf("no revoke form for Web App: %s", page)
+	}
+	if code := post(b1, "/account/grants/revoke", url.Values{"client_id": {"webapp"}}); code != http.StatusForbidden {
+		t.Errorf("revoking without the CSRF token: got %d, want 403", code)
+	}
+	if code := post(b1, "/account/grants/revoke", url.Values{"csrf_token": {revoke[1]}, "client_id": {"webapp"}}); code != http.StatusSeeOther {
+		t.Fatalf("revoking: got %d, want 303", code)
+	}
+	if _, err := provider.UserInfo(ctx, oauth2.StaticTokenSource(tok1)); err == nil {
+		t.Error("the access token still works after its grant was revoked")
+	}
+	// The consent is gone: the next authorization asks again.
+	signInWith(b1, "alice", true)
+	// Bob's grant is untouched.
+	if grants, err := in.app.Store.UserGrants(ctx, bobUser.ID, time.Now()); err != nil || len(grants) != 1 {
+		t.Errorf("bob's grants after alice revoked hers: %v, %v", grants, err)
 	}
 }
