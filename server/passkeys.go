@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	_ "embed"
 	"encoding/json"
 	"errors"
@@ -244,7 +245,10 @@ func (s *Server) handlePasskeyChange(action string) http.Handler {
 		case "passwordless":
 			err, notice = s.Passkeys.SetPasswordless(r.Context(), u, id, r.PostFormValue("passwordless") == "on", actor), noticePasskeyChanged
 		case "remove":
-			err, notice = s.Passkeys.Remove(r.Context(), u, id, actor), noticePasskeyRemoved
+			notice = noticePasskeyRemoved
+			if err = s.keepsAFactor(r.Context(), u); err == nil {
+				err = s.Passkeys.Remove(r.Context(), u, id, actor)
+			}
 		}
 		if err != nil {
 			if e, ok := apperr.As(err); ok && e.Code != apperr.Internal && e.Code != apperr.Unavailable {
@@ -343,7 +347,7 @@ func (s *Server) handlePasskeyLoginFinish() http.Handler {
 		}
 		returnTo := safeReturn(in.ReturnTo)
 		v := s.Passkeys.Verifier(passkeys.Login, "", key, a)
-		req := signin.Request{Channel: signin.PasskeyLogin, Subject: signin.Subject{UserID: handle, Claimed: true}, Verifier: v, UserAgent: r.UserAgent()}
+		req := signin.Request{Channel: signin.PasskeyLogin, Subject: signin.Subject{UserID: handle, Claimed: true}, Verifier: v, Factor: signin.FactorPasskey, UserAgent: r.UserAgent()}
 		if addr, ok := clientip.FromContext(r.Context()); ok {
 			req.SourceIP = addr.String()
 		}
@@ -356,15 +360,115 @@ func (s *Server) handlePasskeyLoginFinish() http.Handler {
 			writeJSONError(w, http.StatusServiceUnavailable, "temporarily_unavailable", "Signing in is not possible right now. Try again shortly.")
 			return
 		}
+		s.Metrics.MFA(signin.FactorPasskey, o.Result)
 		if !o.OK() {
 			writeJSONError(w, http.StatusUnauthorized, "access_denied", "The passkey was not accepted, or the account is locked after too many attempts. Try again, or sign in with your password.")
 			return
 		}
-		if _, err := s.sessions.Start(r.Context(), w, r, o.User.ID); err != nil {
+		// A passkey that signs in alone verified the user (PIN, biometrics)
+		// on the device that holds the key: two factors (RFC 8176 "mfa").
+		if _, err := s.sessions.StartAMR(r.Context(), w, r, o.User.ID, passkeys.AMR(v.Used)+" "+amrMFA); err != nil {
 			s.passkeyError(w, r, err)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusOK, map[string]string{"redirect": returnTo})
 	})
+}
+
+// passkeyFactor is a passkey as a factor of the login page's second step:
+// the step's page begins a ceremony bound to the step
+// (handlePasskeyStepBegin) and posts the assertion in the field
+// "credential"; the sign-in core decides it with the passkey Verifier on
+// the SecondFactor channel.
+type passkeyFactor struct{ s *Server }
+
+func (f passkeyFactor) Kind() string { return signin.FactorPasskey }
+
+func (f passkeyFactor) Enrolled(ctx context.Context, userID string) (bool, error) {
+	if !f.s.passkeysEnabled() {
+		return false, nil
+	}
+	list, err := f.s.Passkeys.List(ctx, userID)
+	return len(list) > 0, err
+}
+
+// Verifier checks the posted assertion against the ceremony of the
+// browser's cookie, bound to step. A response that cannot be read is a
+// failure like any other (counted).
+func (f passkeyFactor) Verifier(r *http.Request, step models.SecondStep) signin.Verifier {
+	key, _ := f.s.sessions.CookieValue(r, ceremonyCookie)
+	a, err := passkeys.ParseAssertion([]byte(r.PostFormValue("credential")))
+	if err != nil {
+		a = nil
+	}
+	return f.s.Passkeys.Verifier(passkeys.Second, step.IDHash, key, a)
+}
+
+// AMR is "hwk" or "swk", by the passkey that passed.
+func (f passkeyFactor) AMR(v signin.Verifier) []string {
+	if pv, ok := v.(*passkeys.Verifier); ok && pv.Used.ID != "" {
+		return []string{passkeys.AMR(pv.Used)}
+	}
+	return nil
+}
+
+// handlePasskeyStepBegin begins a passkey ceremony for the browser's
+// second step: only the step's user's passkeys are offered and accepted,
+// and only this step can finish it.
+func (s *Server) handlePasskeyStepBegin() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.sessions.CheckCSRF(r) {
+			writeJSONError(w, http.StatusForbidden, "access_denied", "The page expired or did not come from this site. Sign in again.")
+			return
+		}
+		st, _, err := s.currentStep(w, r, false)
+		if errors.Is(err, errNoStep) {
+			writeJSONError(w, http.StatusUnauthorized, "login_required", "Your sign-in took too long or started in another browser. Sign in again.")
+			return
+		}
+		if err != nil {
+			s.passkeyError(w, r, err)
+			return
+		}
+		u, err := s.Users.GetUserByID(r.Context(), st.UserID)
+		if err != nil {
+			s.passkeyError(w, r, err)
+			return
+		}
+		c, err := s.Passkeys.BeginSecond(r.Context(), u, st.IDHash)
+		if err != nil {
+			s.passkeyError(w, r, err)
+			return
+		}
+		s.setCeremony(w, c)
+		writeJSON(w, http.StatusOK, c.Options)
+	})
+}
+
+// errLastFactor refuses removing the last second factor of a user the MFA
+// policy requires it of: they could not sign in again.
+var errLastFactor = apperr.New(apperr.Conflict, "this is your last second factor and your account requires one: add another passkey or an authenticator app first")
+
+// keepsAFactor checks that removing one of u's passkeys leaves u a second
+// factor when the policy requires one of u.
+func (s *Server) keepsAFactor(ctx context.Context, u models.User) error {
+	if s.MFA == nil || !s.MFA.Required(u, false) {
+		return nil
+	}
+	fs, err := s.enrolledFactors(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if len(fs) > 1 {
+		return nil
+	}
+	list, err := s.Passkeys.List(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	if len(list) > 1 {
+		return nil
+	}
+	return errLastFactor
 }

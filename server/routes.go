@@ -44,6 +44,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /account/passkeys/{id}/passwordless", s.handlePasskeyChange("passwordless"))
 	mux.Handle("POST /account/passkeys/{id}/remove", s.handlePasskeyChange("remove"))
 	mux.Handle("POST /login/passkey/begin", s.throttle(s.limits.login, "login", refuseJSON)(noStore(s.handlePasskeyLoginBegin())))
+	mux.Handle("POST /login/verify/passkey/begin", s.throttle(s.limits.login, "login", refuseJSON)(noStore(s.handlePasskeyStepBegin())))
 	mux.Handle("POST /login/passkey/finish", s.throttle(s.limits.login, "login", refuseJSON)(noStore(s.handlePasskeyLoginFinish())))
 
 	mux.Handle("GET /health/alive", s.handleAlive())

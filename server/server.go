@@ -123,6 +123,9 @@ func New(d Deps) (http.Handler, error) {
 	}
 	if d.MFA != nil {
 		s.factors = append([]Factor{totpFactor{mfa: d.MFA}}, d.Factors...)
+		if d.Passkeys.Enabled() {
+			s.factors = append(s.factors, passkeyFactor{s: s})
+		}
 	}
 	if err := s.buildDiscovery(); err != nil {
 		return nil, fmt.Errorf("build discovery documents: %w", err)

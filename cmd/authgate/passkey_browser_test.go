@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -60,16 +61,23 @@ var ag = {
     return {status: r.status, body: j};
   },
   begin: async function () { return (await ag.post(ag.el().dataset.begin, {})).body; },
-  assertion: async function () {
+  assertion: async function (anyKey) {
     var pk = (await ag.begin()).publicKey;
     pk.challenge = ag.bytes(pk.challenge);
-    pk.allowCredentials = (pk.allowCredentials || []).map(function (d) { return Object.assign({}, d, {id: ag.bytes(d.id)}); });
+    pk.allowCredentials = anyKey ? [] : (pk.allowCredentials || []).map(function (d) { return Object.assign({}, d, {id: ag.bytes(d.id)}); });
     var c = await navigator.credentials.get({publicKey: pk});
     return {id: c.id, rawId: ag.text(c.rawId), type: c.type, clientExtensionResults: {},
       response: {clientDataJSON: ag.text(c.response.clientDataJSON), authenticatorData: ag.text(c.response.authenticatorData),
         signature: ag.text(c.response.signature), userHandle: c.response.userHandle ? ag.text(c.response.userHandle) : undefined}};
   },
-  finish: async function (cred) { return (await ag.post(ag.el().dataset.finish, {return_to: "/account", credential: cred})).status; }
+  finish: async function (cred) { return (await ag.post(ag.el().dataset.finish, {return_to: "/account", credential: cred})).status; },
+  // step posts cred as the second step's passkey; 0 is the redirect of a
+  // success (fetch does not follow it), 401 a refusal.
+  step: async function (cred) {
+    var body = new URLSearchParams({csrf_token: ag.el().dataset.csrf, factor: "passkey", credential: JSON.stringify(cred)});
+    var r = await fetch("/login/verify", {method: "POST", credentials: "same-origin", redirect: "manual", body: body});
+    return r.status;
+  }
 };
 `
 
@@ -98,16 +106,19 @@ func finish(t *testing.T, ctx context.Context, cred string) int {
 }
 
 // loginResults returns the login-history results of username's attempts
-// on method, oldest first.
-func loginResults(t *testing.T, in *instance, username, method string) []string {
+// with factor (signin.Factor*), oldest first: a passkey alone (method
+// passkey) and a passkey as the second step (method login_page) alike.
+func loginResults(t *testing.T, in *instance, username, factor string) []string {
 	t.Helper()
-	events, _, err := in.accounts.ListLogins(context.Background(), accounts.LoginFilter{Username: username, Method: method, Limit: 100})
+	events, _, err := in.accounts.ListLogins(context.Background(), accounts.LoginFilter{Username: username, Limit: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := make([]string, len(events))
-	for i, e := range events {
-		out[len(events)-1-i] = e.Result
+	var out []string
+	for _, e := range slices.Backward(events) {
+		if e.Factor == factor {
+			out = append(out, e.Result)
+		}
 	}
 	return out
 }
@@ -204,7 +215,11 @@ func testBrowserPasskeys(t *testing.T, kind string) {
 	}
 	signOut(t)
 	signInWithPasskey(t)
-	if got := loginResults(t, in, "alice", signin.MethodPasskey); len(got) != 1 || got[0] != signin.ResultSuccess {
+	// A passkey alone verified alice on her device: two factors.
+	if got := sessionAMR(t, in, alice.ID); got != "hwk mfa" {
+		t.Errorf("amr of a passkey sign-in: got %q, want %q", got, "hwk mfa")
+	}
+	if got := loginResults(t, in, "alice", signin.FactorPasskey); len(got) != 1 || got[0] != signin.ResultSuccess {
 		t.Fatalf("login history of passkey sign-ins: got %v, want [Success]", got)
 	}
 	if l := passkeysOf(t, in, alice); l[0].LastUsedAt == nil || l[0].SignCount < 1 {
@@ -219,7 +234,7 @@ func testBrowserPasskeys(t *testing.T, kind string) {
 			t.Fatalf("%s: got status %d, want 401", what, status)
 		}
 		wantFailures++
-		got := loginResults(t, in, "alice", signin.MethodPasskey)
+		got := loginResults(t, in, "alice", signin.FactorPasskey)
 		if got[len(got)-1] != result {
 			t.Fatalf("%s: last login-history result %q, want %q", what, got[len(got)-1], result)
 		}
@@ -298,7 +313,10 @@ func testBrowserPasskeys(t *testing.T, kind string) {
 		signOut(t)
 		login(t, ctx)
 		refused(t, "a passkey not allowed to sign in alone", finish(t, ctx, assertion(t, ctx)), signin.ResultPasskeyInvalid)
+		// With a passkey, alice's password leads to the second step, which
+		// the passkey answers.
 		if err := chromedp.Do(ctx, chromedp.Navigate(in.issuer+"/account/passkeys"), signIn("alice", pwA),
+			chromedp.WaitVisible(chromedp.CSS("#passkey-step[data-state=ready]")), chromedp.Click(chromedp.ID("passkey-verify")),
 			chromedp.Click(chromedp.CSS("#passkey-"+id+" button.passwordless")), chromedp.WaitVisible(chromedp.ID("notice"))); err != nil {
 			t.Fatal(err)
 		}
@@ -345,7 +363,7 @@ func testBrowserPasskeys(t *testing.T, kind string) {
 	})
 
 	// Every refusal was written once, as a failure of alice's.
-	got := loginResults(t, in, "alice", signin.MethodPasskey)
+	got := loginResults(t, in, "alice", signin.FactorPasskey)
 	failures := 0
 	for _, r := range got {
 		if r != signin.ResultSuccess {
@@ -386,7 +404,7 @@ func TestBrowserPasskeyCeremonyExpiresAndLocks(t *testing.T) {
 	if got := finish(t, ctx, assertion(t, ctx)); got != 401 {
 		t.Fatalf("good passkey while locked: got %d, want 401", got)
 	}
-	got := loginResults(t, in, "alice", signin.MethodPasskey)
+	got := loginResults(t, in, "alice", signin.FactorPasskey)
 	want := []string{signin.ResultPasskeyInvalid, signin.ResultPasskeyInvalid, signin.ResultLockout}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Fatalf("login history: got %v, want %v", got, want)
@@ -395,7 +413,165 @@ func TestBrowserPasskeyCeremonyExpiresAndLocks(t *testing.T) {
 		chromedp.SendKeys(chromedp.ID("password"), pw), chromedp.Click(chromedp.ID("sign-in")), chromedp.WaitVisible(chromedp.ID("error"))); err != nil {
 		t.Fatalf("password while locked: %v", err)
 	}
-	if pwGot := loginResults(t, in, "alice", signin.MethodLoginPage); len(pwGot) == 0 || pwGot[len(pwGot)-1] != signin.ResultLockout {
+	if pwGot := loginResults(t, in, "alice", signin.FactorPassword); len(pwGot) == 0 || pwGot[len(pwGot)-1] != signin.ResultLockout {
 		t.Fatalf("password after passkey failures: got %v, want a lockout", pwGot)
+	}
+}
+
+// stepAssertion gets an assertion for the second step the tab is on,
+// without sending it. With anyKey the authenticator may answer with any
+// of its passkeys, not only those the server offered.
+func stepAssertion(t *testing.T, ctx context.Context, anyKey bool) string {
+	t.Helper()
+	return js[string](t, ctx, fmt.Sprintf(`return JSON.stringify(await ag.assertion(%t));`, anyKey))
+}
+
+// passwordToStep signs in with a password on a fresh login page and waits
+// for the second step's passkey button.
+func passwordToStep(t *testing.T, ctx context.Context, in *instance, username, pw string) {
+	t.Helper()
+	err := chromedp.Do(ctx,
+		chromedp.Navigate(in.issuer+"/login?return_to=%2Faccount"),
+		signIn(username, pw),
+		chromedp.WaitVisible(chromedp.CSS("#passkey-step[data-state=ready]")),
+	)
+	if err != nil {
+		t.Fatalf("password, then the second step: %v", err)
+	}
+}
+
+// sessionAMR returns the amr of userID's newest session.
+func sessionAMR(t *testing.T, in *instance, userID string) string {
+	t.Helper()
+	var amr []string
+	err := in.app.Store.Conn(context.Background()).Table("login_sessions").Where("user_id = ?", userID).Order("created_at DESC").Limit(1).Pluck("amr", &amr).Error
+	if err != nil || len(amr) != 1 {
+		t.Fatalf("session of %s: %v, %v", userID, amr, err)
+	}
+	return amr[0]
+}
+
+func TestBrowserPasskeySecondFactor(t *testing.T) {
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) { testBrowserPasskeySecondFactor(t, kind) })
+	}
+}
+
+func testBrowserPasskeySecondFactor(t *testing.T, kind string) {
+	in := startPasskeyServer(t, kind, nil)
+	const pwA, pwB = "alice passphrase 1", "bob passphrase 1"
+	alice := in.createUser("alice", pwA, false)
+	in.createUser("bob", pwB, false)
+
+	ctx := newBrowser(t)
+	virtualAuthenticator(t, ctx)
+	if err := chromedp.Do(ctx, chromedp.Navigate(in.issuer+"/account/passkeys"), signIn("alice", pwA)); err != nil {
+		t.Fatal(err)
+	}
+	registerPasskey(t, ctx, in, "YubiKey", false)
+	signOut := func(c context.Context) {
+		t.Helper()
+		if err := chromedp.Do(c, chromedp.Navigate(in.issuer+"/account"), chromedp.Click(chromedp.CSS("button.link")), chromedp.WaitVisible(chromedp.ID("sign-in"))); err != nil {
+			t.Fatalf("sign out: %v", err)
+		}
+	}
+	signOut(ctx)
+
+	// The password alone no longer signs alice in: the second step asks
+	// for her passkey, and the passkey finishes it.
+	passwordToStep(t, ctx, in, "alice", pwA)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("passkey-verify")), chromedp.WaitVisible(chromedp.CSS("dd#username"))); err != nil {
+		msg, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("passkey-error")))
+		t.Fatalf("passkey as the second factor: %v (page says %q)", err, msg)
+	}
+	if got := sessionAMR(t, in, alice.ID); got != "pwd hwk mfa" {
+		t.Errorf("amr of the session: got %q, want %q", got, "pwd hwk mfa")
+	}
+	if got := loginResults(t, in, "alice", signin.FactorPasskey); len(got) != 1 || got[0] != signin.ResultSuccess {
+		t.Fatalf("login history of the passkey step: got %v, want [Success]", got)
+	}
+	failures := 0
+	refused := func(t *testing.T, what string, status int) {
+		t.Helper()
+		if status != 401 {
+			t.Fatalf("%s: got status %d, want 401", what, status)
+		}
+		failures++
+		got := loginResults(t, in, "alice", signin.FactorPasskey)
+		if got[len(got)-1] != signin.ResultPasskeyInvalid {
+			t.Fatalf("%s: last result %q, want %q", what, got[len(got)-1], signin.ResultPasskeyInvalid)
+		}
+	}
+
+	t.Run("replayed assertion", func(t *testing.T) {
+		signOut(ctx)
+		passwordToStep(t, ctx, in, "alice", pwA)
+		cred := stepAssertion(t, ctx, false)
+		if got := js[int](t, ctx, `return await ag.step(`+cred+`);`); got != 0 {
+			t.Fatalf("first use: got %d, want the redirect of a success", got)
+		}
+		signOut(ctx)
+		passwordToStep(t, ctx, in, "alice", pwA)
+		js[any](t, ctx, `await ag.begin(); return null;`)
+		refused(t, "the assertion of an earlier step, with a fresh ceremony", js[int](t, ctx, `return await ag.step(`+cred+`);`))
+	})
+
+	t.Run("ceremony from another browser session", func(t *testing.T) {
+		other, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+		defer cancel()
+		// alice's own browser begins a ceremony in its step; another browser,
+		// in a step of its own for alice, sends the assertion.
+		cred := stepAssertion(t, ctx, false)
+		passwordToStep(t, other, in, "alice", pwA)
+		refused(t, "another browser's step, no ceremony", js[int](t, other, `return await ag.step(`+cred+`);`))
+		js[any](t, other, `await ag.begin(); return null;`)
+		refused(t, "another browser's step, its own ceremony", js[int](t, other, `return await ag.step(`+cred+`);`))
+	})
+
+	t.Run("another user's passkey", func(t *testing.T) {
+		bobCtx, cancel := chromedp.NewContext(ctx, chromedp.WithNewBrowserContext())
+		defer cancel()
+		if err := chromedp.Do(bobCtx, chromedp.Navigate(in.issuer+"/login")); err != nil {
+			t.Fatal(err)
+		}
+		virtualAuthenticator(t, bobCtx)
+		if err := chromedp.Do(bobCtx, chromedp.Navigate(in.issuer+"/account/passkeys"), signIn("bob", pwB)); err != nil {
+			t.Fatal(err)
+		}
+		registerPasskey(t, bobCtx, in, "Bob's key", false)
+		signOut(bobCtx)
+		// bob knows alice's password; his browser answers her step with
+		// his own passkey, over her step's challenge.
+		passwordToStep(t, bobCtx, in, "alice", pwA)
+		cred := stepAssertion(t, bobCtx, true)
+		refused(t, "bob's passkey on alice's step", js[int](t, bobCtx, `return await ag.step(`+cred+`);`))
+	})
+
+	got := loginResults(t, in, "alice", signin.FactorPasskey)
+	n := 0
+	for _, r := range got {
+		if r != signin.ResultSuccess {
+			n++
+		}
+	}
+	if n != failures {
+		t.Errorf("alice's passkey failures in the login history: got %d (%v), want %d", n, got, failures)
+	}
+
+	// The factor list shows the passkey (never its key); an administrator's
+	// MFA reset removes it, and the password alone signs in again.
+	bg := context.Background()
+	fs, err := in.app.MFA.List(bg, alice.ID)
+	if err != nil || len(fs.Passkeys) != 1 || fs.Passkeys[0].Name != "YubiKey" {
+		t.Fatalf("factors of alice: got %+v, %v, want her passkey", fs, err)
+	}
+	if removed, err := in.app.MFA.Reset(bg, "cli:test", alice); err != nil || !removed {
+		t.Fatalf("MFA reset: got %t, %v", removed, err)
+	}
+	if fs, _ := in.app.MFA.List(bg, alice.ID); len(fs.Passkeys) != 0 {
+		t.Fatalf("passkeys after the reset: %+v", fs.Passkeys)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(in.issuer+"/login?return_to=%2Faccount"), signIn("alice", pwA), chromedp.WaitVisible(chromedp.CSS("dd#username"))); err != nil {
+		t.Fatalf("password alone after the reset: %v", err)
 	}
 }

@@ -116,6 +116,20 @@ type Factors struct {
 	Pending bool `json:"totp_pending"`
 	// RecoveryCodesLeft counts the unused recovery codes.
 	RecoveryCodesLeft int `json:"recovery_codes_left"`
+	// Passkeys are the user's passkeys (WebAuthn), oldest first.
+	Passkeys []Passkey `json:"passkeys"`
+}
+
+// Passkey is what the factor list shows of a passkey: never its key.
+type Passkey struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	// Synced is set for a passkey that may be copied between devices
+	// (backup eligible); unset for one bound to its authenticator.
+	Synced       bool       `json:"synced"`
+	Passwordless bool       `json:"passwordless"`
+	CreatedAt    time.Time  `json:"created_at"`
+	LastUsedAt   *time.Time `json:"last_used_at,omitempty"`
 }
 
 // List returns the factors of userID.
@@ -131,6 +145,14 @@ func (s *Service) List(ctx context.Context, userID string) (Factors, error) {
 	}
 	if out.RecoveryCodesLeft, err = s.store.RecoveryCodesLeft(ctx, userID); err != nil {
 		return Factors{}, err
+	}
+	keys, err := s.store.WebAuthnCredentials(ctx, userID)
+	if err != nil {
+		return Factors{}, err
+	}
+	out.Passkeys = make([]Passkey, len(keys))
+	for i, k := range keys {
+		out.Passkeys[i] = Passkey{ID: k.ID, Name: k.Name, Synced: k.BackupEligible, Passwordless: k.Passwordless, CreatedAt: k.CreatedAt, LastUsedAt: k.LastUsedAt}
 	}
 	return out, nil
 }
@@ -189,20 +211,32 @@ func (s *Service) Remove(ctx context.Context, actor string, u models.User) (bool
 }
 
 // Reset is an administrator's removal of every second factor of u (the
-// user lost the device): audited and emailed.
+// user lost the device), passkeys too: audited and emailed.
 func (s *Service) Reset(ctx context.Context, actor string, u models.User) (bool, error) {
 	return s.remove(ctx, actor, u, "user.mfa.reset",
-		"An administrator reset the two-step verification of your account: your authenticator app and recovery codes no longer work. Set up two-step verification again at your account page. If you did not ask for this, tell your administrator.")
+		"An administrator reset the two-step verification of your account: your authenticator app, recovery codes and passkeys no longer work. Set up two-step verification again at your account page. If you did not ask for this, tell your administrator.")
 }
 
 func (s *Service) remove(ctx context.Context, actor string, u models.User, action, text string) (bool, error) {
 	var removed bool
 	err := s.store.InTx(ctx, func(ctx context.Context) error {
 		var err error
-		if removed, err = s.store.DeleteTOTP(ctx, u.ID); err != nil || !removed {
+		if removed, err = s.store.DeleteTOTP(ctx, u.ID); err != nil {
 			return err
 		}
-		if err := s.store.Audit(ctx, actor, action, u.Username, "totp factor and recovery codes removed"); err != nil {
+		detail := "totp factor and recovery codes removed"
+		if action == "user.mfa.reset" {
+			n, err := s.store.DeleteUserWebAuthnCredentials(ctx, u.ID)
+			if err != nil {
+				return err
+			}
+			removed = removed || n > 0
+			detail += fmt.Sprintf("; %d passkeys removed", n)
+		}
+		if !removed {
+			return nil
+		}
+		if err := s.store.Audit(ctx, actor, action, u.Username, detail); err != nil {
 			return err
 		}
 		body := "Hello " + u.Username + ",\n\n" + text + "\n\nTime: " + s.now().Format("2006-01-02 15:04:05 UTC") + "\n"

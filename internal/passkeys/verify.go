@@ -33,7 +33,13 @@ type Verifier struct {
 	UserVerified bool
 }
 
-var _ signin.Verifier = (*Verifier)(nil)
+var (
+	_ signin.Verifier    = (*Verifier)(nil)
+	_ signin.FactorNamer = (*Verifier)(nil)
+)
+
+// Factor is signin.FactorPasskey, for the login history.
+func (*Verifier) Factor() string { return signin.FactorPasskey }
 
 // Verifier returns the policy that checks a for the ceremony key names,
 // begun for purpose (Login or Second) in the browser state binding names.

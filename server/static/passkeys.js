@@ -66,13 +66,23 @@
     var cred = await navigator.credentials.create({ publicKey: pk });
     return post(root.dataset.finish, root.dataset.csrf, { name: name, credential: credentialJSON(cred) });
   }
-  async function assert(root) {
+  async function getAssertion(root) {
     var opts = await post(root.dataset.begin, root.dataset.csrf, {});
     var pk = opts.publicKey;
     pk.challenge = toBytes(pk.challenge);
     pk.allowCredentials = descriptors(pk.allowCredentials);
-    var cred = await navigator.credentials.get({ publicKey: pk });
-    return post(root.dataset.finish, root.dataset.csrf, { return_to: root.dataset.returnTo || "", credential: credentialJSON(cred) });
+    return credentialJSON(await navigator.credentials.get({ publicKey: pk }));
+  }
+  async function assert(root) {
+    var cred = await getAssertion(root);
+    return post(root.dataset.finish, root.dataset.csrf, { return_to: root.dataset.returnTo || "", credential: cred });
+  }
+  // second answers the login page's second step: the assertion goes in
+  // the step's form, which is posted as the other factors' forms are.
+  async function second(root) {
+    root.querySelector("[name=credential]").value = JSON.stringify(await getAssertion(root));
+    root.submit();
+    return null;
   }
   function run(root, ceremony) {
     return async function (ev) {
@@ -86,7 +96,7 @@
       try {
         var done = await ceremony(root);
         root.dataset.state = "done";
-        window.location.assign(done.redirect || window.location.href);
+        if (done) window.location.assign(done.redirect || window.location.href);
       } catch (e) {
         root.dataset.state = "failed";
         showError(root, e && e.name === "NotAllowedError" ? "The passkey request was cancelled or timed out." : String(e && e.message || e));
@@ -96,7 +106,7 @@
   document.querySelectorAll("[data-passkey]").forEach(function (root) {
     var kind = root.dataset.passkey;
     if (kind === "register") root.addEventListener("submit", run(root, register));
-    else root.querySelector("button").addEventListener("click", run(root, assert));
+    else root.querySelector("button").addEventListener("click", run(root, kind === "second" ? second : assert));
     root.dataset.state = "ready";
   });
 })();
