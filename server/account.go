@@ -266,6 +266,8 @@ func methodLabel(m string) string {
 		return "Password and security token (legacy)"
 	case accounts.MethodPasswordGrantRefresh:
 		return "Refresh of a legacy password sign-in"
+	case accounts.MethodPasskey:
+		return "Passkey, without password"
 	}
 	return m
 }

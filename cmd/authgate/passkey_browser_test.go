@@ -258,6 +258,27 @@ func testBrowserPasskeys(t *testing.T, kind string) {
 		refused(t, "the same assertion again, with a fresh ceremony", finish(t, ctx, cred), signin.ResultPasskeyInvalid)
 	})
 
+	t.Run("parallel replays", func(t *testing.T) {
+		login(t, ctx)
+		// Eight requests at once with one ceremony and one assertion:
+		// exactly one signs in.
+		statuses := js[[]int](t, ctx, `var c = await ag.assertion(); return await Promise.all([1, 2, 3, 4, 5, 6, 7, 8].map(function () { return ag.finish(c); }));`)
+		ok := 0
+		for _, st := range statuses {
+			switch st {
+			case 200:
+				ok++
+			case 401:
+				wantFailures++
+			default:
+				t.Fatalf("parallel replay: status %d (all %v)", st, statuses)
+			}
+		}
+		if ok != 1 {
+			t.Fatalf("parallel replays: %d signed in (%v), want exactly 1", ok, statuses)
+		}
+	})
+
 	t.Run("stale challenge", func(t *testing.T) {
 		login(t, ctx)
 		stale := assertion(t, ctx)
