@@ -64,6 +64,10 @@ type Config struct {
 
 	// Switches the password grant off for every client.
 	LegacyGrantDisabled bool `yaml:"legacy_grant_disabled" env:"AUTHGATE_LEGACY_GRANT_DISABLED"`
+	// Where owners read how to move off the password grant, for clients
+	// without a migration URL of their own: brownout refusals and sunset
+	// notices name it. Empty, they name the ways off without a link.
+	LegacyMigrationURL string `yaml:"legacy_migration_url" env:"AUTHGATE_LEGACY_MIGRATION_URL"`
 	// Failed sign-ins (login page and password grant) before a user is locked.
 	LockoutThreshold int `yaml:"lockout_threshold" env:"AUTHGATE_LOCKOUT_THRESHOLD"`
 	// How long a lock lasts.
@@ -325,6 +329,11 @@ func (c Config) Validate() error {
 	check(err != nil, "listen: %q must be HOST:PORT: %v", c.Listen, err)
 	_, _, err = splitHostPort(c.AdminListen)
 	check(err != nil, "admin_listen: %q must be HOST:PORT: %v", c.AdminListen, err)
+	if c.LegacyMigrationURL != "" {
+		mu, err := url.Parse(c.LegacyMigrationURL)
+		check(err != nil || (mu.Scheme != "http" && mu.Scheme != "https") || mu.Host == "" || mu.User != nil,
+			"legacy_migration_url: %q must be an absolute http(s) URL without credentials", c.LegacyMigrationURL)
+	}
 	check(c.Organization == "", "organization: must not be empty (it names the security-token email)")
 	for name, d := range map[string]time.Duration{
 		"access_token_lifespan": c.AccessTokenLifespan, "refresh_token_lifespan": c.RefreshTokenLifespan,

@@ -3,6 +3,7 @@ package legacy
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -54,6 +55,9 @@ type PasswordGrant struct {
 	Trusted         TrustedRanges
 	// Disabled switches the grant off for every client.
 	Disabled bool
+	// MigrationURL is where a brownout refusal sends the owners of a
+	// client that has no migration guide of its own (empty: none).
+	MigrationURL string
 	// IsProxy, when set, tells a trusted proxy's own address: a request
 	// resolved to it never counts as coming from a trusted range, even if
 	// the proxy sits inside one (a malformed X-Forwarded-For stops the
@@ -104,23 +108,57 @@ func (g *PasswordGrant) CanHandleTokenEndpointRequest(_ context.Context, r fosit
 // CanSkipClientAuth is false: the client always authenticates.
 func (g *PasswordGrant) CanSkipClientAuth(context.Context, fosite.AccessRequester) bool { return false }
 
-// Allowed reports whether client may use the grant at now, and the
-// login-history result when it may not.
+// Allowed reports whether client may be issued a new grant at now, and
+// the login-history result when it may not.
 func (g *PasswordGrant) Allowed(client fosite.Client, now time.Time) (bool, string) {
-	return allowed(client, g.Disabled, now)
+	return allowed(client, g.Disabled, now, true)
 }
 
 // allowed is the one rule of whether client may use the password grant at
-// now (disabled is the global switch); the grant asks it of every attempt
-// and Guard of every use of a token the grant issued.
-func allowed(client fosite.Client, disabled bool, now time.Time) (bool, string) {
+// now (disabled is the global switch). issuing is true when a new grant is
+// asked for (the grant asks it of every attempt) and false when a grant it
+// issued before is used (Guard, of every use of such a token) or swept
+// (Revoker).
+//
+// A brownout refuses new grants only: it is a scheduled warning before the
+// sunset, so that owners find their dependencies while there is time, not
+// the end itself. Ending the grants it finds would sign every integration
+// out for good on the first window, and turning the grant back on never
+// brings revoked grants back; so a refresh of a password-born grant keeps
+// working through a brownout, and only the sunset ends such grants.
+func allowed(client fosite.Client, disabled bool, now time.Time, issuing bool) (bool, string) {
 	if disabled || !client.GetGrantTypes().Has(GrantType) || client.IsPublic() {
 		return false, signin.ResultDisabled
 	}
-	if c, ok := oauth.ClientOf(client); ok && c.LegacySunset != nil && !now.Before(*c.LegacySunset) {
+	c, ok := oauth.ClientOf(client)
+	if !ok {
+		return true, ""
+	}
+	if c.LegacySunset != nil && !now.Before(*c.LegacySunset) {
 		return false, signin.ResultSunset
 	}
+	if _, in := c.BrownoutAt(now); in && issuing {
+		return false, signin.ResultBrownout
+	}
 	return true, ""
+}
+
+// brownoutHint is the description of a refusal during a brownout: that it
+// is scheduled, when it ends, when the sunset is, and where to read how to
+// migrate.
+func (g *PasswordGrant) brownoutHint(client fosite.Client, now time.Time) string {
+	c, _ := oauth.ClientOf(client)
+	b, _ := c.BrownoutAt(now)
+	msg := fmt.Sprintf("The legacy password grant is refused during a scheduled brownout until %s; it ends for this client for good at its sunset, %s.",
+		b.End.UTC().Format(time.RFC3339), c.LegacySunset.UTC().Format(time.RFC3339))
+	guide := c.LegacyMigrationURL
+	if guide == "" {
+		guide = g.MigrationURL
+	}
+	if guide != "" {
+		return msg + " How to migrate: " + guide
+	}
+	return msg + " Move to the OAuth 2.0 device authorization grant or authorization code flow, or ask your administrator for an app password."
 }
 
 // HandleTokenEndpointRequest authenticates the user.
@@ -147,11 +185,14 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 	}
 	event.UserAgent, _ = ctx.Value(userAgentKey{}).(string)
 
-	if ok, result := g.Allowed(client, g.Now()); !ok {
+	if ok, result := g.Allowed(client, event.Time); !ok {
 		event.Result = result
 		g.refuse(ctx, event)
-		if result == signin.ResultSunset {
+		switch result {
+		case signin.ResultSunset:
 			return fosite.ErrUnauthorizedClient.WithHint("The legacy password grant has ended for this client; use OAuth 2.0 authorization code flow.")
+		case signin.ResultBrownout:
+			return fosite.ErrUnauthorizedClient.WithHint(g.brownoutHint(client, event.Time))
 		}
 		return fosite.ErrUnauthorizedClient.WithHint("The client is not allowed to use the password grant.")
 	}

@@ -53,7 +53,7 @@ func (g *Guard) Check(ctx context.Context, r fosite.Requester) error {
 	if g.Now != nil {
 		now = g.Now
 	}
-	if ok, result := allowed(r.GetClient(), g.Disabled, now()); !ok {
+	if ok, result := allowed(r.GetClient(), g.Disabled, now(), false); !ok {
 		return fmt.Errorf("%w: %s", oauth.ErrGrantEnded, result)
 	}
 	u, err := g.Users.GetUserByID(ctx, sess.Subject)

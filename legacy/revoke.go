@@ -38,7 +38,7 @@ type Revoker struct {
 
 // Client revokes c's password grants if c may no longer use the grant.
 func (r *Revoker) Client(ctx context.Context, c models.Client) error {
-	ok, result := allowed(oauth.NewClient(c), r.Disabled, r.now())
+	ok, result := allowed(oauth.NewClient(c), r.Disabled, r.now(), false)
 	if ok {
 		return nil
 	}

@@ -40,6 +40,23 @@ type Client struct {
 	// factor (enrolling one first), and on the password grant with a TOTP
 	// code in place of the security token.
 	RequireMFA bool `gorm:"column:require_mfa;not null;default:false"`
+	// LegacyMigrationURL, when set, is where the client's owners read how
+	// to move off the password grant; brownout refusals and sunset notices
+	// name it.
+	LegacyMigrationURL string `gorm:"size:2048;not null;default:''"`
+}
+
+// ClientBrownout is a window, before a client's sunset, during which the
+// password grant is refused for the client (tokens it issued earlier keep
+// working): a scheduled warning, so that owners find what still depends on
+// the grant while there is time.
+type ClientBrownout struct {
+	ID        uint64    `gorm:"primaryKey;autoIncrement"`
+	ClientID  string    `gorm:"size:64;not null;index:idx_client_brownouts_client_id,priority:1"`
+	StartsAt  time.Time `gorm:"not null;index:idx_client_brownouts_client_id,priority:2"`
+	EndsAt    time.Time `gorm:"not null"`
+	CreatedBy string    `gorm:"size:200;not null"`
+	CreatedAt time.Time `gorm:"not null"`
 }
 
 // User is a person who signs in.
@@ -332,6 +349,7 @@ func All() []any {
 		&SessionClient{}, &LogoutDelivery{},
 		&WebAuthnCredential{}, &WebAuthnCeremony{},
 		&TOTPFactor{}, &RecoveryCode{}, &SecondStep{},
+		&ClientBrownout{},
 	}
 }
 

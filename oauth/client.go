@@ -29,6 +29,28 @@ type Client struct {
 	PostLogoutRedirectURIs []string
 	// RequireMFA makes its users sign in with a second factor.
 	RequireMFA bool
+	// LegacyMigrationURL is where the client's owners read how to move off
+	// the password grant ("" when none is set for the client).
+	LegacyMigrationURL string
+	// Brownouts are the client's brownout windows that had not ended when
+	// the client was read, by start.
+	Brownouts []Brownout
+}
+
+// Brownout is a window [Start, End) during which the password grant is
+// refused for a client.
+type Brownout struct {
+	Start, End time.Time
+}
+
+// BrownoutAt returns the brownout window of c that holds now, if any.
+func (c *Client) BrownoutAt(now time.Time) (Brownout, bool) {
+	for _, b := range c.Brownouts {
+		if !now.Before(b.Start) && now.Before(b.End) {
+			return b, true
+		}
+	}
+	return Brownout{}, false
 }
 
 var _ fosite.Client = (*Client)(nil)
@@ -52,6 +74,7 @@ func NewClient(m models.Client) *Client {
 		LegacyDeprecatedAt:     m.LegacyDeprecatedAt,
 		PostLogoutRedirectURIs: m.PostLogoutRedirectURIs,
 		RequireMFA:             m.RequireMFA,
+		LegacyMigrationURL:     m.LegacyMigrationURL,
 	}
 	if m.SecretHash != "" {
 		c.Secret = []byte(m.SecretHash)

@@ -24,6 +24,7 @@ func cmdClients(ctx context.Context, env *cliEnv, args []string) error {
 		{"delete", "delete a client with its tokens and consents", cmdClientsDelete},
 		{"rotate-secret", "replace a client's secret and print the new one once", cmdClientsRotate},
 		{"legacy", "control the legacy password grant: enable, disable, sunset, report", cmdClientsLegacy},
+		{"brownouts", "schedule, list and cancel brownouts of the legacy grant before its sunset", cmdClientsBrownouts},
 	}, args)
 }
 
@@ -198,6 +199,7 @@ func cmdClientsLegacy(ctx context.Context, env *cliEnv, args []string) error {
 		}},
 		{"sunset", "set (YYYY-MM-DD, the last day it works) or clear (none) the end of the legacy grant for a client", cmdLegacySunset},
 		{"report", "show who still uses the legacy grant, per client and user", cmdLegacyReport},
+		{"migration-url", "set (URL) or clear (none) where a client's owners read how to move off the legacy grant", cmdLegacyMigrationURL},
 	}, args)
 }
 

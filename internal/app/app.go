@@ -212,6 +212,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 			// Lockouts reach the metrics through the sign-in core.
 			g.Observe = func(clientID, result string, _ bool) { a.Metrics.Legacy(clientID, result) }
 			g.IsProxy = resolver.IsProxy
+			g.MigrationURL = cfg.LegacyMigrationURL
 			g.Now = a.now
 			return g
 		})

@@ -61,6 +61,9 @@ type Store interface {
 	SaveClient(ctx context.Context, c *models.Client) error
 	DeleteClient(ctx context.Context, id string) error
 	Audit(ctx context.Context, actor, action, target, detail string) error
+	CreateBrownout(ctx context.Context, b *models.ClientBrownout) error
+	ClientBrownouts(ctx context.Context, clientID string, endsAfter time.Time) ([]models.ClientBrownout, error)
+	DeleteBrownout(ctx context.Context, clientID string, id uint64) error
 }
 
 // Service manages client registrations. It is safe for concurrent use.
@@ -328,7 +331,9 @@ func (s *Service) SetLegacy(ctx context.Context, actor, id string, enabled bool)
 // SetSunset sets the moment the legacy password grant ends for the client
 // with id; nil clears it. Setting the first sunset also records now as
 // LegacyDeprecatedAt, the moment the deprecation was announced (the
-// Deprecation header); clearing the sunset clears both. A sunset may be set
+// Deprecation header); clearing the sunset clears both. A change that
+// would leave a scheduled brownout at or after the sunset (or without one)
+// is refused with ErrBrownoutsBlockSunset. A sunset may be set
 // whether or not the grant is enabled, and may lie in the past (the grant
 // then ends at once).
 func (s *Service) SetSunset(ctx context.Context, actor, id string, at *time.Time) (models.Client, error) {
@@ -341,6 +346,9 @@ func (s *Service) SetSunset(ctx context.Context, actor, id string, at *time.Time
 	err := s.change(ctx, id, &c, func(ctx context.Context) (bool, error) {
 		if sunset == nil && c.LegacySunset == nil || sunset != nil && c.LegacySunset != nil && sunset.Equal(*c.LegacySunset) {
 			return false, nil
+		}
+		if err := s.sunsetKeepsBrownouts(ctx, c.ID, sunset); err != nil {
+			return false, err
 		}
 		c.LegacySunset = sunset
 		detail := "sunset cleared"

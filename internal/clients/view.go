@@ -26,13 +26,16 @@ type View struct {
 	LegacySunset       *time.Time `json:"legacy_sunset"`
 	LegacyDeprecatedAt *time.Time `json:"legacy_deprecated_at"`
 	// The OpenID Connect logout registration.
-	PostLogoutRedirectURIs            []string  `json:"post_logout_redirect_uris"`
-	BackchannelLogoutURI              string    `json:"backchannel_logout_uri"`
-	BackchannelLogoutSessionRequired  bool      `json:"backchannel_logout_session_required"`
-	FrontchannelLogoutURI             string    `json:"frontchannel_logout_uri"`
-	FrontchannelLogoutSessionRequired bool      `json:"frontchannel_logout_session_required"`
-	CreatedAt                         time.Time `json:"created_at"`
-	UpdatedAt                         time.Time `json:"updated_at"`
+	PostLogoutRedirectURIs            []string `json:"post_logout_redirect_uris"`
+	BackchannelLogoutURI              string   `json:"backchannel_logout_uri"`
+	BackchannelLogoutSessionRequired  bool     `json:"backchannel_logout_session_required"`
+	FrontchannelLogoutURI             string   `json:"frontchannel_logout_uri"`
+	FrontchannelLogoutSessionRequired bool     `json:"frontchannel_logout_session_required"`
+	// LegacyMigrationURL is where the client's owners read how to move off
+	// the password grant; empty when the configured default applies.
+	LegacyMigrationURL string    `json:"legacy_migration_url"`
+	CreatedAt          time.Time `json:"created_at"`
+	UpdatedAt          time.Time `json:"updated_at"`
 }
 
 // ViewOf returns the View of c.
@@ -56,6 +59,7 @@ func ViewOf(c models.Client) View {
 		BackchannelLogoutSessionRequired:  c.BackchannelLogoutSessionRequired,
 		FrontchannelLogoutURI:             c.FrontchannelLogoutURI,
 		FrontchannelLogoutSessionRequired: c.FrontchannelLogoutSessionRequired,
+		LegacyMigrationURL:                c.LegacyMigrationURL,
 		CreatedAt:                         c.CreatedAt.UTC(),
 		UpdatedAt:                         c.UpdatedAt.UTC(),
 	}

@@ -23,6 +23,9 @@ const (
 	// ResultUserDisabled is an attempt for a user an administrator
 	// disabled; the password is not checked.
 	ResultUserDisabled = "Failed: User disabled"
+	// ResultBrownout is a password grant refused during a scheduled
+	// brownout of its client's legacy grant.
+	ResultBrownout = "Failed: Legacy grant brownout"
 	// ResultThrottled is an attempt refused because its source failed too
 	// often across usernames; written once per throttling episode.
 	ResultThrottled = "Failed: Too many failures from this address"
@@ -66,5 +69,6 @@ func Results() []string {
 		ResultUserDisabled,
 		ResultPasskeyInvalid, ResultPasskeyCounter,
 		ResultSecondFactorPending, ResultInvalidCode, ResultCodeReused, ResultSecondStepExpired, ResultMFARequired,
+		ResultBrownout,
 	}
 }

@@ -84,6 +84,10 @@ func (a *api) routes() http.Handler {
 	handle("POST /admin/api/clients/{id}/legacy/enable", auth(a.handleSetLegacy(true)))
 	handle("POST /admin/api/clients/{id}/legacy/disable", auth(a.handleSetLegacy(false)))
 	handle("PUT /admin/api/clients/{id}/legacy/sunset", auth(a.handleSetSunset()))
+	handle("PUT /admin/api/clients/{id}/legacy/migration-url", auth(a.handleSetMigrationURL()))
+	handle("GET /admin/api/clients/{id}/legacy/brownouts", auth(a.handleListBrownouts()))
+	handle("POST /admin/api/clients/{id}/legacy/brownouts", auth(a.handleAddBrownout()))
+	handle("DELETE /admin/api/clients/{id}/legacy/brownouts/{brownout}", auth(a.handleRemoveBrownout()))
 
 	handle("GET /admin/api/users", auth(a.handleListUsers()))
 	handle("POST /admin/api/users", auth(a.handleCreateUser()))

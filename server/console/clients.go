@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
@@ -267,6 +268,13 @@ type clientData struct {
 	// BackToHere brings the legacy toggle back to this page.
 	BackToHere  string
 	DeprecateAt *time.Time
+	// Brownouts are the client's brownout windows; BrownoutStart and
+	// BrownoutEnd refill the form after a refusal.
+	Brownouts                  []clients.BrownoutView
+	BrownoutStart, BrownoutEnd string
+	// MigrationURL is the client's own migration guide, DefaultGuide the
+	// configured one that applies without it.
+	MigrationURL, DefaultGuide string
 }
 
 func (c *console) handleClient(w http.ResponseWriter, r *http.Request, a admin) {
@@ -280,6 +288,17 @@ func (c *console) handleClient(w http.ResponseWriter, r *http.Request, a admin) 
 // renderClient shows the client's page; confirmPast asks to confirm a
 // sunset date that has passed.
 func (c *console) renderClient(w http.ResponseWriter, r *http.Request, a admin, status int, cl models.Client, form clientForm, sunset, errMsg string, fieldErrs map[string]string, confirmPast bool) {
+	c.renderClientWith(w, r, a, status, cl, form, sunset, errMsg, fieldErrs, confirmPast, nil)
+}
+
+// renderClientWith is renderClient with edit applied to the page's data
+// last (a form to refill).
+func (c *console) renderClientWith(w http.ResponseWriter, r *http.Request, a admin, status int, cl models.Client, form clientForm, sunset, errMsg string, fieldErrs map[string]string, confirmPast bool, edit func(*clientData)) {
+	brownouts, err := c.Clients.Brownouts(r.Context(), cl.ID)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	report, err := c.Accounts.LegacyReport(r.Context())
 	if err != nil {
 		c.fail(w, r, err)
@@ -301,6 +320,16 @@ func (c *console) renderClient(w http.ResponseWriter, r *http.Request, a admin, 
 		ConfirmPast: confirmPast,
 		BackToHere:  "/admin/clients/" + url.PathEscape(cl.ID),
 		DeprecateAt: cl.LegacyDeprecatedAt,
+
+		MigrationURL: cl.LegacyMigrationURL,
+		DefaultGuide: c.Config.LegacyMigrationURL,
+	}
+	now := c.Now()
+	for _, b := range brownouts {
+		d.Brownouts = append(d.Brownouts, clients.BrownoutViewOf(b, now))
+	}
+	if edit != nil {
+		edit(&d)
 	}
 	for _, u := range report {
 		if u.ClientID == cl.ID {
@@ -391,6 +420,11 @@ func (c *console) handleSunset(w http.ResponseWriter, r *http.Request, a admin) 
 		at = &t
 	}
 	updated, err := c.Clients.SetSunset(r.Context(), a.actor(), cl.ID, at)
+	if fe, ok := apperr.As(err); ok && fe.Field == "sunset" {
+		msg, fields := fieldError("sunset", fe.Message)
+		c.renderClient(w, r, a, http.StatusConflict, cl, formOf(cl), raw, msg, fields, false)
+		return
+	}
 	if err != nil {
 		c.fail(w, r, err)
 		return

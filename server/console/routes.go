@@ -37,6 +37,9 @@ func (c *console) routes() http.Handler {
 	mux.Handle("POST /admin/clients/{id}/delete", c.authed(c.handleDeleteClient))
 	mux.Handle("POST /admin/clients/{id}/rotate-secret/confirm", c.authed(c.handleRotateSecretConfirm))
 	mux.Handle("POST /admin/clients/{id}/rotate-secret", c.authed(c.handleRotateSecret))
+	mux.Handle("POST /admin/clients/{id}/brownouts", c.authed(c.handleAddBrownout))
+	mux.Handle("POST /admin/clients/{id}/brownouts/{bid}/remove", c.authed(c.handleRemoveBrownout))
+	mux.Handle("POST /admin/clients/{id}/migration-url", c.authed(c.handleMigrationURL))
 
 	mux.Handle("GET /admin/users", c.authed(c.handleUsers))
 	mux.Handle("POST /admin/users", c.authed(c.handleCreateUser))

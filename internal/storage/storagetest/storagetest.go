@@ -52,6 +52,8 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"TOTP", testTOTP},
 		{"RecoveryCodes", testRecoveryCodes},
 		{"SecondSteps", testSecondSteps},
+		{"Brownouts", testBrownouts},
+		{"ClientMigrationURL", testClientMigrationURL},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
