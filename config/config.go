@@ -68,6 +68,15 @@ type Config struct {
 	// without a migration URL of their own: brownout refusals and sunset
 	// notices name it. Empty, they name the ways off without a link.
 	LegacyMigrationURL string `yaml:"legacy_migration_url" env:"AUTHGATE_LEGACY_MIGRATION_URL"`
+	// The days before a client's sunset on which every user who used its
+	// legacy grant recently gets one notice email, e.g. 30,7,1 (a YAML list
+	// or a comma-separated string).
+	LegacyNoticeDays Days `yaml:"legacy_notice_days" env:"AUTHGATE_LEGACY_NOTICE_DAYS"`
+	// How far back a use of the legacy grant makes a user one to notify.
+	LegacyNoticeLookback time.Duration `yaml:"legacy_notice_lookback" env:"AUTHGATE_LEGACY_NOTICE_LOOKBACK"`
+	// How often the background janitor runs: pruning, revoking what a
+	// sunset ended, sending due sunset notices.
+	JanitorInterval time.Duration `yaml:"janitor_interval" env:"AUTHGATE_JANITOR_INTERVAL"`
 	// Failed sign-ins (login page and password grant) before a user is locked.
 	LockoutThreshold int `yaml:"lockout_threshold" env:"AUTHGATE_LOCKOUT_THRESHOLD"`
 	// How long a lock lasts.
@@ -182,6 +191,59 @@ type RateLimit struct {
 	Burst int `yaml:"burst" env:"AUTHGATE_RATE_LIMIT_BURST"`
 }
 
+// Days is a list of whole days. In YAML it is a list or one
+// comma-separated string.
+type Days []int
+
+// ParseDays reads a comma-separated list of days, each from 1 to 365.
+func ParseDays(s string) (Days, error) {
+	var out Days
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		n, err := strconv.Atoi(part)
+		if err != nil || n < 1 || n > 365 {
+			return nil, fmt.Errorf("%q is not a number of days from 1 to 365", part)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// String writes d as ParseDays reads it.
+func (d Days) String() string {
+	parts := make([]string, len(d))
+	for i, n := range d {
+		parts[i] = strconv.Itoa(n)
+	}
+	return strings.Join(parts, ",")
+}
+
+// UnmarshalYAML parses a list or a comma-separated string of days.
+func (d *Days) UnmarshalYAML(n *yaml.Node) error {
+	var list string
+	switch n.Kind {
+	case yaml.ScalarNode:
+		list = n.Value
+	case yaml.SequenceNode:
+		var items []string
+		if err := n.Decode(&items); err != nil {
+			return err
+		}
+		list = strings.Join(items, ",")
+	default:
+		return fmt.Errorf("line %d: want a list of days", n.Line)
+	}
+	days, err := ParseDays(list)
+	if err != nil {
+		return fmt.Errorf("line %d: %w", n.Line, err)
+	}
+	*d = days
+	return nil
+}
+
 // Prefixes is a list of address ranges. In YAML it is a list or one
 // comma-separated string; a bare address means that one address.
 type Prefixes []netip.Prefix
@@ -228,6 +290,9 @@ func Default() Config {
 		LockoutDuration:       15 * time.Minute,
 		LoginHistoryRetention: 180 * 24 * time.Hour,
 		PasskeyTimeout:        5 * time.Minute,
+		LegacyNoticeDays:      Days{30, 7, 1},
+		LegacyNoticeLookback:  90 * 24 * time.Hour,
+		JanitorInterval:       10 * time.Minute,
 		RateLimit:             RateLimit{PerMinute: 60, Burst: 20},
 		Mail: Mail{
 			From:         "authgate <no-reply@localhost>",
@@ -341,8 +406,9 @@ func (c Config) Validate() error {
 		"session_lifespan": c.SessionLifespan, "lockout_duration": c.LockoutDuration,
 		"request_timeout": c.RequestTimeout, "shutdown_grace": c.ShutdownGrace,
 		"login_history_retention": c.LoginHistoryRetention, "mail.poll_interval": c.Mail.PollInterval,
-		"passkey_timeout":   c.PasskeyTimeout,
-		"mfa.step_lifespan": c.MFA.StepLifespan,
+		"passkey_timeout":        c.PasskeyTimeout,
+		"mfa.step_lifespan":      c.MFA.StepLifespan,
+		"legacy_notice_lookback": c.LegacyNoticeLookback, "janitor_interval": c.JanitorInterval,
 	} {
 		check(d <= 0, "%s: must be positive, got %s", name, d)
 	}

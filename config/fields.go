@@ -96,6 +96,13 @@ func setString(dst reflect.Value, v string) error {
 		}
 		dst.SetInt(int64(d))
 		return nil
+	case Days:
+		d, err := ParseDays(v)
+		if err != nil {
+			return err
+		}
+		dst.Set(reflect.ValueOf(d))
+		return nil
 	case Prefixes:
 		p, err := clientip.ParsePrefixes(v)
 		if err != nil {

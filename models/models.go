@@ -59,6 +59,17 @@ type ClientBrownout struct {
 	CreatedAt time.Time `gorm:"not null"`
 }
 
+// LegacyNotice records that a user was sent the notice of a client's
+// sunset at one milestone (days before it); its key makes the notice go out
+// once across replicas.
+type LegacyNotice struct {
+	ClientID string    `gorm:"primaryKey;size:64"`
+	UserID   string    `gorm:"primaryKey;size:64"`
+	Sunset   time.Time `gorm:"primaryKey"`
+	Days     int       `gorm:"primaryKey;autoIncrement:false"`
+	SentAt   time.Time `gorm:"not null"`
+}
+
 // User is a person who signs in.
 type User struct {
 	ID           string `gorm:"primaryKey;size:64"`
@@ -349,7 +360,7 @@ func All() []any {
 		&SessionClient{}, &LogoutDelivery{},
 		&WebAuthnCredential{}, &WebAuthnCeremony{},
 		&TOTPFactor{}, &RecoveryCode{}, &SecondStep{},
-		&ClientBrownout{},
+		&ClientBrownout{}, &LegacyNotice{},
 	}
 }
 

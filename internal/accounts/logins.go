@@ -20,6 +20,13 @@ func Methods() []string {
 	return []string{MethodPasswordGrant, MethodPasswordGrantRefresh, MethodLoginPage, MethodPasskey}
 }
 
+// LegacyMethods lists the login-history methods that are a use of the
+// legacy grant: the migration report, the sunset notices and the workbench
+// count exactly these.
+func LegacyMethods() []string {
+	return []string{MethodPasswordGrant, MethodPasswordGrantRefresh}
+}
+
 // Login methods and results, as stored in LoginEvent; the one list lives
 // with the sign-in core.
 const (
@@ -132,7 +139,7 @@ func (s *Service) LegacyReport(ctx context.Context) ([]LegacyUsage, error) {
 	type key struct{ client, user string }
 	index := map[key]int{}
 	var out []LegacyUsage
-	for _, method := range []string{MethodPasswordGrant, MethodPasswordGrantRefresh} {
+	for _, method := range LegacyMethods() {
 		counts, err := s.store.CountLogins(ctx, method, ResultSuccess)
 		if err != nil {
 			return nil, fmt.Errorf("legacy report: %w", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/authgate/authgate/internal/mail"
 	"github.com/authgate/authgate/internal/metrics"
 	"github.com/authgate/authgate/internal/mfa"
+	"github.com/authgate/authgate/internal/notices"
 	"github.com/authgate/authgate/internal/outbound"
 	"github.com/authgate/authgate/internal/passkeys"
 	"github.com/authgate/authgate/internal/password"
@@ -83,6 +84,8 @@ type App struct {
 	Passkeys *passkeys.Service
 	// MFA manages second factors (TOTP, recovery codes) and their policy.
 	MFA *mfa.Service
+	// Notices sends the emails announcing legacy sunsets.
+	Notices *notices.Service
 	// Public is the public listener's handler: OAuth 2.0, OpenID Connect,
 	// login, consent and account pages.
 	Public http.Handler
@@ -181,6 +184,11 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 	if err != nil {
 		return err
 	}
+	a.Notices = notices.New(a.Store, a.Keyring, notices.Options{
+		Organization: cfg.Organization, Issuer: cfg.Issuer, MigrationURL: cfg.LegacyMigrationURL,
+		Days: cfg.LegacyNoticeDays, Lookback: cfg.LegacyNoticeLookback, Disabled: cfg.LegacyGrantDisabled,
+		Methods: accounts.LegacyMethods(), Success: accounts.ResultSuccess, Now: a.now, Logger: logger,
+	})
 	a.Metrics.WatchMail(func(ctx context.Context) (int64, int64, error) {
 		st, err := a.Sender.Stats(ctx)
 		return st.Queued, st.Failed, err
@@ -344,7 +352,11 @@ func (a *App) Run(ctx context.Context) {
 // janitor deletes what has expired: tokens, login sessions, and login
 // history past its retention.
 func (a *App) janitor(ctx context.Context) {
-	t := time.NewTicker(janitorEvery)
+	every := a.Config.JanitorInterval
+	if every <= 0 {
+		every = janitorEvery
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
 		// Sunsets pass on their own and the global switch has no change
@@ -370,6 +382,11 @@ func (a *App) janitor(ctx context.Context) {
 		}
 		if _, err := a.Accounts.PruneLogins(ctx, now.Add(-a.Config.LoginHistoryRetention)); err != nil && ctx.Err() == nil {
 			a.Logger.Warn("prune login history", "error", err)
+		}
+		// Each replica runs the due sunset notices; a notice claimed by
+		// one is skipped by the others.
+		if _, err := a.Notices.Run(ctx); err != nil && ctx.Err() == nil {
+			a.Logger.Warn("send legacy sunset notices", "error", err)
 		}
 		// A source's failures are forgotten after a day without attempts.
 		if _, err := a.Store.PruneAttempts(ctx, now.Add(-24*time.Hour), now); err != nil && ctx.Err() == nil {

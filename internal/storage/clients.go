@@ -59,7 +59,7 @@ func (s *Store) SaveClient(ctx context.Context, c *models.Client) error {
 }
 
 // DeleteClient removes the client with id and, in the same transaction,
-// the consents given to it, its brownouts and every OAuth request (code, token, refresh
+// the consents given to it, its brownouts and sunset notices and every OAuth request (code, token, refresh
 // token, PKCE and OpenID session) issued to it. ErrNotFound if there is no
 // such client.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
@@ -72,6 +72,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			return err
 		}
 		if err := db.Where("client_id = ?", id).Delete(&models.ClientBrownout{}).Error; err != nil {
+			return err
+		}
+		if err := db.Where("client_id = ?", id).Delete(&models.LegacyNotice{}).Error; err != nil {
 			return err
 		}
 		res := db.Where("id = ?", id).Delete(&models.Client{})

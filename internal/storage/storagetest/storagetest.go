@@ -54,6 +54,8 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"SecondSteps", testSecondSteps},
 		{"Brownouts", testBrownouts},
 		{"ClientMigrationURL", testClientMigrationURL},
+		{"NoticeClaims", testNoticeClaims},
+		{"RecentUsersOfClient", testRecentUsersOfClient},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
