@@ -61,6 +61,7 @@ func commands() []command {
 		{"users", "manage users: create, list, get, delete, set-password, reset-token, unlock", cmdUsers},
 		{"trusted-ips", "manage trusted IP ranges: add, list, remove", cmdTrustedIPs},
 		{"login-history", "show authentication attempts", cmdLoginHistory},
+		{"legacy", "the migration workbench: who still uses the legacy grant, how to move them, what would break", cmdLegacy},
 		{"mail", "see and retry failed mail: failed, retry", cmdMail},
 		{"healthcheck", "exit 0 if the running server is ready, 1 if not (for container health checks)", cmdHealthcheck},
 	}

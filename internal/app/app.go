@@ -30,6 +30,7 @@ import (
 	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/trustedips"
+	"github.com/authgate/authgate/internal/workbench"
 	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/server"
@@ -86,6 +87,10 @@ type App struct {
 	MFA *mfa.Service
 	// Notices sends the emails announcing legacy sunsets.
 	Notices *notices.Service
+	// Workbench reports the move off the legacy grant; WorkbenchActor
+	// carries out its actions.
+	Workbench      *workbench.Service
+	WorkbenchActor *workbench.Actor
 	// Public is the public listener's handler: OAuth 2.0, OpenID Connect,
 	// login, consent and account pages.
 	Public http.Handler
@@ -189,6 +194,11 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		Days: cfg.LegacyNoticeDays, Lookback: cfg.LegacyNoticeLookback, Disabled: cfg.LegacyGrantDisabled,
 		Methods: accounts.LegacyMethods(), Success: accounts.ResultSuccess, Now: a.now, Logger: logger,
 	})
+	a.Workbench = workbench.New(a.Store, workbench.Options{
+		PasswordMethod: accounts.MethodPasswordGrant, RefreshMethod: accounts.MethodPasswordGrantRefresh,
+		Success: accounts.ResultSuccess, Disabled: cfg.LegacyGrantDisabled, Now: a.now,
+	})
+	a.WorkbenchActor = &workbench.Actor{Clients: a.Clients, Notices: a.Notices}
 	a.Metrics.WatchMail(func(ctx context.Context) (int64, int64, error) {
 		st, err := a.Sender.Stats(ctx)
 		return st.Queued, st.Failed, err
@@ -247,7 +257,8 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 	adminUI, err := console.New(console.Deps{
 		Logger: logger, Config: cfg, Store: a.Store, Keys: a.Keyring, Accounts: a.Accounts,
 		Clients: a.Clients, Trust: a.Trust, TokenTransport: inProcess{a.Public}, Now: a.now,
-		AuditLog: a.Store,
+		AuditLog:  a.Store,
+		Workbench: a.Workbench, WorkbenchActor: a.WorkbenchActor,
 	})
 	if err != nil {
 		return err
@@ -293,6 +304,7 @@ func (a *App) adminMux(adminUI http.Handler) http.Handler {
 	mux.Handle("/admin/api/", adminapi.NewAPI(adminapi.APIDeps{
 		Logger: a.Logger, Provider: a.Provider, Accounts: a.Accounts,
 		Clients: a.Clients, Trust: a.Trust, Keys: a.Keys, AuditLog: a.Store, Mail: a.Sender, Now: a.now,
+		Workbench: a.Workbench, WorkbenchActor: a.WorkbenchActor,
 	}))
 	mux.Handle("GET /metrics", a.Metrics.Handler())
 	if a.Config.Pprof {

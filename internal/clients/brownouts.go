@@ -140,6 +140,16 @@ func (s *Service) Brownouts(ctx context.Context, id string) ([]models.ClientBrow
 	return list, nil
 }
 
+// BrownoutsEndingAfter lists every client's brownouts that end after t, by
+// client and start (the dashboard marks them).
+func (s *Service) BrownoutsEndingAfter(ctx context.Context, t time.Time) ([]models.ClientBrownout, error) {
+	list, err := s.store.BrownoutsEndingAfter(ctx, t)
+	if err != nil {
+		return nil, fmt.Errorf("list brownouts: %w", err)
+	}
+	return list, nil
+}
+
 // RemoveBrownout cancels the client's brownout bid (one under way ends at
 // once), with its audit entry.
 func (s *Service) RemoveBrownout(ctx context.Context, actor, id string, bid uint64) error {

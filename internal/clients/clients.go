@@ -64,6 +64,7 @@ type Store interface {
 	CreateBrownout(ctx context.Context, b *models.ClientBrownout) error
 	ClientBrownouts(ctx context.Context, clientID string, endsAfter time.Time) ([]models.ClientBrownout, error)
 	DeleteBrownout(ctx context.Context, clientID string, id uint64) error
+	BrownoutsEndingAfter(ctx context.Context, t time.Time) ([]models.ClientBrownout, error)
 }
 
 // Service manages client registrations. It is safe for concurrent use.

@@ -10,6 +10,7 @@ import (
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/trustedips"
+	"github.com/authgate/authgate/internal/workbench"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/server/web"
@@ -29,6 +30,10 @@ type APIDeps struct {
 	AuditLog AuditLog
 	// Mail lists and requeues failed mail (the server's mail.Sender).
 	Mail FailedMail
+	// Workbench reports the move off the legacy grant; WorkbenchActor
+	// carries out its actions.
+	Workbench      *workbench.Service
+	WorkbenchActor *workbench.Actor
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 }
@@ -105,6 +110,9 @@ func (a *api) routes() http.Handler {
 	handle("GET /admin/api/login-history", auth(a.handleLoginHistory()))
 	handle("GET /admin/api/legacy/report", auth(a.handleLegacyReport()))
 	handle("GET /admin/api/legacy/daily", auth(a.handleLegacyDaily()))
+	handle("GET /admin/api/legacy/workbench", auth(a.handleWorkbench()))
+	handle("GET /admin/api/legacy/workbench/dry-run", auth(a.handleDryRun()))
+	handle("POST /admin/api/legacy/workbench/{id}/actions/{action}", auth(a.handleWorkbenchAction()))
 
 	handle("GET /admin/api/keys", auth(a.handleListKeys()))
 	handle("POST /admin/api/keys/rotate", auth(a.handleRotateKey()))

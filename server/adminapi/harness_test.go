@@ -31,10 +31,12 @@ import (
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/keyring"
 	authmail "github.com/authgate/authgate/internal/mail"
+	"github.com/authgate/authgate/internal/notices"
 	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testutil"
 	"github.com/authgate/authgate/internal/trustedips"
+	"github.com/authgate/authgate/internal/workbench"
 	"github.com/authgate/authgate/legacy"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
@@ -176,6 +178,11 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 		Keys:     e.km,
 		AuditLog: storage.New(db),
 		Mail:     e.sender,
+		Workbench: workbench.New(storage.New(db), workbench.Options{PasswordMethod: accounts.MethodPasswordGrant,
+			RefreshMethod: accounts.MethodPasswordGrantRefresh, Success: accounts.ResultSuccess}),
+		WorkbenchActor: &workbench.Actor{Clients: e.clients, Notices: notices.New(storage.New(db), e.keys, notices.Options{
+			Organization: "Acme", Issuer: e.issuer, Days: []int{30, 7, 1}, Lookback: 90 * 24 * time.Hour,
+			Methods: accounts.LegacyMethods(), Success: accounts.ResultSuccess})},
 	})
 	adminServer := httptest.NewServer(adminHandler)
 	t.Cleanup(adminServer.Close)

@@ -18,6 +18,7 @@ import (
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/trustedips"
+	"github.com/authgate/authgate/internal/workbench"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/server/web"
@@ -58,6 +59,10 @@ type Deps struct {
 	// the server itself, so the caller may route them in-process. Nil means
 	// http.DefaultTransport.
 	TokenTransport http.RoundTripper
+	// Workbench and WorkbenchActor are the migration workbench and its
+	// actions; without them the console has no workbench page.
+	Workbench      *workbench.Service
+	WorkbenchActor *workbench.Actor
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
 }

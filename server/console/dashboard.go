@@ -67,7 +67,15 @@ func (c *console) handleDashboard(w http.ResponseWriter, r *http.Request, a admi
 		c.fail(w, r, err)
 		return
 	}
+	brownouts, err := c.Clients.BrownoutsEndingAfter(ctx, since)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
 	p.Data = buildDashboard(days, report, all, since, today, c.Config.LegacyGrantDisabled)
+	d := p.Data.(dashboardData)
+	d.Chart = buildChartMarked(days, since, today, chartMarkers(all, brownouts, c.Config.LegacyGrantDisabled))
+	p.Data = d
 	c.pages.Render(w, r, http.StatusOK, "dashboard", p)
 }
 
@@ -135,6 +143,125 @@ type chart struct {
 	TotalLegacy, TotalOAuth int64
 	From, To                time.Time
 	Desc                    string
+	// SharePoints is the legacy share of each day's sign-ins, on the
+	// right axis (0 to 100 %), for the days that had any.
+	SharePoints string
+	ShareTicks  []tick
+	// Markers are the sunsets and brownouts in the chart's range; End is
+	// its last day (after To when a sunset or brownout lies ahead).
+	Markers []chartMarker
+	End     time.Time
+	// EndX and EndLabel label the end of a range reaching past today.
+	EndX, EndLabel string
+	PlotHeight     int
+}
+
+// chartMarker is a sunset (a line) or a brownout (a band) on the chart.
+type chartMarker struct {
+	Kind   string // "sunset" or "brownout"
+	X, X2  string
+	Width  string
+	Label  string
+	Title  string
+	LabelY string
+}
+
+// markerSpec is a sunset or brownout before layout.
+type markerSpec struct {
+	Kind       string
+	Start, End time.Time
+	Client     string
+}
+
+// maxChartAhead bounds how far past today the chart reaches to show a
+// sunset or brownout still to come.
+const maxChartAhead = 90 * 24 * time.Hour
+
+// chartMarkers lists the sunsets of clients with the legacy grant on and
+// the brownouts of every client.
+func chartMarkers(all []models.Client, brownouts []models.ClientBrownout, disabled bool) []markerSpec {
+	names := map[string]string{}
+	var out []markerSpec
+	for _, cl := range all {
+		names[cl.ID] = cl.Name
+		if cl.LegacySunset != nil && !disabled && slices.Contains(cl.GrantTypes, clients.GrantPassword) {
+			out = append(out, markerSpec{Kind: "sunset", Start: *cl.LegacySunset, End: *cl.LegacySunset, Client: cl.Name})
+		}
+	}
+	for _, b := range brownouts {
+		out = append(out, markerSpec{Kind: "brownout", Start: b.StartsAt, End: b.EndsAt, Client: cmpOr(names[b.ClientID], b.ClientID)})
+	}
+	return out
+}
+
+// buildChartMarked is buildChart reaching past today to the last marker
+// ahead (at most maxChartAhead), with the legacy share and the markers.
+func buildChartMarked(counts []accounts.DayCount, since, today time.Time, markers []markerSpec) chart {
+	end := today
+	for _, m := range markers {
+		if d := utcDay(m.End); d.After(end) && !d.After(today.Add(maxChartAhead)) {
+			end = d
+		}
+	}
+	ch := buildChart(counts, since, today)
+	ch.End, ch.PlotHeight = end, chartBottom-chartTop
+	span := end.Sub(since).Hours() / 24
+	if span <= 0 {
+		span = 1
+	}
+	x := func(t time.Time) float64 {
+		d := t.Sub(since).Hours() / 24
+		d = min(max(d, 0), span)
+		return float64(chartLeft) + d/span*float64(chartRight-chartLeft)
+	}
+	// The days up to today move left to make room for what lies ahead.
+	var legacyPts, oauthPts, sharePts []string
+	for i := range ch.Days {
+		day := &ch.Days[i]
+		day.X = num(x(day.Day))
+		legacyPts = append(legacyPts, day.X+","+day.YLegacy)
+		oauthPts = append(oauthPts, day.X+","+day.YOAuth)
+		if total := day.Legacy + day.OAuth; total > 0 {
+			share := float64(day.Legacy) / float64(total)
+			sharePts = append(sharePts, day.X+","+num(float64(chartBottom)-share*float64(chartBottom-chartTop)))
+		}
+	}
+	ch.LegacyPoints, ch.OAuthPoints, ch.SharePoints = strings.Join(legacyPts, " "), strings.Join(oauthPts, " "), strings.Join(sharePts, " ")
+	for i := 0; i <= 4; i++ {
+		ch.ShareTicks = append(ch.ShareTicks, tick{Y: num(float64(chartBottom) - float64(i)/4*float64(chartBottom-chartTop)), Label: strconv.Itoa(i*25) + "%"})
+	}
+	for i, m := range markers {
+		if m.End.Before(since) || utcDay(m.Start).After(end) {
+			continue
+		}
+		cm := chartMarker{Kind: m.Kind, X: num(x(m.Start)), X2: num(x(m.End)), LabelY: strconv.Itoa(chartTop + 12 + (i%3)*12)}
+		w := max(x(m.End)-x(m.Start), 3)
+		cm.Width = num(w)
+		if m.Kind == "sunset" {
+			cm.Label = "sunset: " + m.Client
+			cm.Title = fmt.Sprintf("%s: the legacy grant ends %s", m.Client, m.Start.UTC().Format(time.RFC3339))
+		} else {
+			cm.Label = "brownout: " + m.Client
+			cm.Title = fmt.Sprintf("%s: brownout %s to %s", m.Client, m.Start.UTC().Format("2006-01-02 15:04"), m.End.UTC().Format("2006-01-02 15:04 UTC"))
+		}
+		ch.Markers = append(ch.Markers, cm)
+	}
+	if end.After(today) {
+		// The last day's label stays inside; the end of the range gets its own.
+		if n := len(ch.Days); n > 0 && ch.Days[n-1].Label != "" {
+			ch.Days[n-1].Anchor = "middle"
+		}
+		ch.EndX, ch.EndLabel = num(float64(chartRight)), end.Format("Jan 2")
+	}
+	if len(ch.Markers) > 0 {
+		var b strings.Builder
+		b.WriteString(ch.Desc)
+		for _, m := range ch.Markers {
+			b.WriteString(" " + m.Title + ".")
+		}
+		ch.Desc = b.String()
+	}
+	return ch
 }
 
 type chartDay struct {

@@ -24,9 +24,11 @@ import (
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/notices"
 	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/trustedips"
+	"github.com/authgate/authgate/internal/workbench"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )
@@ -109,6 +111,11 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 		Trust:          e.trust,
 		TokenTransport: e.issuer,
 		Now:            clk.Now,
+		Workbench: workbench.New(storage.New(db), workbench.Options{PasswordMethod: accounts.MethodPasswordGrant,
+			RefreshMethod: accounts.MethodPasswordGrantRefresh, Success: accounts.ResultSuccess, Now: clk.Now}),
+		WorkbenchActor: &workbench.Actor{Clients: e.clients, Notices: notices.New(storage.New(db), keys, notices.Options{
+			Organization: "Acme", Issuer: testIssuer, Days: []int{30, 7, 1}, Lookback: 90 * 24 * time.Hour,
+			Methods: accounts.LegacyMethods(), Success: accounts.ResultSuccess, Now: clk.Now})},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -52,6 +52,7 @@ type message struct {
 var pageNames = []string{
 	"message", "signout", "dashboard", "clients", "client", "client_new", "client_created", "confirm",
 	"users", "trusted_ips", "login_history", "user", "client_secret", "audit",
+	"workbench",
 }
 
 var funcs = template.FuncMap{

@@ -62,6 +62,10 @@ func (c *console) routes() http.Handler {
 	mux.Handle("GET /admin/login-history", c.authed(c.handleLoginHistory))
 	mux.Handle("GET /admin/audit", c.authed(c.handleAudit))
 
+	mux.Handle("GET /admin/workbench", c.authed(c.handleWorkbench))
+	mux.Handle("GET /admin/workbench/dry-run.csv", c.authed(c.handleDryRunCSV))
+	mux.Handle("POST /admin/workbench/{id}/actions/{action}", c.authed(c.handleWorkbenchAction))
+
 	mux.HandleFunc("/admin/", func(w http.ResponseWriter, r *http.Request) {
 		c.showMessage(w, r, http.StatusNotFound, "Page not found",
 			message{Text: "There is no console page at this address.", Back: "/admin/"})

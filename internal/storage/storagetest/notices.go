@@ -5,6 +5,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/models"
@@ -119,5 +120,37 @@ func testRecentUsersOfClient(t *testing.T, s *storage.Store) {
 	}
 	if got[0].Email != "alice@example.com" {
 		t.Errorf("RecentUsersOfClient: got email %q", got[0].Email)
+	}
+}
+
+func testLegacyUses(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	ev := func(at time.Time, user, client, method, result, ua, ip string) *models.LoginEvent {
+		return &models.LoginEvent{Time: at, UserID: "u-" + user, Username: user, ClientID: client, Method: method, Result: result, UserAgent: ua, SourceIP: ip}
+	}
+	insert(t, s,
+		ev(now.Add(-2*time.Hour), "ana", "c1", "password_grant", "Success", "curl/8.0", "192.0.2.1"),
+		ev(now.Add(-time.Hour), "ana", "c1", "password_grant", "Success", "curl/8.0", "192.0.2.1"),
+		ev(now, "ana", "c1", "password_grant_refresh", "Success", "curl/8.0", "192.0.2.1"),
+		ev(now, "ana", "c1", "password_grant", "Success", "Java/17", "198.51.100.7"),
+		ev(now, "ben", "c1", "password_grant", "Invalid password", "curl/8.0", "192.0.2.9"),
+		ev(now.AddDate(0, 0, -100), "ben", "c1", "password_grant", "Success", "curl/8.0", "192.0.2.9"),
+		ev(now, "ben", "c1", "login_page", "Success", "Firefox", "192.0.2.9"),
+	)
+	got, err := s.LegacyUses(ctx, []string{"password_grant", "password_grant_refresh"}, "Success", now.AddDate(0, 0, -90))
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.SortFunc(got, func(a, b storage.LegacyUse) int {
+		return cmpString(a.Method+"\x00"+a.UserAgent, b.Method+"\x00"+b.UserAgent)
+	})
+	if len(got) != 3 {
+		t.Fatalf("LegacyUses: got %+v, want 3 groups", got)
+	}
+	if g := got[1]; g.UserID != "u-ana" || g.Username != "ana" || g.UserAgent != "curl/8.0" || g.SourceIP != "192.0.2.1" || g.Count != 2 || !g.Last.Equal(now.Add(-time.Hour)) {
+		t.Errorf("LegacyUses: curl group %+v, want ana's two password grants, the last an hour ago", g)
+	}
+	if g := got[2]; g.Method != "password_grant_refresh" || g.Count != 1 || !g.Last.Equal(now) {
+		t.Errorf("LegacyUses: refresh group %+v", g)
 	}
 }

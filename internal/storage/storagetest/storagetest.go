@@ -56,6 +56,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"ClientMigrationURL", testClientMigrationURL},
 		{"NoticeClaims", testNoticeClaims},
 		{"RecentUsersOfClient", testRecentUsersOfClient},
+		{"LegacyUses", testLegacyUses},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
