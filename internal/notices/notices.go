@@ -21,6 +21,7 @@ type Store interface {
 	ClientByID(ctx context.Context, id string) (models.Client, error)
 	RecentUsersOfClient(ctx context.Context, clientID string, methods []string, result string, since time.Time) ([]models.User, error)
 	ClaimNotice(ctx context.Context, n *models.LegacyNotice) (bool, error)
+	NoticedUsers(ctx context.Context, clientID string, sunset time.Time, days int) ([]string, error)
 	EnqueueMail(ctx context.Context, m *models.MailMessage) error
 }
 
@@ -156,8 +157,14 @@ func (s *Service) send(ctx context.Context, c models.Client, days int) (Result, 
 		return r, fmt.Errorf("sunset notices of client %q: %w", c.ID, err)
 	}
 	r.Users = len(users)
+	// Those who have it already are skipped without a transaction each;
+	// the claim still decides between replicas racing for the rest.
+	had, err := s.store.NoticedUsers(ctx, c.ID, *c.LegacySunset, days)
+	if err != nil {
+		return r, fmt.Errorf("sunset notices of client %q: %w", c.ID, err)
+	}
 	for _, u := range users {
-		if u.Email == "" {
+		if u.Email == "" || slices.Contains(had, u.ID) {
 			continue
 		}
 		claimed := false

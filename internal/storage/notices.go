@@ -31,6 +31,16 @@ func (s *Store) NoticesOfClient(ctx context.Context, clientID string) ([]models.
 	return out, err
 }
 
+// NoticedUsers returns the ids of the users who have the notice of
+// clientID for sunset at milestone days.
+func (s *Store) NoticedUsers(ctx context.Context, clientID string, sunset time.Time, days int) ([]string, error) {
+	var out []string
+	err := s.conn(ctx).Model(&models.LegacyNotice{}).
+		Where("client_id = ? AND sunset = ? AND days = ?", clientID, sunset.UTC().Truncate(time.Microsecond), days).
+		Pluck("user_id", &out).Error
+	return out, err
+}
+
 // RecentUsersOfClient returns the users who had a login event with result
 // at clientID with one of methods at or after since, by username. Users
 // deleted since are left out.

@@ -58,6 +58,13 @@ func testNoticeClaims(t *testing.T, s *storage.Store) {
 		t.Errorf("NoticesOfClient: got %+v, want 5 rows, the 7-day notices of the first sunset first", list)
 	}
 
+	if ids, err := s.NoticedUsers(ctx, "c1", sunset, 7); err != nil || !slices.Equal(sorted(ids), []string{"u1", "u2"}) {
+		t.Errorf("NoticedUsers(7 days): got %v, %v; want [u1 u2]", ids, err)
+	}
+	if ids, err := s.NoticedUsers(ctx, "c1", sunset, 30); err != nil || len(ids) != 0 {
+		t.Errorf("NoticedUsers(30 days): got %v, %v; want none", ids, err)
+	}
+
 	// Replicas claiming at once: exactly one wins each notice.
 	const replicas = 8
 	var wg sync.WaitGroup
@@ -153,4 +160,10 @@ func testLegacyUses(t *testing.T, s *storage.Store) {
 	if g := got[2]; g.Method != "password_grant_refresh" || g.Count != 1 || !g.Last.Equal(now) {
 		t.Errorf("LegacyUses: refresh group %+v", g)
 	}
+}
+
+func sorted(s []string) []string {
+	s = slices.Clone(s)
+	slices.Sort(s)
+	return s
 }
