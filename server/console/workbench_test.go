@@ -81,7 +81,7 @@ func TestWorkbenchPage(t *testing.T) {
 		wantStatus(t, r, http.StatusOK)
 		wantContains(t, r.body, `id="chart-markers"`, `class="marker-sunset"`, `class="marker-brownout"`, "sunset: Deploy CLI", "brownout: Deploy CLI",
 			`id="legacy-share"`, "Legacy share (right axis)")
-		if r := b.get("/admin/static/console.css"); r.status != http.StatusOK || !strings.Contains(r.body, ".marker-brownout") || !strings.Contains(r.body, ".series-share") {
+		if r := b.get("/admin/static/style.css"); r.status != http.StatusOK || !strings.Contains(r.body, ".marker-brownout") || !strings.Contains(r.body, ".series-share") {
 			t.Errorf("the console's stylesheet does not style the markers: %d", r.status)
 		}
 	})
