@@ -42,6 +42,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*gorm.DB, error) {
 		// Multi-statement changes use explicit transactions.
 		SkipDefaultTransaction: true,
 		NowFunc:                func() time.Time { return time.Now().UTC() },
+		// Open pings below, retrying what SQLite answers while another
+		// process switches a new file to WAL.
+		DisableAutomaticPing: true,
 	}
 	var dialector gorm.Dialector
 	switch {
@@ -87,11 +90,40 @@ func Open(ctx context.Context, rawURL string, opts Options) (*gorm.DB, error) {
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	if err := sqlDB.PingContext(pingCtx); err != nil {
+	if err := pingWhileBusy(pingCtx, sqlDB.PingContext); err != nil {
 		_ = sqlDB.Close()
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	return db, nil
+}
+
+// pingWhileBusy pings until the database answers, the error is other than
+// SQLite's "database is locked", or ctx ends. The first connection to a
+// new SQLite file switches it to WAL, which needs the file to itself: a
+// replica opening the same file at that moment is answered SQLITE_BUSY at
+// once, whatever its busy_timeout.
+func pingWhileBusy(ctx context.Context, ping func(context.Context) error) error {
+	wait := 10 * time.Millisecond
+	for {
+		err := ping(ctx)
+		if err == nil || !isSQLiteBusy(err) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		case <-t.C:
+		}
+		wait = min(2*wait, 250*time.Millisecond)
+	}
+}
+
+// isSQLiteBusy reports whether err is SQLite's SQLITE_BUSY.
+func isSQLiteBusy(err error) bool {
+	msg := err.Error()
+	return strings.Contains(msg, "SQLITE_BUSY") || strings.Contains(msg, "database is locked")
 }
 
 // prepareSQLiteFile makes the database file's directory (0700) and the

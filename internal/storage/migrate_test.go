@@ -236,9 +236,9 @@ func TestMigrateRefusesNewerSchema(t *testing.T) {
 
 // Replicas starting together each migrate without error, and every
 // migration runs once.
-// It runs alone, not beside the package's parallel tests: on a busy machine
-// concurrent opens of a new SQLite file can meet SQLITE_BUSY while one of
-// them switches the file to WAL (left for storage.Open to handle).
+// It runs alone, not beside the package's parallel tests. Concurrent opens
+// of a new SQLite file meet SQLITE_BUSY while one of them switches the file
+// to WAL; storage.Open retries its ping through that.
 func TestMigrateConcurrently(t *testing.T) {
 	for _, kind := range testdb.Kinds {
 		t.Run(kind, func(t *testing.T) {
