@@ -163,7 +163,7 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange) error {
 	if len(fields) == 0 {
 		return nil
 	}
-	return s.savepoint(ctx, func(db *gorm.DB) error {
+	update := func(db *gorm.DB) error {
 		res := db.Model(&models.User{}).Where("id = ?", id).Updates(fields)
 		if res.Error != nil {
 			return res.Error
@@ -171,21 +171,30 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange) error {
 		if res.RowsAffected == 0 {
 			return gorm.ErrRecordNotFound
 		}
-		if c.Disabled != nil && *c.Disabled {
-			return endUserAccess(db, id)
-		}
 		return nil
+	}
+	if c.Disabled == nil || !*c.Disabled {
+		return s.savepoint(ctx, update)
+	}
+	// Disabling ends the user's access in the same transaction (which a
+	// conflict then rolls back whole).
+	return s.InTx(ctx, func(ctx context.Context) error {
+		if err := s.savepoint(ctx, update); err != nil {
+			return err
+		}
+		return s.endUserAccess(ctx, id)
 	})
 }
 
-// endUserAccess deletes the browser sessions of the user with id and every
-// OAuth request (code, token, refresh token, PKCE, OpenID session) issued
-// to them.
-func endUserAccess(db *gorm.DB, id string) error {
-	if err := db.Where("user_id = ?", id).Delete(&models.LoginSession{}).Error; err != nil {
+// endUserAccess ends the browser sessions of the user with id (with the
+// logout cascade: the clients they signed in to are told) and deletes
+// every OAuth request (code, token, refresh token, PKCE, OpenID session)
+// issued to them.
+func (s *Store) endUserAccess(ctx context.Context, id string) error {
+	if _, err := s.endSessions(ctx, time.Now(), "user_id = ?", id); err != nil {
 		return err
 	}
-	return db.Where("subject = ?", id).Delete(&models.OAuthRequest{}).Error
+	return s.conn(ctx).Where("subject = ?", id).Delete(&models.OAuthRequest{}).Error
 }
 
 // SetPassword stores a new password hash for the user with id and, in the

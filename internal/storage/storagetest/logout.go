@@ -100,6 +100,15 @@ func testEndSession(t *testing.T, s *storage.Store) {
 	if n := count(t, s, &models.LogoutDelivery{}, "1 = 1"); n != 3 {
 		t.Errorf("deliveries: got %d, want 3", n)
 	}
+	// So does disabling the user.
+	signedIn(t, s, "h4", "sid-4", "u2", "back")
+	disabled := true
+	if err := s.UpdateUser(ctx, "u2", storage.UserChange{Disabled: &disabled}); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(t, s, &models.LogoutDelivery{}, "sid = ?", "sid-4"); n != 1 {
+		t.Errorf("deliveries after disabling the user: got %d for its session, want 1", n)
+	}
 	if n := count(t, s, &models.SessionClient{}, "1 = 1"); n != 0 {
 		t.Errorf("session clients left: %d, want 0", n)
 	}
