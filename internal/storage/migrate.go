@@ -136,9 +136,11 @@ var schemaV1 = map[string][]string{
 	"mail_messages":            {"id", "to", "subject", "body_sealed", "attempts", "next_attempt", "claimed_until", "last_error", "failed", "created_at"},
 }
 
-// migrationLockID is the PostgreSQL advisory lock key that serialises
-// migrations across replicas starting at once.
-const migrationLockID = 0x617574686761 // "authga"
+// migrationLockID is the first half of the PostgreSQL advisory lock key
+// that serialises migrations across replicas starting at once; the second
+// half is a hash of the schema being migrated, so that installations in
+// other schemas of the same database do not wait for each other.
+const migrationLockID = 0x61757468 // "auth"
 
 // Migrate brings the schema to the newest embedded migration. Each
 // migration runs in its own transaction and is recorded in the migrations
@@ -170,10 +172,10 @@ func MigrateTo(ctx context.Context, db *gorm.DB, to int) error {
 		return migrate(db.WithContext(ctx), dialect, migrations)
 	}
 	return db.WithContext(ctx).Connection(func(conn *gorm.DB) error {
-		if err := conn.Exec("SELECT pg_advisory_lock(?)", migrationLockID).Error; err != nil {
+		if err := conn.Exec("SELECT pg_advisory_lock(?, hashtext(current_schema()))", migrationLockID).Error; err != nil {
 			return fmt.Errorf("migrate: take lock: %w", err)
 		}
-		defer conn.Exec("SELECT pg_advisory_unlock(?)", migrationLockID)
+		defer conn.Exec("SELECT pg_advisory_unlock(?, hashtext(current_schema()))", migrationLockID)
 		return migrate(conn, dialect, migrations)
 	})
 }
