@@ -68,6 +68,12 @@ type PasswordGrant struct {
 	// Observe, when set, is told of every attempt: the client, the
 	// login-history result and whether it locked the user (for metrics).
 	Observe func(clientID, result string, lockedNow bool)
+	// Codes, when set, accepts a user's TOTP code in place of the security
+	// token, and holds users and clients that require MFA to it.
+	Codes Codes
+	// ObserveMFA, when set, is told of every attempt decided by a TOTP
+	// code: the factor and the result (for metrics).
+	ObserveMFA func(factor, result string)
 }
 
 var _ fosite.TokenEndpointHandler = (*PasswordGrant)(nil)
@@ -221,11 +227,16 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 		}
 	}
 	var admitted admission
+	var factor string
+	split := tokenSplit{tokens: g.Users, trusted: trusted, admitted: &admitted, factor: &factor, codes: g.Codes}
+	if c, ok := oauth.ClientOf(client); ok {
+		split.clientRequires = c.RequireMFA
+	}
 	o, err := g.Users.Attempt(ctx, signin.Request{
 		Channel:   signin.PasswordGrant,
 		Subject:   signin.Subject{Username: username},
 		Secret:    sent,
-		Verifier:  tokenSplit{tokens: g.Users, trusted: trusted, admitted: &admitted},
+		Verifier:  split,
 		ClientID:  event.ClientID,
 		SourceIP:  event.SourceIP,
 		UserAgent: event.UserAgent,
@@ -235,6 +246,9 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 	}
 	if g.Observe != nil {
 		g.Observe(event.ClientID, o.Result, o.LockedNow)
+	}
+	if g.ObserveMFA != nil && o.Factor == signin.FactorTOTP {
+		g.ObserveMFA(o.Factor, o.Result)
 	}
 	if !o.OK() {
 		return fosite.ErrInvalidGrant.WithDescription(failureDescription).WithWrap(errors.New(o.Result))
@@ -258,8 +272,11 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 		// How the grant began rides with every token it yields, so that
 		// Guard can end it with the credentials that admitted it.
 		ds.Origin, ds.BeganAt = oauth.OriginPasswordToken, now
-		if admitted == viaTrustedRange {
+		switch admitted {
+		case viaTrustedRange:
 			ds.Origin = oauth.OriginPasswordTrusted
+		case viaCode:
+			ds.Origin = oauth.OriginPasswordTOTP
 		}
 		if ds.Claims != nil {
 			ds.Claims.Subject = user.ID

@@ -34,6 +34,7 @@ type fixture struct {
 	hasher   *password.Hasher
 	secret   string
 	password string
+	app      *app.App
 }
 
 func newFixture(tb testing.TB, params password.Params) *fixture {
@@ -94,7 +95,7 @@ func newFixtureFull(tb testing.TB, params password.Params, proxies []netip.Prefi
 	if m == nil {
 		tb.Fatalf("no token in the welcome mail")
 	}
-	return &fixture{token: string(m[1]), db: db, handler: h, accounts: acc, hasher: a.Hasher, secret: sec, password: pw}
+	return &fixture{token: string(m[1]), db: db, handler: h, accounts: acc, hasher: a.Hasher, secret: sec, password: pw, app: a}
 }
 
 func (f *fixture) grant(form url.Values) *httptest.ResponseRecorder {

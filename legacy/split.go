@@ -3,6 +3,7 @@ package legacy
 import (
 	"context"
 
+	"github.com/authgate/authgate/internal/mfa"
 	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/models"
 )
@@ -27,15 +28,40 @@ type TokenMatcher interface {
 	TokenMatches(u models.User, candidate string) bool
 }
 
+// Codes is what the grant needs of the second factors (mfa.Service): a
+// user's current TOTP code sent after the password in place of the
+// security token, and the policy that makes it the only way.
+type Codes interface {
+	// MatchCode checks a code against the user's confirmed TOTP factor
+	// without consuming it.
+	MatchCode(ctx context.Context, userID, code string) (mfa.CodeMatch, int64, error)
+	// ConsumeStep uses the code of step: true for the one caller that got
+	// it first, on any replica.
+	ConsumeStep(ctx context.Context, userID string, step int64) (bool, error)
+	// Required reports whether u must use a second factor, for a client
+	// that requires it (clientRequires) or not.
+	Required(u models.User, clientRequires bool) bool
+}
+
 // tokenSplit is the grant's policy, handed to the sign-in core: outside a
 // trusted range the password must be followed by the user's security
-// token; from a trusted range the password alone is enough (and the whole
-// string is also tried as the password, which may end like a token).
+// token, or, for a user with TOTP, by a current six-digit code; from a
+// trusted range the password alone is enough (and the whole string is
+// also tried as the password, which may end like a token or a code).
+// When the MFA policy applies to the user (per user, per client or
+// server-wide) a code is the only way: the token and the password alone
+// are refused.
 type tokenSplit struct {
 	tokens  TokenMatcher
 	trusted bool
+	// codes, when set, accepts a TOTP code in place of the token.
+	codes Codes
+	// clientRequires is the client's MFA policy.
+	clientRequires bool
 	// admitted, when set, learns what admitted a successful attempt.
 	admitted *admission
+	// factor names, after Verify, the credential that decided.
+	factor *string
 }
 
 // admission is what admitted a successful password grant.
@@ -44,6 +70,7 @@ type admission int
 const (
 	viaToken admission = iota + 1
 	viaTrustedRange
+	viaCode
 )
 
 // admit records a and returns the success result.
@@ -51,45 +78,149 @@ func (v tokenSplit) admit(a admission) string {
 	if v.admitted != nil {
 		*v.admitted = a
 	}
+	switch a {
+	case viaToken:
+		v.name(signin.FactorSecurityToken)
+	case viaCode:
+		v.name(signin.FactorTOTP)
+	}
 	return signin.ResultSuccess
 }
 
-var _ signin.Verifier = tokenSplit{}
+func (v tokenSplit) name(f string) {
+	if v.factor != nil {
+		*v.factor = f
+	}
+}
+
+// Factor names the credential that decided the attempt (signin.FactorNamer).
+func (v tokenSplit) Factor() string {
+	if v.factor == nil {
+		return ""
+	}
+	return *v.factor
+}
+
+var (
+	_ signin.Verifier    = tokenSplit{}
+	_ signin.FactorNamer = tokenSplit{}
+)
 
 // Cost is two verifications: the most Verify checks, when the string is
 // long enough to split.
 func (tokenSplit) Cost() int { return 2 }
 
 // Verify decides the split and tells "right password, wrong or missing
-// token" from "wrong password" for the login history.
-func (v tokenSplit) Verify(_ context.Context, u models.User, sent string, check signin.Check) (string, error) {
+// token or code" from "wrong password" for the login history. The order
+// is fixed: the last 24 characters as the security token (a keyed hash:
+// cheap), then the last six as a TOTP code of the window around now (an
+// HMAC: cheap), then the whole string as the password; a candidate
+// password is only hashed once the cheap part matched, and never more
+// than twice.
+func (v tokenSplit) Verify(ctx context.Context, u models.User, sent string, check signin.Check) (string, error) {
+	required := v.codes != nil && v.codes.Required(u, v.clientRequires)
 	pw, token, long := splitCandidate(sent)
-	// The token check is a keyed hash: cheap, so it decides the split.
 	if long && v.tokens.TokenMatches(u, token) {
-		if ok, err := check(pw); ok || err != nil {
-			return v.admit(viaToken), err
+		v.name(signin.FactorSecurityToken)
+		ok, err := check(pw)
+		if err != nil {
+			return "", err
 		}
-		if v.trusted {
+		if ok {
+			if required {
+				return signin.ResultMFARequired, nil
+			}
+			return v.admit(viaToken), nil
+		}
+		if v.trusted && !required {
 			if ok, err := check(sent); ok || err != nil {
 				return v.admit(viaTrustedRange), err
 			}
 		}
 		return signin.ResultInvalidPassword, nil
 	}
+	cpw, code, coded := splitCode(sent)
+	wrongCode := false
+	if coded && v.codes != nil {
+		m, step, err := v.codes.MatchCode(ctx, u.ID, code)
+		if err != nil {
+			return "", err
+		}
+		switch m {
+		case mfa.CodeFresh, mfa.CodeReused:
+			v.name(signin.FactorTOTP)
+			ok, err := check(cpw)
+			if err != nil {
+				return "", err
+			}
+			if ok {
+				if m == mfa.CodeReused {
+					return signin.ResultCodeReused, nil
+				}
+				won, err := v.codes.ConsumeStep(ctx, u.ID, step)
+				if err != nil {
+					return "", err
+				}
+				if !won {
+					return signin.ResultCodeReused, nil
+				}
+				return v.admit(viaCode), nil
+			}
+			if v.trusted && !required {
+				if ok, err := check(sent); ok || err != nil {
+					v.name(signin.FactorPassword)
+					return v.admit(viaTrustedRange), err
+				}
+			}
+			return signin.ResultInvalidPassword, nil
+		case mfa.CodeWrong:
+			wrongCode = true
+		}
+	}
 	ok, err := check(sent)
 	if err != nil {
 		return "", err
 	}
 	if ok {
+		if required {
+			return signin.ResultMFARequired, nil
+		}
 		if v.trusted {
 			return v.admit(viaTrustedRange), nil
 		}
 		return signin.ResultTokenRequired, nil
 	}
+	// One more verification labels the failure: a right password with a
+	// wrong code (for a user with TOTP) or a wrong token.
+	if wrongCode && (required || !long) {
+		v.name(signin.FactorTOTP)
+		if ok, err := check(cpw); ok || err != nil {
+			return signin.ResultInvalidCode, err
+		}
+		return signin.ResultInvalidPassword, nil
+	}
 	if long {
 		if ok, err := check(pw); ok || err != nil {
+			if required {
+				return signin.ResultMFARequired, err
+			}
+			v.name(signin.FactorSecurityToken)
 			return signin.ResultInvalidToken, err
 		}
 	}
 	return signin.ResultInvalidPassword, nil
+}
+
+// splitCode splits what was sent into a password and a candidate TOTP
+// code: its last six characters when they are ASCII digits and something
+// precedes them.
+func splitCode(sent string) (password, code string, ok bool) {
+	if len(sent) <= mfa.Digits {
+		return sent, "", false
+	}
+	cut := len(sent) - mfa.Digits
+	if !mfa.IsCode(sent[cut:]) {
+		return sent, "", false
+	}
+	return sent[:cut], sent[cut:], true
 }

@@ -20,11 +20,14 @@ const (
 	// OriginPasswordTrusted is a password grant admitted by the password
 	// alone, from a trusted range.
 	OriginPasswordTrusted = "password+trusted_range"
+	// OriginPasswordTOTP is a password grant admitted by the password and
+	// a current TOTP code in place of the security token.
+	OriginPasswordTOTP = "password+totp"
 )
 
 // IsPasswordOrigin reports whether origin is one of the password grant's.
 func IsPasswordOrigin(origin string) bool {
-	return origin == OriginPasswordToken || origin == OriginPasswordTrusted
+	return origin == OriginPasswordToken || origin == OriginPasswordTrusted || origin == OriginPasswordTOTP
 }
 
 // Session is fosite's OpenID Connect session plus how the grant began. It

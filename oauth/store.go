@@ -128,7 +128,7 @@ var ErrGrantEnded = errors.New("the credentials this grant was obtained with hav
 // for clientID (every client's when clientID is empty): the codes and
 // tokens of other grants stay. It returns how many rows went.
 func (s *Store) RevokePasswordGrants(ctx context.Context, clientID string) (int64, error) {
-	q := s.conn(ctx).Where("origin IN ?", []string{OriginPasswordToken, OriginPasswordTrusted})
+	q := s.conn(ctx).Where("origin IN ?", []string{OriginPasswordToken, OriginPasswordTrusted, OriginPasswordTOTP})
 	if clientID != "" {
 		q = q.Where("client_id = ?", clientID)
 	}
