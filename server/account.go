@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -87,6 +88,20 @@ func (s *Server) accountUser(w http.ResponseWriter, r *http.Request) (models.Use
 	if ok {
 		u, err := s.Users.GetUserByID(r.Context(), ls.UserID)
 		if err == nil {
+			// A user with a second factor needs a session that proved it
+			// (one from before the enrolment, or from another path, does
+			// not do): the login page asks for it.
+			if !slices.Contains(sessionAMR(ls), amrMFA) {
+				fs, err := s.enrolledFactors(r.Context(), u.ID)
+				if err != nil {
+					s.renderFailure(w, r, err, false)
+					return models.User{}, false
+				}
+				if len(fs) > 0 {
+					http.Redirect(w, r, "/login?"+url.Values{"return_to": {r.URL.Path}}.Encode(), http.StatusSeeOther)
+					return models.User{}, false
+				}
+			}
 			return u, true
 		}
 		if !errors.Is(err, accounts.ErrNotFound) {
@@ -197,6 +212,9 @@ func (s *Server) takeNotice(w http.ResponseWriter, r *http.Request, u models.Use
 		return "The session was ended: that browser is signed out, and the applications it signed in to were told."
 	case noticeGrantRevoked:
 		return "The application's access was revoked: its tokens no longer work, and it will ask for your consent again."
+	}
+	if notice == noticeMFARemoved {
+		return "Two-step verification is off. An email was sent to " + maskEmail(u.Email) + "."
 	}
 	return passkeyNotice(notice)
 }

@@ -165,3 +165,54 @@ func TestSecondStepBoundToBrowserAndTime(t *testing.T) {
 		}
 	})
 }
+
+// TestAccountMFA: a signed-in user sets up TOTP at /account/mfa (nothing
+// is a factor before the first code), the session that proved it stays
+// signed in, the next sign-in asks for a code, and removal needs a
+// current code or a recovery code (a wrong one is refused and counted).
+func TestAccountMFA(t *testing.T) {
+	eachSite(t, func(t *testing.T, site *accountSite, db *gorm.DB) {
+		b := site.browser(t)
+		b.signIn("alice", alicePassword)
+		page := b.page("/account/mfa")
+		b.wantRedirect("setup", b.post("/account/mfa/setup", url.Values{"csrf_token": {b.csrf(page)}}), "/account/mfa")
+		page = b.page("/account/mfa")
+		m := secretOnPage.FindStringSubmatch(page.body)
+		if m == nil {
+			t.Fatalf("no secret on the setup page:\n%s", page.body)
+		}
+		secret := m[1]
+		// Pending is no factor: a new browser signs in with the password.
+		other := site.browser(t)
+		other.signIn("alice", alicePassword)
+		if r := b.post("/account/mfa/confirm", url.Values{"csrf_token": {b.csrf(page)}, "code": {"000000"}}); r.status != http.StatusUnauthorized {
+			t.Fatalf("wrong first code: got %d", r.status)
+		}
+		r := b.post("/account/mfa/confirm", url.Values{"csrf_token": {b.csrf(page)}, "code": {totpCode(t, secret, time.Now())}})
+		codes := recoveryLine.FindAllStringSubmatch(r.body, -1)
+		if r.status != http.StatusOK || len(codes) != 10 {
+			t.Fatalf("confirm: got %d with %d codes:\n%s", r.status, len(codes), r.body)
+		}
+		// This session proved the factor; the other browser's did not.
+		page = b.page("/account/mfa")
+		wantElement(t, page, "recovery-left", "10")
+		b.wantRedirect("other browser's old session", other.get("/account"), "/login?return_to=%2Faccount")
+		// Removal: a wrong code is refused, a recovery code works.
+		if r := b.post("/account/mfa/remove", url.Values{"csrf_token": {b.csrf(page)}, "code": {"abcde-fghij"}}); r.status != http.StatusUnauthorized {
+			t.Fatalf("remove with a wrong code: got %d", r.status)
+		}
+		b.wantRedirect("remove", b.post("/account/mfa/remove", url.Values{"csrf_token": {b.csrf(page)}, "code": {codes[0][1]}}), "/account/mfa")
+		var n int64
+		db.Model(&models.TOTPFactor{}).Where("user_id = ?", site.alice.ID).Count(&n)
+		if n != 0 {
+			t.Fatalf("factor after removal: %d rows", n)
+		}
+		var audit int64
+		db.Model(&models.AuditEntry{}).Where("action = ? AND target = ?", "mfa.remove", "alice").Count(&audit)
+		if audit != 1 {
+			t.Errorf("audit entries of the removal: got %d, want 1", audit)
+		}
+		b2 := site.browser(t)
+		b2.signIn("alice", alicePassword)
+	})
+}
