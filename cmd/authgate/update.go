@@ -71,6 +71,7 @@ func clientUpdateFlags(f *flags, up *clients.ClientUpdate) {
 	boolField(f, "backchannel-logout-session-required", "the client needs sid in logout tokens", &up.BackchannelLogoutSessionRequired)
 	stringField(f, "frontchannel-logout-uri", "the page the logout page frames (\"\" for none)", &up.FrontchannelLogoutURI)
 	boolField(f, "frontchannel-logout-session-required", "add iss and sid to the framed page's URI", &up.FrontchannelLogoutSessionRequired)
+	boolField(f, "require-mfa", "make every user of this client sign in with a second factor (true) or not (false)", &up.RequireMFA)
 }
 
 // logoutFlags adds the logout registration's flags of "clients create".
@@ -91,6 +92,7 @@ func userUpdateFlags(f *flags, up *accounts.UserUpdate) {
 	stringField(f, "name", "display name", &up.Name)
 	boolField(f, "admin", "give (true) or take (false) the admin role", &up.Admin)
 	boolField(f, "disabled", "disable (true: no sign-in on any channel, sessions and tokens end at once) or enable (false) the user", &up.Disabled)
+	boolField(f, "require-mfa", "make the user sign in with a second factor, and use a TOTP code in place of the security token (true), or not (false)", &up.RequireMFA)
 }
 
 // anyFlagSet reports whether a flag other than --config and --json was

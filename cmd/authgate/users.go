@@ -25,6 +25,7 @@ func cmdUsers(ctx context.Context, env *cliEnv, args []string) error {
 		{"set-password", "set a user's password (from stdin) and email a new security token", cmdUsersSetPassword},
 		{"reset-token", "email a user a new security token", cmdUsersResetToken},
 		{"unlock", "clear a user's failed-login lockouts", cmdUsersUnlock},
+		{"mfa", "list or reset a user's second factors (two-step verification)", cmdUsersMFA},
 	}, args)
 }
 

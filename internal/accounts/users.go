@@ -27,6 +27,9 @@ type UserUpdate struct {
 	// Disabled true stops the user signing in on every channel and ends
 	// their browser sessions and tokens at once; false lets them in again.
 	Disabled *bool
+	// RequireMFA true makes the user sign in with a second factor (and on
+	// the password grant with a TOTP code in place of the token).
+	RequireMFA *bool
 }
 
 // ListFilter selects users. Query matches a substring of the username or
@@ -196,6 +199,11 @@ func (s *Service) UpdateUser(ctx context.Context, actor, username string, up Use
 			change.Disabled = up.Disabled
 			changes = append(changes, fmt.Sprintf("disabled %t -> %t", u.Disabled, *up.Disabled))
 			u.Disabled = *up.Disabled
+		}
+		if up.RequireMFA != nil && *up.RequireMFA != u.RequireMFA {
+			change.RequireMFA = up.RequireMFA
+			changes = append(changes, fmt.Sprintf("require_mfa %t -> %t", u.RequireMFA, *up.RequireMFA))
+			u.RequireMFA = *up.RequireMFA
 		}
 		if len(changes) == 0 {
 			return nil

@@ -18,6 +18,7 @@ type UserView struct {
 	Name              string     `json:"name"`
 	Admin             bool       `json:"admin"`
 	Disabled          bool       `json:"disabled"`
+	RequireMFA        bool       `json:"require_mfa"`
 	TokenIssuedAt     time.Time  `json:"token_issued_at"`
 	PasswordChangedAt time.Time  `json:"password_changed_at"`
 	LegacyFailures    int        `json:"legacy_failures"`
@@ -37,6 +38,7 @@ func UserViewOf(u models.User) UserView {
 		Name:              u.Name,
 		Admin:             u.Admin,
 		Disabled:          u.Disabled,
+		RequireMFA:        u.RequireMFA,
 		TokenIssuedAt:     u.TokenIssuedAt.UTC(),
 		PasswordChangedAt: u.PasswordChangedAt.UTC(),
 		LegacyFailures:    u.LegacyFailures,

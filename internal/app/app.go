@@ -231,6 +231,10 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 			g.Observe = func(clientID, result string, _ bool) { a.Metrics.Legacy(clientID, result) }
 			g.IsProxy = resolver.IsProxy
 			g.MigrationURL = cfg.LegacyMigrationURL
+			// A TOTP code in place of the security token, and the MFA
+			// policy that makes it the only way.
+			g.Codes = a.MFA
+			g.ObserveMFA = a.Metrics.MFA
 			g.Now = a.now
 			return g
 		})
@@ -256,7 +260,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 	}
 	adminUI, err := console.New(console.Deps{
 		Logger: logger, Config: cfg, Store: a.Store, Keys: a.Keyring, Accounts: a.Accounts,
-		Clients: a.Clients, Trust: a.Trust, TokenTransport: inProcess{a.Public}, Now: a.now,
+		Clients: a.Clients, Trust: a.Trust, TokenTransport: inProcess{a.Public}, Now: a.now, MFA: a.MFA,
 		AuditLog:  a.Store,
 		Workbench: a.Workbench, WorkbenchActor: a.WorkbenchActor,
 	})
@@ -303,7 +307,7 @@ func (a *App) adminMux(adminUI http.Handler) http.Handler {
 	mux.Handle("/admin/", adminUI)
 	mux.Handle("/admin/api/", adminapi.NewAPI(adminapi.APIDeps{
 		Logger: a.Logger, Provider: a.Provider, Accounts: a.Accounts,
-		Clients: a.Clients, Trust: a.Trust, Keys: a.Keys, AuditLog: a.Store, Mail: a.Sender, Now: a.now,
+		Clients: a.Clients, Trust: a.Trust, Keys: a.Keys, AuditLog: a.Store, Mail: a.Sender, Now: a.now, MFA: a.MFA,
 		Workbench: a.Workbench, WorkbenchActor: a.WorkbenchActor,
 	}))
 	mux.Handle("GET /metrics", a.Metrics.Handler())

@@ -139,6 +139,8 @@ type ClientUpdate struct {
 	BackchannelLogoutSessionRequired  *bool     `json:"backchannel_logout_session_required"`
 	FrontchannelLogoutURI             *string   `json:"frontchannel_logout_uri"`
 	FrontchannelLogoutSessionRequired *bool     `json:"frontchannel_logout_session_required"`
+	// RequireMFA makes the client's users sign in with a second factor.
+	RequireMFA *bool `json:"require_mfa"`
 }
 
 // Create validates in and stores a new client with a random id, writing
@@ -237,6 +239,9 @@ func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate)
 			next.AccessTokenFormat = cmp.Or(strings.TrimSpace(*up.AccessTokenFormat), oauth.FormatOpaque)
 		}
 		applyLogout(&next, up)
+		if up.RequireMFA != nil {
+			next.RequireMFA = *up.RequireMFA
+		}
 		if err := validate(next, up.GrantTypes != nil); err != nil {
 			return false, err
 		}
@@ -471,6 +476,9 @@ func diff(a, b models.Client) []string {
 	}
 	if a.AccessTokenFormat != b.AccessTokenFormat {
 		out = append(out, fmt.Sprintf("access_token_format %s -> %s", a.AccessTokenFormat, b.AccessTokenFormat))
+	}
+	if a.RequireMFA != b.RequireMFA {
+		out = append(out, fmt.Sprintf("require_mfa %t -> %t", a.RequireMFA, b.RequireMFA))
 	}
 	if describeLogout(a) != describeLogout(b) {
 		out = append(out, "logout"+describeLogout(a)+" ->"+describeLogout(b))

@@ -36,6 +36,8 @@ type View struct {
 	LegacyMigrationURL string    `json:"legacy_migration_url"`
 	CreatedAt          time.Time `json:"created_at"`
 	UpdatedAt          time.Time `json:"updated_at"`
+	// RequireMFA makes the client's users sign in with a second factor.
+	RequireMFA bool `json:"require_mfa"`
 }
 
 // ViewOf returns the View of c.
@@ -62,6 +64,7 @@ func ViewOf(c models.Client) View {
 		LegacyMigrationURL:                c.LegacyMigrationURL,
 		CreatedAt:                         c.CreatedAt.UTC(),
 		UpdatedAt:                         c.UpdatedAt.UTC(),
+		RequireMFA:                        c.RequireMFA,
 	}
 }
 

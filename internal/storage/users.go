@@ -133,6 +133,7 @@ type UserChange struct {
 	// Disabled set to true also ends the user's browser sessions and
 	// every OAuth token issued to them, in the same transaction.
 	Disabled          *bool
+	RequireMFA        *bool
 	SecurityTokenHash *string
 	TokenIssuedAt     *time.Time
 }
@@ -153,6 +154,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange) error {
 	}
 	if c.Disabled != nil {
 		fields["disabled"] = *c.Disabled
+	}
+	if c.RequireMFA != nil {
+		fields["require_mfa"] = *c.RequireMFA
 	}
 	if c.SecurityTokenHash != nil {
 		fields["security_token_hash"] = *c.SecurityTokenHash

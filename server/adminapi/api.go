@@ -8,6 +8,7 @@ import (
 
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/clients"
+	"github.com/authgate/authgate/internal/mfa"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/internal/workbench"
@@ -36,6 +37,16 @@ type APIDeps struct {
 	WorkbenchActor *workbench.Actor
 	// Now is the clock; default time.Now.
 	Now func() time.Time
+	// MFA lists and resets users' second factors.
+	MFA MFA
+}
+
+// MFA is what the API needs of the second factors (mfa.Service): a list
+// that never holds a secret, an audited reset that emails the user, and
+// never a secret either.
+type MFA interface {
+	List(ctx context.Context, userID string) (mfa.Factors, error)
+	Reset(ctx context.Context, actor string, u models.User) (bool, error)
 }
 
 // AuditLog reads and writes the audit log; *storage.Store is one.
@@ -102,6 +113,8 @@ func (a *api) routes() http.Handler {
 	handle("POST /admin/api/users/{username}/password", auth(a.handleSetPassword()))
 	handle("POST /admin/api/users/{username}/reset-token", auth(a.handleResetToken()))
 	handle("POST /admin/api/users/{username}/unlock", auth(a.handleUnlock()))
+	handle("GET /admin/api/users/{username}/mfa", auth(a.handleListMFA()))
+	handle("DELETE /admin/api/users/{username}/mfa", auth(a.handleResetMFA()))
 
 	handle("GET /admin/api/trusted-ips", auth(a.handleListRanges()))
 	handle("POST /admin/api/trusted-ips", auth(a.handleAddRange()))

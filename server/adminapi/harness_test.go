@@ -31,6 +31,7 @@ import (
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/keyring"
 	authmail "github.com/authgate/authgate/internal/mail"
+	"github.com/authgate/authgate/internal/mfa"
 	"github.com/authgate/authgate/internal/notices"
 	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/storage"
@@ -75,6 +76,7 @@ type env struct {
 	sender   *authmail.Sender
 	outbox   *outbox
 	logs     *syncBuffer
+	mfa      *mfa.Service
 
 	// automation is a client_credentials client allowed authgate:admin.
 	automation       models.Client
@@ -168,8 +170,10 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 	public.Start()
 	t.Cleanup(public.Close)
 
+	e.mfa = mfa.New(storage.New(db), e.keys, mfa.Options{Issuer: "Acme", Logger: logger})
 	var adminHandler http.Handler
 	adminHandler, e.handler = newAPI(APIDeps{
+		MFA:      e.mfa,
 		Logger:   logger,
 		Provider: e.provider,
 		Accounts: e.accounts,

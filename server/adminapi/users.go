@@ -94,6 +94,8 @@ type updateUserRequest struct {
 	// Disabled true stops every sign-in of the user and ends their
 	// sessions and tokens; false lets them sign in again.
 	Disabled *bool `json:"disabled"`
+	// RequireMFA true makes the user sign in with a second factor.
+	RequireMFA *bool `json:"require_mfa"`
 }
 
 func (a *api) handleUpdateUser() http.Handler {
@@ -104,7 +106,7 @@ func (a *api) handleUpdateUser() http.Handler {
 			return
 		}
 		u, err := a.Accounts.UpdateUser(r.Context(), actorOf(r.Context()), r.PathValue("username"),
-			accounts.UserUpdate{Email: in.Email, Name: in.Name, Admin: in.Admin, Disabled: in.Disabled})
+			accounts.UserUpdate{Email: in.Email, Name: in.Name, Admin: in.Admin, Disabled: in.Disabled, RequireMFA: in.RequireMFA})
 		if err != nil {
 			a.writeError(w, r, err)
 			return

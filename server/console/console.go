@@ -17,6 +17,7 @@ import (
 	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/mfa"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/internal/workbench"
 	"github.com/authgate/authgate/models"
@@ -65,6 +66,14 @@ type Deps struct {
 	WorkbenchActor *workbench.Actor
 	// Now returns the current time; nil means time.Now.
 	Now func() time.Time
+	// MFA lists and resets users' second factors; nil hides them.
+	MFA MFA
+}
+
+// MFA is what the console needs of the second factors (mfa.Service).
+type MFA interface {
+	List(ctx context.Context, userID string) (mfa.Factors, error)
+	Reset(ctx context.Context, actor string, u models.User) (bool, error)
 }
 
 // console serves the pages. Its fields are fixed at New.

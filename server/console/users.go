@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/mfa"
 	"github.com/authgate/authgate/models"
 )
 
@@ -211,6 +212,47 @@ func (c *console) handleResetToken(w http.ResponseWriter, r *http.Request, a adm
 	http.Redirect(w, r, usersBack(r, u.Username), http.StatusSeeOther)
 }
 
+func (c *console) handleResetMFAConfirm(w http.ResponseWriter, r *http.Request, a admin) {
+	u, ok := c.getUser(w, r)
+	if !ok {
+		return
+	}
+	back := userPage(u.Username)
+	c.renderConfirm(w, r, a, "users", confirmData{
+		Heading: fmt.Sprintf("Reset the two-step verification of %s?", u.Username),
+		Lines: []string{
+			fmt.Sprintf("The authenticator app and the recovery codes of %s stop working at once. At the next sign-in %s signs in with the password alone, or sets up a new app if MFA is required.", u.Username, u.Username),
+			fmt.Sprintf("An email to %s says so. The reset is recorded in the audit log.", u.Email),
+		},
+		Action: "/admin/users/" + url.PathEscape(u.Username) + "/mfa/reset",
+		Submit: "Reset two-step verification",
+		Danger: true,
+		Cancel: back,
+	})
+}
+
+func (c *console) handleResetMFA(w http.ResponseWriter, r *http.Request, a admin) {
+	u, ok := c.getUser(w, r)
+	if !ok {
+		return
+	}
+	if c.MFA == nil {
+		c.fail(w, r, errors.New("no second factors here"))
+		return
+	}
+	removed, err := c.MFA.Reset(r.Context(), a.actor(), u)
+	if err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if removed {
+		c.setFlash(w, fmt.Sprintf("The two-step verification of %s was reset; an email to %s says so.", u.Username, u.Email))
+	} else {
+		c.setFlash(w, fmt.Sprintf("%s had no two-step verification; nothing changed.", u.Username))
+	}
+	http.Redirect(w, r, userPage(u.Username), http.StatusSeeOther)
+}
+
 func (c *console) handleUnlock(w http.ResponseWriter, r *http.Request, a admin) {
 	u, ok := c.getUser(w, r)
 	if !ok {
@@ -310,6 +352,8 @@ type userData struct {
 	Self         bool
 	Form         userForm
 	Back         string
+	// MFA is the user's second factors, nil when unknown.
+	MFA *mfa.Factors
 }
 
 func (c *console) handleUser(w http.ResponseWriter, r *http.Request, a admin) {
@@ -335,6 +379,16 @@ func (c *console) renderUser(w http.ResponseWriter, r *http.Request, a admin, st
 		Self:         u.ID == a.User.ID,
 		Form:         form,
 		Back:         userPage(u.Username),
+	}
+	if c.MFA != nil {
+		fs, err := c.MFA.List(r.Context(), u.ID)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		d := p.Data.(userData)
+		d.MFA = &fs
+		p.Data = d
 	}
 	c.pages.Render(w, r, status, "user", p)
 }
