@@ -23,12 +23,14 @@ func (s *Server) routes() http.Handler {
 
 	mux.Handle("GET /login", s.handleLoginForm())
 	mux.Handle("POST /login", s.throttle(s.limits.login, "login", s.refusePage)(s.handleLogin()))
-	mux.Handle("GET /account/mfa", noStore(s.handleMFAPage()))
-	mux.Handle("POST /account/mfa/setup", noStore(s.handleMFASetup()))
-	mux.Handle("POST /account/mfa/confirm", noStore(s.throttle(s.limits.login, "login", s.refusePage)(s.handleMFAConfirm())))
-	mux.Handle("POST /account/mfa/remove", noStore(s.throttle(s.limits.login, "login", s.refusePage)(s.handleMFARemove())))
-	mux.Handle("GET /login/verify", noStore(s.handleStepForm()))
-	mux.Handle("POST /login/verify", noStore(s.throttle(s.limits.login, "login", s.refusePage)(s.handleStep())))
+	if s.MFA != nil && s.Steps != nil {
+		mux.Handle("GET /account/mfa", noStore(s.handleMFAPage()))
+		mux.Handle("POST /account/mfa/setup", noStore(s.handleMFASetup()))
+		mux.Handle("POST /account/mfa/confirm", noStore(s.throttle(s.limits.login, "login", s.refusePage)(s.handleMFAConfirm())))
+		mux.Handle("POST /account/mfa/remove", noStore(s.throttle(s.limits.login, "login", s.refusePage)(s.handleMFARemove())))
+		mux.Handle("GET /login/verify", noStore(s.handleStepForm()))
+		mux.Handle("POST /login/verify", noStore(s.throttle(s.limits.login, "login", s.refusePage)(s.handleStep())))
+	}
 	mux.Handle("POST /logout", s.handleLogout())
 	mux.Handle("GET /oauth2/logout", noStore(s.throttle(s.limits.logout, "logout", s.refusePage)(s.handleEndSession())))
 	mux.Handle("POST /oauth2/logout", noStore(s.throttle(s.limits.logout, "logout", s.refusePage)(s.handleEndSession())))

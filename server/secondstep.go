@@ -109,8 +109,8 @@ func acrOf(amr []string) string {
 }
 
 // asksMFA reports whether acr_values (space-separated, in order of
-// preference) asks for MFA: it does when ACRMFA is the only value this
-// server supports among them... or the first it supports.
+// preference) asks for MFA: when ACRMFA comes before ACRPassword (values
+// this server does not know are passed over).
 func asksMFA(acrValues string) bool {
 	for _, v := range strings.Fields(acrValues) {
 		switch v {
@@ -257,9 +257,7 @@ type stepData struct {
 
 // stepGone answers a second step that is missing or expired.
 func (s *Server) stepGone(w http.ResponseWriter, r *http.Request) {
-	p := s.page(w, r, "Sign in again", "", false)
-	p.Error = "Your sign-in took too long or started in another browser. Sign in again."
-	s.renderLogin(w, r, http.StatusUnauthorized, "/account", "", p.Error)
+	s.renderLogin(w, r, http.StatusUnauthorized, "/account", "", "Your sign-in took too long or started in another browser. Sign in again.")
 }
 
 // renderStep shows the second step of st.
