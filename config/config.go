@@ -99,6 +99,9 @@ type Config struct {
 	// MFA configures second factors.
 	MFA MFA `yaml:"mfa"`
 
+	// Device configures the device authorization grant (RFC 8628).
+	Device Device `yaml:"device"`
+
 	// The largest request body accepted, in bytes.
 	MaxBodyBytes int64 `yaml:"max_body_bytes" env:"AUTHGATE_MAX_BODY_BYTES"`
 	// How long a request may take before it is cut off.
@@ -179,6 +182,21 @@ type Mail struct {
 	PollInterval time.Duration `yaml:"poll_interval" env:"AUTHGATE_MAIL_POLL_INTERVAL"`
 	// How many times a mail is tried before it is reported as failed.
 	MaxAttempts int `yaml:"max_attempts" env:"AUTHGATE_MAIL_MAX_ATTEMPTS"`
+}
+
+// Device configures the device authorization grant (RFC 8628): how long
+// its codes live, how often a device may poll, and how many wrong user
+// codes one browser session may enter.
+type Device struct {
+	// How long a device code and its user code can be used.
+	CodeLifespan time.Duration `yaml:"code_lifespan" env:"AUTHGATE_DEVICE_CODE_LIFESPAN"`
+	// The least time between two polls of the token endpoint (the
+	// response's interval, in whole seconds); a poll sooner gets
+	// slow_down and 5 more seconds.
+	PollInterval time.Duration `yaml:"poll_interval" env:"AUTHGATE_DEVICE_POLL_INTERVAL"`
+	// Wrong user codes one browser session may enter at /device before it
+	// is refused for the rest of the code lifespan.
+	MaxCodeAttempts int `yaml:"max_code_attempts" env:"AUTHGATE_DEVICE_MAX_CODE_ATTEMPTS"`
 }
 
 // RateLimit is a per-source token bucket applied, each on its own, to the
@@ -302,6 +320,7 @@ func Default() Config {
 			MaxAttempts:  12,
 		},
 		MFA:            MFA{Required: "optional", StepLifespan: 5 * time.Minute},
+		Device:         Device{CodeLifespan: 10 * time.Minute, PollInterval: 5 * time.Second, MaxCodeAttempts: 5},
 		MaxBodyBytes:   64 << 10,
 		RequestTimeout: 15 * time.Second,
 		ShutdownGrace:  20 * time.Second,
@@ -436,6 +455,9 @@ func (c Config) Validate() error {
 	default:
 		check(true, "mfa.required: %q must be optional, admins or all", c.MFA.Required)
 	}
+	check(c.Device.CodeLifespan < time.Second, "device.code_lifespan: must be at least 1s, got %s", c.Device.CodeLifespan)
+	check(c.Device.PollInterval < time.Second || c.Device.PollInterval%time.Second != 0, "device.poll_interval: must be a whole number of seconds, at least 1s, got %s", c.Device.PollInterval)
+	check(c.Device.MaxCodeAttempts < 1, "device.max_code_attempts: must be at least 1")
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -351,6 +351,40 @@ type SecondStep struct {
 	ExpiresAt time.Time `gorm:"index"`
 }
 
+// DeviceCode is one device authorization request (RFC 8628): the device
+// polls with its device code, a person enters its user code at /device.
+// Neither code is stored: both are kept as keyed hashes.
+type DeviceCode struct {
+	// DeviceCodeHash is the keyed hash of the device code.
+	DeviceCodeHash string `gorm:"primaryKey;size:64"`
+	// UserCodeHash is the keyed hash of the normalised user code.
+	UserCodeHash string   `gorm:"size:64;not null;uniqueIndex"`
+	ClientID     string   `gorm:"size:64;not null;index"`
+	Scopes       []string `gorm:"serializer:json"`
+	// Status is pending, approved, denied or redeemed.
+	Status string `gorm:"size:16;not null"`
+	// UserID is who approved or denied it.
+	UserID string `gorm:"size:64;index"`
+	// AuthTime is when that user signed in; DecidedAt when they decided.
+	AuthTime  *time.Time
+	DecidedAt *time.Time
+	// Where the request started: the device's address and user agent.
+	SourceIP  string `gorm:"size:64"`
+	UserAgent string `gorm:"size:512"`
+	// ApproverIP is the address the approval came from (its lockout is
+	// checked again when the tokens are issued).
+	ApproverIP string `gorm:"size:64"`
+	// Interval is the least number of seconds between two polls; a poll
+	// that comes sooner adds 5 (RFC 8628 section 3.5, slow_down).
+	Interval int `gorm:"column:poll_interval;not null"`
+	// Polls counts the polls; each one moves it on by a conditional
+	// update, so that two polls at once cannot both pass as slow enough.
+	Polls        int `gorm:"not null"`
+	LastPolledAt *time.Time
+	CreatedAt    time.Time
+	ExpiresAt    time.Time `gorm:"not null;index"`
+}
+
 // All lists every model. The schema itself is storage's numbered
 // migrations, not these structs.
 func All() []any {
@@ -361,6 +395,7 @@ func All() []any {
 		&WebAuthnCredential{}, &WebAuthnCeremony{},
 		&TOTPFactor{}, &RecoveryCode{}, &SecondStep{},
 		&ClientBrownout{}, &LegacyNotice{},
+		&DeviceCode{},
 	}
 }
 

@@ -87,3 +87,20 @@ func ClientOf(c fosite.Client) (*Client, bool) {
 	ac, ok := c.(*Client)
 	return ac, ok
 }
+
+// UserClaims are the user's claims released for the granted scopes, in
+// ID tokens and at userinfo alike.
+func UserClaims(u models.User, granted fosite.Arguments) map[string]any {
+	claims := map[string]any{"sub": u.ID}
+	if granted.Has(ScopeProfile) {
+		claims["preferred_username"] = u.Username
+		if u.Name != "" {
+			claims["name"] = u.Name
+		}
+	}
+	if granted.Has(ScopeEmail) {
+		claims["email"] = u.Email
+		claims["email_verified"] = false
+	}
+	return claims
+}

@@ -203,6 +203,13 @@ func (p *Provider) IntrospectToken(ctx context.Context, token string, use fosite
 	return p.fosite.IntrospectToken(ctx, token, use, session, scopes...)
 }
 
+// AuthenticateClient authenticates the client of a request whose form is
+// parsed, as the token endpoint does (a public client names itself with
+// client_id).
+func (p *Provider) AuthenticateClient(ctx context.Context, r *http.Request) (fosite.Client, error) {
+	return p.fosite.AuthenticateClient(ctx, r, r.PostForm)
+}
+
 // Client returns the registered client id (cached briefly, see
 // Store.GetClient).
 func (p *Provider) Client(ctx context.Context, id string) (fosite.Client, error) {

@@ -23,6 +23,9 @@ const (
 	// OriginPasswordTOTP is a password grant admitted by the password and
 	// a current TOTP code in place of the security token.
 	OriginPasswordTOTP = "password+totp"
+	// OriginDevice is a grant begun by the device authorization grant: a
+	// person approved a device's request at /device.
+	OriginDevice = "device_code"
 )
 
 // IsPasswordOrigin reports whether origin is one of the password grant's.

@@ -19,6 +19,7 @@ type metadata struct {
 	JWKSURI                            string   `json:"jwks_uri"`
 	IntrospectionEndpoint              string   `json:"introspection_endpoint"`
 	RevocationEndpoint                 string   `json:"revocation_endpoint"`
+	DeviceAuthorizationEndpoint        string   `json:"device_authorization_endpoint,omitempty"`
 	ScopesSupported                    []string `json:"scopes_supported"`
 	ResponseTypesSupported             []string `json:"response_types_supported"`
 	ResponseModesSupported             []string `json:"response_modes_supported"`
@@ -49,6 +50,9 @@ func (s *Server) metadata(oidc bool) metadata {
 	if !s.Config.LegacyGrantDisabled {
 		grants = append(grants, "password")
 	}
+	if s.Device != nil {
+		grants = append(grants, oauth.DeviceGrantType)
+	}
 	m := metadata{
 		Issuer:                            iss,
 		AuthorizationEndpoint:             iss + "/oauth2/authorize",
@@ -64,6 +68,9 @@ func (s *Server) metadata(oidc bool) metadata {
 		IntrospectionAuthMethods:          []string{"client_secret_basic", "client_secret_post"},
 		RevocationAuthMethods:             authMethods,
 		CodeChallengeMethodsSupported:     []string{"S256"},
+	}
+	if s.Device != nil {
+		m.DeviceAuthorizationEndpoint = iss + "/oauth2/device/authorize"
 	}
 	if oidc {
 		m.UserinfoEndpoint = iss + "/userinfo"

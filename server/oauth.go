@@ -327,18 +327,7 @@ func scopeDescription(scope string) string {
 
 // userClaims are the user's claims released for the granted scopes.
 func userClaims(u models.User, granted fosite.Arguments) map[string]any {
-	claims := map[string]any{"sub": u.ID}
-	if granted.Has(oauth.ScopeProfile) {
-		claims["preferred_username"] = u.Username
-		if u.Name != "" {
-			claims["name"] = u.Name
-		}
-	}
-	if granted.Has(oauth.ScopeEmail) {
-		claims["email"] = u.Email
-		claims["email_verified"] = false
-	}
-	return claims
+	return oauth.UserClaims(u, granted)
 }
 
 func (s *Server) handleToken() http.Handler {

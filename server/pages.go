@@ -43,7 +43,8 @@ func newRenderer(logger *slog.Logger) (*web.Renderer[page], error) {
 	return web.NewRenderer[page](logger, "template", templateFS, nil,
 		"login", "consent", "error", "account", "account-token", "account-password",
 		"logout-confirm", "signed-out",
-		"account-passkeys", "second-step", "recovery-codes", "account-mfa")
+		"account-passkeys", "second-step", "recovery-codes", "account-mfa",
+		"device", "device-confirm")
 }
 
 // staticHandler serves the public pages' stylesheet.

@@ -41,6 +41,11 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /account/password", s.handlePasswordChange())
 	mux.Handle("POST /account/sessions/end", s.handleEndSessionOf())
 	mux.Handle("POST /account/grants/revoke", s.handleRevokeGrant())
+	if s.Device != nil {
+		mux.Handle("POST /oauth2/device/authorize", noStore(s.throttle(s.limits.deviceAuthorize, "device_authorize", refuseJSON)(s.handleDeviceAuthorize())))
+		mux.Handle("GET /device", noStore(s.handleDevicePage()))
+		mux.Handle("POST /device", noStore(s.throttle(s.limits.deviceCode, "device_code", s.refusePage)(s.handleDeviceForm())))
+	}
 	mux.Handle("GET /static/", staticHandler())
 	mux.Handle("GET /static/passkeys.js", handlePasskeysJS())
 	mux.Handle("GET /account/passkeys", s.handlePasskeys())

@@ -51,6 +51,7 @@ type Provider interface {
 	WriteRevocationResponse(ctx context.Context, w http.ResponseWriter, err error)
 	IntrospectToken(ctx context.Context, token string, use fosite.TokenType, session fosite.Session, scopes ...string) (fosite.TokenUse, fosite.AccessRequester, error)
 	Client(ctx context.Context, id string) (fosite.Client, error)
+	AuthenticateClient(ctx context.Context, r *http.Request) (fosite.Client, error)
 	JWKS(ctx context.Context) ([]byte, string, error)
 }
 
@@ -71,6 +72,9 @@ type Deps struct {
 	Ready func(ctx context.Context) error
 	// Metrics counts requests and grants; optional.
 	Metrics *metrics.Metrics
+	// Device is the device authorization grant; optional (without it
+	// the device endpoints are not served).
+	Device DeviceFlow
 	// TokenResponseHook may add headers to a successful token response
 	// (the legacy grant's Deprecation and Sunset headers); optional.
 	TokenResponseHook func(w http.ResponseWriter, ar fosite.AccessRequester)
@@ -103,6 +107,8 @@ type Server struct {
 	limits    limits
 	// factors are the second-factor kinds, TOTP first.
 	factors []Factor
+	// deviceStrikes counts wrong user codes per browser session.
+	deviceStrikes *strikes
 }
 
 // New builds the public HTTP handler: OAuth 2.0 and OpenID Connect
@@ -127,6 +133,7 @@ func New(d Deps) (http.Handler, error) {
 			s.factors = append(s.factors, passkeyFactor{s: s})
 		}
 	}
+	s.deviceStrikes = newStrikes(d.Config.Device.MaxCodeAttempts, d.Config.Device.CodeLifespan, nil)
 	if err := s.buildDiscovery(); err != nil {
 		return nil, fmt.Errorf("build discovery documents: %w", err)
 	}

@@ -20,6 +20,11 @@ type limits struct {
 	passwordGrant *ratelimit.Limiter
 	tokenReset    *ratelimit.Limiter
 	logout        *ratelimit.Limiter
+	// deviceAuthorize bounds device authorization requests (a public
+	// client needs no secret to start one); deviceCode the forms of
+	// /device, where user codes are typed.
+	deviceAuthorize *ratelimit.Limiter
+	deviceCode      *ratelimit.Limiter
 }
 
 func newLimits(rule config.RateLimit) limits {
@@ -29,6 +34,9 @@ func newLimits(rule config.RateLimit) limits {
 		passwordGrant: ratelimit.New(r, 0, nil),
 		tokenReset:    ratelimit.New(r, 0, nil),
 		logout:        ratelimit.New(r, 0, nil),
+
+		deviceAuthorize: ratelimit.New(r, 0, nil),
+		deviceCode:      ratelimit.New(r, 0, nil),
 	}
 }
 

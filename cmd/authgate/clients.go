@@ -45,7 +45,7 @@ func createdClient(c models.Client, secret string) createdClientJSON {
 func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	f := newFlags(env, "clients create", "--name NAME --grant-types LIST [--redirect-uris LIST] [--scopes LIST] [flags]")
 	name := f.String("name", "", "display name shown on the consent page (required)")
-	grants := f.String("grant-types", "", "comma- or space-separated: authorization_code, refresh_token, client_credentials, password (the legacy grant)")
+	grants := f.String("grant-types", "", "comma- or space-separated: authorization_code, refresh_token, client_credentials, password (the legacy grant), urn:ietf:params:oauth:grant-type:device_code (the device flow)")
 	redirects := f.String("redirect-uris", "", "comma- or space-separated redirect URIs; required with authorization_code (https, or http on 127.0.0.1, ::1, localhost)")
 	scopes := f.String("scopes", "", "comma- or space-separated: "+strings.Join(oauth.SupportedScopes, ", "))
 	audience := f.String("audience", "", "comma- or space-separated audiences the client may request")

@@ -17,7 +17,7 @@ import (
 // Methods lists every login-history method, the filters of the CLI and the
 // admin API accept exactly these.
 func Methods() []string {
-	return []string{MethodPasswordGrant, MethodPasswordGrantRefresh, MethodLoginPage, MethodPasskey}
+	return []string{MethodPasswordGrant, MethodPasswordGrantRefresh, MethodLoginPage, MethodPasskey, MethodDevice}
 }
 
 // LegacyMethods lists the login-history methods that are a use of the
@@ -36,6 +36,7 @@ const (
 	MethodPasswordGrantRefresh = "password_grant_refresh"
 	MethodLoginPage            = signin.MethodLoginPage
 	MethodPasskey              = signin.MethodPasskey
+	MethodDevice               = signin.MethodDevice
 	ResultSuccess              = signin.ResultSuccess
 	ResultInvalidPassword      = signin.ResultInvalidPassword
 	ResultLockout              = signin.ResultLockout

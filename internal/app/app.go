@@ -218,6 +218,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 	}
 
 	resolver := clientip.New(cfg.TrustedProxies, cfg.ForwardedHeader)
+	var device *oauth.DeviceGrant
 	a.Provider = oauth.NewProvider(oauth.Settings{
 		Issuer:                cfg.Issuer,
 		AccessTokenLifespan:   cfg.AccessTokenLifespan,
@@ -237,6 +238,14 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 			g.ObserveMFA = a.Metrics.MFA
 			g.Now = a.now
 			return g
+		},
+		func(fc *fosite.Config, store *oauth.Store, strategy *oauth.TokenStrategy) fosite.TokenEndpointHandler {
+			device = oauth.NewDeviceGrant(fc, store, strategy, a.Keys, a.Store, a.Accounts, a.Keyring, oauth.DeviceSettings{
+				CodeLifespan:    cfg.Device.CodeLifespan,
+				PollInterval:    cfg.Device.PollInterval,
+				VerificationURI: cfg.Issuer + "/device",
+			}, logger, a.now)
+			return device
 		})
 
 	if a.Public, err = server.New(server.Deps{
@@ -249,6 +258,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		ClientIP:          resolver,
 		Ready:             a.ready,
 		Metrics:           a.Metrics,
+		Device:            device,
 		TokenResponseHook: legacy.SunsetHeaders,
 		Hints:             logout.Verifier{Issuer: cfg.Issuer, Keys: a.Provider},
 		LogoutQueued:      a.Logouts.Wake,
@@ -386,6 +396,9 @@ func (a *App) janitor(ctx context.Context) {
 			a.Logger.Warn("prune expired tokens", "error", err)
 		} else if n > 0 {
 			a.Logger.Info("pruned expired tokens", "count", n)
+		}
+		if _, err := a.Store.DeleteExpiredDeviceCodes(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
+			a.Logger.Warn("prune expired device codes", "error", err)
 		}
 		if _, err := a.Store.DeleteExpiredSessions(ctx, now); err != nil && ctx.Err() == nil {
 			a.Logger.Warn("prune expired sessions", "error", err)

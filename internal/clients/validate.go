@@ -22,10 +22,13 @@ const (
 	// GrantPassword is the legacy password grant; SetLegacy adds and
 	// removes it.
 	GrantPassword = "password"
+	// GrantDeviceCode is the device authorization grant (RFC 8628), for
+	// public and confidential clients; off unless listed.
+	GrantDeviceCode = "urn:ietf:params:oauth:grant-type:device_code"
 )
 
 // SupportedGrantTypes lists every grant type a client may hold.
-var SupportedGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantPassword}
+var SupportedGrantTypes = []string{GrantAuthorizationCode, GrantRefreshToken, GrantClientCredentials, GrantPassword, GrantDeviceCode}
 
 // The service's errors. Invalid input is an *apperr.Error for its field
 // (apperr.Field), with a message fit to show the administrator next to

@@ -49,6 +49,12 @@ const (
 	// an enrolment, removing a factor. It counts on the login page's
 	// counter and writes no login history.
 	FactorCheck
+	// DeviceApproval is a signed-in user approving a device's request
+	// (RFC 8628) at /device. It checks no secret (the session did; its
+	// Verifier is DeviceApprove) but is refused, like a sign-in, while the
+	// user's login counter is locked for the source, and it is recorded
+	// with its own method.
+	DeviceApproval
 )
 
 func (c Channel) String() string {
@@ -65,6 +71,8 @@ func (c Channel) String() string {
 		return "second_factor"
 	case FactorCheck:
 		return "factor_check"
+	case DeviceApproval:
+		return "device_approval"
 	default:
 		return fmt.Sprintf("Channel(%d)", int(c))
 	}
@@ -73,7 +81,7 @@ func (c Channel) String() string {
 // counter is the lockout counter attempts on c count against.
 func (c Channel) counter() (storage.Counter, error) {
 	switch c {
-	case LoginPage, PasswordChange, PasskeyLogin, SecondFactor, FactorCheck:
+	case LoginPage, PasswordChange, PasskeyLogin, SecondFactor, FactorCheck, DeviceApproval:
 		return storage.CounterLogin, nil
 	case PasswordGrant:
 		return storage.CounterLegacy, nil
@@ -91,6 +99,8 @@ func (c Channel) method() string {
 		return MethodPasswordGrant
 	case PasskeyLogin:
 		return MethodPasskey
+	case DeviceApproval:
+		return MethodDevice
 	default:
 		return ""
 	}
@@ -176,6 +186,19 @@ func (Password) Verify(_ context.Context, _ models.User, secret string, check Ch
 	default:
 		return ResultInvalidPassword, nil
 	}
+}
+
+// DeviceApprove is the Verifier of the DeviceApproval channel: the user
+// is signed in already, so there is no secret to check and nothing to
+// spend; what decides is the lockout the core checks first.
+type DeviceApprove struct{}
+
+// Cost is none: no candidate is ever checked.
+func (DeviceApprove) Cost() int { return 0 }
+
+// Verify admits the signed-in user.
+func (DeviceApprove) Verify(context.Context, models.User, string, Check) (string, error) {
+	return ResultSuccess, nil
 }
 
 // Request is one attempt.

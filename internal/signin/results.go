@@ -6,6 +6,9 @@ const (
 	MethodLoginPage     = "login_page"
 	// MethodPasskey is a passwordless sign-in with a passkey.
 	MethodPasskey = "passkey"
+	// MethodDevice is the device authorization grant: a user's approval
+	// or denial at /device, and its tokens refused at issue.
+	MethodDevice = "device"
 )
 
 // Results recorded in the login history, in the words Salesforce admins
@@ -49,6 +52,8 @@ const (
 	// ResultMFARequired is a credential the MFA policy no longer accepts
 	// (a security token, a password alone) from a user who must use MFA.
 	ResultMFARequired = "Failed: Multi-factor authentication required"
+	// ResultDeviceDenied is a device request the user denied at /device.
+	ResultDeviceDenied = "Failed: Device request denied"
 )
 
 // Factors recorded in the login history's Factor: the credential an
@@ -70,5 +75,6 @@ func Results() []string {
 		ResultPasskeyInvalid, ResultPasskeyCounter,
 		ResultSecondFactorPending, ResultInvalidCode, ResultCodeReused, ResultSecondStepExpired, ResultMFARequired,
 		ResultBrownout,
+		ResultDeviceDenied,
 	}
 }

@@ -77,6 +77,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if err := db.Where("client_id = ?", id).Delete(&models.LegacyNotice{}).Error; err != nil {
 			return err
 		}
+		if err := db.Where("client_id = ?", id).Delete(&models.DeviceCode{}).Error; err != nil {
+			return err
+		}
 		res := db.Where("id = ?", id).Delete(&models.Client{})
 		if res.Error != nil {
 			return res.Error

@@ -258,3 +258,15 @@ func (s *Store) PruneAttempts(ctx context.Context, before, now time.Time) (int64
 	}
 	return res.RowsAffected, nil
 }
+
+// LockedFrom reports whether counter c of the user with userID is locked
+// for source at now (see ReserveAttempt), without counting an attempt.
+func (s *Store) LockedFrom(ctx context.Context, userID string, c Counter, source string, now time.Time) (bool, error) {
+	var locked int64
+	err := s.Conn(ctx).Raw("SELECT COUNT(*) FROM signin_attempts WHERE user_id = ? AND counter = ? AND source = ? AND locked_until > ?",
+		userID, int(c), source, now.UTC()).Scan(&locked).Error
+	if err != nil {
+		return false, fmt.Errorf("check %s lock: %w", c, err)
+	}
+	return locked > 0, nil
+}

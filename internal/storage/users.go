@@ -247,6 +247,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 		if err := db.Where("user_id = ?", id).Delete(&models.LegacyNotice{}).Error; err != nil {
 			return err
 		}
+		if err := db.Where("user_id = ?", id).Delete(&models.DeviceCode{}).Error; err != nil {
+			return err
+		}
 		res := db.Where("id = ?", id).Delete(&models.User{})
 		if res.Error != nil {
 			return res.Error

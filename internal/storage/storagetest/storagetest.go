@@ -57,6 +57,9 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"NoticeClaims", testNoticeClaims},
 		{"RecentUsersOfClient", testRecentUsersOfClient},
 		{"LegacyUses", testLegacyUses},
+		{"DeviceCodes", testDeviceCodes},
+		{"DeviceCodesConcurrent", testDeviceCodesConcurrent},
+		{"DeviceCodeCascades", testDeviceCodeCascades},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
