@@ -263,6 +263,34 @@ func TestAttackDeviceFlow(t *testing.T) {
 				}
 			})
 
+			t.Run("disabled user", func(t *testing.T) {
+				erin := browser(t)
+				cli(t, s, pw+"\n", "users", "create", "--username", "erin", "--email", "erin@example.com", "--password-stdin")
+				signIn(t, erin, p, "erin", pw)
+				approved, approvedUser := mustStartDevice(t, p, appA)
+				if status, _ := decideDevice(t, erin, p, approvedUser, "approve"); status != http.StatusOK {
+					t.Fatalf("approve: got %d", status)
+				}
+				waiting, waitingUser := mustStartDevice(t, p, appA)
+				cli(t, s, "", "users", "update", "erin", "--disabled", "true")
+				wantOAuthError(t, "approved before the user was disabled", pollDevice(t, p, appA, approved), "access_denied")
+				// Her session ended with the disabling: /device sends her to
+				// sign in, where she is refused.
+				resp, err := erin.Get(p.url("/device?user_code=" + url.QueryEscape(waitingUser)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				_ = readAll(t, resp)
+				if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(loc, "/login?") {
+					t.Fatalf("/device in a disabled user's session: got %d to %q, want a redirect to sign in", resp.StatusCode, loc)
+				}
+				wantOAuthError(t, "the request waiting when she was disabled", pollDevice(t, p, appA, waiting), "authorization_pending")
+				out := cli(t, s, "", "login-history", "--user", "erin", "--method", "device", "--json")
+				if !strings.Contains(out, "Failed: User disabled") {
+					t.Errorf("erin's device history does not show the refusal:\n%s", out)
+				}
+			})
+
 			t.Run("deleted user", func(t *testing.T) {
 				dave := browser(t)
 				cli(t, s, pw+"\n", "users", "create", "--username", "dave", "--email", "dave@example.com", "--password-stdin")
