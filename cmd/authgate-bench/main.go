@@ -39,9 +39,14 @@ Scenarios:
                       state), login form, consent form, code exchange
   jwks                GET the JWKS
   discovery           GET the OpenID configuration
+  device              the device flow (RFC 8628) per iteration: device
+                      authorization, then as the person: login form, code
+                      entry and approval at the verification URI; then the
+                      device's token request
 
 Endpoints come from ISSUER/.well-known/openid-configuration unless given
-with --token-url, --authorize-url, --introspect-url or --jwks-url.
+with --token-url, --authorize-url, --introspect-url, --jwks-url or
+--device-authorize-url.
 
 Examples:
   authgate-bench --scenario discovery --issuer https://id.example.com
@@ -103,6 +108,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	f.StringVar(&cfg.AuthorizeURL, "authorize-url", "", "the authorization endpoint (default: from discovery)")
 	f.StringVar(&cfg.IntrospectURL, "introspect-url", "", "the introspection endpoint (default: from discovery)")
 	f.StringVar(&cfg.JWKSURL, "jwks-url", "", "the JWKS URI (default: from discovery)")
+	f.StringVar(&cfg.DeviceAuthorizeURL, "device-authorize-url", "", "the device authorization endpoint (default: from discovery)")
 	f.StringVar(&cfg.ClientID, "client-id", "", "the OAuth client")
 	clientSecret := f.String("client-secret", "", "the client secret (visible to other local users; prefer --client-secret-env)")
 	clientSecretEnv := f.String("client-secret-env", "", "read the client secret from this environment `VARIABLE`")
@@ -112,7 +118,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	f.StringVar(&cfg.Scope, "scope", "", "space-separated scopes to ask for (refresh usually needs offline_access)")
 	f.StringVar(&cfg.RedirectURI, "redirect-uri", "", "the client's registered redirect URI (authorization_code; refresh with --flow code)")
 	f.StringVar(&cfg.Flow, "flow", "", "how refresh gets its first refresh tokens: password (default) or code")
-	f.BoolVar(&cfg.ReuseSession, "reuse-session", false, "authorization_code: keep each worker's cookies, so a signed-in user skips the login form")
+	f.BoolVar(&cfg.ReuseSession, "reuse-session", false, "authorization_code and device: keep each worker's cookies, so a signed-in user skips the login form")
 	f.IntVar(&cfg.Concurrency, "concurrency", 32, "concurrent workers, each with at most one request in flight")
 	f.DurationVar(&cfg.Duration, "duration", 20*time.Second, "how long to measure after the warm-up")
 	f.IntVar(&cfg.Requests, "requests", 0, "count this many requests instead of running for --duration")
@@ -243,7 +249,7 @@ func readPassword(env *env) (string, error) {
 
 func needsPassword(scenario string) bool {
 	switch scenario {
-	case loadtest.Password, loadtest.Refresh, loadtest.AuthorizationCode:
+	case loadtest.Password, loadtest.Refresh, loadtest.AuthorizationCode, loadtest.Device:
 		return true
 	}
 	return false

@@ -203,11 +203,15 @@ func testBench(t *testing.T, dbURL string) {
 		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
 		Scopes: []string{"openid", "offline_access"},
 	})
+	cliSecret := in.createClient(models.Client{
+		ID: "cli", Name: "CLI", GrantTypes: []string{"urn:ietf:params:oauth:grant-type:device_code", "refresh_token"},
+		Scopes: []string{"openid", "offline_access"},
+	})
 	vars := map[string]string{
-		"SERVICE_SECRET": service, "LOADER_SECRET": loader, "WEBAPP_SECRET": webapp,
+		"SERVICE_SECRET": service, "LOADER_SECRET": loader, "WEBAPP_SECRET": webapp, "CLI_SECRET": cliSecret,
 		"LEGACY_PASSWORD": pw + securityToken, "PASSWORD": pw,
 	}
-	secrets := []string{service, loader, webapp, pw, securityToken}
+	secrets := []string{service, loader, webapp, cliSecret, pw, securityToken}
 
 	common := []string{"--issuer", in.issuer, "--concurrency", "2", "--warmup", "200ms", "--timeout", "10s"}
 	cases := []struct {
@@ -227,6 +231,10 @@ func testBench(t *testing.T, dbURL string) {
 			"--username", "alice", "--password-env", "PASSWORD", "--scope", "openid offline_access"}, 0},
 		{"authorization_code, fresh login", "authorization_code", "", []string{"--client-id", "webapp", "--client-secret-env", "WEBAPP_SECRET", "--redirect-uri", callback,
 			"--username", "alice", "--password-env", "PASSWORD", "--scope", "openid"}, 8},
+		{"device, fresh login", "device", "", []string{"--client-id", "cli", "--client-secret-env", "CLI_SECRET",
+			"--username", "alice", "--password-env", "PASSWORD", "--scope", "openid offline_access"}, 6},
+		{"device, session reused", "device", "", []string{"--client-id", "cli", "--client-secret-env", "CLI_SECRET",
+			"--username", "alice", "--password-env", "PASSWORD", "--reuse-session"}, 0},
 		{"authorization_code, session reused", "authorization_code", pw + "\n", []string{"--client-id", "webapp", "--client-secret-env", "WEBAPP_SECRET", "--redirect-uri", callback,
 			"--username", "alice", "--password-stdin", "--scope", "openid", "--reuse-session"}, 0},
 	}

@@ -40,10 +40,15 @@ const (
 	JWKS = "jwks"
 	// Discovery gets the OpenID Provider configuration document.
 	Discovery = "discovery"
+	// Device runs the device authorization grant (RFC 8628) per
+	// iteration: the device authorization request, the person's sign-in,
+	// code entry and approval on the verification pages, and the device's
+	// token request.
+	Device = "device"
 )
 
 // Scenarios lists every scenario, in the order help text shows them.
-var Scenarios = []string{ClientCredentials, Password, Refresh, Introspect, AuthorizationCode, JWKS, Discovery}
+var Scenarios = []string{ClientCredentials, Password, Refresh, Introspect, AuthorizationCode, JWKS, Discovery, Device}
 
 // How the refresh scenario gets its first refresh tokens.
 const (
@@ -68,6 +73,8 @@ type Config struct {
 	AuthorizeURL  string
 	IntrospectURL string
 	JWKSURL       string
+	// DeviceAuthorizeURL is the RFC 8628 device authorization endpoint.
+	DeviceAuthorizeURL string
 
 	ClientID     string
 	ClientSecret string // empty for a public client: client_id goes in the form instead
@@ -132,6 +139,7 @@ func (c Config) Validate() error {
 	for _, u := range []struct{ name, value string }{
 		{"issuer", c.Issuer}, {"discovery URL", c.DiscoveryURL}, {"token URL", c.TokenURL},
 		{"authorization URL", c.AuthorizeURL}, {"introspection URL", c.IntrospectURL}, {"JWKS URL", c.JWKSURL},
+		{"device authorization URL", c.DeviceAuthorizeURL},
 	} {
 		if u.value == "" {
 			continue
@@ -146,8 +154,8 @@ func (c Config) Validate() error {
 	if c.Flow != "" && c.Scenario != Refresh {
 		bad("a flow applies to the %s scenario only", Refresh)
 	}
-	if c.ReuseSession && c.Scenario != AuthorizationCode {
-		bad("reusing the session applies to the %s scenario only", AuthorizationCode)
+	if c.ReuseSession && c.Scenario != AuthorizationCode && c.Scenario != Device {
+		bad("reusing the session applies to the %s and %s scenarios only", AuthorizationCode, Device)
 	}
 
 	ep := c.neededEndpoints()
@@ -186,6 +194,10 @@ func (c Config) Validate() error {
 		need("username", c.Username)
 		need("password", c.Password)
 		need("redirect URI", c.RedirectURI)
+	case Device:
+		need("client ID", c.ClientID)
+		need("username", c.Username)
+		need("password", c.Password)
 	}
 	if c.RedirectURI != "" {
 		if p, err := url.Parse(c.RedirectURI); err != nil || p.Scheme == "" {
@@ -226,6 +238,8 @@ func (c Config) neededEndpoints() []endpointField {
 		return []endpointField{tokenEndpoint, authorizeEndpoint}
 	case JWKS:
 		return []endpointField{jwksEndpoint}
+	case Device:
+		return []endpointField{tokenEndpoint, deviceAuthorizeEndpoint}
 	}
 	return nil
 }

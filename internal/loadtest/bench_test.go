@@ -591,6 +591,11 @@ func TestBenchValidate(t *testing.T) {
 			c.Username, c.Password, c.Flow = "u", "p", "implicit"
 		}, `unknown flow "implicit"`},
 		{"discovery without issuer", func(c *Config) { c.Scenario = Discovery; c.Issuer = "" }, "needs the issuer or the discovery URL"},
+		{"device without user", func(c *Config) { c.Scenario = Device }, "needs a username"},
+		{"device without issuer", func(c *Config) {
+			c.Scenario, c.Issuer, c.TokenURL = Device, "", "http://idp.test/token"
+			c.Username, c.Password = "u", "p"
+		}, "needs the device authorization endpoint"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

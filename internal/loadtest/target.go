@@ -203,6 +203,10 @@ func (t *target) workers(ctx context.Context) (string, []worker, error) {
 		each(func() worker { return t.newCodeWorker(c.ReuseSession) })
 		return c.AuthorizeURL, ws, nil
 
+	case Device:
+		each(func() worker { return t.newDeviceWorker(c.ReuseSession) })
+		return c.DeviceAuthorizeURL, ws, nil
+
 	case JWKS:
 		each(func() worker { return &getWorker{t: t, url: c.JWKSURL} })
 		return c.JWKSURL, ws, nil
