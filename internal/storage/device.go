@@ -2,7 +2,6 @@ package storage
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -95,35 +94,42 @@ func (s *Store) DecideDeviceCode(ctx context.Context, deviceCodeHash string, d D
 // deviceCodeHash at now and returns the code as it is after the poll.
 // tooSoon is true when the poll came before the code's interval had
 // passed since the previous one; the interval has then grown by
-// SlowDownStep seconds, for this and every later poll. Two polls at once
-// are told apart: one of them is too soon. ErrNotFound means there is no
-// such code.
+// SlowDownStep seconds, for this and every later poll. Of polls at once,
+// one at most is not too soon. ErrNotFound means there is no such code.
 func (s *Store) PollDeviceCode(ctx context.Context, deviceCodeHash string, now time.Time) (d models.DeviceCode, tooSoon bool, err error) {
 	now = now.UTC()
-	for range 8 {
-		if d, err = s.DeviceCode(ctx, deviceCodeHash); err != nil {
-			return models.DeviceCode{}, false, err
-		}
-		tooSoon = d.LastPolledAt != nil && now.Before(d.LastPolledAt.Add(time.Duration(d.Interval)*time.Second))
-		interval := d.Interval
-		if tooSoon {
-			interval += SlowDownStep
-		}
-		// The poll count is the version: of two polls that read the same
-		// row, one updates it and the other reads it again, and is then
-		// too soon.
-		res := s.conn(ctx).Model(&models.DeviceCode{}).
-			Where("device_code_hash = ? AND polls = ?", deviceCodeHash, d.Polls).
-			Updates(map[string]any{"polls": d.Polls + 1, "last_polled_at": now, "poll_interval": interval})
-		if res.Error != nil {
-			return models.DeviceCode{}, false, fmt.Errorf("poll device code: %w", res.Error)
-		}
-		if res.RowsAffected == 1 {
-			d.Polls, d.LastPolledAt, d.Interval = d.Polls+1, &now, interval
-			return d, tooSoon, nil
-		}
+	if d, err = s.DeviceCode(ctx, deviceCodeHash); err != nil {
+		return models.DeviceCode{}, false, err
 	}
-	return models.DeviceCode{}, false, errors.New("poll device code: too many polls at once")
+	tooSoon = d.LastPolledAt != nil && now.Before(d.LastPolledAt.Add(time.Duration(d.Interval)*time.Second))
+	interval := d.Interval
+	if tooSoon {
+		interval += SlowDownStep
+	}
+	// The poll count is the version: the poll that moves it on from what
+	// it read is the one that decided on that row.
+	res := s.conn(ctx).Model(&models.DeviceCode{}).
+		Where("device_code_hash = ? AND polls = ?", deviceCodeHash, d.Polls).
+		Updates(map[string]any{"polls": d.Polls + 1, "last_polled_at": now, "poll_interval": interval})
+	if res.Error != nil {
+		return models.DeviceCode{}, false, fmt.Errorf("poll device code: %w", res.Error)
+	}
+	if res.RowsAffected == 1 {
+		d.Polls, d.LastPolledAt, d.Interval = d.Polls+1, &now, interval
+		return d, tooSoon, nil
+	}
+	// Another poll moved the row on since it was read: this one came at
+	// the same time, so it is too soon, and slows the device down by one
+	// step like any other (an increment, so no retry is needed).
+	err = s.conn(ctx).Exec("UPDATE device_codes SET polls = polls + 1, last_polled_at = ?, poll_interval = poll_interval + ? WHERE device_code_hash = ?",
+		now, SlowDownStep, deviceCodeHash).Error
+	if err != nil {
+		return models.DeviceCode{}, false, fmt.Errorf("poll device code: %w", err)
+	}
+	if d, err = s.DeviceCode(ctx, deviceCodeHash); err != nil {
+		return models.DeviceCode{}, false, err
+	}
+	return d, true, nil
 }
 
 // RedeemDeviceCode marks an approved, unexpired device code redeemed.
