@@ -89,6 +89,14 @@ type Config struct {
 	// alone, and a request carrying both is taken to come from the proxy
 	// itself.
 	ForwardedHeader clientip.Header `yaml:"forwarded_header" env:"AUTHGATE_FORWARDED_HEADER"`
+	// The longest expiry a user may give an app password; one created
+	// without an expiry gets this one. 0 means no limit (and app passwords
+	// created without an expiry never expire).
+	AppPasswordMaxLifetime time.Duration `yaml:"app_password_max_lifetime" env:"AUTHGATE_APP_PASSWORD_MAX_LIFETIME"`
+	// A password change revokes the user's app passwords (by default they
+	// survive it: each serves one integration, which should not break when
+	// the password changes).
+	AppPasswordRevokeOnPasswordChange bool `yaml:"app_password_revoke_on_password_change" env:"AUTHGATE_APP_PASSWORD_REVOKE_ON_PASSWORD_CHANGE"`
 	// RateLimit bounds, per source address and per process, the requests
 	// anyone can make to the endpoints that take a credential.
 	RateLimit RateLimit `yaml:"rate_limit"`
@@ -327,6 +335,10 @@ func Default() Config {
 		LogLevel:       "info",
 		LogFormat:      "json",
 		DBMaxOpenConns: 20,
+
+		// A year: an integration's credential should be renewed at least
+		// that often.
+		AppPasswordMaxLifetime: 365 * 24 * time.Hour,
 	}
 }
 
@@ -436,6 +448,7 @@ func (c Config) Validate() error {
 	check(c.Argon2.Threads < 1, "argon2.threads: must be at least 1")
 	check(c.Argon2.MaxConcurrent < 0, "argon2.max_concurrent: must not be negative")
 	check(c.LockoutThreshold < 1, "lockout_threshold: must be at least 1")
+	check(c.AppPasswordMaxLifetime < 0, "app_password_max_lifetime: must not be negative (0 means no limit)")
 	_, err = clientip.ParseHeader(string(c.ForwardedHeader))
 	check(err != nil, "forwarded_header: %v", err)
 	check(c.RateLimit.PerMinute < 0, "rate_limit.per_minute: must not be negative (0 turns the limit off)")

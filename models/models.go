@@ -44,6 +44,10 @@ type Client struct {
 	// to move off the password grant; brownout refusals and sunset notices
 	// name it.
 	LegacyMigrationURL string `gorm:"size:2048;not null;default:''"`
+	// LegacyCredentials is what the password grant accepts from this
+	// client's users: "token" (password + security token, the default),
+	// "app_password" or "both".
+	LegacyCredentials string `gorm:"size:16;not null;default:token"`
 }
 
 // ClientBrownout is a window, before a client's sunset, during which the
@@ -225,6 +229,8 @@ type LoginEvent struct {
 	// Factor is the credential the attempt used or failed ("password",
 	// "security_token", "totp", "recovery_code", ...); empty before MFA.
 	Factor string `gorm:"size:32;not null;default:''"`
+	// AppPassword is the name of the app password a password grant used.
+	AppPassword string `gorm:"size:100;not null;default:''"`
 }
 
 // AuditEntry records one administrative change.
@@ -385,6 +391,27 @@ type DeviceCode struct {
 	ExpiresAt    time.Time `gorm:"not null;index"`
 }
 
+// AppPassword is a credential a user creates for one integration: used in
+// the password grant as the whole password, in place of password +
+// security token. Only its keyed hash is kept.
+type AppPassword struct {
+	ID     string `gorm:"primaryKey;size:64"`
+	UserID string `gorm:"size:64;not null;index"`
+	Name   string `gorm:"size:100;not null"`
+	// ClientID, when set, is the one client the app password works for.
+	ClientID string   `gorm:"size:64;not null;default:'';index"`
+	Scopes   []string `gorm:"serializer:json"`
+	// Hash is the keyed hash (HMAC-SHA256 under the system secret) of the value.
+	Hash      string `gorm:"size:64;not null;uniqueIndex"`
+	CreatedAt time.Time
+	// ExpiresAt, when set, is when it stops working.
+	ExpiresAt      *time.Time
+	LastUsedAt     *time.Time
+	LastUsedClient string `gorm:"size:64;not null;default:''"`
+	LastUsedIP     string `gorm:"size:64;not null;default:''"`
+	RevokedAt      *time.Time
+}
+
 // All lists every model. The schema itself is storage's numbered
 // migrations, not these structs.
 func All() []any {
@@ -396,6 +423,7 @@ func All() []any {
 		&TOTPFactor{}, &RecoveryCode{}, &SecondStep{},
 		&ClientBrownout{}, &LegacyNotice{},
 		&DeviceCode{},
+		&AppPassword{},
 	}
 }
 

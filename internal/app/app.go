@@ -16,6 +16,7 @@ import (
 
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/apppasswords"
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/keyring"
@@ -91,6 +92,8 @@ type App struct {
 	// carries out its actions.
 	Workbench      *workbench.Service
 	WorkbenchActor *workbench.Actor
+	// AppPasswords manages the users' app passwords.
+	AppPasswords *apppasswords.Service
 	// Public is the public listener's handler: OAuth 2.0, OpenID Connect,
 	// login, consent and account pages.
 	Public http.Handler
@@ -166,6 +169,10 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 	})
 	a.MFA = mfa.New(a.Store, a.Keyring, mfa.Options{
 		Issuer: cfg.Organization, Policy: mfa.Policy(cfg.MFA.Required), Now: a.now, Logger: logger,
+	})
+	a.AppPasswords = apppasswords.New(a.Store, a.Keyring, apppasswords.Options{
+		MaxLifetime: cfg.AppPasswordMaxLifetime, Organization: cfg.Organization,
+		AccountURL: cfg.Issuer + "/account", Now: a.now, Logger: logger,
 	})
 	a.tokens = oauth.NewStore(a.Store, a.Keyring, logger)
 	// Every use of a token asks the guard whether a grant the legacy

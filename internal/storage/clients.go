@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"time"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -59,7 +60,8 @@ func (s *Store) SaveClient(ctx context.Context, c *models.Client) error {
 }
 
 // DeleteClient removes the client with id and, in the same transaction,
-// the consents given to it, its brownouts and sunset notices and every OAuth request (code, token, refresh
+// the consents given to it, its brownouts and sunset notices, the app
+// passwords bound to it (revoked) and every OAuth request (code, token, refresh
 // token, PKCE and OpenID session) issued to it. ErrNotFound if there is no
 // such client.
 func (s *Store) DeleteClient(ctx context.Context, id string) error {
@@ -78,6 +80,11 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 			return err
 		}
 		if err := db.Where("client_id = ?", id).Delete(&models.DeviceCode{}).Error; err != nil {
+			return err
+		}
+		// An app password bound to the client can never be used again.
+		if err := db.Model(&models.AppPassword{}).Where("client_id = ? AND revoked_at IS NULL", id).
+			Update("revoked_at", time.Now().UTC()).Error; err != nil {
 			return err
 		}
 		res := db.Where("id = ?", id).Delete(&models.Client{})

@@ -222,8 +222,9 @@ func (s *Store) SetPassword(ctx context.Context, id, passwordHash string, at tim
 }
 
 // DeleteUser removes the user with id and, in the same transaction, their
-// browser sessions, consents, TOTP factor, recovery codes and every OAuth request (code, token, refresh
-// token, PKCE and OpenID session) issued to them. The security token
+// browser sessions, consents, TOTP factor, recovery codes, app passwords
+// and every OAuth request (code, token, refresh token, PKCE and OpenID
+// session) issued to them. The security token
 // history stays, so that no token is issued twice, and so does the login
 // history. ErrNotFound if there is no such user.
 func (s *Store) DeleteUser(ctx context.Context, id string) error {
@@ -248,6 +249,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			return err
 		}
 		if err := db.Where("user_id = ?", id).Delete(&models.DeviceCode{}).Error; err != nil {
+			return err
+		}
+		if err := db.Where("user_id = ?", id).Delete(&models.AppPassword{}).Error; err != nil {
 			return err
 		}
 		res := db.Where("id = ?", id).Delete(&models.User{})

@@ -60,6 +60,8 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"DeviceCodes", testDeviceCodes},
 		{"DeviceCodesConcurrent", testDeviceCodesConcurrent},
 		{"DeviceCodeCascades", testDeviceCodeCascades},
+		{"AppPasswords", testAppPasswords},
+		{"AppPasswordCascades", testAppPasswordCascades},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -359,7 +361,8 @@ func testDeleteUserCascades(t *testing.T, s *storage.Store) {
 		mustCreateUser(t, s, u)
 		insert(t, s, session("s-"+u.ID, u.ID),
 			&models.Consent{UserID: u.ID, ClientID: "app", Scopes: []string{"openid"}},
-			request("sig-"+u.ID, "app", u.ID))
+			request("sig-"+u.ID, "app", u.ID),
+			&models.AppPassword{ID: "ap-" + u.ID, UserID: u.ID, Name: "n", Hash: "aph-" + u.ID, CreatedAt: now})
 		if err := s.RecordTokenHash(ctx, "h-"+u.ID, u.ID, now); err != nil {
 			t.Fatal(err)
 		}
@@ -379,6 +382,7 @@ func testDeleteUserCascades(t *testing.T, s *storage.Store) {
 		{&models.LoginSession{}, "user_id = ?", 0},
 		{&models.Consent{}, "user_id = ?", 0},
 		{&models.OAuthRequest{}, "subject = ?", 0},
+		{&models.AppPassword{}, "user_id = ?", 0},
 		// Kept: no token is issued twice, and the history is the history.
 		{&models.SecurityTokenHistory{}, "user_id = ?", 1},
 		{&models.LoginEvent{}, "user_id = ?", 1},
