@@ -7,6 +7,8 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/authgate/authgate/internal/accounts"
@@ -221,6 +223,16 @@ func (s *Server) handlePasskeyRegisterFinish() http.Handler {
 			return
 		}
 		s.Logger.InfoContext(r.Context(), "passkey added", "user_id", u.ID, "passkey_id", c.ID)
+		// The browser just proved it holds the passkey: like a confirmed
+		// TOTP set-up, the session counts as signed in with both factors,
+		// so the account pages (which ask a user with a factor for an MFA
+		// session) do not send it back to the login page.
+		if ls, ok, err := s.sessions.Current(r); err == nil && ok && binding != "" && !slices.Contains(sessionAMR(ls), amrMFA) {
+			if err := s.Steps.SetSessionAMR(r.Context(), binding, strings.Join([]string{amrPassword, passkeys.AMR(c), amrMFA}, " ")); err != nil {
+				s.passkeyError(w, r, err)
+				return
+			}
+		}
 		s.setNotice(w, u, noticePasskeyAdded)
 		w.Header().Set("Cache-Control", "no-store")
 		writeJSON(w, http.StatusOK, map[string]string{"id": c.ID, "redirect": "/account/passkeys"})
