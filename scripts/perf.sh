@@ -1,12 +1,23 @@
 #!/usr/bin/env bash
 # scripts/perf.sh measures authgate against the performance budget in
 # docs/PERFORMANCE.md: one `authgate serve` on PostgreSQL and `authgate-bench`
-# on the same machine, concurrency 32, 20 s after a 5 s warm-up, for every
-# scenario. It prints each report and the server's resident memory.
+# on the same machine, 20 s after a 5 s warm-up, for every scenario. It
+# prints each report, the server's resident memory and CPU time.
+#
+# Beside authgate it runs the limit server (scripts/limit: the least a server
+# on the same stack can do for the same request) on the same database, and
+# for each scenario that has a counterpart it alternates the two (limit,
+# authgate, limit, authgate, ... ROUNDS times each) and prints the ratio of
+# the medians: authgate ÷ limit. Discovery and JWKS are compared with the
+# same bytes served statically, the password grant with one argon2id
+# verification of the same parameters.
+#
+# A scenario may carry its concurrency after an @ (client_credentials@64);
+# without one it runs at CONCURRENCY (32).
 #
 #   scripts/perf.sh                 # all scenarios
-#   DURATION=5s scripts/perf.sh     # shorter runs
-#   SCENARIOS="discovery jwks" scripts/perf.sh
+#   DURATION=5s ROUNDS=1 scripts/perf.sh     # shorter runs
+#   SCENARIOS="discovery client_credentials@16" scripts/perf.sh
 #   BENCH_WRAP="/usr/bin/time -f %U+%S" SCENARIOS=authorization_code_session scripts/perf.sh
 #                                   # also the load tool's own CPU time
 #
@@ -18,15 +29,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 CONCURRENCY="${CONCURRENCY:-32}"
 DURATION="${DURATION:-20s}"
 WARMUP="${WARMUP:-5s}"
-SCENARIOS="${SCENARIOS:-discovery jwks client_credentials introspect password password_64 refresh authorization_code_session authorization_code_login}"
+ROUNDS="${ROUNDS:-3}"
+SCENARIOS="${SCENARIOS:-discovery jwks client_credentials@16 client_credentials@64 introspect@16 introspect@64 password@16 password@64 refresh authorization_code_session authorization_code_login}"
 PGURL="postgres://postgres@127.0.0.1:5432"
 DB=authgate_perf
 work="$(mktemp -d)"
 bin="$work/authgate"
 bench="$work/authgate-bench"
+limit="$work/limit"
 
 go build -o "$bin" ./cmd/authgate
 go build -o "$bench" ./cmd/authgate-bench
+go build -o "$limit" ./scripts/limit
 psql -X -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB"
 
 export AUTHGATE_DATABASE_URL="$PGURL/$DB?sslmode=disable"
@@ -35,6 +49,9 @@ export AUTHGATE_MAIL_OUTBOX="$work/outbox"
 export AUTHGATE_LISTEN=127.0.0.1:18080 AUTHGATE_ADMIN_LISTEN=127.0.0.1:18081
 export AUTHGATE_ISSUER=http://127.0.0.1:18080
 export AUTHGATE_LOCKOUT_THRESHOLD=1000000
+# Every request comes from one loopback address: the per-source limit on
+# unauthenticated work would measure itself, not the server.
+export AUTHGATE_RATE_LIMIT_PER_MINUTE=0
 
 "$bin" migrate >/dev/null
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
@@ -47,44 +64,109 @@ printf '%s\n' 'perf user passphrase' | "$bin" users create --username perf --ema
 
 AUTHGATE_PPROF="${AUTHGATE_PPROF:-false}" "$bin" serve >"$work/server.log" 2>&1 &
 server=$!
-trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; psql -X -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" || true; rm -rf "$work"' EXIT
+limit_pid=""
+trap 'kill $server $limit_pid 2>/dev/null || true; wait $server $limit_pid 2>/dev/null || true; psql -X -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -fsS "$AUTHGATE_ISSUER/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 
 export SVC_SECRET LEGACY_SECRET WEB_SECRET PERF_PASSWORD='perf user passphrase'
 SVC_SECRET="$(json client_secret <<<"$svc")"
 LEGACY_SECRET="$(json client_secret <<<"$legacy")"
 WEB_SECRET="$(json client_secret <<<"$web")"
-common=(--issuer "$AUTHGATE_ISSUER" --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --quiet)
+common=(--duration "$DURATION" --warmup "$WARMUP" --quiet)
+
+# The limit server: the same database, the same argon2id parameters, the
+# JWKS and discovery bytes copied from authgate.
+export LIMIT_CLIENT_SECRET="limit-$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')" LIMIT_PASSWORD="$PERF_PASSWORD"
+LIMIT_URL=http://127.0.0.1:18090
+"$limit" --listen 127.0.0.1:18090 --database-url "$AUTHGATE_DATABASE_URL" \
+	--argon2-time "${AUTHGATE_ARGON2_TIME:-1}" --argon2-memory-kib "${AUTHGATE_ARGON2_MEMORY_KIB:-65536}" --argon2-threads "${AUTHGATE_ARGON2_THREADS:-2}" \
+	--jwks-from "$AUTHGATE_ISSUER/.well-known/jwks.json" --discovery-from "$AUTHGATE_ISSUER/.well-known/openid-configuration" >"$work/limit.log" 2>&1 &
+limit_pid=$!
+for _ in $(seq 1 100); do curl -fsS "$LIMIT_URL/.well-known/jwks.json" >/dev/null 2>&1 && break; sleep 0.1; done
+
 
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %s %s  ", $1, $2, $3} END {print ""}' "/proc/$server/status"; }
 # cpu_ticks prints the server's user+system CPU time in clock ticks.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$server/stat"; }
 hz="$(getconf CLK_TCK)"
+# reset_peak starts the server's peak resident memory (VmHWM) afresh.
+reset_peak() { echo 5 >"/proc/$server/clear_refs" 2>/dev/null || true; }
+# rate prints a JSON report's successful requests per second and its failures.
+rate() { python3 -c "import json,sys; r=json.load(sys.stdin); print(f\"{r['successes']/r['duration_seconds']:.1f} {r['failures']}\")"; }
+median() { python3 -c "import statistics,sys; print(f'{statistics.median(float(x) for x in sys.argv[1:]):.1f}')" "$@"; }
 
-for s in $SCENARIOS; do
-	echo "=== $s"
-	# Start each scenario from a settled database: the previous one's
-	# writes flushed and its dead rows vacuumed.
-	psql -X -q -h 127.0.0.1 -U postgres -d "$DB" -c "VACUUM (ANALYZE)" -c "CHECKPOINT"
-	before="$(cpu_ticks)"
+# authgate_run SCENARIO CONCURRENCY [--json]: one load-tool run against authgate.
+authgate_run() {
+	local s="$1" c="$2"; shift 2
+	local args=(--issuer "$AUTHGATE_ISSUER" --concurrency "$c" "${common[@]}" "$@")
 	case "$s" in
-	discovery | jwks) "$bench" --scenario "$s" "${common[@]}" ;;
+	discovery | jwks) "$bench" --scenario "$s" "${args[@]}" ;;
 	client_credentials | introspect)
-		"$bench" --scenario "$s" "${common[@]}" --client-id "$(json client_id <<<"$svc")" --client-secret-env SVC_SECRET ;;
+		"$bench" --scenario "$s" "${args[@]}" --client-id "$(json client_id <<<"$svc")" --client-secret-env SVC_SECRET ;;
 	password | refresh)
-		"$bench" --scenario "$s" "${common[@]}" --client-id "$(json client_id <<<"$legacy")" --client-secret-env LEGACY_SECRET \
-			--username perf --password-env PERF_PASSWORD --scope "profile offline_access" ;;
-	password_64)
-		# Twice the concurrency: throughput and memory must not change.
-		"$bench" --scenario password "${common[@]}" --concurrency 64 --client-id "$(json client_id <<<"$legacy")" --client-secret-env LEGACY_SECRET \
+		"$bench" --scenario "$s" "${args[@]}" --client-id "$(json client_id <<<"$legacy")" --client-secret-env LEGACY_SECRET \
 			--username perf --password-env PERF_PASSWORD --scope "profile offline_access" ;;
 	authorization_code_session | authorization_code_login)
-		reuse=()
+		local reuse=()
 		[[ "$s" == authorization_code_session ]] && reuse=(--reuse-session)
-		${BENCH_WRAP:-} "$bench" --scenario authorization_code "${common[@]}" --client-id "$(json client_id <<<"$web")" --client-secret-env WEB_SECRET \
+		${BENCH_WRAP:-} "$bench" --scenario authorization_code "${args[@]}" --client-id "$(json client_id <<<"$web")" --client-secret-env WEB_SECRET \
 			--redirect-uri http://127.0.0.1:1/callback --scope "openid profile" --username perf --password-env PERF_PASSWORD "${reuse[@]}" ;;
 	*) echo "unknown scenario $s" >&2; exit 2 ;;
 	esac
+}
+
+# limit_run SCENARIO CONCURRENCY: one load-tool run against the limit server,
+# with --json. Scenarios without a counterpart print nothing.
+limit_run() {
+	local s="$1" c="$2"
+	local args=(--concurrency "$c" "${common[@]}" --json)
+	case "$s" in
+	discovery) "$bench" --scenario discovery --discovery-url "$LIMIT_URL/.well-known/openid-configuration" "${args[@]}" ;;
+	jwks) "$bench" --scenario jwks --jwks-url "$LIMIT_URL/.well-known/jwks.json" "${args[@]}" ;;
+	client_credentials | introspect)
+		"$bench" --scenario "$s" --token-url "$LIMIT_URL/token" --introspect-url "$LIMIT_URL/introspect" "${args[@]}" \
+			--client-id limit --client-secret-env LIMIT_CLIENT_SECRET ;;
+	password)
+		"$bench" --scenario password --token-url "$LIMIT_URL/token" "${args[@]}" --client-id limit --client-secret-env LIMIT_CLIENT_SECRET \
+			--username perf --password-env PERF_PASSWORD --scope profile ;;
+	esac
+}
+
+summary=()
+for entry in $SCENARIOS; do
+	s="${entry%@*}"
+	c="$CONCURRENCY"
+	[[ "$entry" == *@* ]] && c="${entry#*@}"
+	echo "=== $s, concurrency $c"
+	# Start each scenario from a settled database: the previous one's
+	# writes flushed and its dead rows vacuumed.
+	psql -X -q -h 127.0.0.1 -U postgres -d "$DB" -c "VACUUM (ANALYZE)" -c "CHECKPOINT"
+	reset_peak
+	before="$(cpu_ticks)"
+	case "$s" in
+	discovery | jwks | client_credentials | introspect | password)
+		ours=() theirs=() failed=0
+		for _ in $(seq 1 "$ROUNDS"); do
+			read -r r f < <(limit_run "$s" "$c" | rate)
+			theirs+=("$r")
+			read -r r f < <(authgate_run "$s" "$c" --json | rate)
+			ours+=("$r")
+			failed=$((failed + f))
+		done
+		a="$(median "${ours[@]}")" l="$(median "${theirs[@]}")"
+		ratio="$(python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$a" "$l")"
+		echo "authgate ${ours[*]} /s (median $a), limit ${theirs[*]} /s (median $l), ratio $ratio, authgate failures $failed"
+		summary+=("$(printf '%-28s %6s  %10s/s %10s/s  %5s  %s' "$s" "$c" "$a" "$l" "$ratio" "$(awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$server/status")")")
+		;;
+	*) authgate_run "$s" "$c" ;;
+	esac
 	echo "server memory: $(rss)"
-	echo "server CPU: $(( ($(cpu_ticks) - before) * 1000 / hz )) ms over the run, warm-up included"
+	echo "server CPU: $(( ($(cpu_ticks) - before) * 1000 / hz )) ms over the scenario, warm-ups included"
 done
+
+if ((${#summary[@]})); then
+	echo
+	echo "=== authgate beside the limit server (medians of $ROUNDS alternating runs)"
+	printf '%-28s %6s  %12s %12s  %5s  %s\n' scenario conc authgate limit ratio "authgate peak RSS"
+	printf '%s\n' "${summary[@]}"
+fi
