@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -36,8 +37,11 @@ var ErrSchemaTooNew = errors.New("database schema is newer than this authgate")
 // authgate's tables but not the schema any version of authgate created.
 var ErrUnknownSchema = errors.New("database holds tables authgate does not recognise")
 
-// loadMigrations reads the embedded migrations in order. Numbers start at 1
-// and have no gaps, and every migration has SQL for both dialects.
+// loadMigrations reads the embedded migrations in order, and checks that
+// every migration has SQL for both dialects. Numbers may have gaps: numbers
+// are reserved for changes developed side by side, which land in any
+// order, so a migration runs when its own number is not yet recorded, not
+// when it is above the newest one recorded.
 func loadMigrations() ([]migration, error) {
 	names, err := fs.Glob(migrationFiles, "migrations/*.sql")
 	if err != nil {
@@ -78,10 +82,7 @@ func loadMigrations() ([]migration, error) {
 		out = append(out, *m)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].num < out[j].num })
-	for i, m := range out {
-		if m.num != i+1 {
-			return nil, fmt.Errorf("migrations: want number %d, found %d", i+1, m.num)
-		}
+	for _, m := range out {
 		if len(m.stmts["sqlite"]) == 0 || len(m.stmts["postgres"]) == 0 {
 			return nil, fmt.Errorf("migration %d (%s) needs statements for sqlite and postgres", m.num, m.name)
 		}
@@ -161,11 +162,12 @@ func MigrateTo(ctx context.Context, db *gorm.DB, to int) error {
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	if to > len(migrations) {
-		return fmt.Errorf("migrate: no migration %d", to)
-	}
 	if to > 0 {
-		migrations = migrations[:to]
+		i := slices.IndexFunc(migrations, func(m migration) bool { return m.num == to })
+		if i < 0 {
+			return fmt.Errorf("migrate: no migration %d", to)
+		}
+		migrations = migrations[:i+1]
 	}
 	dialect := db.Dialector.Name()
 	if dialect != "postgres" {
@@ -184,16 +186,24 @@ func migrate(conn *gorm.DB, dialect string, migrations []migration) error {
 	if err := conn.Transaction(func(tx *gorm.DB) error { return bootstrap(tx, dialect) }); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	newest := 0
+	if len(migrations) > 0 {
+		newest = migrations[len(migrations)-1].num
+	}
 	for _, m := range migrations {
 		err := conn.Transaction(func(tx *gorm.DB) error {
 			v, err := schemaVersion(tx)
 			if err != nil {
 				return err
 			}
-			if v > len(migrations) {
-				return fmt.Errorf("%w: version %d, this authgate knows up to %d", ErrSchemaTooNew, v, len(migrations))
+			if v > newest {
+				return fmt.Errorf("%w: version %d, this authgate knows up to %d", ErrSchemaTooNew, v, newest)
 			}
-			if v >= m.num {
+			var done int64
+			if err := tx.Raw("SELECT COUNT(*) FROM migrations WHERE num = ?", m.num).Scan(&done).Error; err != nil {
+				return err
+			}
+			if done > 0 {
 				return nil
 			}
 			for _, stmt := range m.stmts[dialect] {
