@@ -100,6 +100,10 @@ type User struct {
 	// RequireMFA makes this user sign in with a second factor everywhere,
 	// and on the password grant with a TOTP code in place of the token.
 	RequireMFA bool `gorm:"column:require_mfa;not null;default:false"`
+	// EmailVerified says the user confirmed Email by following a link
+	// sent to it (or an administrator marked it so); ID tokens and
+	// userinfo carry it as email_verified.
+	EmailVerified bool `gorm:"not null;default:false"`
 }
 
 // SecurityTokenHistory remembers every token hash ever issued so that no
@@ -412,6 +416,23 @@ type AppPassword struct {
 	RevokedAt      *time.Time
 }
 
+// EmailToken is a single-use link sent by email: a password reset, the
+// verification of the user's address, or the confirmation of a new
+// address. Only the keyed hash of the link's token is kept.
+type EmailToken struct {
+	Hash    string `gorm:"primaryKey;size:64"`
+	UserID  string `gorm:"size:64;not null"`
+	Purpose string `gorm:"size:16;not null"`
+	// Email is the address the link was sent to: the one it verifies, or
+	// the new address of an email change.
+	Email     string `gorm:"size:320;not null;default:''"`
+	SourceIP  string `gorm:"size:64;not null;default:''"`
+	CreatedAt time.Time
+	ExpiresAt time.Time
+	// UsedAt is set when the link is followed; it works once.
+	UsedAt *time.Time
+}
+
 // All lists every model. The schema itself is storage's numbered
 // migrations, not these structs.
 func All() []any {
@@ -424,6 +445,7 @@ func All() []any {
 		&ClientBrownout{}, &LegacyNotice{},
 		&DeviceCode{},
 		&AppPassword{},
+		&EmailToken{},
 	}
 }
 

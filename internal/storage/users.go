@@ -222,7 +222,8 @@ func (s *Store) SetPassword(ctx context.Context, id, passwordHash string, at tim
 }
 
 // DeleteUser removes the user with id and, in the same transaction, their
-// browser sessions, consents, TOTP factor, recovery codes, app passwords
+// browser sessions, consents, TOTP factor, recovery codes, app passwords,
+// email links
 // and every OAuth request (code, token, refresh token, PKCE and OpenID
 // session) issued to them. The security token
 // history stays, so that no token is issued twice, and so does the login
@@ -252,6 +253,9 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			return err
 		}
 		if err := db.Where("user_id = ?", id).Delete(&models.AppPassword{}).Error; err != nil {
+			return err
+		}
+		if err := db.Where("user_id = ?", id).Delete(&models.EmailToken{}).Error; err != nil {
 			return err
 		}
 		res := db.Where("id = ?", id).Delete(&models.User{})

@@ -62,6 +62,8 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"DeviceCodeCascades", testDeviceCodeCascades},
 		{"AppPasswords", testAppPasswords},
 		{"AppPasswordCascades", testAppPasswordCascades},
+		{"EmailTokens", testEmailTokens},
+		{"EmailTokenUseConcurrent", testEmailTokenUseConcurrent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
