@@ -211,6 +211,15 @@ type clientForm struct {
 	Scopes            []string
 	FirstParty        bool
 	AccessTokenFormat string
+	// RequireMFA makes the client's users sign in with a second factor.
+	RequireMFA bool
+	// The logout registration (OpenID Connect RP-initiated, back-channel
+	// and front-channel logout).
+	PostLogoutRedirectURIs            string
+	BackchannelLogoutURI              string
+	BackchannelLogoutSessionRequired  bool
+	FrontchannelLogoutURI             string
+	FrontchannelLogoutSessionRequired bool
 	// Only for a new client:
 	Public     bool
 	GrantTypes []string
@@ -225,6 +234,13 @@ func formOf(cl models.Client) clientForm {
 		AccessTokenFormat: cl.AccessTokenFormat,
 		Public:            cl.Public,
 		GrantTypes:        cl.GrantTypes,
+		RequireMFA:        cl.RequireMFA,
+
+		PostLogoutRedirectURIs:            strings.Join(cl.PostLogoutRedirectURIs, "\n"),
+		BackchannelLogoutURI:              cl.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:  cl.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI:             cl.FrontchannelLogoutURI,
+		FrontchannelLogoutSessionRequired: cl.FrontchannelLogoutSessionRequired,
 	}
 }
 
@@ -238,6 +254,13 @@ func readClientForm(r *http.Request) clientForm {
 		AccessTokenFormat: r.PostForm.Get("access_token_format"),
 		Public:            r.PostForm.Get("client_type") == "public",
 		GrantTypes:        r.PostForm["grant_types"],
+		RequireMFA:        r.PostForm.Get("require_mfa") == "on",
+
+		PostLogoutRedirectURIs:            r.PostForm.Get("post_logout_redirect_uris"),
+		BackchannelLogoutURI:              strings.TrimSpace(r.PostForm.Get("backchannel_logout_uri")),
+		BackchannelLogoutSessionRequired:  r.PostForm.Get("backchannel_logout_session_required") == "on",
+		FrontchannelLogoutURI:             strings.TrimSpace(r.PostForm.Get("frontchannel_logout_uri")),
+		FrontchannelLogoutSessionRequired: r.PostForm.Get("frontchannel_logout_session_required") == "on",
 	}
 }
 
@@ -376,6 +399,7 @@ func (c *console) handleUpdateClient(w http.ResponseWriter, r *http.Request, a a
 		grants = append(grants, clients.GrantPassword)
 	}
 	form.GrantTypes = grants
+	postLogout := splitLines(form.PostLogoutRedirectURIs)
 	updated, err := c.Clients.Update(r.Context(), a.actor(), cl.ID, clients.ClientUpdate{
 		Name:              &form.Name,
 		RedirectURIs:      &uris,
@@ -383,6 +407,13 @@ func (c *console) handleUpdateClient(w http.ResponseWriter, r *http.Request, a a
 		GrantTypes:        &grants,
 		FirstParty:        &form.FirstParty,
 		AccessTokenFormat: &form.AccessTokenFormat,
+		RequireMFA:        &form.RequireMFA,
+
+		PostLogoutRedirectURIs:            &postLogout,
+		BackchannelLogoutURI:              &form.BackchannelLogoutURI,
+		BackchannelLogoutSessionRequired:  &form.BackchannelLogoutSessionRequired,
+		FrontchannelLogoutURI:             &form.FrontchannelLogoutURI,
+		FrontchannelLogoutSessionRequired: &form.FrontchannelLogoutSessionRequired,
 	})
 	fe, isField := fieldErr(err)
 	switch {

@@ -638,6 +638,34 @@ func TestClientEdit(t *testing.T) {
 		if !slices.Equal(got.GrantTypes, []string{"authorization_code", "client_credentials", "password"}) {
 			t.Errorf("grant types after saving: got %v, want authorization_code, client_credentials and the legacy grant kept", got.GrantTypes)
 		}
+		// The logout registration and the MFA requirement: a bad
+		// back-channel URI is refused by field and changes nothing, then a
+		// good form saves each field, and the page shows them again.
+		logoutForm := func(backchannel string) url.Values {
+			return url.Values{"name": {"Web Portal"}, "redirect_uris": {"https://web.example.com/cb\nhttps://web.example.com/cb2"},
+				"scopes": {"openid", "profile"}, "grant_types": {"authorization_code", "client_credentials"}, "first_party": {"on"}, "access_token_format": {"jwt"},
+				"require_mfa": {"on"}, "post_logout_redirect_uris": {"https://web.example.com/bye\r\nhttps://web.example.com/bye2"},
+				"backchannel_logout_uri": {backchannel}, "backchannel_logout_session_required": {"on"},
+				"frontchannel_logout_uri": {"https://web.example.com/fc"}, "frontchannel_logout_session_required": {"on"}}
+		}
+		r = b.post("/admin/clients/"+cl.ID, logoutForm("ftp://web.example.com/bc"))
+		wantStatus(t, r, http.StatusBadRequest)
+		wantContains(t, r.body, `id="backchannel_logout_uri-error" role="alert"`, "ftp://web.example.com/bc")
+		if again, _ := e.clients.Get(ctx, cl.ID); again.RequireMFA || again.FrontchannelLogoutURI != "" || len(again.PostLogoutRedirectURIs) != 0 {
+			t.Errorf("a refused save changed the client: %+v", again)
+		}
+		r = b.post("/admin/clients/"+cl.ID, logoutForm("https://web.example.com/bc"))
+		wantStatus(t, r, http.StatusSeeOther)
+		got, _ = e.clients.Get(ctx, cl.ID)
+		if !got.RequireMFA || got.BackchannelLogoutURI != "https://web.example.com/bc" || !got.BackchannelLogoutSessionRequired ||
+			got.FrontchannelLogoutURI != "https://web.example.com/fc" || !got.FrontchannelLogoutSessionRequired ||
+			!slices.Equal(got.PostLogoutRedirectURIs, []string{"https://web.example.com/bye", "https://web.example.com/bye2"}) {
+			t.Errorf("logout and MFA settings after saving: %+v", got)
+		}
+		r = b.get("/admin/clients/" + cl.ID)
+		wantContains(t, r.body, `id="require_mfa" name="require_mfa" checked`, `value="https://web.example.com/bc"`, "https://web.example.com/bye2",
+			`id="frontchannel_logout_session_required" name="frontchannel_logout_session_required" checked`)
+
 		r = b.post("/admin/clients/"+cl.ID, url.Values{"name": {"Web Portal"}, "redirect_uris": {"https://web.example.com/cb"},
 			"scopes": {"openid"}, "grant_types": {"client_credentials"}, "access_token_format": {"opaque"}})
 		wantStatus(t, r, http.StatusBadRequest)
