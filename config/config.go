@@ -6,10 +6,12 @@ import (
 	"net/netip"
 	"net/url"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"gopkg.in/yaml.v3"
 
 	"github.com/authgate/authgate/internal/clientip"
@@ -23,7 +25,10 @@ import (
 // and AUTHGATE_REQUIRE_* switches.
 type Config struct {
 	// Where the data lives: sqlite://PATH (a file, created by serve or
-	// migrate) or postgres://USER@HOST:PORT/DB.
+	// migrate) or postgres://USER@HOST:PORT/DB. For a primary with
+	// standbys, list every host with target_session_attrs=read-write:
+	// postgres://USER@H1:5432,H2:5432/DB?target_session_attrs=read-write
+	// (see docs/SCALING.md).
 	DatabaseURL string `yaml:"database_url" env:"AUTHGATE_DATABASE_URL"`
 	// The public base URL, e.g. https://id.example.com; tokens name it and
 	// cookies are Secure and __Host- prefixed unless it is plain http on a
@@ -420,8 +425,11 @@ func (c Config) Validate() error {
 	check(!isSQLite && !c.IsPostgres(), "database_url: %q is not supported; use sqlite://PATH or postgres://USER@HOST:PORT/DB", redactURL(c.DatabaseURL))
 	check(isSQLite && path == "", "database_url: sqlite:// needs a file path, e.g. sqlite://./authgate.db")
 	if c.IsPostgres() {
-		_, err := url.Parse(c.DatabaseURL)
-		check(err != nil, "database_url: not a valid URL")
+		// pgx's own parser, not net/url: a multi-host URL
+		// (postgres://h1:5432,h2:5432/db?target_session_attrs=read-write)
+		// is valid for pgx and an "invalid port" for net/url.
+		_, err := pgconn.ParseConfig(c.DatabaseURL)
+		check(err != nil, "database_url: %q is not a valid PostgreSQL URL", redactURL(c.DatabaseURL))
 		check(c.Secret == "", "secret: AUTHGATE_SECRET is required with PostgreSQL (at least 32 bytes, the same on every replica)")
 	}
 	check(c.Secret != "" && len(c.Secret) < 32, "secret: AUTHGATE_SECRET must be at least 32 bytes, got %d", len(c.Secret))
@@ -497,16 +505,41 @@ func (c Config) Validate() error {
 // IssuerIsHTTPS reports whether cookies must be marked Secure.
 func (c Config) IssuerIsHTTPS() bool { return strings.HasPrefix(c.Issuer, "https://") }
 
+// passwordParam is a password given as a query parameter, which pgx
+// accepts as well as one in the user information.
+var passwordParam = regexp.MustCompile(`(?i)([?&]password=)[^&]*`)
+
+// redactURL returns raw without its password, for error messages.
 func redactURL(raw string) string {
+	return passwordParam.ReplaceAllString(redactUserinfo(raw), "${1}xxxxx")
+}
+
+func redactUserinfo(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
+	if err == nil {
+		if u.User != nil {
+			u.User = url.User(u.User.Username())
+		}
+		return u.String()
+	}
+	// net/url refuses a multi-host URL (h1:5432,h2:5432): cut the
+	// password out of the user information by hand.
+	scheme, rest, ok := strings.Cut(raw, "://")
+	if !ok {
 		if len(raw) > 40 {
 			return raw[:40] + "..."
 		}
 		return raw
 	}
-	u.User = url.User(u.User.Username())
-	return u.String()
+	authority, path := rest, ""
+	if i := strings.IndexAny(rest, "/?"); i >= 0 {
+		authority, path = rest[:i], rest[i:]
+	}
+	if at := strings.LastIndex(authority, "@"); at >= 0 {
+		user, _, _ := strings.Cut(authority[:at], ":")
+		authority = user + "@" + authority[at+1:]
+	}
+	return scheme + "://" + authority + path
 }
 
 func splitHostPort(addr string) (string, int, error) {

@@ -77,6 +77,7 @@ func TestValidationSaysWhatToFix(t *testing.T) {
 		{"unsupported database", map[string]string{"AUTHGATE_DATABASE_URL": "mysql://x"}, "database_url"},
 		{"empty sqlite path", map[string]string{"AUTHGATE_DATABASE_URL": "sqlite://"}, "needs a file path"},
 		{"postgres without secret", map[string]string{"AUTHGATE_DATABASE_URL": "postgres://u@h:5432/db"}, "AUTHGATE_SECRET is required with PostgreSQL"},
+		{"postgres URL pgx refuses", map[string]string{"AUTHGATE_DATABASE_URL": "postgres://u:hunter2@h:5432,h2:x/db", "AUTHGATE_SECRET": strings.Repeat("s", 32)}, "database_url: \"postgres://u@h:5432,h2:x/db\" is not a valid PostgreSQL URL"},
 		{"short secret", map[string]string{"AUTHGATE_SECRET": "short"}, "at least 32 bytes"},
 		{"issuer not a URL", map[string]string{"AUTHGATE_ISSUER": "id.example.com"}, "issuer"},
 		{"issuer with query", map[string]string{"AUTHGATE_ISSUER": "https://id.example.com/?a=b"}, "issuer"},
@@ -101,6 +102,19 @@ func TestValidationSaysWhatToFix(t *testing.T) {
 				t.Fatalf("got %q, want it to mention %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestMultiHostDatabaseURL checks that a URL naming several hosts, as a
+// failover set-up uses, is accepted: net/url alone would refuse it.
+func TestMultiHostDatabaseURL(t *testing.T) {
+	const u = "postgres://authgate:pw@db1.internal:5432,db2.internal:5432/authgate?target_session_attrs=read-write&connect_timeout=2"
+	cfg, err := config.Load(env(map[string]string{"AUTHGATE_DATABASE_URL": u, "AUTHGATE_SECRET": strings.Repeat("s", 32), "AUTHGATE_MAIL_OUTBOX": t.TempDir()}), "")
+	if err != nil {
+		t.Fatalf("got %v, want the multi-host URL accepted", err)
+	}
+	if !cfg.IsPostgres() || cfg.DatabaseURL != u {
+		t.Errorf("got %q (postgres %v), want %q", cfg.DatabaseURL, cfg.IsPostgres(), u)
 	}
 }
 

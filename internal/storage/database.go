@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,9 @@ import (
 	"time"
 
 	"github.com/glebarez/sqlite"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
 )
@@ -67,7 +71,11 @@ func Open(ctx context.Context, rawURL string, opts Options) (*gorm.DB, error) {
 		q.Set("_txlock", "immediate")
 		dialector = sqlite.Open("file:" + path + "?" + q.Encode())
 	case strings.HasPrefix(rawURL, "postgres://"), strings.HasPrefix(rawURL, "postgresql://"):
-		dialector = postgres.Open(rawURL)
+		pool, err := openPostgres(rawURL)
+		if err != nil {
+			return nil, err
+		}
+		dialector = postgres.New(postgres.Config{Conn: pool})
 	default:
 		return nil, fmt.Errorf("%w: use sqlite://PATH or postgres://USER@HOST:PORT/DB", ErrUnsupportedURL)
 	}
@@ -88,6 +96,10 @@ func Open(ctx context.Context, rawURL string, opts Options) (*gorm.DB, error) {
 		sqlDB.SetMaxIdleConns(opts.MaxOpenConns)
 	}
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
+	// A connection is replaced after this long even when busy, so that a
+	// pool follows a failover that a DNS name or a proxy hides from it
+	// (a managed database's endpoint) within this bound.
+	sqlDB.SetConnMaxLifetime(30 * time.Minute)
 	pingCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if err := pingWhileBusy(pingCtx, sqlDB.PingContext); err != nil {
@@ -95,6 +107,28 @@ func Open(ctx context.Context, rawURL string, opts Options) (*gorm.DB, error) {
 		return nil, fmt.Errorf("connect to database: %w", err)
 	}
 	return db, nil
+}
+
+// openPostgres returns a pool for a PostgreSQL URL, which may name several
+// hosts (postgres://h1:5432,h2:5432/db?target_session_attrs=read-write):
+// pgx then tries them in order for each new connection and keeps the first
+// that matches target_session_attrs. A connection is dropped from the pool
+// as soon as the server answers that it is read-only (SQLSTATE 25006, a
+// primary demoted to a standby while the connection stayed open), so that
+// the next one is made to the new primary instead.
+func openPostgres(rawURL string) (*sql.DB, error) {
+	cfg, err := pgx.ParseConfig(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrUnsupportedURL, err)
+	}
+	next := cfg.OnPgError
+	cfg.OnPgError = func(c *pgconn.PgConn, e *pgconn.PgError) bool {
+		if e.Code == sqlstateReadOnly {
+			return false // close the connection
+		}
+		return next == nil || next(c, e)
+	}
+	return stdlib.OpenDB(*cfg), nil
 }
 
 // pingWhileBusy pings until the database answers, the error is other than
