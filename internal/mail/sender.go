@@ -206,16 +206,37 @@ func (s *Sender) deliver(ctx context.Context, row models.MailMessage, claimedUnt
 	if err != nil {
 		return false, s.fail(ctx, row, claimedUntil, plain, err, false)
 	}
-	// The row holds a security token: it must not outlive delivery. Delete
-	// with a context of its own, so that shutting down between sending and
-	// deleting does not leave the message to be sent again.
-	delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	if err := s.store.DeleteMail(delCtx, row.ID); err != nil {
+	if err := s.forget(ctx, row.ID, claimedUntil); err != nil {
 		return true, fmt.Errorf("delete delivered mail %d: %w", row.ID, err)
 	}
 	s.log.InfoContext(ctx, "mail delivered", "mail_id", row.ID, "attempts", row.Attempts+1)
 	return true, nil
+}
+
+// forget deletes a delivered message. The row holds a security token: it
+// must not outlive delivery, and a row left behind would be sent again once
+// its claim lapsed. So a delete the database cannot take now (an outage,
+// a failover under way) is retried while the claim still holds, keeping a
+// tenth of ClaimFor in hand; each try has a context of its own, so that
+// shutting down between sending and deleting does not leave the message to
+// be sent again either.
+func (s *Sender) forget(ctx context.Context, id uint64, claimedUntil time.Time) error {
+	deadline := claimedUntil.Add(-s.opts.ClaimFor / 10)
+	wait := 100 * time.Millisecond
+	for {
+		delCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+		err := s.store.DeleteMail(delCtx, id)
+		cancel()
+		if err == nil || !storage.IsUnavailable(err) || ctx.Err() != nil || s.now().Add(wait).After(deadline) {
+			return err
+		}
+		s.log.WarnContext(ctx, "delivered mail not deleted yet, retrying", "mail_id", id, "error", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // fail records a failed attempt and releases the claim. body is only used

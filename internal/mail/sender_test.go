@@ -597,3 +597,42 @@ func TestScrub(t *testing.T) {
 		t.Errorf("scrub kept %d bytes ending %q, want at most %d ending in a whole rune", len(got), got[len(got)-2:], maxLastError)
 	}
 }
+
+// cutAfterSend is a transport that takes each message and then cuts the
+// database off for a while, as a failover right after delivery would.
+type cutAfterSend struct {
+	proxy interface{ SetDown(bool) }
+	down  time.Duration
+	sent  atomic.Int32
+}
+
+func (c *cutAfterSend) Send(context.Context, string, string, []byte) error {
+	c.sent.Add(1)
+	c.proxy.SetDown(true)
+	time.AfterFunc(c.down, func() { c.proxy.SetDown(false) })
+	return nil
+}
+
+// TestSenderDeletesAfterOutage checks that a message delivered just before
+// the database went away is still deleted once it is back, by the sender
+// that sent it: a row left behind would be sent a second time when its
+// claim lapsed.
+func TestSenderDeletesAfterOutage(t *testing.T) {
+	t.Parallel()
+	db, proxy := testdb.Cuttable(t)
+	tr := &cutAfterSend{proxy: proxy, down: 700 * time.Millisecond}
+	f := newFixture(t, db, tr, 5)
+	f.enqueue(t, tokenMessage("TOKEN-outage"))
+	if got := f.deliver(t); got != 1 {
+		t.Fatalf("delivered %d, want 1", got)
+	}
+	if n := tr.sent.Load(); n != 1 {
+		t.Fatalf("transport got %d messages, want 1", n)
+	}
+	if left := rows(t, db); len(left) != 0 {
+		t.Fatalf("outbox holds %d rows after delivery, want 0: it would be sent again", len(left))
+	}
+	if !strings.Contains(f.logs.String(), "delivered mail not deleted yet, retrying") {
+		t.Errorf("the outage was not seen by the delete; logs:\n%s", f.logs.String())
+	}
+}
