@@ -24,12 +24,30 @@ type pgServer struct {
 	port int
 	// asPostgres runs the tools as the postgres user: they refuse root.
 	asPostgres bool
+	// conf are extra "name=value" settings given to the server at start.
+	conf []string
 }
 
 // startPGServer creates and starts a private cluster on a free loopback
 // port with trust authentication. Without the server binaries the test
 // is skipped, or fails under AUTHGATE_REQUIRE_POSTGRES=1.
-func startPGServer(t *testing.T) *pgServer {
+func startPGServer(t *testing.T, conf ...string) *pgServer {
+	t.Helper()
+	pg := newPGServer(t, "postgres", conf...)
+	if err := pg.run("initdb", "-D", pg.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
+		t.Fatal(err)
+	}
+	if err := pg.start(); err != nil {
+		t.Fatal(err)
+	}
+	return pg
+}
+
+// newPGServer prepares a directory and a free port for a private cluster
+// whose data directory the caller creates (initdb, pg_basebackup), and
+// stops the cluster when the test ends. conf are extra settings
+// ("name=value") the server starts with. name labels its log.
+func newPGServer(t *testing.T, name string, conf ...string) *pgServer {
 	t.Helper()
 	found, _ := filepath.Glob("/usr/lib/postgresql/*/bin/pg_ctl")
 	if len(found) == 0 {
@@ -40,7 +58,7 @@ func startPGServer(t *testing.T) *pgServer {
 		return n
 	}
 	sort.Slice(found, func(i, j int) bool { return version(found[i]) < version(found[j]) })
-	pg := &pgServer{bin: filepath.Dir(found[len(found)-1])}
+	pg := &pgServer{bin: filepath.Dir(found[len(found)-1]), conf: conf}
 
 	dir, err := os.MkdirTemp("", "authgate-e2e-pg-")
 	if err != nil {
@@ -63,23 +81,21 @@ func startPGServer(t *testing.T) *pgServer {
 		}
 		pg.asPostgres = true
 	}
-	if err := pg.run("initdb", "-D", pg.data(), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"); err != nil {
-		t.Fatal(err)
-	}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	pg.port = ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	if err := pg.start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pg.run("pg_ctl", "-D", pg.data(), "-m", "immediate", "-w", "-t", "20", "stop") })
+	t.Cleanup(func() {
+		if _, err := os.Stat(filepath.Join(pg.data(), "postmaster.pid")); err == nil {
+			_ = pg.run("pg_ctl", "-D", pg.data(), "-m", "immediate", "-w", "-t", "20", "stop")
+		}
+	})
 	t.Cleanup(func() {
 		if t.Failed() {
 			log, _ := os.ReadFile(filepath.Join(pg.dir, "postgres.log"))
-			t.Logf("private PostgreSQL log:\n%s", log)
+			t.Logf("private PostgreSQL %s log:\n%s", name, log)
 		}
 	})
 	return pg
@@ -95,6 +111,9 @@ func (pg *pgServer) url() string {
 // start starts the server and waits until it accepts connections.
 func (pg *pgServer) start() error {
 	opts := fmt.Sprintf("-p %d -c listen_addresses=127.0.0.1 -c unix_socket_directories=%s -c max_connections=50", pg.port, pg.dir)
+	for _, c := range pg.conf {
+		opts += " -c " + c
+	}
 	return pg.run("pg_ctl", "-D", pg.data(), "-l", filepath.Join(pg.dir, "postgres.log"), "-o", opts, "-w", "-t", "30", "start")
 }
 
