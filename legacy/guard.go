@@ -18,6 +18,11 @@ type UserLookup interface {
 	GetUserByID(ctx context.Context, id string) (models.User, error)
 }
 
+// FactorLookup finds a user's TOTP factor (ok false when there is none).
+type FactorLookup interface {
+	TOTPFactor(ctx context.Context, userID string) (f models.TOTPFactor, ok bool, err error)
+}
+
 // Guard ends the grants of the password grant when what admitted them
 // ends, whenever one of their tokens is used:
 //
@@ -29,11 +34,17 @@ type UserLookup interface {
 //   - the user's security token was reset after the grant began: the grants
 //     the old token admitted (not those a trusted range admitted, which
 //     never saw the token);
+//   - the authenticator app that admitted a password + TOTP grant was
+//     removed or reset (or replaced by one confirmed after the grant
+//     began): the grants the old app's codes admitted;
 //   - the user was deleted.
 //
 // Grants of the code flow and of client credentials are not its concern.
 type Guard struct {
 	Users UserLookup
+	// Factors finds the TOTP factor a password + TOTP grant stands on;
+	// nil skips the check.
+	Factors FactorLookup
 	// Disabled is the global switch (AUTHGATE_LEGACY_GRANT_DISABLED).
 	Disabled bool
 	Now      func() time.Time
@@ -74,6 +85,15 @@ func (g *Guard) Check(ctx context.Context, r fosite.Requester) error {
 	}
 	if sess.Origin == oauth.OriginPasswordToken && u.TokenIssuedAt.After(began) {
 		return fmt.Errorf("%w: the security token was reset", oauth.ErrGrantEnded)
+	}
+	if sess.Origin == oauth.OriginPasswordTOTP && g.Factors != nil {
+		f, ok, err := g.Factors.TOTPFactor(ctx, u.ID)
+		if err != nil {
+			return err
+		}
+		if !ok || f.ConfirmedAt == nil || f.ConfirmedAt.After(began) {
+			return fmt.Errorf("%w: the authenticator app was removed", oauth.ErrGrantEnded)
+		}
 	}
 	return nil
 }

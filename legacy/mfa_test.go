@@ -2,6 +2,7 @@ package legacy_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"testing"
@@ -139,4 +140,59 @@ func TestPasswordEndingInDigits(t *testing.T) {
 	secret := enrolTOTP(t, f, "bob")
 	f.want(t, "192.0.2.1:1234", "bob", pw, http.StatusOK, signin.ResultSuccess, signin.FactorPassword)
 	f.want(t, untrusted, "bob", pw+code(t, secret, time.Now().Add(30*time.Second)), http.StatusOK, signin.ResultSuccess, signin.FactorTOTP)
+}
+
+// TestMFAResetEndsWhatTheAppAdmitted: when an administrator resets a
+// user's second factors (the device is lost, perhaps stolen), the legacy
+// grants that the authenticator app's codes admitted end at once, while
+// those the security token admitted stand; and the user's browser sessions
+// end.
+func TestMFAResetEndsWhatTheAppAdmitted(t *testing.T) {
+	f := newFixture(t, password.Params{Time: 1, Memory: 8 * 1024, Threads: 1})
+	ctx := context.Background()
+	if err := f.db.Model(&models.Client{}).Where("id = ?", "loader").
+		Updates(map[string]any{"grant_types": `["password","refresh_token"]`, "scopes": `["offline_access"]`}).Error; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2100 * time.Millisecond) // the client cache
+	secret := enrolTOTP(t, f, "alice")
+	refreshOf := func(sent string) string {
+		t.Helper()
+		rec := f.grantFrom(untrusted, url.Values{"grant_type": {"password"}, "username": {"alice"}, "password": {sent}, "scope": {"offline_access"}})
+		if rec.Code != http.StatusOK {
+			t.Fatalf("password grant: %d %s", rec.Code, rec.Body)
+		}
+		var body struct {
+			RefreshToken string `json:"refresh_token"`
+		}
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil || body.RefreshToken == "" {
+			t.Fatalf("no refresh token in %s", rec.Body)
+		}
+		return body.RefreshToken
+	}
+	refresh := func(rt string) int {
+		return f.grantFrom(untrusted, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}).Code
+	}
+	byApp := refreshOf(f.password + code(t, secret, time.Now().Add(30*time.Second)))
+	byToken := refreshOf(f.password + f.token)
+
+	u, err := f.accounts.GetUser(ctx, "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.app.Store.CreateSession(ctx, models.LoginSession{IDHash: "h-alice", UserID: u.ID, ExpiresAt: time.Now().Add(time.Hour), CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	if removed, err := f.app.MFA.Reset(ctx, "admin", u); err != nil || !removed {
+		t.Fatalf("reset: %v, %v", removed, err)
+	}
+	if code := refresh(byApp); code != http.StatusBadRequest {
+		t.Errorf("refreshing a grant the reset app admitted: got %d, want 400", code)
+	}
+	if code := refresh(byToken); code != http.StatusOK {
+		t.Errorf("refreshing a grant the security token admitted: got %d, want 200", code)
+	}
+	if _, ok, err := f.app.Store.Session(ctx, "h-alice", time.Now()); err != nil || ok {
+		t.Errorf("browser session after the reset: present %v, %v", ok, err)
+	}
 }

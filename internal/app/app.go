@@ -177,7 +177,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 	a.tokens = oauth.NewStore(a.Store, a.Keyring, logger)
 	// Every use of a token asks the guard whether a grant the legacy
 	// grant began may still be used.
-	a.tokens.SetGuard(&legacy.Guard{Users: a.Accounts, Disabled: cfg.LegacyGrantDisabled})
+	a.tokens.SetGuard(&legacy.Guard{Users: a.Accounts, Factors: a.Store, Disabled: cfg.LegacyGrantDisabled})
 	a.revoker = &legacy.Revoker{Grants: a.tokens, Disabled: cfg.LegacyGrantDisabled, Logger: logger}
 	a.Clients = clients.New(a.Store, a.Secrets, clients.Options{Now: a.now, Changed: a.clientChanged, Protected: []string{console.ClientID}})
 	a.revoker.Clients = a.Clients

@@ -214,7 +214,7 @@ func (s *Service) Remove(ctx context.Context, actor string, u models.User) (bool
 // user lost the device), passkeys too: audited and emailed.
 func (s *Service) Reset(ctx context.Context, actor string, u models.User) (bool, error) {
 	return s.remove(ctx, actor, u, "user.mfa.reset",
-		"An administrator reset the two-step verification of your account: your authenticator app, recovery codes and passkeys no longer work. Set up two-step verification again at your account page. If you did not ask for this, tell your administrator.")
+		"An administrator reset the two-step verification of your account: your authenticator app, recovery codes and passkeys no longer work, and you were signed out everywhere. Set up two-step verification again at your account page. If you did not ask for this, tell your administrator.")
 }
 
 func (s *Service) remove(ctx context.Context, actor string, u models.User, action, text string) (bool, error) {
@@ -235,6 +235,16 @@ func (s *Service) remove(ctx context.Context, actor string, u models.User, actio
 		}
 		if !removed {
 			return nil
+		}
+		if action == "user.mfa.reset" {
+			// The lost device may be in someone else's hands: every browser
+			// session that it (or anything) signed in ends, and with it the
+			// clients are told through the back channel. The legacy grants
+			// its codes admitted end through the grant guard.
+			if err := s.store.DeleteUserSessions(ctx, u.ID); err != nil {
+				return err
+			}
+			detail += "; browser sessions ended"
 		}
 		if err := s.store.Audit(ctx, actor, action, u.Username, detail); err != nil {
 			return err
