@@ -500,14 +500,11 @@ func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) 
 	return s.delete(ctx, kindPKCE, signature)
 }
 
-// PruneExpired deletes requests that expired before cutoff. Inactive
-// refresh tokens are kept until their own expiry so reuse stays detectable.
+// PruneExpired deletes requests that expired before cutoff, in batches
+// (storage.Store.PruneExpiredRequests). Inactive refresh tokens are kept
+// until their own expiry so reuse stays detectable.
 func (s *Store) PruneExpired(ctx context.Context, cutoff time.Time) (int64, error) {
-	res := s.conn(ctx).Where("expires_at IS NOT NULL AND expires_at < ?", cutoff.UTC()).Delete(&models.OAuthRequest{})
-	if res.Error != nil {
-		return 0, fmt.Errorf("prune expired requests: %w", res.Error)
-	}
-	return res.RowsAffected, nil
+	return s.st.PruneExpiredRequests(ctx, cutoff, storage.PruneBatch)
 }
 
 // transactional mirrors fosite's storage.Transactional, which fosite's

@@ -64,6 +64,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"AppPasswordCascades", testAppPasswordCascades},
 		{"EmailTokens", testEmailTokens},
 		{"EmailTokenUseConcurrent", testEmailTokenUseConcurrent},
+		{"PruneExpiredRequestsInBatches", testPruneExpiredRequests},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,0 +1,49 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// PruneBatch is how many expired OAuth requests PruneExpiredRequests
+// deletes per statement.
+const PruneBatch = 1000
+
+// PruneExpiredRequests deletes the OAuth requests (codes, tokens, PKCE and
+// OpenID Connect sessions) that expired before cutoff, batch rows per
+// statement, each statement a transaction of its own, and returns how many
+// went. A day of expired tokens at a high rate is millions of rows: deleted
+// in one statement they would hold their row locks, a snapshot that keeps
+// vacuum from cleaning up behind them, and one burst of WAL that a
+// synchronous standby must take before anything else commits, for as long
+// as the delete runs. In batches each lock is held for milliseconds and
+// other writes interleave. Each batch finds its rows through the expiry
+// index and deletes them by row address (oauth's TestHotQueryPlans checks
+// the plan on PostgreSQL).
+func (s *Store) PruneExpiredRequests(ctx context.Context, cutoff time.Time, batch int) (int64, error) {
+	if batch < 1 {
+		batch = PruneBatch
+	}
+	// By physical row address, so that each batch is an index range scan
+	// on expires_at and a direct fetch of each row: "(kind, signature) IN
+	// (SELECT ...)" made PostgreSQL hash the batch and read the whole
+	// table against it.
+	stmt := `DELETE FROM oauth_requests WHERE ctid = ANY(ARRAY(
+		SELECT ctid FROM oauth_requests WHERE expires_at < ? LIMIT ?))`
+	if s.Dialect() == "sqlite" {
+		stmt = `DELETE FROM oauth_requests WHERE rowid IN (
+		SELECT rowid FROM oauth_requests WHERE expires_at < ? LIMIT ?)`
+	}
+	var total int64
+	for {
+		res := s.conn(ctx).Exec(stmt, cutoff.UTC(), batch)
+		if res.Error != nil {
+			return total, fmt.Errorf("prune expired requests: %w", mapErr(res.Error))
+		}
+		total += res.RowsAffected
+		if res.RowsAffected < int64(batch) {
+			return total, nil
+		}
+	}
+}
