@@ -1,0 +1,237 @@
+package oauth_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ory/fosite"
+	"gorm.io/gorm"
+
+	"github.com/authgate/authgate/internal/storage"
+	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/oauth"
+)
+
+// plannedRows is how many token rows TestHotQueryPlans loads: enough that
+// PostgreSQL's planner prefers an index to reading the table whenever an
+// index can answer.
+const plannedRows = 50_000
+
+// BulkLoadSQL fills oauth_requests with n synthetic rows (parameter $1),
+// one set-based statement: nine in ten access tokens and one in ten
+// refresh tokens, over 50 clients and 5,000 subjects, one in twenty from
+// the password grant, and expiries spread over the next 1,000 minutes with
+// the first 1% already past. docs/PERFORMANCE.md uses the same method.
+const BulkLoadSQL = `INSERT INTO oauth_requests
+	(kind, signature, request_id, access_signature, client_id, subject, requested_at, expires_at, active, data, origin)
+SELECT CASE WHEN i % 10 = 0 THEN 'refresh' ELSE 'access' END,
+	rtrim(translate(encode(sha256(int8send(i)), 'base64'), '+/', '-_'), '='),
+	md5(i::text), '', 'client-' || (i % 50), 'user-' || (i % 5000),
+	now() - interval '1 hour', now() + ((i % 1000) - 10) * interval '1 minute',
+	true, convert_to('{"session":"bulk"}', 'UTF8'),
+	CASE WHEN i % 20 = 0 THEN 'password+security_token' ELSE '' END
+FROM generate_series(1, $1::bigint) AS i`
+
+// TestHotQueryPlans runs the hot statements on the token table, as the
+// code issues them, against PostgreSQL with plannedRows rows, and asks
+// PostgreSQL for each plan: none may read the whole table (a Seq Scan),
+// which would make its cost grow with the number of stored tokens.
+func TestHotQueryPlans(t *testing.T) {
+	t.Parallel()
+	st := testdb.Store(t, "postgres")
+	ctx := context.Background()
+	db := st.Conn(ctx)
+	began := time.Now()
+	if err := db.Exec(strings.Replace(BulkLoadSQL, "$1", "?", 1), plannedRows).Error; err != nil {
+		t.Fatalf("bulk load: %v", err)
+	}
+	if err := db.Exec("ANALYZE oauth_requests").Error; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("loaded and analysed %d rows in %v", plannedRows, time.Since(began).Round(time.Millisecond))
+
+	rec := recordStatements(t, db)
+	s := oauth.NewStore(st, testKeyring(t), nil)
+	m := models.Client{
+		ID: "client-7", Name: "Client 7", SecretHash: "hmac-sha256$0000",
+		GrantTypes: []string{"client_credentials"}, AccessTokenFormat: oauth.FormatOpaque,
+	}
+	if err := db.Create(&m).Error; err != nil {
+		t.Fatal(err)
+	}
+	rec.reset()
+	client := oauth.NewClient(m)
+	req := fosite.NewRequest()
+	req.ID = "request-hot"
+	req.Client = client
+	sess := oauth.NewSession("")
+	sess.SetExpiresAt(fosite.AccessToken, time.Now().Add(time.Hour))
+	req.Session = sess
+
+	cases := []struct {
+		name string
+		run  func() error
+	}{
+		{"issue: insert an access token", func() error { return s.CreateAccessTokenSession(ctx, "sig-hot", req) }},
+		{"introspect: access token by signature", func() error {
+			_, err := s.GetAccessTokenSession(ctx, "sig-hot", oauth.NewSession(""))
+			return err
+		}},
+		{"refresh: refresh token by signature", func() error {
+			_, err := s.GetRefreshTokenSession(ctx, "no-such-signature", oauth.NewSession(""))
+			return nil2(err)
+		}},
+		{"revoke: a grant's access tokens", func() error { return s.RevokeAccessToken(ctx, "request-hot") }},
+		{"revoke: a grant's refresh tokens", func() error { return s.RevokeRefreshToken(ctx, "request-hot") }},
+		{"janitor: revoke the password grant's tokens (global switch)", func() error {
+			_, err := s.RevokePasswordGrants(ctx, "")
+			return err
+		}},
+		{"janitor: prune expired tokens in batches", func() error {
+			_, err := s.PruneExpired(ctx, time.Now())
+			return err
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			rec.reset()
+			if err := tc.run(); err != nil {
+				t.Fatalf("run: %v", err)
+			}
+			stmts := rec.take()
+			var found bool
+			for _, stmt := range stmts {
+				if !strings.Contains(stmt.sql, "oauth_requests") {
+					continue
+				}
+				found = true
+				plan := explain(t, st, stmt)
+				if scans := seqScans(plan, "oauth_requests"); scans > 0 {
+					t.Errorf("%s\nreads the whole token table (Seq Scan):\n%s", stmt.sql, indent(plan))
+				} else {
+					t.Logf("%s: %s", strings.Join(strings.Fields(stmt.sql), " "), summary(plan))
+				}
+			}
+			if !found {
+				t.Fatalf("no statement on oauth_requests was issued; got %v", stmts)
+			}
+		})
+	}
+}
+
+// nil2 treats "not found" as the expected outcome of a lookup.
+func nil2(err error) error {
+	if err != nil && strings.Contains(err.Error(), "not_found") {
+		return nil
+	}
+	return err
+}
+
+// statement is one SQL statement gorm sent, with its arguments.
+type statement struct {
+	sql  string
+	vars []any
+}
+
+// recorder keeps the statements gorm sends on one *gorm.DB.
+type recorder struct {
+	mu    sync.Mutex
+	stmts []statement
+}
+
+func (r *recorder) reset() { r.mu.Lock(); r.stmts = nil; r.mu.Unlock() }
+
+func (r *recorder) take() []statement {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stmts
+}
+
+// recordStatements registers gorm callbacks that record every statement
+// after it ran.
+func recordStatements(t *testing.T, db *gorm.DB) *recorder {
+	t.Helper()
+	r := &recorder{}
+	fn := func(tx *gorm.DB) {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		r.stmts = append(r.stmts, statement{sql: tx.Statement.SQL.String(), vars: append([]any(nil), tx.Statement.Vars...)})
+	}
+	cb := db.Callback()
+	for name, err := range map[string]error{
+		"query":  cb.Query().After("gorm:query").Register("plans:record", fn),
+		"create": cb.Create().After("gorm:create").Register("plans:record", fn),
+		"update": cb.Update().After("gorm:update").Register("plans:record", fn),
+		"delete": cb.Delete().After("gorm:delete").Register("plans:record", fn),
+		"raw":    cb.Raw().After("gorm:raw").Register("plans:record", fn),
+	} {
+		if err != nil {
+			t.Fatalf("register %s callback: %v", name, err)
+		}
+	}
+	return r
+}
+
+// explain returns PostgreSQL's plan for stmt, in JSON, without running it.
+func explain(t *testing.T, st *storage.Store, stmt statement) map[string]any {
+	t.Helper()
+	sqlDB, err := st.SQLDB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw string
+	if err := sqlDB.QueryRow("EXPLAIN (FORMAT JSON) "+stmt.sql, stmt.vars...).Scan(&raw); err != nil {
+		t.Fatalf("EXPLAIN %s: %v", stmt.sql, err)
+	}
+	var plans []map[string]any
+	if err := json.Unmarshal([]byte(raw), &plans); err != nil || len(plans) != 1 {
+		t.Fatalf("EXPLAIN output %q: %v", raw, err)
+	}
+	plan, _ := plans[0]["Plan"].(map[string]any)
+	return plan
+}
+
+// seqScans counts the Seq Scan nodes on table in plan.
+func seqScans(plan map[string]any, table string) int {
+	n := 0
+	if plan["Node Type"] == "Seq Scan" && plan["Relation Name"] == table {
+		n++
+	}
+	children, _ := plan["Plans"].([]any)
+	for _, c := range children {
+		if m, ok := c.(map[string]any); ok {
+			n += seqScans(m, table)
+		}
+	}
+	return n
+}
+
+// summary names each node of plan with the index it uses, if any.
+func summary(plan map[string]any) string {
+	s := fmt.Sprint(plan["Node Type"])
+	if idx, ok := plan["Index Name"]; ok {
+		s += " using " + fmt.Sprint(idx)
+	}
+	children, _ := plan["Plans"].([]any)
+	var parts []string
+	for _, c := range children {
+		if m, ok := c.(map[string]any); ok {
+			parts = append(parts, summary(m))
+		}
+	}
+	if len(parts) > 0 {
+		s += " (" + strings.Join(parts, ", ") + ")"
+	}
+	return s
+}
+
+func indent(plan map[string]any) string {
+	b, _ := json.MarshalIndent(plan, "", "  ")
+	return string(b)
+}
