@@ -14,7 +14,6 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/handler/pkce"
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/storage"
@@ -251,7 +250,7 @@ func (s *Store) create(ctx context.Context, kind, signature, accessSignature str
 			row.ExpiresAt = &exp
 		}
 	}
-	if err := s.conn(ctx).Create(&row).Error; err != nil {
+	if err := s.st.InsertOAuthRequest(ctx, row); err != nil {
 		return fmt.Errorf("store %s: %w", kind, err)
 	}
 	return nil
@@ -271,18 +270,14 @@ func expiryFor(kind string, sess fosite.Session) time.Time {
 
 // get loads a request; it returns the row too so callers can check Active.
 func (s *Store) get(ctx context.Context, kind, signature string, session fosite.Session) (*fosite.Request, models.OAuthRequest, error) {
-	var row models.OAuthRequest
-	q := s.conn(ctx)
-	if kind == kindCode {
-		// A code exchange is one transaction (Provider.Token): holding the
-		// code's row from the first read makes parallel redemptions of one
-		// code wait for the first to commit, and then see the code used:
-		// invalid_grant, the replay rule, and never a 500 from a code that
-		// was used between the checks and the writes (on SQLite the write
-		// lock already serialises them).
-		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
-	}
-	if err := q.Where("kind = ? AND signature = ?", kind, signature).Take(&row).Error; err != nil {
+	// A code exchange is one transaction (Provider.Token): holding the
+	// code's row from the first read makes parallel redemptions of one
+	// code wait for the first to commit, and then see the code used:
+	// invalid_grant, the replay rule, and never a 500 from a code that
+	// was used between the checks and the writes (on SQLite the write
+	// lock already serialises them).
+	row, err := s.st.OAuthRequest(ctx, kind, signature, kind == kindCode)
+	if err != nil {
 		return nil, row, notFound(err)
 	}
 	if session == nil {

@@ -19,10 +19,14 @@ import (
 // carried in the context.
 type Store struct {
 	db *gorm.DB
+	// oauthSQL are the token hot path's statements (oauthrequests.go).
+	oauthSQL oauthStatements
 }
 
 // New wraps an open gorm connection.
-func New(db *gorm.DB) *Store { return &Store{db: db} }
+func New(db *gorm.DB) *Store {
+	return &Store{db: db, oauthSQL: newOAuthStatements(db.Dialector.Name())}
+}
 
 // OpenStore connects to the database named by rawURL (see Open).
 func OpenStore(ctx context.Context, rawURL string, opts Options) (*Store, error) {

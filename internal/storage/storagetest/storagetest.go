@@ -58,6 +58,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"RecentUsersOfClient", testRecentUsersOfClient},
 		{"LegacyUses", testLegacyUses},
 		{"DeviceCodes", testDeviceCodes},
+		{"OAuthRequests", testOAuthRequests},
 		{"DeviceCodesConcurrent", testDeviceCodesConcurrent},
 		{"DeviceCodeCascades", testDeviceCodeCascades},
 		{"AppPasswords", testAppPasswords},

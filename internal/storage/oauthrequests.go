@@ -1,0 +1,132 @@
+package storage
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+
+	"github.com/authgate/authgate/models"
+)
+
+// The two statements below are the hot path of every token: one insert per
+// token issued, one read per token used. They go to the connection (or the
+// transaction in ctx) as plain SQL, past gorm's statement builder, callbacks
+// and reflection, which cost about as much CPU as the rest of the request's
+// work in the server. The columns are those of models.OAuthRequest, the
+// values the driver's own encodings, exactly as gorm would send them.
+
+const insertOAuthRequestSQL = `INSERT INTO oauth_requests
+ (kind, signature, request_id, access_signature, client_id, subject, requested_at, expires_at, active, origin, data)
+ VALUES (%s)`
+
+const selectOAuthRequestSQL = `SELECT kind, signature, request_id, access_signature, client_id, subject, requested_at, expires_at, active, origin, data
+ FROM oauth_requests WHERE kind = %s AND signature = %s`
+
+// rawConn is what the hot path needs of a *sql.DB or a *sql.Tx.
+type rawConn interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
+
+// raw returns the connection pool (or the transaction) behind ctx and the
+// statements written for its dialect.
+func (s *Store) raw(ctx context.Context) (rawConn, *gorm.DB, bool) {
+	db := s.conn(ctx)
+	c, ok := db.Statement.ConnPool.(rawConn)
+	return c, db, ok
+}
+
+// InsertOAuthRequest stores one row of a grant (a code, a token, its PKCE
+// or OpenID Connect request). A signature stored twice for one kind is
+// ErrConflict.
+func (s *Store) InsertOAuthRequest(ctx context.Context, r models.OAuthRequest) error {
+	c, db, ok := s.raw(ctx)
+	if !ok {
+		return mapErr(db.Create(&r).Error)
+	}
+	_, err := c.ExecContext(ctx, s.oauthSQL.insert,
+		r.Kind, r.Signature, r.RequestID, r.AccessSignature, r.ClientID, r.Subject,
+		r.RequestedAt, nullTime(r.ExpiresAt), r.Active, r.Origin, r.Data)
+	if err != nil {
+		return mapErr(translate(db, err))
+	}
+	return nil
+}
+
+// OAuthRequest reads the row of kind with signature (ErrNotFound when there
+// is none). forUpdate locks it until the transaction in ctx ends
+// (PostgreSQL; SQLite's single writer already serialises).
+func (s *Store) OAuthRequest(ctx context.Context, kind, signature string, forUpdate bool) (models.OAuthRequest, error) {
+	var r models.OAuthRequest
+	c, db, ok := s.raw(ctx)
+	if !ok {
+		q := db
+		if forUpdate {
+			q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+		}
+		err := q.Where("kind = ? AND signature = ?", kind, signature).Take(&r).Error
+		return r, mapErr(err)
+	}
+	query := s.oauthSQL.selectOne
+	if forUpdate && s.Dialect() == "postgres" {
+		query += " FOR UPDATE"
+	}
+	var exp sql.NullTime
+	err := c.QueryRowContext(ctx, query, kind, signature).Scan(&r.Kind, &r.Signature, &r.RequestID,
+		&r.AccessSignature, &r.ClientID, &r.Subject, &r.RequestedAt, &exp, &r.Active, &r.Origin, &r.Data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("%w: %w", ErrNotFound, gorm.ErrRecordNotFound)
+	}
+	if err != nil {
+		return r, mapErr(translate(db, err))
+	}
+	if exp.Valid {
+		t := exp.Time
+		r.ExpiresAt = &t
+	}
+	return r, nil
+}
+
+func nullTime(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return *t
+}
+
+// translate maps a driver error to gorm's (ErrDuplicatedKey, ...) as
+// gorm does for its own statements.
+func translate(db *gorm.DB, err error) error {
+	if tr, ok := db.Dialector.(gorm.ErrorTranslator); ok {
+		return tr.Translate(err)
+	}
+	return err
+}
+
+// oauthStatements are the hot-path statements in the dialect's placeholders.
+type oauthStatements struct{ insert, selectOne string }
+
+func newOAuthStatements(dialect string) oauthStatements {
+	ph := func(i int) string {
+		if dialect == "postgres" {
+			return fmt.Sprintf("$%d", i)
+		}
+		return "?"
+	}
+	values := ""
+	for i := 1; i <= 11; i++ {
+		if i > 1 {
+			values += ", "
+		}
+		values += ph(i)
+	}
+	return oauthStatements{
+		insert:    fmt.Sprintf(insertOAuthRequestSQL, values),
+		selectOne: fmt.Sprintf(selectOAuthRequestSQL, ph(1), ph(2)),
+	}
+}
