@@ -2,6 +2,7 @@ package oauth_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -10,7 +11,9 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
+	"gorm.io/driver/postgres"
 	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
@@ -44,9 +47,30 @@ FROM generate_series(1, $1::bigint) AS i`
 // which would make its cost grow with the number of stored tokens.
 func TestHotQueryPlans(t *testing.T) {
 	t.Parallel()
-	st := testdb.Store(t, "postgres")
+	// Every statement, whether gorm builds it or the hot path's plain SQL,
+	// passes through the recording pool under this Store.
 	ctx := context.Background()
-	db := st.Conn(ctx)
+	base, err := storage.Open(ctx, testdb.URL(t, "postgres"), storage.Options{MaxOpenConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = storage.Close(base) })
+	if err := storage.Migrate(ctx, base); err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := base.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{DB: sqlDB}
+	db, err := gorm.Open(postgres.New(postgres.Config{Conn: rec}), &gorm.Config{
+		SkipDefaultTransaction: true, TranslateError: true, Logger: logger.Discard,
+		NowFunc: func() time.Time { return time.Now().UTC() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := storage.New(db)
 	began := time.Now()
 	if err := db.Exec(strings.Replace(BulkLoadSQL, "$1", "?", 1), plannedRows).Error; err != nil {
 		t.Fatalf("bulk load: %v", err)
@@ -56,7 +80,6 @@ func TestHotQueryPlans(t *testing.T) {
 	}
 	t.Logf("loaded and analysed %d rows in %v", plannedRows, time.Since(began).Round(time.Millisecond))
 
-	rec := recordStatements(t, db)
 	s := oauth.NewStore(st, testKeyring(t), nil)
 	m := models.Client{
 		ID: "client-7", Name: "Client 7", SecretHash: "hmac-sha256$0000",
@@ -111,7 +134,7 @@ func TestHotQueryPlans(t *testing.T) {
 					continue
 				}
 				found = true
-				plan := explain(t, st, stmt)
+				plan := explain(t, sqlDB, stmt)
 				if scans := seqScans(plan, "oauth_requests"); scans > 0 {
 					t.Errorf("%s\nreads the whole token table (Seq Scan):\n%s", stmt.sql, indent(plan))
 				} else {
@@ -133,17 +156,44 @@ func nil2(err error) error {
 	return err
 }
 
-// statement is one SQL statement gorm sent, with its arguments.
+// statement is one SQL statement sent to the database, with its arguments.
 type statement struct {
 	sql  string
 	vars []any
 }
 
-// recorder keeps the statements gorm sends on one *gorm.DB.
+// recorder is a connection pool for gorm (and for storage's plain SQL,
+// which uses the pool gorm holds) that keeps every statement sent through
+// it outside a transaction.
 type recorder struct {
+	*sql.DB
 	mu    sync.Mutex
 	stmts []statement
 }
+
+func (r *recorder) record(query string, args []any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stmts = append(r.stmts, statement{sql: query, vars: append([]any(nil), args...)})
+}
+
+func (r *recorder) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	r.record(query, args)
+	return r.DB.ExecContext(ctx, query, args...)
+}
+
+func (r *recorder) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	r.record(query, args)
+	return r.DB.QueryContext(ctx, query, args...)
+}
+
+func (r *recorder) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	r.record(query, args)
+	return r.DB.QueryRowContext(ctx, query, args...)
+}
+
+// GetDBConn gives gorm's DB() the pool underneath.
+func (r *recorder) GetDBConn() (*sql.DB, error) { return r.DB, nil }
 
 func (r *recorder) reset() { r.mu.Lock(); r.stmts = nil; r.mu.Unlock() }
 
@@ -153,38 +203,9 @@ func (r *recorder) take() []statement {
 	return r.stmts
 }
 
-// recordStatements registers gorm callbacks that record every statement
-// after it ran.
-func recordStatements(t *testing.T, db *gorm.DB) *recorder {
-	t.Helper()
-	r := &recorder{}
-	fn := func(tx *gorm.DB) {
-		r.mu.Lock()
-		defer r.mu.Unlock()
-		r.stmts = append(r.stmts, statement{sql: tx.Statement.SQL.String(), vars: append([]any(nil), tx.Statement.Vars...)})
-	}
-	cb := db.Callback()
-	for name, err := range map[string]error{
-		"query":  cb.Query().After("gorm:query").Register("plans:record", fn),
-		"create": cb.Create().After("gorm:create").Register("plans:record", fn),
-		"update": cb.Update().After("gorm:update").Register("plans:record", fn),
-		"delete": cb.Delete().After("gorm:delete").Register("plans:record", fn),
-		"raw":    cb.Raw().After("gorm:raw").Register("plans:record", fn),
-	} {
-		if err != nil {
-			t.Fatalf("register %s callback: %v", name, err)
-		}
-	}
-	return r
-}
-
 // explain returns PostgreSQL's plan for stmt, in JSON, without running it.
-func explain(t *testing.T, st *storage.Store, stmt statement) map[string]any {
+func explain(t *testing.T, sqlDB *sql.DB, stmt statement) map[string]any {
 	t.Helper()
-	sqlDB, err := st.SQLDB()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var raw string
 	if err := sqlDB.QueryRow("EXPLAIN (FORMAT JSON) "+stmt.sql, stmt.vars...).Scan(&raw); err != nil {
 		t.Fatalf("EXPLAIN %s: %v", stmt.sql, err)
