@@ -54,6 +54,7 @@ func (c *console) routes() http.Handler {
 	mux.Handle("POST /admin/users/{username}/unlock", c.authed(c.handleUnlock))
 	mux.Handle("POST /admin/users/{username}/mfa/reset/confirm", c.authed(c.handleResetMFAConfirm))
 	mux.Handle("POST /admin/users/{username}/mfa/reset", c.authed(c.handleResetMFA))
+	mux.Handle("POST /admin/users/{username}/require-mfa", c.authed(c.handleRequireMFA))
 	mux.Handle("POST /admin/users/{username}/admin/confirm", c.authed(c.handleAdminRoleConfirm))
 	mux.Handle("POST /admin/users/{username}/admin", c.authed(c.handleAdminRole))
 

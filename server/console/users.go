@@ -503,3 +503,32 @@ func (c *console) handleDisable(w http.ResponseWriter, r *http.Request, a admin)
 	}
 	http.Redirect(w, r, userPage(u.Username), http.StatusSeeOther)
 }
+
+// handleRequireMFA makes a second factor required (required=true) or
+// optional again (false) for one user; the change is audited.
+func (c *console) handleRequireMFA(w http.ResponseWriter, r *http.Request, a admin) {
+	u, ok := c.getUser(w, r)
+	if !ok {
+		return
+	}
+	var required bool
+	switch r.PostFormValue("required") {
+	case "true":
+		required = true
+	case "false":
+	default:
+		c.showMessage(w, r, http.StatusBadRequest, "Nothing changed",
+			message{Text: "The form asked neither to require a second factor nor to make it optional.", Back: userPage(u.Username)})
+		return
+	}
+	if _, err := c.Accounts.UpdateUser(r.Context(), a.actor(), u.Username, accounts.UserUpdate{RequireMFA: &required}); err != nil {
+		c.fail(w, r, err)
+		return
+	}
+	if required {
+		c.setFlash(w, fmt.Sprintf("%s must now sign in with a second factor; without one they set it up at their next sign-in.", u.Username))
+	} else {
+		c.setFlash(w, fmt.Sprintf("A second factor is now optional for %s (unless the server's policy or a client requires one).", u.Username))
+	}
+	http.Redirect(w, r, userPage(u.Username), http.StatusSeeOther)
+}

@@ -45,6 +45,22 @@ func TestUserPage(t *testing.T) {
 		if u, _ := e.accounts.GetUser(ctx, "dana"); u.Name != "Dana D." || u.Email != "dana@corp.example" {
 			t.Errorf("after saving: %+v", u)
 		}
+		// Requiring a second factor, and making it optional again.
+		wantContains(t, b.get("/admin/users/dana").body, `id="require-mfa-toggle"`, "Require a second factor")
+		wantStatus(t, b.postRaw("/admin/users/dana/require-mfa", url.Values{"required": {"true"}}), http.StatusForbidden)
+		wantStatus(t, b.post("/admin/users/dana/require-mfa", url.Values{"required": {"yes"}}), http.StatusBadRequest)
+		if u, _ := e.accounts.GetUser(ctx, "dana"); u.RequireMFA {
+			t.Fatal("a refused form required MFA")
+		}
+		wantStatus(t, b.post("/admin/users/dana/require-mfa", url.Values{"required": {"true"}}), http.StatusSeeOther)
+		if u, _ := e.accounts.GetUser(ctx, "dana"); !u.RequireMFA {
+			t.Fatal("dana's second factor is not required")
+		}
+		wantContains(t, b.get("/admin/users/dana").body, "Make the second factor optional", "must sign in with a second factor")
+		wantStatus(t, b.post("/admin/users/dana/require-mfa", url.Values{"required": {"false"}}), http.StatusSeeOther)
+		if u, _ := e.accounts.GetUser(ctx, "dana"); u.RequireMFA {
+			t.Fatal("dana's second factor is still required")
+		}
 		// Without the form's CSRF token nothing changes.
 		r = b.postRaw("/admin/users/dana/disabled", url.Values{"disabled": {"true"}})
 		wantStatus(t, r, http.StatusForbidden)
