@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -180,80 +179,45 @@ type failoverOutcome struct {
 	err        error
 }
 
-// failoverLoad runs, on each replica, two workers issuing tokens and
+// startFailoverLoad runs, on each replica, two workers issuing tokens and
 // introspecting each new token on the other replica, and one worker
 // creating users through the admin API (each creation queues an email).
-type failoverLoad struct {
-	mu       sync.Mutex
-	outcomes []failoverOutcome
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	once     sync.Once
-}
-
-func startFailoverLoad(t *testing.T, rs []*process, probe api, adminToken string) *failoverLoad {
-	l := &failoverLoad{stop: make(chan struct{})}
-	record := func(o failoverOutcome) {
-		l.mu.Lock()
-		l.outcomes = append(l.outcomes, o)
-		l.mu.Unlock()
-	}
-	stopped := func() bool {
-		select {
-		case <-l.stop:
-			return true
-		default:
-			return false
-		}
-	}
+func startFailoverLoad(t *testing.T, rs []*process, probe api, adminToken string) *load[failoverOutcome] {
+	l := newLoad[failoverOutcome](t)
 	for i, p := range rs {
 		other := rs[(i+1)%len(rs)]
 		for range 2 {
-			l.wg.Go(func() {
-				a := api{c: httpClient(clientTimeout), clientID: probe.clientID, clientSecret: probe.clientSecret}
-				for !stopped() {
-					o := failoverOutcome{kind: "token", replica: p.name, start: time.Now()}
-					r, err := a.clientCredentials(context.Background(), p)
-					o.end, o.status, o.code, o.token, o.raw, o.err = time.Now(), r.status, r.str("error"), r.str("access_token"), r.raw, err
-					record(o)
-					if o.status == http.StatusOK {
-						o := failoverOutcome{kind: "introspect", replica: other.name, start: time.Now(), token: o.token}
-						r, err := a.introspect(context.Background(), other, o.token)
-						o.end, o.status, o.code, o.raw, o.err = time.Now(), r.status, r.str("error"), r.raw, err
-						o.active, _ = r.body["active"].(bool)
-						record(o)
-					}
-					time.Sleep(10 * time.Millisecond)
+			a := api{c: httpClient(clientTimeout), clientID: probe.clientID, clientSecret: probe.clientSecret}
+			l.worker(func() {
+				o := failoverOutcome{kind: "token", replica: p.name, start: time.Now()}
+				r, err := a.clientCredentials(context.Background(), p)
+				o.end, o.status, o.code, o.token, o.raw, o.err = time.Now(), r.status, r.str("error"), r.str("access_token"), r.raw, err
+				l.record(o)
+				if o.status == http.StatusOK {
+					o := failoverOutcome{kind: "introspect", replica: other.name, start: time.Now(), token: o.token}
+					r, err := a.introspect(context.Background(), other, o.token)
+					o.end, o.status, o.code, o.raw, o.err = time.Now(), r.status, r.str("error"), r.raw, err
+					o.active, _ = r.body["active"].(bool)
+					l.record(o)
 				}
+				time.Sleep(10 * time.Millisecond)
 			})
 		}
-		l.wg.Go(func() {
-			c := httpClient(clientTimeout)
-			for n := 0; !stopped(); n++ {
-				name := fmt.Sprintf("u%d-%d", i, n)
-				o := failoverOutcome{kind: "user", replica: p.name, start: time.Now(), email: name + "@example.com"}
-				r, err := adminCall(c, p, adminToken, http.MethodPost, "/admin/api/users", map[string]any{
-					"username": name, "email": o.email, "name": "User " + name, "password": "correct horse battery staple",
-				})
-				o.end, o.status, o.code, o.raw, o.err = time.Now(), r.status, r.str("error"), r.raw, err
-				record(o)
-				time.Sleep(50 * time.Millisecond)
-			}
+		c := httpClient(clientTimeout)
+		n := 0
+		l.worker(func() {
+			name := fmt.Sprintf("u%d-%d", i, n)
+			n++
+			o := failoverOutcome{kind: "user", replica: p.name, start: time.Now(), email: name + "@example.com"}
+			r, err := adminCall(c, p, adminToken, http.MethodPost, "/admin/api/users", map[string]any{
+				"username": name, "email": o.email, "name": "User " + name, "password": "correct horse battery staple",
+			})
+			o.end, o.status, o.code, o.raw, o.err = time.Now(), r.status, r.str("error"), r.raw, err
+			l.record(o)
+			time.Sleep(50 * time.Millisecond)
 		})
 	}
-	t.Cleanup(func() { l.finish() })
 	return l
-}
-
-// finish stops the load and returns what it saw.
-func (l *failoverLoad) finish() []failoverOutcome {
-	l.once.Do(func() {
-		close(l.stop)
-		l.wg.Wait()
-	})
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.outcomes
 }
 
 // adminCall sends a JSON request to p's admin API with a bearer token.

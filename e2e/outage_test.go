@@ -131,43 +131,49 @@ type outcome struct {
 	err        error
 }
 
-// tokenLoad is a steady stream of client_credentials requests from four
-// goroutines.
-type tokenLoad struct {
+// load records the outcomes of requests that workers make until finish is
+// called.
+type load[T any] struct {
 	mu       sync.Mutex
-	outcomes []outcome
+	outcomes []T
 	stop     chan struct{}
 	wg       sync.WaitGroup
 	once     sync.Once
 }
 
-func startTokenLoad(t *testing.T, p *process, id, sec string) *tokenLoad {
-	l := &tokenLoad{stop: make(chan struct{})}
-	for range 4 {
-		l.wg.Go(func() {
-			a := api{c: httpClient(clientTimeout), clientID: id, clientSecret: sec}
-			for {
-				select {
-				case <-l.stop:
-					return
-				default:
-				}
-				o := outcome{start: time.Now()}
-				r, err := a.clientCredentials(context.Background(), p)
-				o.end, o.status, o.code, o.token, o.raw, o.err = time.Now(), r.status, r.str("error"), r.str("access_token"), r.raw, err
-				l.mu.Lock()
-				l.outcomes = append(l.outcomes, o)
-				l.mu.Unlock()
-				time.Sleep(10 * time.Millisecond)
-			}
-		})
-	}
+// newLoad returns a load that finishes when the test ends, at the latest.
+func newLoad[T any](t *testing.T) *load[T] {
+	l := &load[T]{stop: make(chan struct{})}
 	t.Cleanup(func() { l.finish() })
 	return l
 }
 
-// finish stops the load and returns what it saw.
-func (l *tokenLoad) finish() []outcome {
+// worker runs fn in a goroutine of its own until finish is called.
+func (l *load[T]) worker(fn func()) {
+	l.wg.Go(func() {
+		for !l.stopped() {
+			fn()
+		}
+	})
+}
+
+func (l *load[T]) stopped() bool {
+	select {
+	case <-l.stop:
+		return true
+	default:
+		return false
+	}
+}
+
+func (l *load[T]) record(o T) {
+	l.mu.Lock()
+	l.outcomes = append(l.outcomes, o)
+	l.mu.Unlock()
+}
+
+// finish stops the workers and returns what they saw.
+func (l *load[T]) finish() []T {
 	l.once.Do(func() {
 		close(l.stop)
 		l.wg.Wait()
@@ -175,6 +181,23 @@ func (l *tokenLoad) finish() []outcome {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.outcomes
+}
+
+// startTokenLoad is a steady stream of client_credentials requests from
+// four goroutines.
+func startTokenLoad(t *testing.T, p *process, id, sec string) *load[outcome] {
+	l := newLoad[outcome](t)
+	for range 4 {
+		a := api{c: httpClient(clientTimeout), clientID: id, clientSecret: sec}
+		l.worker(func() {
+			o := outcome{start: time.Now()}
+			r, err := a.clientCredentials(context.Background(), p)
+			o.end, o.status, o.code, o.token, o.raw, o.err = time.Now(), r.status, r.str("error"), r.str("access_token"), r.raw, err
+			l.record(o)
+			time.Sleep(10 * time.Millisecond)
+		})
+	}
+	return l
 }
 
 // waitRecovered waits at most 15s after the database came back for a

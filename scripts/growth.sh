@@ -34,25 +34,7 @@ work="$pgc_work"
 pgc_init db "$(pgc_free_port)" "shared_buffers=$SHARED_BUFFERS" max_wal_size=4GB
 sql() { pgc_psql db "$@"; }
 
-bin="$work/authgate" bench="$work/authgate-bench"
-go build -o "$bin" ./cmd/authgate
-go build -o "$bench" ./cmd/authgate-bench
-export AUTHGATE_DATABASE_URL="postgres://postgres@127.0.0.1:${pgc_ports[db]}/postgres?sslmode=disable"
-export AUTHGATE_SECRET="growth-secret-0123456789abcdefghijklmnopqrstuvwxyz"
-export AUTHGATE_MAIL_OUTBOX="$work/outbox"
-port="$(pgc_free_port)" admin="$(pgc_free_port)"
-export AUTHGATE_LISTEN="127.0.0.1:$port" AUTHGATE_ADMIN_LISTEN="127.0.0.1:$admin" AUTHGATE_ISSUER="http://127.0.0.1:$port"
-export AUTHGATE_RATE_LIMIT_PER_MINUTE=0
-"$bin" migrate >/dev/null
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
-svc="$("$bin" clients create --name growth-service --grant-types client_credentials --scopes profile --json)"
-export SVC_SECRET
-SVC_SECRET="$(json client_secret <<<"$svc")"
-client_id="$(json client_id <<<"$svc")"
-"$bin" serve >"$work/server.log" 2>&1 &
-server=$!
-pgc_on_exit+=("kill $server 2>/dev/null; wait $server 2>/dev/null")
-for _ in $(seq 1 100); do curl -fsS "$AUTHGATE_ISSUER/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+pgc_authgate "postgres://postgres@127.0.0.1:${pgc_ports[db]}/postgres?sslmode=disable"
 # The template row: one real access token.
 curl -fsS -u "$client_id:$SVC_SECRET" -d grant_type=client_credentials "$AUTHGATE_ISSUER/oauth2/token" >/dev/null
 

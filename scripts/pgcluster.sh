@@ -51,6 +51,34 @@ pgc_psql() { psql -X -q -w -h 127.0.0.1 -p "${pgc_ports[$1]}" -U postgres -d pos
 # pgc_pids NAME: the postmaster and its children, for CPU accounting.
 pgc_pids() { local pm; pm="$(head -n 1 "$pgc_work/$1/postmaster.pid")"; echo "$pm" $(pgrep -P "$pm"); }
 
+# pgc_authgate URL: builds authgate and authgate-bench into $pgc_work
+# ($bin, $bench), migrates the database at URL, registers a client
+# credentials client ($client_id, its secret exported as SVC_SECRET) and
+# starts `authgate serve` ($server) on free loopback ports
+# ($AUTHGATE_ISSUER), stopped on exit.
+pgc_authgate() {
+	bin="$pgc_work/authgate" bench="$pgc_work/authgate-bench"
+	go build -o "$bin" ./cmd/authgate
+	go build -o "$bench" ./cmd/authgate-bench
+	export AUTHGATE_DATABASE_URL="$1"
+	export AUTHGATE_SECRET="bench-secret-0123456789abcdefghijklmnopqrstuvwxyz"
+	export AUTHGATE_MAIL_OUTBOX="$pgc_work/outbox"
+	local port admin
+	port="$(pgc_free_port)" admin="$(pgc_free_port)"
+	export AUTHGATE_LISTEN="127.0.0.1:$port" AUTHGATE_ADMIN_LISTEN="127.0.0.1:$admin" AUTHGATE_ISSUER="http://127.0.0.1:$port"
+	export AUTHGATE_RATE_LIMIT_PER_MINUTE=0
+	"$bin" migrate >/dev/null
+	local svc
+	svc="$("$bin" clients create --name bench-service --grant-types client_credentials --scopes profile --json)"
+	export SVC_SECRET
+	SVC_SECRET="$(python3 -c "import json,sys; print(json.load(sys.stdin)['client_secret'])" <<<"$svc")"
+	client_id="$(python3 -c "import json,sys; print(json.load(sys.stdin)['client_id'])" <<<"$svc")"
+	"$bin" serve >"$pgc_work/server.log" 2>&1 &
+	server=$!
+	pgc_on_exit+=("kill $server 2>/dev/null; wait $server 2>/dev/null")
+	for _ in $(seq 1 100); do curl -fsS "$AUTHGATE_ISSUER/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+}
+
 pgc_cleanup() {
 	for f in "${pgc_on_exit[@]}"; do eval "$f" || true; done
 	for name in "${!pgc_ports[@]}"; do

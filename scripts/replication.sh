@@ -38,24 +38,7 @@ for _ in $(seq 1 100); do
 	sleep 0.1
 done
 
-bin="$work/authgate" bench="$work/authgate-bench"
-go build -o "$bin" ./cmd/authgate
-go build -o "$bench" ./cmd/authgate-bench
-export AUTHGATE_DATABASE_URL="postgres://postgres@127.0.0.1:$p1,127.0.0.1:$p2/postgres?sslmode=disable&target_session_attrs=read-write"
-export AUTHGATE_SECRET="replication-secret-0123456789abcdefghijklmnopqrstuvwxyz"
-export AUTHGATE_MAIL_OUTBOX="$work/outbox"
-port="$(pgc_free_port)" admin="$(pgc_free_port)"
-export AUTHGATE_LISTEN="127.0.0.1:$port" AUTHGATE_ADMIN_LISTEN="127.0.0.1:$admin" AUTHGATE_ISSUER="http://127.0.0.1:$port"
-export AUTHGATE_RATE_LIMIT_PER_MINUTE=0
-"$bin" migrate >/dev/null
-json() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
-svc="$("$bin" clients create --name bench-service --grant-types client_credentials --scopes profile --json)"
-export SVC_SECRET
-SVC_SECRET="$(json client_secret <<<"$svc")"
-"$bin" serve >"$work/server.log" 2>&1 &
-server=$!
-pgc_on_exit+=("kill $server 2>/dev/null; wait $server 2>/dev/null")
-for _ in $(seq 1 100); do curl -fsS "$AUTHGATE_ISSUER/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+pgc_authgate "postgres://postgres@127.0.0.1:$p1,127.0.0.1:$p2/postgres?sslmode=disable&target_session_attrs=read-write"
 
 # cpu_ticks PID...: user+system clock ticks of the processes.
 cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0))); done; echo "$t"; }
@@ -63,7 +46,7 @@ hz="$(getconf CLK_TCK)"
 rate() { python3 -c "import json,sys; r=json.load(sys.stdin); print(f\"{r['successes']/r['duration_seconds']:.1f} {r['successes']} {r['failures']}\")"; }
 median() { python3 -c "import statistics,sys; print(f'{statistics.median(float(x) for x in sys.argv[1:]):.1f}')" "$@"; }
 run() {
-	"$bench" --scenario client_credentials --issuer "$AUTHGATE_ISSUER" --client-id "$(json client_id <<<"$svc")" --client-secret-env SVC_SECRET \
+	"$bench" --scenario client_credentials --issuer "$AUTHGATE_ISSUER" --client-id "$client_id" --client-secret-env SVC_SECRET \
 		--concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --quiet --json | rate
 }
 set_sync() {
@@ -79,7 +62,7 @@ set_sync() {
 }
 size() { psql_primary -tAc "SELECT count(*), pg_total_relation_size('oauth_requests'), pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint FROM oauth_requests" | tr '|' ' '; }
 
-echo "primary :$p1, standby :$p2, authgate :$port; client_credentials, concurrency $CONCURRENCY, $DURATION after $WARMUP warm-up, $ROUNDS rounds"
+echo "primary :$p1, standby :$p2, authgate $AUTHGATE_ISSUER; client_credentials, concurrency $CONCURRENCY, $DURATION after $WARMUP warm-up, $ROUNDS rounds"
 read -r rows0 bytes0 wal0 < <(size)
 sync=() async=() issued=0
 srv0="$(cpu_ticks "$server")" pg0="$(cpu_ticks $(pgc_pids primary) $(pgc_pids standby))"
