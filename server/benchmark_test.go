@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
@@ -99,5 +100,65 @@ func BenchmarkDiscovery(b *testing.B) {
 		if rec.Code != http.StatusOK {
 			b.Fatalf("status %d", rec.Code)
 		}
+	}
+}
+
+// BenchmarkJWKS serves the public signing keys from memory.
+func BenchmarkJWKS(b *testing.B) {
+	h, _, _ := newServerOn(b, "sqlite", nil)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		req := httptest.NewRequest(http.MethodGet, "/.well-known/jwks.json", nil)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("status %d", rec.Code)
+		}
+	}
+}
+
+// BenchmarkRefresh is one rotating refresh: the refresh token read and
+// locked, the grant's guard asked, the old pair revoked and a new pair
+// stored, in one transaction.
+func BenchmarkRefresh(b *testing.B) {
+	for _, kind := range testdb.Kinds {
+		b.Run(kind, func(b *testing.B) {
+			ctx := context.Background()
+			h, a, db := newServerOn(b, kind, nil)
+			sec, err := keyring.RandomString(32)
+			if err != nil {
+				b.Fatal(err)
+			}
+			hash, _ := a.Secrets.Hash(ctx, []byte(sec))
+			c := models.Client{ID: "bench", Name: "bench", SecretHash: string(hash), GrantTypes: []string{"password", "refresh_token"},
+				Scopes: []string{"profile", "offline_access"}, AccessTokenFormat: "opaque"}
+			if err := db.Create(&c).Error; err != nil {
+				b.Fatal(err)
+			}
+			const pw = "bench user passphrase"
+			if _, err := a.Accounts.CreateUser(ctx, "bench", accounts.NewUser{Username: "bench", Email: "bench@example.com", Password: pw}); err != nil {
+				b.Fatal(err)
+			}
+			// httptest's requests come from 192.0.2.1: the password alone.
+			if _, err := a.Trust.Add(ctx, "bench", "192.0.2.0/24", "httptest"); err != nil {
+				b.Fatal(err)
+			}
+			refreshToken := func(rec *httptest.ResponseRecorder) string {
+				var tok struct {
+					RefreshToken string `json:"refresh_token"`
+				}
+				if rec.Code != http.StatusOK || json.Unmarshal(rec.Body.Bytes(), &tok) != nil || tok.RefreshToken == "" {
+					b.Fatalf("status %d: %s", rec.Code, rec.Body)
+				}
+				return tok.RefreshToken
+			}
+			rt := refreshToken(post(h, "/oauth2/token", sec, url.Values{"grant_type": {"password"}, "username": {"bench"}, "password": {pw}, "scope": {"profile offline_access"}}))
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				rt = refreshToken(post(h, "/oauth2/token", sec, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}))
+			}
+		})
 	}
 }
