@@ -27,6 +27,7 @@ DURATION="${DURATION:-10s}"
 WARMUP="${WARMUP:-3s}"
 ROUNDS="${ROUNDS:-3}"
 SIZES="${SIZES:-0 1000000}"
+PRUNE_ROWS="${PRUNE_ROWS:-0}"
 SHARED_BUFFERS="${SHARED_BUFFERS:-256MB}"
 
 source scripts/pgcluster.sh
@@ -38,31 +39,40 @@ pgc_authgate "postgres://postgres@127.0.0.1:${pgc_ports[db]}/postgres?sslmode=di
 # The template row: one real access token.
 curl -fsS -u "$client_id:$SVC_SECRET" -d grant_type=client_credentials "$AUTHGATE_ISSUER/oauth2/token" >/dev/null
 
-# load_to N: bulk-loads copies of the template row until the table holds N.
-load_to() {
-	local want="$1" have
-	have="$(sql -tAc "SELECT count(*) FROM oauth_requests")"
-	((want > have)) || return 0
-	local began=$SECONDS
+# load N EXPIRES: bulk-loads N copies of the template row, each expiring at
+# the SQL expression EXPIRES (of i, the copy's number).
+next_i=1
+load() {
+	local n="$1" expires="$2" began=$SECONDS
 	# Keep each index's definition, drop it, load, build it again.
 	local defs
 	defs="$(sql -tAc "SELECT indexdef || ';' FROM pg_indexes WHERE tablename = 'oauth_requests' AND indexname <> 'oauth_requests_pkey'")"
 	sql -tAc "SELECT 'DROP INDEX ' || indexname || ';' FROM pg_indexes WHERE tablename = 'oauth_requests' AND indexname <> 'oauth_requests_pkey'" | sql >/dev/null
 	sql -c "ALTER TABLE oauth_requests DROP CONSTRAINT oauth_requests_pkey"
-	local from=$((have + 1)) to
-	while ((from <= want)); do
+	local from=$next_i to last=$((next_i + n - 1))
+	while ((from <= last)); do
 		to=$((from + 999999))
-		((to > want)) && to=$want
+		((to > last)) && to=$last
 		sql -c "INSERT INTO oauth_requests (kind, signature, request_id, access_signature, client_id, subject, requested_at, expires_at, active, data, origin)
 			SELECT t.kind, rtrim(translate(encode(sha256(int8send(i)), 'base64'), '+/', '-_'), '='), md5(i::text), t.access_signature,
-				t.client_id, t.subject, now(), now() + interval '1 hour', true, t.data, t.origin
+				t.client_id, t.subject, now(), $expires, true, t.data, t.origin
 			FROM (SELECT * FROM oauth_requests WHERE kind = 'access' ORDER BY requested_at LIMIT 1) AS t, generate_series($from::bigint, $to::bigint) AS i"
 		from=$((to + 1))
 	done
+	next_i=$((last + 1))
 	sql -c "ALTER TABLE oauth_requests ADD CONSTRAINT oauth_requests_pkey PRIMARY KEY (kind, signature)"
 	sql <<<"$defs" >/dev/null
 	sql -c "VACUUM (ANALYZE) oauth_requests" -c "CHECKPOINT"
-	echo "loaded $((want - have)) rows in $((SECONDS - began)) s"
+	echo "loaded $n rows in $((SECONDS - began)) s"
+}
+
+# load_to N: loads live rows (expiring an hour from now) until the table
+# holds N.
+load_to() {
+	local have
+	have="$(sql -tAc "SELECT count(*) FROM oauth_requests")"
+	((${1} > have)) || return 0
+	load $((${1} - have)) "now() + interval '1 hour'"
 }
 
 # run SCENARIO: one load-tool run; prints "rate p99 failures".
@@ -94,3 +104,41 @@ echo
 echo "=== medians of $ROUNDS interleaved runs"
 printf '%10s %9s  %10s %10s  %10s %10s\n' rows size "cc rate" "cc p99" "intr rate" "intr p99"
 printf '%s\n' "${summary[@]}"
+
+((PRUNE_ROWS > 0)) || exit 0
+
+# The janitor under load: PRUNE_ROWS tokens that expired over the last day
+# (2 to 26 hours ago, all past the janitor's one-hour grace), pruned while
+# client_credentials runs, against the same run with nothing to prune. The
+# pruning is authgate's own: a second `authgate serve` on the same database,
+# whose janitor runs as it starts. For comparison, the same rows deleted the
+# way the janitor did before (one DELETE).
+expired="now() - interval '2 hours' - (i % 86400) * interval '1 second'"
+count_expired() { sql -tAc "SELECT count(*) FROM oauth_requests WHERE expires_at < now() - interval '1 hour'"; }
+echo
+echo "=== the janitor pruning $PRUNE_ROWS expired tokens under load (client_credentials, concurrency $CONCURRENCY, $DURATION)"
+load "$PRUNE_ROWS" "$expired"
+read -r r p f < <(run client_credentials)
+echo "idle:                 $r/s p99 $p ms ($f failures), $(count_expired) expired rows waiting"
+(
+	export AUTHGATE_LISTEN="127.0.0.1:$(pgc_free_port)" AUTHGATE_ADMIN_LISTEN="127.0.0.1:$(pgc_free_port)"
+	exec "$bin" serve >"$pgc_work/janitor.log" 2>&1
+) &
+janitor=$!
+pgc_on_exit+=("kill $janitor 2>/dev/null; wait $janitor 2>/dev/null")
+began=$SECONDS
+read -r r p f < <(run client_credentials)
+echo "pruning in batches:   $r/s p99 $p ms ($f failures), $(count_expired) expired rows left after the run"
+while (($(count_expired) > 0)); do sleep 1; done
+echo "the janitor pruned $PRUNE_ROWS rows in about $((SECONDS - began)) s"
+kill "$janitor"; wait "$janitor" 2>/dev/null || true
+
+load "$PRUNE_ROWS" "$expired"
+read -r r p f < <(run client_credentials)
+echo "idle:                 $r/s p99 $p ms ($f failures)"
+began=$SECONDS
+sql -c "DELETE FROM oauth_requests WHERE expires_at < now() - interval '1 hour'" >/dev/null &
+deleter=$!
+read -r r p f < <(run client_credentials)
+wait "$deleter"
+echo "one DELETE (before):  $r/s p99 $p ms ($f failures); the DELETE took about $((SECONDS - began)) s"
