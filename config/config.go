@@ -64,6 +64,13 @@ type Config struct {
 	IDTokenLifespan time.Duration `yaml:"id_token_lifespan" env:"AUTHGATE_ID_TOKEN_LIFESPAN"`
 	// How long a browser sign-in session lasts.
 	SessionLifespan time.Duration `yaml:"session_lifespan" env:"AUTHGATE_SESSION_LIFESPAN"`
+	// How long relying parties may cache the signing keys: the max-age of
+	// /.well-known/jwks.json's Cache-Control. A key made by "keys rotate"
+	// is published this long plus key_refresh_interval before it signs.
+	JWKSMaxAge time.Duration `yaml:"jwks_max_age" env:"AUTHGATE_JWKS_MAX_AGE"`
+	// How often each replica reloads the signing keys from the database:
+	// how soon it publishes a key another replica or the CLI made.
+	KeyRefreshInterval time.Duration `yaml:"key_refresh_interval" env:"AUTHGATE_KEY_REFRESH_INTERVAL"`
 
 	Argon2 Argon2 `yaml:"argon2"`
 
@@ -325,6 +332,8 @@ func Default() Config {
 		AuthorizeCodeLifespan: 10 * time.Minute,
 		IDTokenLifespan:       time.Hour,
 		SessionLifespan:       12 * time.Hour,
+		JWKSMaxAge:            5 * time.Minute,
+		KeyRefreshInterval:    10 * time.Second,
 		Argon2:                Argon2{Time: 1, Memory: 64 * 1024, Threads: 2},
 		LockoutThreshold:      10,
 		LockoutDuration:       15 * time.Minute,
@@ -457,6 +466,7 @@ func (c Config) Validate() error {
 		"passkey_timeout":        c.PasskeyTimeout,
 		"mfa.step_lifespan":      c.MFA.StepLifespan,
 		"legacy_notice_lookback": c.LegacyNoticeLookback, "janitor_interval": c.JanitorInterval,
+		"key_refresh_interval": c.KeyRefreshInterval,
 	} {
 		check(d <= 0, "%s: must be positive, got %s", name, d)
 	}
@@ -464,6 +474,7 @@ func (c Config) Validate() error {
 	check(c.Argon2.Memory < 8*1024, "argon2.memory_kib: must be at least 8192 (8 MiB)")
 	check(c.Argon2.Threads < 1, "argon2.threads: must be at least 1")
 	check(c.Argon2.MaxConcurrent < 0, "argon2.max_concurrent: must not be negative")
+	check(c.JWKSMaxAge < 0 || c.JWKSMaxAge%time.Second != 0, "jwks_max_age: must be whole seconds, not negative, got %s", c.JWKSMaxAge)
 	check(c.LockoutThreshold < 1, "lockout_threshold: must be at least 1")
 	check(c.AppPasswordMaxLifetime < 0, "app_password_max_lifetime: must not be negative (0 means no limit)")
 	_, err = clientip.ParseHeader(string(c.ForwardedHeader))
@@ -552,6 +563,14 @@ func splitHostPort(addr string) (string, int, error) {
 		return "", 0, errors.New("bad port")
 	}
 	return addr[:i], port, nil
+}
+
+// KeyPrePublish is how long a rotated signing key is published before it
+// signs: the JWKS cache lifetime plus the replicas' key refresh interval,
+// so that every replica publishes it and every verifier that follows the
+// JWKS's Cache-Control holds it before any token it signed.
+func (c Config) KeyPrePublish() time.Duration {
+	return c.JWKSMaxAge + c.KeyRefreshInterval
 }
 
 // TokenRetention is the longest lifetime of a token signed by a signing

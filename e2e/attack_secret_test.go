@@ -44,7 +44,7 @@ func TestReadinessSeesAnotherSecret(t *testing.T) {
 			}
 			// The rotation commits; only loading the keys back fails for the
 			// rotating side, which cannot open the keys sealed before.
-			if _, err := oauth.NewKeyManager(storage.New(seed.db), other, time.Hour).Rotate(t.Context(), "e2e"); err == nil {
+			if _, err := oauth.NewKeyManager(storage.New(seed.db), other, oauth.KeyOptions{Retention: time.Hour}).Rotate(t.Context(), "e2e", "", true); err == nil {
 				t.Log("rotation under the other secret loaded every key back")
 			}
 			status, body := ready()

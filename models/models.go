@@ -48,6 +48,11 @@ type Client struct {
 	// client's users: "token" (password + security token, the default),
 	// "app_password" or "both".
 	LegacyCredentials string `gorm:"size:16;not null;default:token"`
+	// IDTokenAlg is the JWS algorithm of the client's ID tokens and logout
+	// tokens (id_token_signed_response_alg): RS256, ES256 or EdDSA.
+	IDTokenAlg string `gorm:"column:id_token_signed_response_alg;size:16;not null;default:RS256"`
+	// AccessTokenAlg is the JWS algorithm of its JWT access tokens.
+	AccessTokenAlg string `gorm:"column:access_token_signed_response_alg;size:16;not null;default:RS256"`
 }
 
 // ClientBrownout is a window, before a client's sunset, during which the
@@ -135,16 +140,21 @@ type OAuthRequest struct {
 	Data []byte `gorm:"not null"`
 }
 
-// SigningKey is an RSA key for ID tokens and JWT access tokens.
+// SigningKey is a key for ID tokens, JWT access tokens and logout tokens.
+// Its state is a function of time (see oauth.KeyState), so that every
+// replica that reads the same row agrees on it without talking to another:
+// published from CreatedAt, the signing key of its algorithm from
+// ActivatesAt until RetiredAt, published until ExpiresAt.
 type SigningKey struct {
 	ID        string `gorm:"primaryKey;size:64"` // the JWK kid
-	Algorithm string `gorm:"size:16;not null"`
+	Algorithm string `gorm:"size:16;not null"`   // RS256, ES256 or EdDSA
 	PublicPEM string `gorm:"type:text;not null"`
 	// PrivateSealed is the PKCS#8 private key sealed with the system secret.
 	PrivateSealed []byte `gorm:"not null"`
-	Current       bool   `gorm:"not null;default:false;index"`
 	CreatedAt     time.Time
-	// RetiredAt is when the key stopped being current.
+	// ActivatesAt is when the key becomes the signing key of its algorithm.
+	ActivatesAt time.Time
+	// RetiredAt is when the key stops signing (the next key's activation).
 	RetiredAt *time.Time
 	// ExpiresAt is when the public key may leave the JWKS.
 	ExpiresAt *time.Time
@@ -186,12 +196,15 @@ type SessionClient struct {
 // a client's backchannel_logout_uri. The token is signed when it is sent;
 // the row keeps its claims. The row is deleted once the client accepted it.
 type LogoutDelivery struct {
-	ID          uint64    `gorm:"primaryKey;autoIncrement"`
-	JTI         string    `gorm:"column:jti;size:64;not null"`
-	ClientID    string    `gorm:"size:64;not null"`
-	URI         string    `gorm:"column:uri;size:2000;not null"`
-	Subject     string    `gorm:"size:255;not null"`
-	SID         string    `gorm:"column:sid;size:64;not null"`
+	ID       uint64 `gorm:"primaryKey;autoIncrement"`
+	JTI      string `gorm:"column:jti;size:64;not null"`
+	ClientID string `gorm:"size:64;not null"`
+	URI      string `gorm:"column:uri;size:2000;not null"`
+	Subject  string `gorm:"size:255;not null"`
+	SID      string `gorm:"column:sid;size:64;not null"`
+	// Alg is the algorithm the token is signed with: the client's ID token
+	// algorithm when the delivery was queued.
+	Alg         string    `gorm:"size:16;not null;default:RS256"`
 	Attempts    int       `gorm:"not null;default:0"`
 	NextAttempt time.Time `gorm:"not null;index"`
 	// ClaimedUntil keeps other replicas off a delivery being sent.

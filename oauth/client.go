@@ -21,7 +21,10 @@ type Client struct {
 	Name              string
 	FirstParty        bool
 	AccessTokenFormat string
-	LegacySunset      *time.Time
+	// IDTokenAlg and AccessTokenAlg are the algorithms of the client's ID
+	// (and logout) tokens and of its JWT access tokens.
+	IDTokenAlg, AccessTokenAlg string
+	LegacySunset               *time.Time
 	// LegacyDeprecatedAt is when the sunset was announced.
 	LegacyDeprecatedAt *time.Time
 	// PostLogoutRedirectURIs are where the end_session_endpoint may send
@@ -70,6 +73,8 @@ func NewClient(m models.Client) *Client {
 		Name:                   m.Name,
 		FirstParty:             m.FirstParty,
 		AccessTokenFormat:      m.AccessTokenFormat,
+		IDTokenAlg:             cmpAlg(m.IDTokenAlg),
+		AccessTokenAlg:         cmpAlg(m.AccessTokenAlg),
 		LegacySunset:           m.LegacySunset,
 		LegacyDeprecatedAt:     m.LegacyDeprecatedAt,
 		PostLogoutRedirectURIs: m.PostLogoutRedirectURIs,

@@ -15,7 +15,6 @@ import (
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
-	fjwt "github.com/ory/fosite/token/jwt"
 
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/signin"
@@ -131,7 +130,6 @@ func NewDeviceGrant(cfg *fosite.Config, store *Store, strategy *TokenStrategy, s
 	if now == nil {
 		now = time.Now
 	}
-	signer := &fjwt.DefaultSigner{GetPrivateKey: signingKeys.SigningKey}
 	return &DeviceGrant{
 		settings: s,
 		config:   cfg,
@@ -142,7 +140,7 @@ func NewDeviceGrant(cfg *fosite.Config, store *Store, strategy *TokenStrategy, s
 		access:   &oauth2.HandleHelper{AccessTokenStrategy: strategy, AccessTokenStorage: store, Config: cfg},
 		refresh:  strategy,
 		refreshS: store,
-		idTokens: &openid.IDTokenHandleHelper{IDTokenStrategy: &openid.DefaultStrategy{Signer: signer, Config: cfg}},
+		idTokens: newIDTokenHelper(signingKeys, cfg),
 		logger:   logger,
 		now:      now,
 	}

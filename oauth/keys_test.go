@@ -3,6 +3,7 @@ package oauth
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/json"
@@ -53,7 +54,14 @@ func (c *clock) set(t time.Time) {
 
 func currentKID(t *testing.T, m *KeyManager) string {
 	t.Helper()
-	k, err := m.SigningKey(context.Background())
+	return currentKIDOf(t, m, AlgRS256)
+}
+
+// currentKIDOf returns the kid of the key that signs alg now, checking
+// that its private key suits alg.
+func currentKIDOf(t *testing.T, m *KeyManager, alg string) string {
+	t.Helper()
+	k, err := m.SigningKey(WithAlgorithm(context.Background(), alg))
 	if err != nil {
 		t.Fatalf("SigningKey: %v", err)
 	}
@@ -61,8 +69,8 @@ func currentKID(t *testing.T, m *KeyManager) string {
 	if !ok {
 		t.Fatalf("SigningKey: got %T, want *jose.JSONWebKey", k)
 	}
-	if _, ok := jwk.Key.(*rsa.PrivateKey); !ok {
-		t.Fatalf("SigningKey: got key %T, want *rsa.PrivateKey", jwk.Key)
+	if pub, ok := jwk.Key.(crypto.Signer); !ok || !keyAlgorithm(alg, pub.Public()) || jwk.Algorithm != alg {
+		t.Fatalf("SigningKey(%s): got %s key %T, want one for %s", alg, jwk.Algorithm, jwk.Key, alg)
 	}
 	return jwk.KeyID
 }
@@ -85,16 +93,24 @@ func jwksKIDs(t *testing.T, m *KeyManager) []string {
 	return kids
 }
 
+// countKeys returns how many keys are stored and how many of them sign
+// now (one per algorithm when all is well).
 func countKeys(t *testing.T, db *gorm.DB) (total, current int64) {
 	t.Helper()
-	if err := db.Model(&models.SigningKey{}).Count(&total).Error; err != nil {
+	var rows []models.SigningKey
+	if err := db.Find(&rows).Error; err != nil {
 		t.Fatal(err)
 	}
-	if err := db.Model(&models.SigningKey{}).Where("current = ?", true).Count(&current).Error; err != nil {
-		t.Fatal(err)
+	for _, r := range rows {
+		total++
+		if KeyState(r, time.Now()) == KeyCurrent {
+			current++
+		}
 	}
 	return total, current
 }
+
+var nAlgs = int64(len(SigningAlgorithms))
 
 func TestKeyManager(t *testing.T) {
 	t.Parallel()
@@ -105,7 +121,8 @@ func TestKeyManager(t *testing.T) {
 		{"no key before Ensure", testNoKey},
 		{"Ensure is idempotent", testEnsureIdempotent},
 		{"concurrent Ensure makes one key", testEnsureConcurrent},
-		{"Rotate keeps the old public key until it expires", testRotate},
+		{"Rotate pre-publishes and keeps the old public key until it expires", testRotate},
+		{"Rotate now", testRotateNow},
 		{"private key is sealed", testSealed},
 		{"JWKS has public parts only", testJWKSPublicOnly},
 	}
@@ -120,7 +137,7 @@ func TestKeyManager(t *testing.T) {
 }
 
 func testNoKey(t *testing.T, db *gorm.DB) {
-	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
+	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), KeyOptions{Retention: time.Hour})
 	if err := m.Load(context.Background()); !errors.Is(err, ErrNoSigningKey) {
 		t.Fatalf("Load: got %v, want %v", err, ErrNoSigningKey)
 	}
@@ -134,14 +151,14 @@ func testNoKey(t *testing.T, db *gorm.DB) {
 
 func testEnsureIdempotent(t *testing.T, db *gorm.DB) {
 	ctx := context.Background()
-	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
+	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), KeyOptions{Retention: time.Hour})
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
 	kid := currentKID(t, m)
 	for i := range 3 {
 		// A second replica, and this one again.
-		for _, mm := range []*KeyManager{m, NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)} {
+		for _, mm := range []*KeyManager{m, NewKeyManager(storage.New(db), newKeyring(t, keysSecret), KeyOptions{Retention: time.Hour})} {
 			if err := mm.Ensure(ctx); err != nil {
 				t.Fatalf("Ensure #%d: %v", i+2, err)
 			}
@@ -150,8 +167,8 @@ func testEnsureIdempotent(t *testing.T, db *gorm.DB) {
 			}
 		}
 	}
-	if total, current := countKeys(t, db); total != 1 || current != 1 {
-		t.Fatalf("keys: got %d (%d current), want 1 (1 current)", total, current)
+	if total, current := countKeys(t, db); total != nAlgs || current != nAlgs {
+		t.Fatalf("keys: got %d (%d current), want %d (one current per algorithm)", total, current, nAlgs)
 	}
 }
 
@@ -164,7 +181,7 @@ func testEnsureConcurrent(t *testing.T, db *gorm.DB) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
+			m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), KeyOptions{Retention: time.Hour})
 			<-start
 			errs[i] = m.Ensure(context.Background())
 		}()
@@ -176,54 +193,58 @@ func testEnsureConcurrent(t *testing.T, db *gorm.DB) {
 			t.Errorf("replica %d: Ensure: %v", i, err)
 		}
 	}
-	if total, current := countKeys(t, db); total != 1 || current != 1 {
-		t.Fatalf("keys: got %d (%d current), want 1 (1 current)", total, current)
+	if total, current := countKeys(t, db); total != nAlgs || current != nAlgs {
+		t.Fatalf("keys: got %d (%d current), want %d (one current per algorithm)", total, current, nAlgs)
 	}
 }
 
 func testRotate(t *testing.T, db *gorm.DB) {
 	ctx := context.Background()
-	const retention = time.Hour
-	t0 := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	const retention, prePublish = time.Hour, 5 * time.Minute
+	t0 := time.Now().UTC().Truncate(time.Second).Add(-time.Hour)
 	clk := &clock{t: t0}
-	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), retention)
-	m.now = clk.now
+	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), KeyOptions{Retention: retention, PrePublish: prePublish, Now: clk.now})
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
 	oldKID := currentKID(t, m)
+	esKID := currentKIDOf(t, m, AlgES256)
 
-	clk.set(t0.Add(time.Minute))
-	newKID, err := m.Rotate(ctx, "test")
+	rotated := t0.Add(time.Minute)
+	clk.set(rotated)
+	rot, err := m.Rotate(ctx, "test", "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if newKID == oldKID || newKID == "" {
-		t.Fatalf("Rotate: got kid %q, want a new one (old %q)", newKID, oldKID)
+	newKID := rot.Key.ID
+	if newKID == oldKID || newKID == "" || rot.Immediate || rot.Key.Algorithm != AlgRS256 {
+		t.Fatalf("Rotate: got %+v, want a new RS256 kid (old %q), not immediate", rot, oldKID)
 	}
-	if got := currentKID(t, m); got != newKID {
-		t.Fatalf("current kid after Rotate: got %s, want %s", got, newKID)
+	activates := rotated.Add(prePublish)
+	if !rot.Key.ActivatesAt.Equal(activates) {
+		t.Fatalf("Rotate: activates at %v, want %v (the pre-publication later)", rot.Key.ActivatesAt, activates)
 	}
 	var old models.SigningKey
 	if err := db.Where("id = ?", oldKID).Take(&old).Error; err != nil {
 		t.Fatal(err)
 	}
-	wantExpiry := t0.Add(time.Minute).Add(retention)
-	if old.Current || old.RetiredAt == nil || !old.RetiredAt.Equal(t0.Add(time.Minute)) || old.ExpiresAt == nil || !old.ExpiresAt.Equal(wantExpiry) {
-		t.Fatalf("retired key: got current=%v retired_at=%v expires_at=%v, want false %v %v", old.Current, old.RetiredAt, old.ExpiresAt, t0.Add(time.Minute), wantExpiry)
-	}
-	if total, current := countKeys(t, db); total != 2 || current != 1 {
-		t.Fatalf("keys: got %d (%d current), want 2 (1 current)", total, current)
+	wantExpiry := activates.Add(retention)
+	if old.RetiredAt == nil || !old.RetiredAt.Equal(activates) || old.ExpiresAt == nil || !old.ExpiresAt.Equal(wantExpiry) {
+		t.Fatalf("replaced key: got retired_at=%v expires_at=%v, want %v %v", old.RetiredAt, old.ExpiresAt, activates, wantExpiry)
 	}
 
 	tests := []struct {
-		name     string
-		at       time.Time
-		wantKIDs []string
+		name      string
+		at        time.Time
+		wantKIDs  []string
+		wantSigns string
+		oldState  string
 	}{
-		{"right after rotation", t0.Add(2 * time.Minute), []string{newKID, oldKID}},
-		{"just before the old key expires", wantExpiry.Add(-time.Second), []string{newKID, oldKID}},
-		{"after the old key expires", wantExpiry.Add(time.Second), []string{newKID}},
+		{"published at once, not signing", rotated, []string{newKID, oldKID}, oldKID, KeyCurrent},
+		{"a second before activation", activates.Add(-time.Second), []string{newKID, oldKID}, oldKID, KeyCurrent},
+		{"at activation", activates, []string{newKID, oldKID}, newKID, KeyRetired},
+		{"just before the old key expires", wantExpiry.Add(-time.Second), []string{newKID, oldKID}, newKID, KeyRetired},
+		{"after the old key expires", wantExpiry.Add(time.Second), []string{newKID}, newKID, KeyRemoved},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -231,29 +252,86 @@ func testRotate(t *testing.T, db *gorm.DB) {
 			if err := m.Load(ctx); err != nil {
 				t.Fatal(err)
 			}
-			if got := jwksKIDs(t, m); !slices.Equal(got, tc.wantKIDs) {
-				t.Errorf("JWKS kids: got %v, want %v", got, tc.wantKIDs)
+			got := slices.DeleteFunc(jwksKIDs(t, m), func(k string) bool { return k != newKID && k != oldKID })
+			if !slices.Equal(got, tc.wantKIDs) {
+				t.Errorf("JWKS RS256 kids: got %v, want %v", got, tc.wantKIDs)
 			}
-			_, err := m.PublicKey(ctx, oldKID)
+			_, _, err := m.PublicKey(ctx, oldKID)
 			if published := slices.Contains(tc.wantKIDs, oldKID); published != (err == nil) {
 				t.Errorf("PublicKey(old): got error %v, want published=%v", err, published)
 			}
-			if got := currentKID(t, m); got != newKID {
-				t.Errorf("current kid: got %s, want %s", got, newKID)
+			if got := currentKID(t, m); got != tc.wantSigns {
+				t.Errorf("signing kid: got %s, want %s", got, tc.wantSigns)
+			}
+			if got := currentKIDOf(t, m, AlgES256); got != esKID {
+				t.Errorf("ES256 signing kid: got %s, want %s (an RS256 rotation leaves it)", got, esKID)
+			}
+			if got := KeyState(old, tc.at); got != tc.oldState {
+				t.Errorf("KeyState(old): got %s, want %s", got, tc.oldState)
 			}
 		})
+	}
+	// The switch needs no load: a set loaded before the activation signs
+	// with the new key from the activation on.
+	clk.set(activates.Add(-time.Second))
+	if err := m.Load(ctx); err != nil {
+		t.Fatal(err)
+	}
+	clk.set(activates)
+	if got := currentKID(t, m); got != newKID {
+		t.Errorf("signing kid at activation, loaded before it: got %s, want %s", got, newKID)
+	}
+}
+
+// An emergency rotation signs at once and withdraws a key that was
+// waiting, which never signed.
+func testRotateNow(t *testing.T, db *gorm.DB) {
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Second)
+	clk := &clock{t: t0}
+	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), KeyOptions{Retention: time.Hour, PrePublish: time.Hour, Now: clk.now})
+	if err := m.Ensure(ctx); err != nil {
+		t.Fatal(err)
+	}
+	oldKID := currentKIDOf(t, m, AlgEdDSA)
+	waiting, err := m.Rotate(ctx, "test", AlgEdDSA, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk.set(t0.Add(time.Minute))
+	rot, err := m.Rotate(ctx, "test", AlgEdDSA, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rot.Immediate || !rot.Key.ActivatesAt.Equal(t0.Add(time.Minute)) {
+		t.Fatalf("Rotate(now): got %+v, want immediate, active at %v", rot, t0.Add(time.Minute))
+	}
+	if got := currentKIDOf(t, m, AlgEdDSA); got != rot.Key.ID {
+		t.Fatalf("EdDSA signing kid after --now: got %s, want %s", got, rot.Key.ID)
+	}
+	kids := jwksKIDs(t, m)
+	if slices.Contains(kids, waiting.Key.ID) || !slices.Contains(kids, oldKID) || !slices.Contains(kids, rot.Key.ID) {
+		t.Errorf("JWKS after --now: got %v, want the new %s and the replaced %s, not the withdrawn %s", kids, rot.Key.ID, oldKID, waiting.Key.ID)
+	}
+	// Much later, the withdrawn key still never signs.
+	clk.set(t0.Add(2 * time.Hour))
+	if got := currentKIDOf(t, m, AlgEdDSA); got != rot.Key.ID {
+		t.Errorf("EdDSA signing kid later: got %s, want %s", got, rot.Key.ID)
+	}
+	if _, err := m.Rotate(ctx, "test", "HS256", false); !errors.Is(err, ErrUnknownAlgorithm) {
+		t.Errorf("Rotate(HS256): got %v, want %v", err, ErrUnknownAlgorithm)
 	}
 }
 
 func testSealed(t *testing.T, db *gorm.DB) {
 	ctx := context.Background()
 	kr := newKeyring(t, keysSecret)
-	m := NewKeyManager(storage.New(db), kr, time.Hour)
+	m := NewKeyManager(storage.New(db), kr, KeyOptions{Retention: time.Hour})
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var row models.SigningKey
-	if err := db.Take(&row).Error; err != nil {
+	if err := db.Where("algorithm = ?", AlgRS256).Take(&row).Error; err != nil {
 		t.Fatal(err)
 	}
 	if _, err := x509.ParsePKCS8PrivateKey(row.PrivateSealed); err == nil {
@@ -284,7 +362,7 @@ func testSealed(t *testing.T, db *gorm.DB) {
 	if _, err := newKeyring(t, "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz").Open(keySealPurpose, row.PrivateSealed); err == nil {
 		t.Fatal("another system secret opened the sealed key")
 	}
-	other := NewKeyManager(storage.New(db), newKeyring(t, "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz"), time.Hour)
+	other := NewKeyManager(storage.New(db), newKeyring(t, "another-secret-0123456789-abcdefghijklmnopqrstuvwxyz"), KeyOptions{Retention: time.Hour})
 	if err := other.Load(ctx); err == nil {
 		t.Fatal("a replica with another system secret loaded the signing key")
 	}
@@ -292,7 +370,7 @@ func testSealed(t *testing.T, db *gorm.DB) {
 
 func testJWKSPublicOnly(t *testing.T, db *gorm.DB) {
 	ctx := context.Background()
-	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
+	m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), KeyOptions{Retention: time.Hour})
 	if err := m.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -300,7 +378,7 @@ func testJWKSPublicOnly(t *testing.T, db *gorm.DB) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := m.Rotate(ctx, "test"); err != nil {
+	if _, err := m.Rotate(ctx, "test", AlgRS256, false); err != nil {
 		t.Fatal(err)
 	}
 	body, tag2, err := m.JWKSWithETag(ctx)
@@ -316,16 +394,30 @@ func testJWKSPublicOnly(t *testing.T, db *gorm.DB) {
 	if err := json.Unmarshal(body, &set); err != nil {
 		t.Fatal(err)
 	}
-	if len(set.Keys) != 2 {
-		t.Fatalf("keys: got %d, want 2", len(set.Keys))
+	if len(set.Keys) != 4 {
+		t.Fatalf("keys: got %d, want 4 (two RS256, ES256, EdDSA)", len(set.Keys))
+	}
+	shape := map[string]struct {
+		fields map[string]string
+		public []string
+	}{
+		"RS256": {map[string]string{"kty": "RSA"}, []string{"n", "e"}},
+		"ES256": {map[string]string{"kty": "EC", "crv": "P-256"}, []string{"x", "y"}},
+		"EdDSA": {map[string]string{"kty": "OKP", "crv": "Ed25519"}, []string{"x"}},
 	}
 	for _, k := range set.Keys {
-		for field, want := range map[string]string{"kty": "RSA", "use": "sig", "alg": "RS256"} {
+		alg, _ := k["alg"].(string)
+		sh, ok := shape[alg]
+		if !ok {
+			t.Fatalf("key %v: alg %q", k["kid"], alg)
+		}
+		sh.fields["use"] = "sig"
+		for field, want := range sh.fields {
 			if k[field] != want {
 				t.Errorf("key %v: %s got %v, want %s", k["kid"], field, k[field], want)
 			}
 		}
-		for _, field := range []string{"kid", "n", "e"} {
+		for _, field := range append([]string{"kid"}, sh.public...) {
 			if s, _ := k[field].(string); s == "" {
 				t.Errorf("key %v: no %s", k["kid"], field)
 			}
@@ -342,8 +434,8 @@ func TestKeyManagerRun(t *testing.T) {
 	t.Parallel()
 	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
 		ctx := t.Context()
-		m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
-		other := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
+		m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), KeyOptions{Retention: time.Hour})
+		other := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), KeyOptions{Retention: time.Hour})
 		if err := m.Ensure(ctx); err != nil {
 			t.Fatal(err)
 		}
@@ -352,16 +444,17 @@ func TestKeyManagerRun(t *testing.T) {
 		}
 		// Run's interval is long: only the unknown kid can make it load.
 		go m.Run(ctx, time.Hour, nil)
-		kid, err := other.Rotate(ctx, "test")
+		rot, err := other.Rotate(ctx, "test", AlgRS256, true)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := m.PublicKey(ctx, kid); err == nil {
+		kid := rot.Key.ID
+		if _, _, err := m.PublicKey(ctx, kid); err == nil {
 			t.Fatal("PublicKey(new kid) before any load: got a key, want an error (requests never query)")
 		}
 		deadline := time.Now().Add(5 * time.Second)
 		for {
-			if _, err := m.PublicKey(ctx, kid); err == nil {
+			if _, _, err := m.PublicKey(ctx, kid); err == nil {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -376,16 +469,17 @@ func TestKeyManagerRun(t *testing.T) {
 	t.Run("interval", func(t *testing.T) {
 		db := testdb.Open(t, "sqlite")
 		ctx := t.Context()
-		m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
-		other := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), time.Hour)
+		m := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), KeyOptions{Retention: time.Hour})
+		other := NewKeyManager(storage.New(db), newKeyring(t, keysSecret), KeyOptions{Retention: time.Hour})
 		if err := m.Ensure(ctx); err != nil {
 			t.Fatal(err)
 		}
 		go m.Run(ctx, 10*time.Millisecond, nil)
-		kid, err := other.Rotate(ctx, "test")
+		rot, err := other.Rotate(ctx, "test", AlgRS256, true)
 		if err != nil {
 			t.Fatal(err)
 		}
+		kid := rot.Key.ID
 		deadline := time.Now().Add(5 * time.Second)
 		for currentKID(t, m) != kid {
 			if time.Now().After(deadline) {

@@ -12,7 +12,6 @@ import (
 	"github.com/ory/fosite/handler/openid"
 	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/hmac"
-	fjwt "github.com/ory/fosite/token/jwt"
 
 	"github.com/authgate/authgate/internal/keyring"
 )
@@ -84,9 +83,8 @@ func NewProvider(s Settings, store *Store, keys *KeyManager, keyring *keyring.Ke
 	}
 	hmacStrategy := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: cfg}, cfg)
 	strategy := NewTokenStrategy(hmacStrategy, keys, s.Issuer)
-	signer := &fjwt.DefaultSigner{GetPrivateKey: keys.SigningKey}
-	idTokens := &openid.DefaultStrategy{Signer: signer, Config: cfg}
-	idHelper := &openid.IDTokenHandleHelper{IDTokenStrategy: idTokens}
+	signer := keys.Signer()
+	idHelper := newIDTokenHelper(keys, cfg)
 
 	codeHandler := &oauth2.AuthorizeExplicitGrantHandler{
 		AccessTokenStrategy:    strategy,

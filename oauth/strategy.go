@@ -2,13 +2,11 @@ package oauth
 
 import (
 	"context"
-	"crypto/rsa"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
-	"github.com/go-jose/go-jose/v3"
 	"github.com/golang-jwt/jwt/v5"
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
@@ -57,14 +55,14 @@ func (s *TokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.Reques
 	if !ok || c.AccessTokenFormat != FormatJWT {
 		return s.HMACSHAStrategy.GenerateAccessToken(ctx, r)
 	}
-	key, err := s.keys.SigningKey(ctx)
+	alg := cmpAlg(c.AccessTokenAlg)
+	jwk, err := s.keys.SigningKeyFor(alg)
 	if err != nil {
 		return "", "", err
 	}
-	jwk := key.(*jose.JSONWebKey)
-	priv, ok := jwk.Key.(*rsa.PrivateKey)
-	if !ok {
-		return "", "", errors.New("signing key is not RSA")
+	method := jwt.GetSigningMethod(jwk.Algorithm)
+	if method == nil {
+		return "", "", fmt.Errorf("%w %q", ErrUnknownAlgorithm, jwk.Algorithm)
 	}
 	now := time.Now().UTC()
 	exp := r.GetSession().GetExpiresAt(fosite.AccessToken)
@@ -96,10 +94,10 @@ func (s *TokenStrategy) GenerateAccessToken(ctx context.Context, r fosite.Reques
 		ClientID: c.GetID(),
 		Scope:    strings.Join(r.GetGrantedScopes(), " "),
 	}
-	t := jwt.NewWithClaims(jwt.SigningMethodRS256, claims)
+	t := jwt.NewWithClaims(method, claims)
 	t.Header["typ"] = "at+jwt"
 	t.Header["kid"] = jwk.KeyID
-	signed, err := t.SignedString(priv)
+	signed, err := t.SignedString(jwk.Key)
 	if err != nil {
 		return "", "", fmt.Errorf("sign access token: %w", err)
 	}
@@ -132,8 +130,15 @@ func (s *TokenStrategy) ParseJWT(ctx context.Context, token string) (*AccessToke
 			return nil, fmt.Errorf("typ %q is not at+jwt", typ)
 		}
 		kid, _ := t.Header["kid"].(string)
-		return s.keys.PublicKey(ctx, kid)
-	}, jwt.WithValidMethods([]string{"RS256"}), jwt.WithIssuer(s.issuer), jwt.WithExpirationRequired())
+		pk, alg, err := s.keys.PublicKey(ctx, kid)
+		if err != nil {
+			return nil, err
+		}
+		if t.Method.Alg() != alg {
+			return nil, fmt.Errorf("token alg %q does not match key %s (%s)", t.Method.Alg(), kid, alg)
+		}
+		return pk, nil
+	}, jwt.WithValidMethods(SigningAlgorithms), jwt.WithIssuer(s.issuer), jwt.WithExpirationRequired())
 	if err != nil {
 		return nil, err
 	}

@@ -31,7 +31,7 @@ func newProvider(t *testing.T) *oauth.Provider {
 	t.Helper()
 	db := testdb.Open(t, "sqlite")
 	kr := testKeyring(t)
-	keys := oauth.NewKeyManager(storage.New(db), kr, 2*time.Hour)
+	keys := oauth.NewKeyManager(storage.New(db), kr, oauth.KeyOptions{Retention: 2 * time.Hour})
 	if err := keys.Ensure(context.Background()); err != nil {
 		t.Fatal(err)
 	}

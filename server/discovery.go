@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/authgate/authgate/oauth"
 )
@@ -75,7 +77,7 @@ func (s *Server) metadata(oidc bool) metadata {
 	if oidc {
 		m.UserinfoEndpoint = iss + "/userinfo"
 		m.SubjectTypesSupported = []string{"public"}
-		m.IDTokenSigningAlgValuesSupported = []string{"RS256"}
+		m.IDTokenSigningAlgValuesSupported = oauth.SigningAlgorithms
 		m.ClaimsSupported = []string{"sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "at_hash", "name", "preferred_username", "email", "email_verified", "sid", "amr", "acr"}
 		m.PromptValuesSupported = []string{"none", "login", "consent"}
 		m.EndSessionEndpoint = iss + "/oauth2/logout"
@@ -125,15 +127,17 @@ func writeTagged(w http.ResponseWriter, r *http.Request, contentType, cacheContr
 	_, _ = w.Write(body)
 }
 
-// handleJWKS serves the public signing keys. The set changes on rotation,
-// so it is cached briefly.
+// handleJWKS serves the public signing keys, cacheable for the configured
+// JWKS cache lifetime: a rotated key is published at least that long (plus
+// the replicas' key refresh interval) before it signs.
 func (s *Server) handleJWKS() http.Handler {
+	cacheControl := "public, max-age=" + strconv.Itoa(int(s.Config.JWKSMaxAge/time.Second))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, tag, err := s.Provider.JWKS(r.Context())
 		if err != nil {
 			writeError(w, r, s.Logger, err)
 			return
 		}
-		writeTagged(w, r, "application/jwk-set+json", "public, max-age=60", body, tag)
+		writeTagged(w, r, "application/jwk-set+json", cacheControl, body, tag)
 	})
 }

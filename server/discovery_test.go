@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"flag"
@@ -138,7 +139,7 @@ func TestDiscoveryLegacyGrantDisabled(t *testing.T) {
 func TestJWKSShape(t *testing.T) {
 	t.Parallel()
 	h, p := newTestServer(t, nil)
-	if _, err := p.Keys.Rotate(t.Context(), "test"); err != nil {
+	if _, err := p.Keys.Rotate(t.Context(), "test", "", true); err != nil {
 		t.Fatal(err)
 	}
 	rec := serveGET(t, h, "/.well-known/jwks.json", nil)
@@ -154,9 +155,15 @@ func TestJWKSShape(t *testing.T) {
 	if err := json.Unmarshal(rec.Body.Bytes(), &set); err != nil {
 		t.Fatal(err)
 	}
-	if len(set.Keys) != 2 {
-		t.Fatalf("keys: got %d, want 2 (current and retired)", len(set.Keys))
+	if cc := rec.Header().Get("Cache-Control"); cc != "public, max-age=300" {
+		t.Errorf("Cache-Control: got %q, want public, max-age=300 (the default jwks_max_age)", cc)
 	}
+	if len(set.Keys) != 4 {
+		t.Fatalf("keys: got %d, want 4 (RS256 current and retired, ES256, EdDSA)", len(set.Keys))
+	}
+	// The order of keys made at the same moment is their kids'; the
+	// shape is compared by algorithm.
+	slices.SortStableFunc(set.Keys, func(a, b map[string]any) int { return cmp.Compare(a["alg"].(string), b["alg"].(string)) })
 	kids := map[string]bool{}
 	for _, k := range set.Keys {
 		for _, private := range []string{"d", "p", "q", "dp", "dq", "qi"} {
@@ -170,12 +177,17 @@ func TestJWKSShape(t *testing.T) {
 		}
 		kids[kid] = true
 		k["kid"] = fmt.Sprintf("<%d characters>", len(kid))
-		n, _ := k["n"].(string)
-		modulus, err := base64.RawURLEncoding.DecodeString(n)
-		if err != nil {
-			t.Errorf("n: %v", err)
+		for field, what := range map[string]string{"n": "modulus", "x": "x", "y": "y"} {
+			v, ok := k[field].(string)
+			if !ok {
+				continue
+			}
+			b, err := base64.RawURLEncoding.DecodeString(v)
+			if err != nil {
+				t.Errorf("%s: %v", field, err)
+			}
+			k[field] = fmt.Sprintf("<%d-bit %s>", len(b)*8, what)
 		}
-		k["n"] = fmt.Sprintf("<%d-bit modulus>", len(modulus)*8)
 	}
 	var shape bytes.Buffer
 	enc := json.NewEncoder(&shape)

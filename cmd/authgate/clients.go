@@ -52,6 +52,8 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	public := f.Bool("public", false, "a public client (browser or native app): no secret, PKCE required")
 	firstParty := f.Bool("first-party", false, "skip the consent page for this client")
 	format := f.String("access-token-format", oauth.FormatOpaque, "access token format: opaque or jwt")
+	idAlg := f.String("id-token-alg", oauth.AlgRS256, "ID token and logout token signing algorithm (id_token_signed_response_alg): RS256, ES256 or EdDSA")
+	atAlg := f.String("access-token-alg", oauth.AlgRS256, "JWT access token signing algorithm: RS256, ES256 or EdDSA")
 	var lo clients.Logout
 	logoutFlags(f, &lo)
 	asJSON := f.jsonFlag()
@@ -68,6 +70,8 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 			Public:            *public,
 			FirstParty:        *firstParty,
 			AccessTokenFormat: *format,
+			IDTokenAlg:        *idAlg,
+			AccessTokenAlg:    *atAlg,
 			Logout:            lo,
 		})
 		if err != nil {
@@ -141,6 +145,8 @@ func printClient(env *cliEnv, asJSON bool, c models.Client) error {
 		{"scopes", strings.Join(c.Scopes, ", ")},
 		{"audience", strings.Join(c.Audience, ", ")},
 		{"access_token_format", c.AccessTokenFormat},
+		{"id_token_signed_response_alg", c.IDTokenAlg},
+		{"access_token_signed_response_alg", c.AccessTokenAlg},
 		{"legacy_grant", legacyState(c)},
 		{"legacy_sunset", sunset},
 		{"post_logout_redirect_uris", strings.Join(c.PostLogoutRedirectURIs, ", ")},

@@ -3,6 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"slices"
+	"text/tabwriter"
+	"time"
+
+	"github.com/authgate/authgate/oauth"
 )
 
 func cmdMigrate(ctx context.Context, env *cliEnv, args []string) error {
@@ -22,19 +27,36 @@ func cmdMigrate(ctx context.Context, env *cliEnv, args []string) error {
 
 func cmdKeys(ctx context.Context, env *cliEnv, args []string) error {
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(env.stdout, "Usage: authgate keys rotate|list [--config FILE]")
+		fmt.Fprintln(env.stdout, "Usage: authgate keys rotate [--alg RS256|ES256|EdDSA] [--now] | list [--json] [--config FILE]")
 		if len(args) == 0 {
 			return errUsage
 		}
 		return nil
 	}
 	sub := args[0]
-	f := newFlags(env, "keys "+sub, "[--config FILE]")
-	if err := f.parse(env, args[1:]); err != nil {
-		return helpOrErr(err)
-	}
 	if sub != "rotate" && sub != "list" {
 		fmt.Fprintf(env.stderr, "authgate keys: unknown subcommand %q (want rotate or list)\n", sub)
+		return errUsage
+	}
+	var (
+		f      *flags
+		alg    *string
+		now    *bool
+		asJSON *bool
+	)
+	if sub == "rotate" {
+		f = newFlags(env, "keys rotate", "[--alg RS256|ES256|EdDSA] [--now] [--config FILE]")
+		alg = f.String("alg", oauth.AlgRS256, "the algorithm of the new key: RS256, ES256 or EdDSA")
+		now = f.Bool("now", false, "sign with the new key at once (an emergency: verifiers holding a cached JWKS may refuse its tokens for up to the JWKS cache lifetime)")
+	} else {
+		f = newFlags(env, "keys list", "[--json] [--config FILE]")
+		asJSON = f.jsonFlag()
+	}
+	if _, err := parseArgs(env, f, args[1:]); err != nil {
+		return helpOrErr(err)
+	}
+	if sub == "rotate" && !slices.Contains(oauth.SigningAlgorithms, *alg) {
+		fmt.Fprintf(env.stderr, "authgate keys rotate: --alg %q is not a supported signing algorithm; use RS256, ES256 or EdDSA\n", *alg)
 		return errUsage
 	}
 	a, closeApp, err := openApp(ctx, env, f.configPath, false)
@@ -44,26 +66,64 @@ func cmdKeys(ctx context.Context, env *cliEnv, args []string) error {
 	defer closeApp()
 	km := a.Keys
 	if sub == "rotate" {
-		kid, err := km.Rotate(ctx, cliActor(env))
+		rot, err := km.Rotate(ctx, cliActor(env), *alg, *now)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(env.stdout, "new signing key %s is current; the previous key stays in the JWKS for %s\n", kid, a.Config.TokenRetention())
+		k := rot.Key
+		if rot.Immediate {
+			fmt.Fprintf(env.stderr, "warning: %s key %s signs at once; relying parties that cached the JWKS in the last %s may refuse its tokens until they fetch it again\n",
+				k.Algorithm, k.ID, a.Config.JWKSMaxAge)
+			fmt.Fprintf(env.stdout, "new %s signing key %s is current; the previous key stays in the JWKS for %s\n", k.Algorithm, k.ID, a.Config.TokenRetention())
+			return nil
+		}
+		fmt.Fprintf(env.stdout, "new %s signing key %s is published now and becomes current at %s (in %s: the JWKS cache lifetime %s plus the key refresh interval %s); the previous key keeps signing until then and stays in the JWKS for %s after\n",
+			k.Algorithm, k.ID, k.ActivatesAt.UTC().Format(time.RFC3339), km.PrePublish(), a.Config.JWKSMaxAge, a.Config.KeyRefreshInterval, a.Config.TokenRetention())
 		return nil
 	}
 	keys, err := km.List(ctx)
 	if err != nil {
 		return err
 	}
-	for _, k := range keys {
-		state := "current"
-		if !k.Current {
-			state = "retired"
-			if k.ExpiresAt != nil {
-				state += ", published until " + k.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z")
-			}
+	at := km.Now()
+	if *asJSON {
+		type keyJSON struct {
+			KID         string     `json:"kid"`
+			Algorithm   string     `json:"algorithm"`
+			State       string     `json:"state"`
+			CreatedAt   time.Time  `json:"created_at"`
+			ActivatesAt time.Time  `json:"activates_at"`
+			RetiredAt   *time.Time `json:"retired_at"`
+			ExpiresAt   *time.Time `json:"expires_at"`
 		}
-		fmt.Fprintf(env.stdout, "%s  %s  created %s  (%s)\n", k.ID, k.Algorithm, k.CreatedAt.UTC().Format("2006-01-02T15:04:05Z"), state)
+		out := make([]keyJSON, 0, len(keys))
+		for _, k := range keys {
+			out = append(out, keyJSON{KID: k.ID, Algorithm: k.Algorithm, State: oauth.KeyState(k, at), CreatedAt: k.CreatedAt.UTC(),
+				ActivatesAt: k.ActivatesAt.UTC(), RetiredAt: utcTime(k.RetiredAt), ExpiresAt: utcTime(k.ExpiresAt)})
+		}
+		return printJSON(env.stdout, out)
 	}
-	return nil
+	tw := tabwriter.NewWriter(env.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "KID\tALG\tSTATE\tCREATED\tSIGNS FROM\tSIGNS UNTIL\tPUBLISHED UNTIL")
+	for _, k := range keys {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", k.ID, k.Algorithm, oauth.KeyState(k, at), stamp(&k.CreatedAt),
+			stamp(&k.ActivatesAt), stamp(k.RetiredAt), stamp(k.ExpiresAt))
+	}
+	return tw.Flush()
+}
+
+// stamp formats a time for a table: UTC to the second, "-" when unset.
+func stamp(t *time.Time) string {
+	if t == nil || t.IsZero() {
+		return "-"
+	}
+	return t.UTC().Format("2006-01-02T15:04:05Z")
+}
+
+func utcTime(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }

@@ -66,6 +66,8 @@ func clientUpdateFlags(f *flags, up *clients.ClientUpdate) {
 	listField(f, "grant-types", "comma- or space-separated grant types, replacing the current ones: "+strings.Join(clients.SupportedGrantTypes, ", "), &up.GrantTypes)
 	boolField(f, "first-party", "skip the consent page for this client", &up.FirstParty)
 	stringField(f, "access-token-format", "access token format: opaque or jwt", &up.AccessTokenFormat)
+	stringField(f, "id-token-alg", "ID token and logout token signing algorithm: RS256, ES256 or EdDSA", &up.IDTokenAlg)
+	stringField(f, "access-token-alg", "JWT access token signing algorithm: RS256, ES256 or EdDSA", &up.AccessTokenAlg)
 	listField(f, "post-logout-redirect-uris", "comma- or space-separated URIs /oauth2/logout may send the browser back to, replacing the current ones (\"\" for none)", &up.PostLogoutRedirectURIs)
 	stringField(f, "backchannel-logout-uri", "where logout tokens are POSTed (\"\" for none)", &up.BackchannelLogoutURI)
 	boolField(f, "backchannel-logout-session-required", "the client needs sid in logout tokens", &up.BackchannelLogoutSessionRequired)
@@ -108,7 +110,7 @@ func anyFlagSet(f *flags) bool {
 }
 
 func cmdClientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
-	f := newFlags(env, "clients update", "CLIENT_ID [--name NAME] [--redirect-uris LIST] [--scopes LIST] [--grant-types LIST] [--first-party true|false] [--access-token-format opaque|jwt] [--json]")
+	f := newFlags(env, "clients update", "CLIENT_ID [--name NAME] [--redirect-uris LIST] [--scopes LIST] [--grant-types LIST] [--first-party true|false] [--access-token-format opaque|jwt] [--id-token-alg RS256|ES256|EdDSA] [--access-token-alg ALG] [--json]")
 	var up clients.ClientUpdate
 	clientUpdateFlags(f, &up)
 	asJSON := f.jsonFlag()

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,7 +13,6 @@ import (
 	"time"
 
 	"github.com/ory/fosite"
-	fjwt "github.com/ory/fosite/token/jwt"
 
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
@@ -60,7 +60,7 @@ type Options struct {
 	// names (SMTP, or the outbox folder).
 	MailTransport mail.Transport
 	// KeyRefresh is how often Run reloads the signing keys; zero means
-	// DefaultKeyRefresh.
+	// the configured key_refresh_interval.
 	KeyRefresh time.Duration
 }
 
@@ -118,7 +118,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (_ *App, err erro
 		a.now = time.Now
 	}
 	if a.keyRefresh <= 0 {
-		a.keyRefresh = DefaultKeyRefresh
+		a.keyRefresh = cmp.Or(cfg.KeyRefreshInterval, DefaultKeyRefresh)
 	}
 	if a.Keyring, err = keyring.New([]byte(cfg.Secret)); err != nil {
 		return nil, err
@@ -182,7 +182,9 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 	a.Clients = clients.New(a.Store, a.Secrets, clients.Options{Now: a.now, Changed: a.clientChanged, Protected: []string{console.ClientID}})
 	a.revoker.Clients = a.Clients
 	a.Trust = trustedips.New(a.Store, trustedips.WithClock(a.now))
-	a.Keys = oauth.NewKeyManager(a.Store, a.Keyring, cfg.TokenRetention())
+	a.Keys = oauth.NewKeyManager(a.Store, a.Keyring, oauth.KeyOptions{
+		Retention: cfg.TokenRetention(), PrePublish: cfg.KeyPrePublish(), Now: a.now,
+	})
 	if err := a.Keys.Ensure(ctx); err != nil {
 		return err
 	}
@@ -211,7 +213,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		return st.Queued, st.Failed, err
 	})
 
-	a.Logouts = logout.NewSender(a.Store, &fjwt.DefaultSigner{GetPrivateKey: a.Keys.SigningKey}, logout.Options{
+	a.Logouts = logout.NewSender(a.Store, a.Keys.Signer(), logout.Options{
 		Issuer: cfg.Issuer,
 		Client: outbound.NewClient(outbound.Options{AllowPrivate: cfg.OutboundAllowPrivate}),
 		Logger: logger,

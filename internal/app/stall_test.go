@@ -94,7 +94,7 @@ func runCodeFlowUnderLoad(t *testing.T, kind string, pool, concurrency int) {
 		case <-runCtx.Done():
 			rotated <- nil
 		case <-time.After(300 * time.Millisecond):
-			_, err := a.Keys.Rotate(runCtx, "test")
+			_, err := a.Keys.Rotate(runCtx, "test", "", true)
 			rotated <- err
 		}
 	}()

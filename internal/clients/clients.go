@@ -108,6 +108,10 @@ type NewClient struct {
 	// AccessTokenFormat is "opaque" (the default when empty) or "jwt".
 	AccessTokenFormat string
 	Logout            Logout
+	// IDTokenAlg and AccessTokenAlg are the algorithms of the client's ID
+	// tokens and JWT access tokens: RS256 (the default when empty), ES256
+	// or EdDSA.
+	IDTokenAlg, AccessTokenAlg string
 }
 
 // Logout is a client's OpenID Connect logout registration: where a logout
@@ -133,6 +137,10 @@ type ClientUpdate struct {
 	GrantTypes        *[]string `json:"grant_types"`
 	FirstParty        *bool     `json:"first_party"`
 	AccessTokenFormat *string   `json:"access_token_format"`
+	// IDTokenAlg is id_token_signed_response_alg; AccessTokenAlg the
+	// algorithm of JWT access tokens.
+	IDTokenAlg     *string `json:"id_token_signed_response_alg"`
+	AccessTokenAlg *string `json:"access_token_signed_response_alg"`
 	// The logout registration (see Logout); each replaces its field.
 	PostLogoutRedirectURIs            *[]string `json:"post_logout_redirect_uris"`
 	BackchannelLogoutURI              *string   `json:"backchannel_logout_uri"`
@@ -158,6 +166,8 @@ func (s *Service) Create(ctx context.Context, actor string, in NewClient) (c mod
 		Public:            in.Public,
 		FirstParty:        in.FirstParty,
 		AccessTokenFormat: cmp.Or(strings.TrimSpace(in.AccessTokenFormat), oauth.FormatOpaque),
+		IDTokenAlg:        cmp.Or(strings.TrimSpace(in.IDTokenAlg), oauth.AlgRS256),
+		AccessTokenAlg:    cmp.Or(strings.TrimSpace(in.AccessTokenAlg), oauth.AlgRS256),
 	}
 	setLogout(&c, in.Logout)
 	if err := validate(c, true); err != nil {
@@ -237,6 +247,12 @@ func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate)
 		}
 		if up.AccessTokenFormat != nil {
 			next.AccessTokenFormat = cmp.Or(strings.TrimSpace(*up.AccessTokenFormat), oauth.FormatOpaque)
+		}
+		if up.IDTokenAlg != nil {
+			next.IDTokenAlg = cmp.Or(strings.TrimSpace(*up.IDTokenAlg), oauth.AlgRS256)
+		}
+		if up.AccessTokenAlg != nil {
+			next.AccessTokenAlg = cmp.Or(strings.TrimSpace(*up.AccessTokenAlg), oauth.AlgRS256)
 		}
 		applyLogout(&next, up)
 		if up.RequireMFA != nil {
@@ -450,7 +466,8 @@ func wrapUnlessField(err error, format string, args ...any) error {
 func describe(c models.Client) string {
 	return fmt.Sprintf("name=%q grant_types=%s redirect_uris=%s scopes=%s audience=%s public=%t first_party=%t access_token_format=%s",
 		c.Name, strings.Join(c.GrantTypes, ","), strings.Join(c.RedirectURIs, ","), strings.Join(c.Scopes, ","),
-		strings.Join(c.Audience, ","), c.Public, c.FirstParty, c.AccessTokenFormat) + describeLogout(c)
+		strings.Join(c.Audience, ","), c.Public, c.FirstParty, c.AccessTokenFormat) + describeLogout(c) +
+		fmt.Sprintf(" id_token_signed_response_alg=%s access_token_signed_response_alg=%s", c.IDTokenAlg, c.AccessTokenAlg)
 }
 
 // diff lists the changes between a and b that Update can make.
@@ -476,6 +493,12 @@ func diff(a, b models.Client) []string {
 	}
 	if a.AccessTokenFormat != b.AccessTokenFormat {
 		out = append(out, fmt.Sprintf("access_token_format %s -> %s", a.AccessTokenFormat, b.AccessTokenFormat))
+	}
+	if a.IDTokenAlg != b.IDTokenAlg {
+		out = append(out, fmt.Sprintf("id_token_signed_response_alg %s -> %s", a.IDTokenAlg, b.IDTokenAlg))
+	}
+	if a.AccessTokenAlg != b.AccessTokenAlg {
+		out = append(out, fmt.Sprintf("access_token_signed_response_alg %s -> %s", a.AccessTokenAlg, b.AccessTokenAlg))
 	}
 	if a.RequireMFA != b.RequireMFA {
 		out = append(out, fmt.Sprintf("require_mfa %t -> %t", a.RequireMFA, b.RequireMFA))

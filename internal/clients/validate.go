@@ -220,7 +220,22 @@ func validate(c models.Client, requireGrant bool) error {
 	if err := validateLogout(c); err != nil {
 		return err
 	}
+	if err := validateAlg("id_token_signed_response_alg", c.IDTokenAlg); err != nil {
+		return err
+	}
+	if err := validateAlg("access_token_signed_response_alg", c.AccessTokenAlg); err != nil {
+		return err
+	}
 	return validateFormat(c.AccessTokenFormat)
+}
+
+// validateAlg checks a signing algorithm a client chose (in the words of
+// RFC 7591's invalid_client_metadata).
+func validateAlg(field, alg string) error {
+	if !slices.Contains(oauth.SigningAlgorithms, alg) {
+		return apperr.Field(field, fmt.Sprintf("%q is not a supported signing algorithm; use %s", alg, orList(oauth.SigningAlgorithms)))
+	}
+	return nil
 }
 
 // responseTypes derives the response types from the grant types.

@@ -21,6 +21,10 @@ type View struct {
 	Audience      []string `json:"audience"`
 	// AccessTokenFormat is "opaque" or "jwt".
 	AccessTokenFormat string `json:"access_token_format"`
+	// IDTokenAlg and AccessTokenAlg are the algorithms of the client's ID
+	// tokens (and logout tokens) and JWT access tokens.
+	IDTokenAlg     string `json:"id_token_signed_response_alg"`
+	AccessTokenAlg string `json:"access_token_signed_response_alg"`
 	// LegacyEnabled reports whether the client holds the password grant.
 	LegacyEnabled      bool       `json:"legacy_enabled"`
 	LegacySunset       *time.Time `json:"legacy_sunset"`
@@ -53,6 +57,8 @@ func ViewOf(c models.Client) View {
 		Scopes:                            orEmpty(c.Scopes),
 		Audience:                          orEmpty(c.Audience),
 		AccessTokenFormat:                 c.AccessTokenFormat,
+		IDTokenAlg:                        c.IDTokenAlg,
+		AccessTokenAlg:                    c.AccessTokenAlg,
 		LegacyEnabled:                     slices.Contains(c.GrantTypes, GrantPassword),
 		LegacySunset:                      utcPtr(c.LegacySunset),
 		LegacyDeprecatedAt:                utcPtr(c.LegacyDeprecatedAt),

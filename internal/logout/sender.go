@@ -27,10 +27,10 @@ type Outbox interface {
 	RecordLogoutFailure(ctx context.Context, id uint64, claimedUntil time.Time, f storage.LogoutFailure) (bool, error)
 }
 
-// Signer signs a JWT with authgate's current key (fosite's
-// jwt.DefaultSigner over oauth.KeyManager.SigningKey).
+// Signer signs a JWT with authgate's current key of an algorithm
+// (oauth.Signer).
 type Signer interface {
-	Generate(ctx context.Context, claims fjwt.MapClaims, header fjwt.Mapper) (string, string, error)
+	Sign(ctx context.Context, alg string, claims fjwt.MapClaims, header fjwt.Mapper) (string, error)
 }
 
 // Options tune a Sender. Zero values take the defaults noted.
@@ -166,7 +166,8 @@ func (s *Sender) backoff(n int) time.Duration {
 
 // Token returns the signed logout token of d (OpenID Connect Back-Channel
 // Logout 1.0 section 2.4): iss, aud, iat, exp, jti, events, sub and sid,
-// never a nonce, typed logout+jwt.
+// never a nonce, typed logout+jwt, signed with the algorithm of the
+// client's ID tokens (d.Alg) as section 2.4 asks.
 func (s *Sender) Token(ctx context.Context, d models.LogoutDelivery) (string, error) {
 	now := s.o.Now().UTC()
 	claims := fjwt.MapClaims{
@@ -181,7 +182,7 @@ func (s *Sender) Token(ctx context.Context, d models.LogoutDelivery) (string, er
 	if d.SID != "" {
 		claims["sid"] = d.SID
 	}
-	tok, _, err := s.signer.Generate(ctx, claims, &fjwt.Headers{Extra: map[string]any{"typ": "logout+jwt"}})
+	tok, err := s.signer.Sign(ctx, d.Alg, claims, &fjwt.Headers{Extra: map[string]any{"typ": "logout+jwt"}})
 	if err != nil {
 		return "", fmt.Errorf("sign logout token: %w", err)
 	}

@@ -93,7 +93,7 @@ func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter in
 	}
 	counter := &countingHasher{Hasher: ph}
 	acc := accounts.New(storage.New(db), keys, ph, accounts.Options{Organization: "Acme", LockoutThreshold: lockAfter, LockoutDuration: time.Hour, SignInHasher: counter})
-	km := oauth.NewKeyManager(storage.New(db), keys, time.Hour)
+	km := oauth.NewKeyManager(storage.New(db), keys, oauth.KeyOptions{Retention: time.Hour})
 	if err := km.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -27,72 +27,88 @@ func (s *Store) lockSigningKeys(ctx context.Context) error {
 	return nil
 }
 
-// EnsureSigningKey stores the key newKey makes when there is no current
-// signing key, and does nothing when there is one. newKey runs inside the
+// EnsureSigningKeys stores, for each algorithm in algs that has no key
+// that is or will be its signing key (none with retired_at unset), the
+// key newKey makes for it, active at once. newKey runs inside the
 // transaction, only when needed. When several replicas call it at once,
-// exactly one key is stored.
-func (s *Store) EnsureSigningKey(ctx context.Context, newKey func() (models.SigningKey, error)) error {
+// exactly one key per algorithm is stored.
+func (s *Store) EnsureSigningKeys(ctx context.Context, algs []string, newKey func(alg string) (models.SigningKey, error)) error {
 	return s.InTx(ctx, func(ctx context.Context) error {
 		if err := s.lockSigningKeys(ctx); err != nil {
 			return err
 		}
-		var n int64
-		if err := s.Conn(ctx).Model(&models.SigningKey{}).Where("current = ?", true).Count(&n).Error; err != nil {
-			return fmt.Errorf("count signing keys: %w", err)
-		}
-		if n > 0 {
-			return nil
-		}
-		k, err := newKey()
-		if err != nil {
-			return err
-		}
-		k.Current = true
-		if err := s.Conn(ctx).Create(&k).Error; err != nil {
-			return fmt.Errorf("store signing key: %w", err)
+		for _, alg := range algs {
+			var n int64
+			if err := s.Conn(ctx).Model(&models.SigningKey{}).
+				Where("algorithm = ? AND retired_at IS NULL", alg).Count(&n).Error; err != nil {
+				return fmt.Errorf("count signing keys: %w", err)
+			}
+			if n > 0 {
+				continue
+			}
+			k, err := newKey(alg)
+			if err != nil {
+				return err
+			}
+			if k.ActivatesAt.IsZero() {
+				k.ActivatesAt = k.CreatedAt
+			}
+			if err := s.Conn(ctx).Create(&k).Error; err != nil {
+				return fmt.Errorf("store signing key: %w", err)
+			}
 		}
 		return nil
 	})
 }
 
-// RotateSigningKey makes next the current signing key. The key that was
-// current is retired at now and stays published until expires. The audit
-// entry naming actor commits with the change, in one transaction.
-func (s *Store) RotateSigningKey(ctx context.Context, next models.SigningKey, now, expires time.Time, actor string) error {
+// RotateSigningKey stores next, which is published at once and signs from
+// next.ActivatesAt. Every key of next's algorithm that would still sign
+// then is retired at next.ActivatesAt and stays published for retention
+// after it; a key that was waiting to become current and would not have
+// signed before next (a rotation overtaken by another) leaves the JWKS at
+// next.ActivatesAt, having signed nothing. The audit entry naming actor
+// commits with the change, in one transaction.
+func (s *Store) RotateSigningKey(ctx context.Context, next models.SigningKey, retention time.Duration, actor, detail string) error {
 	return s.InTx(ctx, func(ctx context.Context) error {
 		if err := s.lockSigningKeys(ctx); err != nil {
 			return err
 		}
-		if err := s.Conn(ctx).Model(&models.SigningKey{}).Where("current = ?", true).
-			Updates(map[string]any{"current": false, "retired_at": now, "expires_at": expires}).Error; err != nil {
+		at := next.ActivatesAt
+		db := s.Conn(ctx).Model(&models.SigningKey{})
+		if err := db.Where("algorithm = ? AND (retired_at IS NULL OR retired_at > ?) AND activates_at < ?", next.Algorithm, at, at).
+			Updates(map[string]any{"retired_at": at, "expires_at": at.Add(retention)}).Error; err != nil {
 			return fmt.Errorf("retire signing key: %w", err)
 		}
-		next.Current = true
+		if err := s.Conn(ctx).Model(&models.SigningKey{}).
+			Where("algorithm = ? AND (retired_at IS NULL OR retired_at > ?) AND activates_at >= ?", next.Algorithm, at, at).
+			Updates(map[string]any{"retired_at": at, "expires_at": at}).Error; err != nil {
+			return fmt.Errorf("cancel waiting signing key: %w", err)
+		}
 		if err := s.Conn(ctx).Create(&next).Error; err != nil {
 			return fmt.Errorf("store signing key: %w", err)
 		}
-		return s.Audit(ctx, actor, AuditSigningKeyRotate, next.ID, "new current signing key")
+		return s.Audit(ctx, actor, AuditSigningKeyRotate, next.ID, detail)
 	})
 }
 
-// PublishedSigningKeys returns the current key and every retired key whose
-// public part is still published at now, newest first, with the sealed
-// private parts.
+// PublishedSigningKeys returns every key still published at now (no
+// expiry, or an expiry after now), the latest activation first, with the
+// sealed private parts.
 func (s *Store) PublishedSigningKeys(ctx context.Context, now time.Time) ([]models.SigningKey, error) {
 	var rows []models.SigningKey
 	if err := s.Conn(ctx).
-		Where("current = ? OR expires_at IS NULL OR expires_at > ?", true, now).
-		Order("created_at DESC").Find(&rows).Error; err != nil {
+		Where("expires_at IS NULL OR expires_at > ?", now).
+		Order("activates_at DESC, created_at DESC, id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("load signing keys: %w", err)
 	}
 	return rows, nil
 }
 
-// SigningKeys returns every stored key, newest first, without private
-// parts.
+// SigningKeys returns every stored key, the latest activation first,
+// without private parts.
 func (s *Store) SigningKeys(ctx context.Context) ([]models.SigningKey, error) {
 	var rows []models.SigningKey
-	if err := s.Conn(ctx).Omit("private_sealed").Order("created_at DESC").Find(&rows).Error; err != nil {
+	if err := s.Conn(ctx).Omit("private_sealed").Order("activates_at DESC, created_at DESC, id").Find(&rows).Error; err != nil {
 		return nil, fmt.Errorf("list signing keys: %w", err)
 	}
 	return rows, nil

@@ -1,6 +1,7 @@
 package storage
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -55,7 +56,7 @@ func (s *Store) endSessions(ctx context.Context, now time.Time, where string, ar
 						return err
 					}
 					d := models.LogoutDelivery{
-						JTI: jti, ClientID: c.ID, URI: c.BackchannelLogoutURI,
+						JTI: jti, ClientID: c.ID, URI: c.BackchannelLogoutURI, Alg: cmp.Or(c.IDTokenAlg, "RS256"),
 						Subject: ls.UserID, SID: ls.SID, NextAttempt: now.UTC(), CreatedAt: now.UTC(),
 					}
 					if err := db.Create(&d).Error; err != nil {

@@ -40,6 +40,9 @@ type createClientRequest struct {
 	BackchannelLogoutSessionRequired  bool     `json:"backchannel_logout_session_required"`
 	FrontchannelLogoutURI             string   `json:"frontchannel_logout_uri"`
 	FrontchannelLogoutSessionRequired bool     `json:"frontchannel_logout_session_required"`
+	// The algorithms of the client's ID tokens and JWT access tokens.
+	IDTokenAlg     string `json:"id_token_signed_response_alg"`
+	AccessTokenAlg string `json:"access_token_signed_response_alg"`
 }
 
 // createdClientJSON carries the generated secret, the only time it is
@@ -65,6 +68,8 @@ func (a *api) handleCreateClient() http.Handler {
 			Public:            in.Public,
 			FirstParty:        in.FirstParty,
 			AccessTokenFormat: in.AccessTokenFormat,
+			IDTokenAlg:        in.IDTokenAlg,
+			AccessTokenAlg:    in.AccessTokenAlg,
 			Logout: clients.Logout{
 				PostLogoutRedirectURIs:            in.PostLogoutRedirectURIs,
 				BackchannelLogoutURI:              in.BackchannelLogoutURI,

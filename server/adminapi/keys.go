@@ -1,27 +1,36 @@
 package adminapi
 
 import (
+	"fmt"
 	"net/http"
+	"slices"
+	"strconv"
 	"time"
 
+	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/models"
+	"github.com/authgate/authgate/oauth"
 )
 
-// keyJSON is how the API shows a signing key: its public part only.
+// keyJSON is how the API shows a signing key: its public part only, with
+// its state now (next, current, retired or removed) and its times.
 type keyJSON struct {
-	KID       string     `json:"kid"`
-	Algorithm string     `json:"algorithm"`
-	Current   bool       `json:"current"`
-	PublicPEM string     `json:"public_pem"`
-	CreatedAt time.Time  `json:"created_at"`
-	RetiredAt *time.Time `json:"retired_at"`
-	ExpiresAt *time.Time `json:"expires_at"`
+	KID         string     `json:"kid"`
+	Algorithm   string     `json:"algorithm"`
+	State       string     `json:"state"`
+	Current     bool       `json:"current"`
+	PublicPEM   string     `json:"public_pem"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ActivatesAt time.Time  `json:"activates_at"`
+	RetiredAt   *time.Time `json:"retired_at"`
+	ExpiresAt   *time.Time `json:"expires_at"`
 }
 
-func keyView(k models.SigningKey) keyJSON {
+func keyView(k models.SigningKey, now time.Time) keyJSON {
+	state := oauth.KeyState(k, now)
 	return keyJSON{
-		KID: k.ID, Algorithm: k.Algorithm, Current: k.Current, PublicPEM: k.PublicPEM,
-		CreatedAt: k.CreatedAt.UTC(), RetiredAt: utcPtr(k.RetiredAt), ExpiresAt: utcPtr(k.ExpiresAt),
+		KID: k.ID, Algorithm: k.Algorithm, State: state, Current: state == oauth.KeyCurrent, PublicPEM: k.PublicPEM,
+		CreatedAt: k.CreatedAt.UTC(), ActivatesAt: k.ActivatesAt.UTC(), RetiredAt: utcPtr(k.RetiredAt), ExpiresAt: utcPtr(k.ExpiresAt),
 	}
 }
 
@@ -32,29 +41,49 @@ func (a *api) handleListKeys() http.Handler {
 			a.writeError(w, r, err)
 			return
 		}
+		now := a.Keys.Now()
 		items := make([]keyJSON, 0, len(list))
 		for _, k := range list {
-			items = append(items, keyView(k))
+			items = append(items, keyView(k, now))
 		}
 		writeJSON(w, http.StatusOK, itemsJSON[keyJSON]{Items: items})
 	})
 }
 
-// rotatedKeyJSON names the new current key.
+// rotatedKeyJSON names the new key and when it signs.
 type rotatedKeyJSON struct {
-	KID string `json:"kid"`
+	KID         string    `json:"kid"`
+	Algorithm   string    `json:"algorithm"`
+	ActivatesAt time.Time `json:"activates_at"`
 }
 
-// handleRotateKey makes a new signing key current. KeyManager.Rotate keeps
-// no audit log, so the entry is written here, after the rotation commits.
+// handleRotateKey makes a new signing key for the algorithm ?alg= names
+// (RS256 by default): published at once, signing after the JWKS cache
+// lifetime plus the key refresh interval, or at once with ?now=true.
+// KeyManager.Rotate writes the audit entry in the rotation's transaction.
 func (a *api) handleRotateKey() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
-		kid, err := a.Keys.Rotate(ctx, actorOf(ctx))
+		q := r.URL.Query()
+		alg := q.Get("alg")
+		if alg != "" && !slices.Contains(oauth.SigningAlgorithms, alg) {
+			a.writeError(w, r, apperr.Field("alg", fmt.Sprintf("%q is not a supported signing algorithm; use RS256, ES256 or EdDSA", alg)))
+			return
+		}
+		now := false
+		if v := q.Get("now"); v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				a.writeError(w, r, apperr.Field("now", fmt.Sprintf("%q must be true or false", v)))
+				return
+			}
+			now = b
+		}
+		rot, err := a.Keys.Rotate(ctx, actorOf(ctx), alg, now)
 		if err != nil {
 			a.writeError(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, rotatedKeyJSON{KID: kid})
+		writeJSON(w, http.StatusOK, rotatedKeyJSON{KID: rot.Key.ID, Algorithm: rot.Key.Algorithm, ActivatesAt: rot.Key.ActivatesAt.UTC()})
 	})
 }

@@ -220,6 +220,8 @@ type clientForm struct {
 	BackchannelLogoutSessionRequired  bool
 	FrontchannelLogoutURI             string
 	FrontchannelLogoutSessionRequired bool
+	// IDTokenAlg and AccessTokenAlg are the signing algorithms.
+	IDTokenAlg, AccessTokenAlg string
 	// Only for a new client:
 	Public     bool
 	GrantTypes []string
@@ -232,6 +234,8 @@ func formOf(cl models.Client) clientForm {
 		Scopes:            cl.Scopes,
 		FirstParty:        cl.FirstParty,
 		AccessTokenFormat: cl.AccessTokenFormat,
+		IDTokenAlg:        cl.IDTokenAlg,
+		AccessTokenAlg:    cl.AccessTokenAlg,
 		Public:            cl.Public,
 		GrantTypes:        cl.GrantTypes,
 		RequireMFA:        cl.RequireMFA,
@@ -252,6 +256,8 @@ func readClientForm(r *http.Request) clientForm {
 		Scopes:            r.PostForm["scopes"],
 		FirstParty:        r.PostForm.Get("first_party") == "on",
 		AccessTokenFormat: r.PostForm.Get("access_token_format"),
+		IDTokenAlg:        r.PostForm.Get("id_token_signed_response_alg"),
+		AccessTokenAlg:    r.PostForm.Get("access_token_signed_response_alg"),
 		Public:            r.PostForm.Get("client_type") == "public",
 		GrantTypes:        r.PostForm["grant_types"],
 		RequireMFA:        r.PostForm.Get("require_mfa") == "on",
@@ -282,6 +288,7 @@ type clientData struct {
 	Usage   []accounts.LegacyUsage
 	Scopes  []string
 	Formats []string
+	Algs    []string
 	// GrantTypes are the grant types the settings form offers; the
 	// legacy password grant has its own switch.
 	GrantTypes []string
@@ -338,6 +345,7 @@ func (c *console) renderClientWith(w http.ResponseWriter, r *http.Request, a adm
 		Sunset:      sunset,
 		Scopes:      oauth.SupportedScopes,
 		Formats:     []string{oauth.FormatOpaque, oauth.FormatJWT},
+		Algs:        oauth.SigningAlgorithms,
 		GrantTypes:  settingsGrantTypes(),
 		SunsetPast:  cl.LegacySunset != nil && !cl.LegacySunset.After(c.Now()),
 		ConfirmPast: confirmPast,
@@ -367,6 +375,15 @@ func (c *console) renderClientWith(w http.ResponseWriter, r *http.Request, a adm
 
 // fieldError turns a service's field error into the page's summary and the
 // message shown next to the field.
+// posted returns a pointer to v, or nil (no change) when the form did not
+// carry the field.
+func posted(v string) *string {
+	if v == "" {
+		return nil
+	}
+	return &v
+}
+
 func fieldError(field, msg string) (string, map[string]string) {
 	return fmt.Sprintf("Nothing was saved: %s %s.", strings.ReplaceAll(field, "_", " "), msg), map[string]string{field: msg}
 }
@@ -414,6 +431,8 @@ func (c *console) handleUpdateClient(w http.ResponseWriter, r *http.Request, a a
 		BackchannelLogoutSessionRequired:  &form.BackchannelLogoutSessionRequired,
 		FrontchannelLogoutURI:             &form.FrontchannelLogoutURI,
 		FrontchannelLogoutSessionRequired: &form.FrontchannelLogoutSessionRequired,
+		IDTokenAlg:                        posted(form.IDTokenAlg),
+		AccessTokenAlg:                    posted(form.AccessTokenAlg),
 	})
 	fe, isField := fieldErr(err)
 	switch {
@@ -476,11 +495,14 @@ type newClientData struct {
 	Scopes     []string
 	GrantTypes []string
 	Formats    []string
+	Algs       []string
 }
 
 func (c *console) handleNewClientForm(w http.ResponseWriter, r *http.Request, a admin) {
 	c.renderNewClient(w, r, a, http.StatusOK, clientForm{
 		AccessTokenFormat: oauth.FormatOpaque,
+		IDTokenAlg:        oauth.AlgRS256,
+		AccessTokenAlg:    oauth.AlgRS256,
 		GrantTypes:        []string{clients.GrantAuthorizationCode, clients.GrantRefreshToken},
 		Scopes:            []string{oauth.ScopeOpenID, oauth.ScopeProfile},
 	}, "", nil)
@@ -499,6 +521,7 @@ func (c *console) renderNewClient(w http.ResponseWriter, r *http.Request, a admi
 		Scopes:     oauth.SupportedScopes,
 		GrantTypes: clients.SupportedGrantTypes,
 		Formats:    []string{oauth.FormatOpaque, oauth.FormatJWT},
+		Algs:       oauth.SigningAlgorithms,
 	}
 	c.pages.Render(w, r, status, "client_new", p)
 }
@@ -518,6 +541,8 @@ func (c *console) handleCreateClient(w http.ResponseWriter, r *http.Request, a a
 		Public:            form.Public,
 		FirstParty:        form.FirstParty,
 		AccessTokenFormat: form.AccessTokenFormat,
+		IDTokenAlg:        form.IDTokenAlg,
+		AccessTokenAlg:    form.AccessTokenAlg,
 	})
 	fe, isField := fieldErr(err)
 	switch {

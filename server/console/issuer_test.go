@@ -60,7 +60,7 @@ func TestRealIssuer(t *testing.T) {
 		cfg.Issuer, cfg.AdminURL = pub.URL, adm.URL
 
 		accts := accounts.New(storage.New(db), keyring, pw, accounts.Options{})
-		keys := oauth.NewKeyManager(storage.New(db), keyring, cfg.TokenRetention())
+		keys := oauth.NewKeyManager(storage.New(db), keyring, oauth.KeyOptions{Retention: cfg.TokenRetention()})
 		if err := keys.Ensure(ctx); err != nil {
 			t.Fatal(err)
 		}

@@ -993,8 +993,8 @@ func testConsents(t *testing.T, s *storage.Store) {
 	}
 }
 
-func signingKey(id string, created time.Time) models.SigningKey {
-	return models.SigningKey{ID: id, Algorithm: "RS256", PublicPEM: "public " + id, PrivateSealed: []byte("sealed " + id), CreatedAt: created}
+func signingKey(id, alg string, created, activates time.Time) models.SigningKey {
+	return models.SigningKey{ID: id, Algorithm: alg, PublicPEM: "public " + id, PrivateSealed: []byte("sealed " + id), CreatedAt: created, ActivatesAt: activates}
 }
 
 func keyIDs(ks []models.SigningKey) []string {
@@ -1005,59 +1005,95 @@ func keyIDs(ks []models.SigningKey) []string {
 	return out
 }
 
+func keyByID(t *testing.T, ks []models.SigningKey, id string) models.SigningKey {
+	t.Helper()
+	for _, k := range ks {
+		if k.ID == id {
+			return k
+		}
+	}
+	t.Fatalf("no key %s in %v", id, keyIDs(ks))
+	return models.SigningKey{}
+}
+
+// timeIs reports whether p is set to want.
+func timeIs(p *time.Time, want time.Time) bool { return p != nil && p.Equal(want) }
+
+// One key per algorithm is ensured; a rotation publishes the new key at
+// once and retires the one it replaces at its activation, so that the
+// stored times alone say which key signs when.
 func testSigningKeys(t *testing.T, s *storage.Store) {
 	ctx := t.Context()
 	made := 0
-	newKey := func() (models.SigningKey, error) {
+	newKey := func(alg string) (models.SigningKey, error) {
 		made++
-		return signingKey(fmt.Sprintf("k%d", made), now.Add(time.Duration(made)*time.Minute)), nil
+		return signingKey(fmt.Sprintf("%s-%d", alg, made), alg, now, now), nil
 	}
 	for range 2 {
-		if err := s.EnsureSigningKey(ctx, newKey); err != nil {
+		if err := s.EnsureSigningKeys(ctx, []string{"RS256", "ES256"}, newKey); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if made != 1 {
-		t.Fatalf("EnsureSigningKey twice made %d keys, want 1", made)
+	if made != 2 {
+		t.Fatalf("EnsureSigningKeys twice made %d keys, want 2 (one per algorithm)", made)
 	}
-	if err := s.RotateSigningKey(ctx, signingKey("k2", now.Add(time.Hour)), now.Add(time.Hour), now.Add(2*time.Hour), "admin"); err != nil {
-		t.Fatal(err)
-	}
-	if err := s.RotateSigningKey(ctx, signingKey("k3", now.Add(3*time.Hour)), now.Add(3*time.Hour), now.Add(4*time.Hour), "admin"); err != nil {
+	const retention = 2 * time.Hour
+	// r2 is published at +1h and signs from +2h: RS256-1 signs until then.
+	if err := s.RotateSigningKey(ctx, signingKey("r2", "RS256", now.Add(time.Hour), now.Add(2*time.Hour)), retention, "admin", "pre-published"); err != nil {
 		t.Fatal(err)
 	}
 	all, err := s.SigningKeys(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Equal(keyIDs(all), []string{"k3", "k2", "k1"}) {
-		t.Fatalf("SigningKeys: got %v, want [k3 k2 k1], newest first", keyIDs(all))
+	if got := keyIDs(all); !slices.Equal(got, []string{"r2", "ES256-2", "RS256-1"}) && !slices.Equal(got, []string{"r2", "RS256-1", "ES256-2"}) {
+		t.Fatalf("SigningKeys: got %v, want r2 first (latest activation)", got)
 	}
 	for _, k := range all {
 		if len(k.PrivateSealed) != 0 {
 			t.Errorf("SigningKeys returned the private part of %s", k.ID)
 		}
-		if wantCurrent := k.ID == "k3"; k.Current != wantCurrent {
-			t.Errorf("key %s: current %t, want %t", k.ID, k.Current, wantCurrent)
-		}
 	}
-	if k1 := all[2]; k1.RetiredAt == nil || !k1.RetiredAt.Equal(now.Add(time.Hour)) || k1.ExpiresAt == nil || !k1.ExpiresAt.Equal(now.Add(2*time.Hour)) {
-		t.Errorf("the first key after rotation: retired %v, expires %v, want %v and %v", k1.RetiredAt, k1.ExpiresAt, now.Add(time.Hour), now.Add(2*time.Hour))
+	r1 := keyByID(t, all, "RS256-1")
+	if !timeIs(r1.RetiredAt, now.Add(2*time.Hour)) || !timeIs(r1.ExpiresAt, now.Add(2*time.Hour+retention)) {
+		t.Errorf("RS256-1 after rotation: retired %v, expires %v, want %v and %v", r1.RetiredAt, r1.ExpiresAt, now.Add(2*time.Hour), now.Add(2*time.Hour+retention))
+	}
+	if e := keyByID(t, all, "ES256-2"); e.RetiredAt != nil || e.ExpiresAt != nil {
+		t.Errorf("ES256 key after an RS256 rotation: retired %v, expires %v, want untouched", e.RetiredAt, e.ExpiresAt)
+	}
+	if r2 := keyByID(t, all, "r2"); !r2.ActivatesAt.Equal(now.Add(2*time.Hour)) || r2.RetiredAt != nil {
+		t.Errorf("r2: activates %v retired %v, want %v and unset", r2.ActivatesAt, r2.RetiredAt, now.Add(2*time.Hour))
+	}
+	// r3 is an emergency rotation at +90m, before r2 ever signed: RS256-1
+	// stops at once, r2 is withdrawn without having signed anything.
+	if err := s.RotateSigningKey(ctx, signingKey("r3", "RS256", now.Add(90*time.Minute), now.Add(90*time.Minute)), retention, "admin", "now"); err != nil {
+		t.Fatal(err)
+	}
+	all, _ = s.SigningKeys(ctx)
+	if r1 := keyByID(t, all, "RS256-1"); !timeIs(r1.RetiredAt, now.Add(90*time.Minute)) || !timeIs(r1.ExpiresAt, now.Add(90*time.Minute+retention)) {
+		t.Errorf("RS256-1 after the emergency rotation: retired %v expires %v, want %v and %v", r1.RetiredAt, r1.ExpiresAt, now.Add(90*time.Minute), now.Add(90*time.Minute+retention))
+	}
+	if r2 := keyByID(t, all, "r2"); !timeIs(r2.RetiredAt, now.Add(90*time.Minute)) || !timeIs(r2.ExpiresAt, now.Add(90*time.Minute)) {
+		t.Errorf("r2 after the emergency rotation: retired %v expires %v, want both %v (never signed)", r2.RetiredAt, r2.ExpiresAt, now.Add(90*time.Minute))
 	}
 	for _, tc := range []struct {
 		at   time.Time
 		want []string
 	}{
-		{now.Add(90 * time.Minute), []string{"k3", "k2", "k1"}},
-		// k1 stops being published at its expiry; k2 at its own.
-		{now.Add(2 * time.Hour), []string{"k3", "k2"}},
-		{now.Add(5 * time.Hour), []string{"k3"}},
+		{now.Add(80 * time.Minute), []string{"r2", "r3", "ES256-2", "RS256-1"}},
+		// r2 leaves when r3 takes over; RS256-1 stays for the retention.
+		{now.Add(90 * time.Minute), []string{"r3", "ES256-2", "RS256-1"}},
+		{now.Add(90*time.Minute + retention), []string{"r3", "ES256-2"}},
 	} {
 		got, err := s.PublishedSigningKeys(ctx, tc.at)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !slices.Equal(keyIDs(got), tc.want) {
+		gotIDs := keyIDs(got)
+		slices.Sort(gotIDs)
+		want := slices.Clone(tc.want)
+		slices.Sort(want)
+		if !slices.Equal(gotIDs, want) {
 			t.Errorf("PublishedSigningKeys(%v): got %v, want %v", tc.at, keyIDs(got), tc.want)
 		}
 		for _, k := range got {
@@ -1067,19 +1103,28 @@ func testSigningKeys(t *testing.T, s *storage.Store) {
 		}
 	}
 	entries, err := s.ListAudit(ctx, storage.AuditFilter{Action: storage.AuditSigningKeyRotate})
-	if err != nil || len(entries) != 2 || entries[0].Target != "k3" || entries[0].Actor != "admin" {
-		t.Errorf("rotation audit entries: got %+v, %v, want two, the newest for k3 by admin", entries, err)
+	if err != nil || len(entries) != 2 || entries[0].Target != "r3" || entries[0].Actor != "admin" || entries[0].Detail != "now" {
+		t.Errorf("rotation audit entries: got %+v, %v, want two, the newest for r3 by admin", entries, err)
 	}
 	// A rotation that fails (the key ID is taken) changes nothing.
-	if err := s.RotateSigningKey(ctx, signingKey("k3", now.Add(6*time.Hour)), now.Add(6*time.Hour), now.Add(7*time.Hour), "admin"); err == nil {
+	if err := s.RotateSigningKey(ctx, signingKey("r3", "RS256", now.Add(6*time.Hour), now.Add(6*time.Hour)), retention, "admin", ""); err == nil {
 		t.Fatal("RotateSigningKey(taken id): got nil, want an error")
 	}
-	if got, _ := s.PublishedSigningKeys(ctx, now.Add(5*time.Hour)); !slices.Equal(keyIDs(got), []string{"k3"}) {
-		t.Errorf("after a failed rotation: published %v, want [k3] still current", keyIDs(got))
+	all, _ = s.SigningKeys(ctx)
+	if r3 := keyByID(t, all, "r3"); r3.RetiredAt != nil {
+		t.Errorf("after a failed rotation: r3 retired at %v, want still current", r3.RetiredAt)
+	}
+	// A client keeps the algorithms it chose; RS256 is the default.
+	c := models.Client{ID: "es-app", Name: "ES", IDTokenAlg: "ES256", BackchannelLogoutURI: "https://es.example/logout", CreatedAt: now, UpdatedAt: now}
+	if err := s.CreateClient(ctx, &c); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.ClientByID(ctx, "es-app"); err != nil || got.IDTokenAlg != "ES256" || got.AccessTokenAlg != "RS256" {
+		t.Errorf("client algorithms: got %q, %q (%v), want ES256 and the default RS256", got.IDTokenAlg, got.AccessTokenAlg, err)
 	}
 }
 
-// Replicas starting together store exactly one key.
+// Replicas starting together store exactly one key per algorithm.
 func testEnsureSigningKeyConcurrent(t *testing.T, s *storage.Store) {
 	ctx := t.Context()
 	const replicas = 4
@@ -1089,8 +1134,8 @@ func testEnsureSigningKeyConcurrent(t *testing.T, s *storage.Store) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			errs[i] = s.EnsureSigningKey(ctx, func() (models.SigningKey, error) {
-				return signingKey(fmt.Sprintf("k%d", i), now), nil
+			errs[i] = s.EnsureSigningKeys(ctx, []string{"RS256", "EdDSA"}, func(alg string) (models.SigningKey, error) {
+				return signingKey(fmt.Sprintf("%s-%d", alg, i), alg, now, now), nil
 			})
 		}()
 	}
@@ -1101,7 +1146,7 @@ func testEnsureSigningKeyConcurrent(t *testing.T, s *storage.Store) {
 		}
 	}
 	keys, err := s.SigningKeys(ctx)
-	if err != nil || len(keys) != 1 || !keys[0].Current {
-		t.Errorf("after %d concurrent EnsureSigningKey: got %v, %v, want one current key", replicas, keyIDs(keys), err)
+	if err != nil || len(keys) != 2 || keys[0].Algorithm == keys[1].Algorithm {
+		t.Errorf("after %d concurrent EnsureSigningKeys: got %v, %v, want one key per algorithm", replicas, keyIDs(keys), err)
 	}
 }

@@ -1,0 +1,375 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/models"
+)
+
+// TestSigningAlgorithmsEndToEnd runs the code flow for clients that chose
+// ES256 and EdDSA ID tokens and JWT access tokens, and verifies what they
+// get with go-oidc and golang-jwt against the published JWKS.
+func TestSigningAlgorithmsEndToEnd(t *testing.T) {
+	t.Parallel()
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			in := startServer(t, testdb.URL(t, kind), nil)
+			ctx := context.Background()
+			user := in.createUser("alice", "correct horse battery", false)
+			provider, err := oidc.NewProvider(ctx, in.issuer)
+			if err != nil {
+				t.Fatalf("discovery: %v", err)
+			}
+			var meta struct {
+				Algs []string `json:"id_token_signing_alg_values_supported"`
+			}
+			if err := provider.Claims(&meta); err != nil || !slices.Equal(meta.Algs, []string{"RS256", "ES256", "EdDSA"}) {
+				t.Fatalf("id_token_signing_alg_values_supported: got %v (%v), want [RS256 ES256 EdDSA]", meta.Algs, err)
+			}
+			b := in.browser()
+			for i, alg := range []string{"ES256", "EdDSA", "RS256"} {
+				t.Run(alg, func(t *testing.T) {
+					id := "app-" + strings.ToLower(alg)
+					secret := in.createClient(models.Client{
+						ID: id, Name: "App " + alg, RedirectURIs: []string{callback},
+						GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
+						Scopes: []string{"openid", "profile", "offline_access"}, AccessTokenFormat: "jwt",
+						IDTokenAlg: alg, AccessTokenAlg: alg,
+					})
+					conf := &oauth2.Config{
+						ClientID: id, ClientSecret: secret, Endpoint: provider.Endpoint(),
+						RedirectURL: callback, Scopes: []string{oidc.ScopeOpenID, "profile", "offline_access"},
+					}
+					v := oauth2.GenerateVerifier()
+					loc := codeFlow(t, in, b, conf.AuthCodeURL("state-"+alg+"-123456", oidc.Nonce("nonce-"+alg+"-123456"), oauth2.S256ChallengeOption(v)),
+						"alice", "correct horse battery", true)
+					if i > 0 && loc.Query().Get("code") == "" {
+						t.Fatalf("no code: %s", loc)
+					}
+					tok, err := conf.Exchange(ctx, loc.Query().Get("code"), oauth2.VerifierOption(v))
+					if err != nil {
+						t.Fatalf("exchange: %v", err)
+					}
+					raw, _ := tok.Extra("id_token").(string)
+					// go-oidc accepts only the algorithm the client chose.
+					idt, err := provider.Verifier(&oidc.Config{ClientID: id, SupportedSigningAlgs: []string{alg}}).Verify(ctx, raw)
+					if err != nil {
+						t.Fatalf("go-oidc: verify %s ID token: %v", alg, err)
+					}
+					if idt.Subject != user.ID || idt.Nonce != "nonce-"+alg+"-123456" {
+						t.Errorf("ID token: sub %q nonce %q", idt.Subject, idt.Nonce)
+					}
+					if got := headerAlg(t, raw); got != alg {
+						t.Errorf("ID token header alg: got %s, want %s", got, alg)
+					}
+					if alg != "EdDSA" {
+						if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+							t.Errorf("at_hash: %v", err)
+						}
+					}
+					if got := headerAlg(t, tok.AccessToken); got != alg {
+						t.Errorf("JWT access token header alg: got %s, want %s", got, alg)
+					}
+					verifyJWT(t, in.issuer, tok.AccessToken, alg)
+					if got := introspect(t, in, id, secret, tok.AccessToken); got["active"] != true {
+						t.Errorf("introspect %s access token: got %v, want active", alg, got)
+					}
+					// A refresh signs the new ID token the same way.
+					fresh, err := conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken, Expiry: time.Now().Add(-time.Hour)}).Token()
+					if err != nil {
+						t.Fatalf("refresh: %v", err)
+					}
+					raw2, _ := fresh.Extra("id_token").(string)
+					if _, err := provider.Verifier(&oidc.Config{ClientID: id, SupportedSigningAlgs: []string{alg}}).Verify(ctx, raw2); err != nil {
+						t.Errorf("go-oidc: verify refreshed %s ID token: %v", alg, err)
+					}
+				})
+			}
+		})
+	}
+}
+
+// headerAlg returns the alg of a compact JWS.
+func headerAlg(t *testing.T, raw string) string {
+	t.Helper()
+	tok, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+	if err != nil || len(tok.Signatures) != 1 {
+		t.Fatalf("parse %q: %v", raw, err)
+	}
+	return tok.Signatures[0].Protected.Algorithm
+}
+
+// headerKID returns the kid of a compact JWS.
+func headerKID(t *testing.T, raw string) string {
+	t.Helper()
+	tok, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
+	if err != nil || len(tok.Signatures) != 1 {
+		t.Fatalf("parse %q: %v", raw, err)
+	}
+	return tok.Signatures[0].Protected.KeyID
+}
+
+// fetchJWKS gets a JWKS and its Cache-Control header.
+func fetchJWKS(t *testing.T, issuer string) (jose.JSONWebKeySet, string) {
+	t.Helper()
+	resp, err := http.Get(issuer + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := readBody(t, resp)
+	mustStatus(t, resp, http.StatusOK, body)
+	var set jose.JSONWebKeySet
+	if err := json.Unmarshal([]byte(body), &set); err != nil {
+		t.Fatal(err)
+	}
+	return set, resp.Header.Get("Cache-Control")
+}
+
+// verifyWith checks a JWT access token against set.
+func verifyWith(set jose.JSONWebKeySet, issuer, raw, alg string) error {
+	_, err := jwt.Parse(raw, func(tk *jwt.Token) (any, error) {
+		kid, _ := tk.Header["kid"].(string)
+		keys := set.Key(kid)
+		if len(keys) == 0 {
+			return nil, jwt.ErrTokenUnverifiable
+		}
+		return keys[0].Key, nil
+	}, jwt.WithValidMethods([]string{alg}), jwt.WithIssuer(issuer))
+	return err
+}
+
+func verifyJWT(t *testing.T, issuer, raw, alg string) {
+	t.Helper()
+	set, _ := fetchJWKS(t, issuer)
+	if err := verifyWith(set, issuer, raw, alg); err != nil {
+		t.Errorf("verify %s JWT access token against the JWKS: %v", alg, err)
+	}
+}
+
+func kidsOf(set jose.JSONWebKeySet) []string {
+	var out []string
+	for _, k := range set.Keys {
+		out = append(out, k.KeyID)
+	}
+	return out
+}
+
+// cli runs an authgate command with in's settings.
+func (in *instance) cli(args ...string) (stdout, stderr string) {
+	in.t.Helper()
+	var out, errOut bytes.Buffer
+	if err := run(context.Background(), args, func(k string) string { return in.env[k] }, strings.NewReader(""), &out, &errOut); err != nil {
+		in.t.Fatalf("authgate %s: %v\n%s", strings.Join(args, " "), err, errOut.String())
+	}
+	return out.String(), errOut.String()
+}
+
+type listedKey struct {
+	KID         string    `json:"kid"`
+	Algorithm   string    `json:"algorithm"`
+	State       string    `json:"state"`
+	ActivatesAt time.Time `json:"activates_at"`
+}
+
+func (in *instance) keys() []listedKey {
+	in.t.Helper()
+	out, _ := in.cli("keys", "list", "--json")
+	var keys []listedKey
+	if err := json.Unmarshal([]byte(out), &keys); err != nil {
+		in.t.Fatalf("keys list --json: %v\n%s", err, out)
+	}
+	return keys
+}
+
+// TestRotationAcrossReplicas runs two replicas on one PostgreSQL database
+// and rotates with the CLI: both publish the new key before either signs
+// with it, and a token signed right after the promotion verifies against
+// a JWKS fetched before it. --now signs at once, with a warning.
+func TestRotationAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	dbURL := testdb.URL(t, "postgres")
+	settings := map[string]string{
+		"AUTHGATE_JWKS_MAX_AGE":          "2s",
+		"AUTHGATE_KEY_REFRESH_INTERVAL":  "1s",
+		"AUTHGATE_RATE_LIMIT_PER_MINUTE": "0",
+	}
+	a := startServer(t, dbURL, settings)
+	b := startServer(t, dbURL, settings)
+	replicas := []*instance{a, b}
+	ctx := context.Background()
+	secret := a.createClient(models.Client{ID: "svc", Name: "Service", GrantTypes: []string{"client_credentials"}, Scopes: []string{"profile"},
+		AccessTokenFormat: "jwt", AccessTokenAlg: "ES256"})
+	token := func(in *instance) string {
+		cc := &clientcredentials.Config{ClientID: "svc", ClientSecret: secret, TokenURL: in.issuer + "/oauth2/token"}
+		tok, err := cc.Token(ctx)
+		if err != nil {
+			t.Fatalf("token from %s: %v", in.issuer, err)
+		}
+		return tok.AccessToken
+	}
+	for _, in := range replicas {
+		if _, cc := fetchJWKS(t, in.issuer); cc != "public, max-age=2" {
+			t.Errorf("JWKS Cache-Control: got %q, want public, max-age=2", cc)
+		}
+	}
+	oldKID := headerKID(t, token(a))
+
+	// Every 20ms until well after the promotion, each replica's JWKS and a
+	// token from it, with the time each was seen.
+	type seen struct {
+		at        time.Time
+		replica   int
+		kid       string
+		published []string
+		raw       string
+	}
+	var (
+		mu     sync.Mutex
+		jwks   []seen
+		tokens []seen
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	for i, in := range replicas {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				case <-time.After(20 * time.Millisecond):
+				}
+				set, _ := fetchJWKS(t, in.issuer)
+				now := time.Now()
+				raw := token(in)
+				mu.Lock()
+				jwks = append(jwks, seen{at: now, replica: i, published: kidsOf(set)})
+				tokens = append(tokens, seen{at: time.Now(), replica: i, kid: headerKID(t, raw), raw: raw})
+				mu.Unlock()
+			}
+		})
+	}
+	out, _ := a.cli("keys", "rotate", "--alg", "ES256")
+	var rotated listedKey
+	for _, k := range a.keys() {
+		if k.Algorithm == "ES256" && k.State == "next" {
+			rotated = k
+		}
+	}
+	if rotated.KID == "" || !strings.Contains(out, rotated.KID) || !strings.Contains(out, "becomes current at") {
+		t.Fatalf("keys rotate: got %q and no next ES256 key in keys list", out)
+	}
+	newKID := rotated.KID
+	// A verifier fetches the JWKS once both replicas publish the key, and
+	// before the promotion; it never fetches again.
+	var cached jose.JSONWebKeySet
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		setA, _ := fetchJWKS(t, a.issuer)
+		setB, _ := fetchJWKS(t, b.issuer)
+		if slices.Contains(kidsOf(setA), newKID) && slices.Contains(kidsOf(setB), newKID) {
+			cached = setB
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the replicas did not both publish the new key within 10s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !time.Now().Before(rotated.ActivatesAt) {
+		t.Fatalf("both replicas published the new key only at %v, not before its activation at %v", time.Now(), rotated.ActivatesAt)
+	}
+	time.Sleep(time.Until(rotated.ActivatesAt) + 500*time.Millisecond)
+	close(stop)
+	wg.Wait()
+
+	// Per replica, when it first published the key and first signed with it.
+	var firstPublished, firstSigned [2]time.Time
+	for _, s := range jwks {
+		if slices.Contains(s.published, newKID) && firstPublished[s.replica].IsZero() {
+			firstPublished[s.replica] = s.at
+		}
+	}
+	var afterPromotion []seen
+	for _, s := range tokens {
+		switch s.kid {
+		case newKID:
+			if firstSigned[s.replica].IsZero() {
+				firstSigned[s.replica] = s.at
+			}
+			afterPromotion = append(afterPromotion, s)
+		case oldKID:
+		default:
+			t.Errorf("replica %d signed with kid %s, neither the old %s nor the new %s", s.replica, s.kid, oldKID, newKID)
+		}
+	}
+	for r := range 2 {
+		if firstSigned[r].IsZero() {
+			t.Fatalf("replica %d never signed with the new key", r)
+		}
+		if firstPublished[0].IsZero() || firstPublished[1].IsZero() {
+			t.Fatalf("a replica never published the new key: %v", firstPublished)
+		}
+		for p := range 2 {
+			if !firstPublished[p].Before(firstSigned[r]) {
+				t.Errorf("replica %d signed with the new key at %v, before replica %d published it at %v", r, firstSigned[r], p, firstPublished[p])
+			}
+		}
+		if firstSigned[r].Before(rotated.ActivatesAt.Add(-50 * time.Millisecond)) {
+			t.Errorf("replica %d signed with the new key at %v, before its activation %v", r, firstSigned[r], rotated.ActivatesAt)
+		}
+	}
+	// Tokens signed right after the promotion, by either replica, verify
+	// against the JWKS fetched before it.
+	for _, s := range afterPromotion {
+		if err := verifyWith(cached, replicas[s.replica].issuer, s.raw, "ES256"); err != nil {
+			t.Fatalf("token of replica %d at %v against the JWKS fetched before the promotion: %v", s.replica, s.at, err)
+		}
+	}
+	t.Logf("new key published by both replicas %v and %v before activation; first signatures %v and %v after it",
+		rotated.ActivatesAt.Sub(firstPublished[0]).Round(time.Millisecond), rotated.ActivatesAt.Sub(firstPublished[1]).Round(time.Millisecond),
+		firstSigned[0].Sub(rotated.ActivatesAt).Round(time.Millisecond), firstSigned[1].Sub(rotated.ActivatesAt).Round(time.Millisecond))
+
+	t.Run("now", func(t *testing.T) {
+		out, warn := a.cli("keys", "rotate", "--alg", "ES256", "--now")
+		if !strings.Contains(warn, "warning:") || !strings.Contains(out, "is current") {
+			t.Fatalf("keys rotate --now: stdout %q stderr %q, want a warning and the key current", out, warn)
+		}
+		var now listedKey
+		states := map[string]string{}
+		for _, k := range a.keys() {
+			states[k.KID] = k.State
+			if k.Algorithm == "ES256" && k.State == "current" {
+				now = k
+			}
+		}
+		if now.KID == "" || now.KID == newKID || states[newKID] != "retired" || states[oldKID] != "retired" {
+			t.Fatalf("keys list after --now: %v, want a new current ES256 key and %s, %s retired", states, newKID, oldKID)
+		}
+		// Each replica signs with it as soon as it loads the keys.
+		for i, in := range replicas {
+			deadline := time.Now().Add(5 * time.Second)
+			for headerKID(t, token(in)) != now.KID {
+				if time.Now().After(deadline) {
+					t.Fatalf("replica %d does not sign with the --now key within 5s", i)
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+	})
+}
