@@ -248,7 +248,9 @@ func (m *KeyManager) newKey(alg string) (models.SigningKey, error) {
 		return models.SigningKey{}, fmt.Errorf("encode public key: %w", err)
 	}
 	sum := sha256.Sum256(pubDER)
-	now := m.o.Now().UTC()
+	// To the microsecond, as PostgreSQL keeps it: the times Rotate reports
+	// are the stored ones.
+	now := m.o.Now().UTC().Truncate(time.Microsecond)
 	return models.SigningKey{
 		ID:            base64.RawURLEncoding.EncodeToString(sum[:12]),
 		Algorithm:     alg,

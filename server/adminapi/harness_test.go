@@ -125,7 +125,7 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 	e.accounts = accounts.New(storage.New(db), e.keys, hasher, accounts.Options{Organization: "Acme", LockoutThreshold: 3, Logger: logger})
 	secretHasher := &oauth.SecretHasher{Keys: e.keys, Argon2: hasher}
 	e.trust = trustedips.New(storage.New(db), trustedips.WithCacheTTL(0))
-	e.km = oauth.NewKeyManager(storage.New(db), e.keys, oauth.KeyOptions{Retention: time.Hour})
+	e.km = oauth.NewKeyManager(storage.New(db), e.keys, oauth.KeyOptions{Retention: time.Hour, PrePublish: time.Minute})
 	if err := e.km.Ensure(ctx); err != nil {
 		t.Fatal(err)
 	}
