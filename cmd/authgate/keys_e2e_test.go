@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -105,25 +106,19 @@ func TestSigningAlgorithmsEndToEnd(t *testing.T) {
 	}
 }
 
-// headerAlg returns the alg of a compact JWS.
-func headerAlg(t *testing.T, raw string) string {
+// jwsHeader returns the protected header of a compact JWS.
+func jwsHeader(t *testing.T, raw string) jose.Header {
 	t.Helper()
 	tok, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
 	if err != nil || len(tok.Signatures) != 1 {
 		t.Fatalf("parse %q: %v", raw, err)
 	}
-	return tok.Signatures[0].Protected.Algorithm
+	return tok.Signatures[0].Protected
 }
 
-// headerKID returns the kid of a compact JWS.
-func headerKID(t *testing.T, raw string) string {
-	t.Helper()
-	tok, err := jose.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256, jose.ES256, jose.EdDSA})
-	if err != nil || len(tok.Signatures) != 1 {
-		t.Fatalf("parse %q: %v", raw, err)
-	}
-	return tok.Signatures[0].Protected.KeyID
-}
+func headerAlg(t *testing.T, raw string) string { t.Helper(); return jwsHeader(t, raw).Algorithm }
+
+func headerKID(t *testing.T, raw string) string { t.Helper(); return jwsHeader(t, raw).KeyID }
 
 // fetchJWKS gets a JWKS and its Cache-Control header.
 func fetchJWKS(t *testing.T, issuer string) (jose.JSONWebKeySet, string) {
@@ -372,4 +367,46 @@ func TestRotationAcrossReplicas(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A client that chose EdDSA ID tokens gets its ID tokens and its
+// back-channel logout tokens signed with EdDSA, and its EdDSA ID token is
+// a good id_token_hint.
+func TestLogoutTokenFollowsClientAlgorithm(t *testing.T) {
+	t.Parallel()
+	in := startServer(t, testdb.URL(t, "sqlite"), map[string]string{
+		"AUTHGATE_OUTBOUND_ALLOW_PRIVATE": "true", // the receiver listens on loopback
+		"AUTHGATE_RATE_LIMIT_PER_MINUTE":  "0",
+	})
+	ctx := context.Background()
+	in.createUser("alice", "correct horse battery", false)
+	provider, err := oidc.NewProvider(ctx, in.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifier := provider.Verifier(&oidc.Config{ClientID: "ed-app", SupportedSigningAlgs: []string{"EdDSA"}})
+	rc := newReceiver(t, verifier, 0)
+	secret := in.createClient(models.Client{
+		ID: "ed-app", Name: "Ed App", RedirectURIs: []string{callback},
+		GrantTypes: []string{"authorization_code"}, ResponseTypes: []string{"code"},
+		Scopes: []string{"openid", "profile"}, FirstParty: true, IDTokenAlg: "EdDSA",
+		PostLogoutRedirectURIs: []string{afterLogout}, BackchannelLogoutURI: rc.srv.URL + "/backchannel",
+	})
+	conf := &oauth2.Config{ClientID: "ed-app", ClientSecret: secret, Endpoint: provider.Endpoint(), RedirectURL: callback, Scopes: []string{oidc.ScopeOpenID}}
+	b := in.browser()
+	rawID, sid := codeSignIn(t, in, b, conf, verifier, "alice", true)
+	if got := headerAlg(t, rawID); got != "EdDSA" {
+		t.Fatalf("ID token alg: got %s, want EdDSA", got)
+	}
+	resp, body := get(t, noRedirect(b), in.issuer+"/oauth2/logout?"+url.Values{"id_token_hint": {rawID}, "post_logout_redirect_uri": {afterLogout}}.Encode())
+	if resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout with an EdDSA hint: got %d, want 303: %.300s", resp.StatusCode, body)
+	}
+	lt := rc.wait(t)
+	if lt.Claims["sid"] != sid || lt.Typ != "logout+jwt" {
+		t.Errorf("logout token: got typ %q claims %v, want sid %q", lt.Typ, lt.Claims, sid)
+	}
+	if req, acc, bad := rc.counts(); acc != 1 || len(bad) != 0 {
+		t.Errorf("receiver: %d requests, %d accepted, refused %v; want one EdDSA logout token accepted", req, acc, bad)
+	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
@@ -419,6 +420,45 @@ func TestMigrateRunsALowerNumberLandedLater(t *testing.T) {
 			}
 			if !db.Migrator().HasTable("app_passwords") {
 				t.Fatal("migration 12 did not run after a higher number had")
+			}
+		})
+	}
+}
+
+// Migration 14 keeps the keys of an existing installation: the current
+// key signs on (from its creation), a retired one stays retired, and the
+// current flag goes.
+func TestMigration14KeepsSigningKeys(t *testing.T) {
+	t.Parallel()
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := openEmpty(t, kind)
+			if err := storage.MigrateTo(ctx, db, 12); err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Date(2030, 5, 6, 7, 8, 9, 0, time.UTC)
+			insert := "INSERT INTO signing_keys (id, algorithm, public_pem, private_sealed, current, created_at, retired_at, expires_at) VALUES (?, 'RS256', 'pem', ?, ?, ?, ?, ?)"
+			if err := db.Exec(insert, "old", []byte("sealed"), false, t0, t0.Add(time.Hour), t0.Add(3*time.Hour)).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Exec(insert, "cur", []byte("sealed"), true, t0.Add(time.Hour), nil, nil).Error; err != nil {
+				t.Fatal(err)
+			}
+			if err := storage.MigrateTo(ctx, db, 14); err != nil {
+				t.Fatal(err)
+			}
+			if db.Migrator().HasColumn("signing_keys", "current") {
+				t.Error("signing_keys.current is still there after migration 14")
+			}
+			keys, err := storage.New(db).PublishedSigningKeys(ctx, t0.Add(2*time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(keys) != 2 || keys[0].ID != "cur" || !keys[0].ActivatesAt.Equal(t0.Add(time.Hour)) || keys[0].RetiredAt != nil ||
+				keys[1].ID != "old" || !keys[1].ActivatesAt.Equal(t0) || keys[1].RetiredAt == nil || !keys[1].RetiredAt.Equal(t0.Add(time.Hour)) {
+				t.Fatalf("after migration 14: got %+v, want cur signing from its creation and old retired", keys)
 			}
 		})
 	}
