@@ -102,6 +102,9 @@ func TestCreateValidation(t *testing.T) {
 			{name: "http loopback ipv6", edit: func(c *NewClient) { c.RedirectURIs = []string{"http://[::1]:8080/cb"} }},
 			{name: "http localhost", edit: func(c *NewClient) { c.RedirectURIs = []string{"http://localhost/cb"} }},
 			{name: "jwt format", edit: func(c *NewClient) { c.AccessTokenFormat = "jwt" }},
+			{name: "ES256 and EdDSA", edit: func(c *NewClient) { c.IDTokenAlg, c.AccessTokenAlg = "ES256", "EdDSA" }},
+			{name: "unknown ID token alg", edit: func(c *NewClient) { c.IDTokenAlg = "HS256" }, field: "id_token_signed_response_alg", msg: `"HS256" is not a supported signing algorithm; use RS256, ES256 or EdDSA`},
+			{name: "unknown access token alg", edit: func(c *NewClient) { c.AccessTokenAlg = "none" }, field: "access_token_signed_response_alg", msg: `"none" is not a supported signing algorithm`},
 			{name: "name of 200 characters", edit: func(c *NewClient) { c.Name = strings.Repeat("é", 200) }},
 
 			{name: "no name", edit: func(c *NewClient) { c.Name = "  " }, field: "name", msg: "is required"},
@@ -162,7 +165,7 @@ func TestCreateValidation(t *testing.T) {
 		if err := db.Model(&models.Client{}).Where("name <> ?", "").Count(&n).Error; err != nil {
 			t.Fatal(err)
 		}
-		if want := int64(9); n != want {
+		if want := int64(10); n != want {
 			t.Errorf("stored %d clients, want %d (only the valid cases)", n, want)
 		}
 	})
