@@ -79,19 +79,19 @@ func TestReplicas(t *testing.T) {
 	ctx := context.Background()
 	c := httpClient(10 * time.Second)
 
-	t.Run("three replicas started together migrate an empty schema and share one signing key", func(t *testing.T) {
+	t.Run("three replicas started together migrate an empty schema and share one signing key per algorithm", func(t *testing.T) {
 		var keys int64
 		if err := seed.db.Model(&models.SigningKey{}).Count(&keys).Error; err != nil {
 			t.Fatal(err)
 		}
-		if keys != 1 {
-			t.Errorf("signing keys in the database: got %d, want 1", keys)
+		if keys != 3 {
+			t.Errorf("signing keys in the database: got %d, want 3 (RS256, ES256, EdDSA)", keys)
 		}
 		var first []string
 		for i, p := range rs {
 			kids := jwksKeyIDs(t, c, p)
-			if len(kids) != 1 {
-				t.Errorf("%s publishes %d keys, want 1: %v", p.name, len(kids), kids)
+			if len(kids) != 3 {
+				t.Errorf("%s publishes %d keys, want 3: %v", p.name, len(kids), kids)
 			}
 			if i == 0 {
 				first = kids
