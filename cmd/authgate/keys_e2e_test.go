@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -409,4 +410,62 @@ func TestLogoutTokenFollowsClientAlgorithm(t *testing.T) {
 	if req, acc, bad := rc.counts(); acc != 1 || len(bad) != 0 {
 		t.Errorf("receiver: %d requests, %d accepted, refused %v; want one EdDSA logout token accepted", req, acc, bad)
 	}
+}
+
+// The CLI sets a client's algorithms and refuses unknown ones; keys
+// rotate pre-publishes, --now warns, keys list shows the states.
+func TestCLISigningAlgorithms(t *testing.T) {
+	t.Parallel()
+	eachCLI(t, func(t *testing.T, h *cliHarness) {
+		var c map[string]any
+		h.json(&c, "", "clients", "create", "--name", "ES app", "--grant-types", "client_credentials",
+			"--id-token-alg", "ES256", "--access-token-alg", "EdDSA", "--json")
+		if c["id_token_signed_response_alg"] != "ES256" || c["access_token_signed_response_alg"] != "EdDSA" {
+			t.Fatalf("create --json = %v, want ES256 and EdDSA", c)
+		}
+		id := c["client_id"].(string)
+		h.json(&c, "", "clients", "update", id, "--id-token-alg", "EdDSA", "--json")
+		if c["id_token_signed_response_alg"] != "EdDSA" || c["access_token_signed_response_alg"] != "EdDSA" {
+			t.Errorf("update --json = %v, want EdDSA for both", c)
+		}
+		if out := h.ok("", "clients", "get", id); !regexp.MustCompile(`(?m)^id_token_signed_response_alg: +EdDSA$`).MatchString(out) {
+			t.Errorf("get does not show the ID token algorithm:\n%s", out)
+		}
+		h.fails(1, `id_token_signed_response_alg: "HS256" is not a supported signing algorithm; use RS256, ES256 or EdDSA`, "",
+			"clients", "create", "--name", "X", "--grant-types", "client_credentials", "--id-token-alg", "HS256")
+		h.fails(1, `access_token_signed_response_alg: "none" is not a supported signing algorithm`, "", "clients", "update", id, "--access-token-alg", "none")
+
+		var keys []listedKey
+		h.json(&keys, "", "keys", "list", "--json")
+		algs := map[string]int{}
+		for _, k := range keys {
+			if k.State == "current" {
+				algs[k.Algorithm]++
+			}
+		}
+		if len(keys) != 3 || algs["RS256"] != 1 || algs["ES256"] != 1 || algs["EdDSA"] != 1 {
+			t.Fatalf("keys list --json = %+v, want one current key per algorithm", keys)
+		}
+		if out := h.ok("", "keys", "rotate", "--alg", "EdDSA"); !strings.Contains(out, "becomes current at") || !strings.Contains(out, "5m10s") {
+			t.Errorf("keys rotate: %q, want the activation 5m10s later (JWKS max-age 5m plus refresh 10s)", out)
+		}
+		h.json(&keys, "", "keys", "list", "--json")
+		next := 0
+		for _, k := range keys {
+			if k.State == "next" && k.Algorithm == "EdDSA" && time.Until(k.ActivatesAt) > 5*time.Minute {
+				next++
+			}
+		}
+		if next != 1 {
+			t.Errorf("keys list after rotate = %+v, want one next EdDSA key", keys)
+		}
+		out, warn, err := h.run("", "keys", "rotate", "--now")
+		if err != nil || !strings.Contains(out, "RS256 signing key") || !strings.Contains(warn, "warning:") {
+			t.Errorf("keys rotate --now: %q %q %v, want a current RS256 key and a warning", out, warn, err)
+		}
+		if text := h.ok("", "keys", "list"); !strings.Contains(text, "STATE") || !strings.Contains(text, "retired") || !strings.Contains(text, "next") {
+			t.Errorf("keys list:\n%s\nwant a table with the states", text)
+		}
+		h.fails(2, `--alg "HS256" is not a supported signing algorithm`, "", "keys", "rotate", "--alg", "HS256")
+	})
 }
