@@ -13,7 +13,9 @@
 # verification of the same parameters.
 #
 # A scenario may carry its concurrency after an @ (client_credentials@64);
-# without one it runs at CONCURRENCY (32).
+# without one it runs at CONCURRENCY (32). authorization_code_es256
+# alternates the signed-in code flow of a client with RS256 ID tokens and
+# one with ES256 ID tokens and prints the ratio of the two.
 #
 #   scripts/perf.sh                 # all scenarios
 #   DURATION=5s ROUNDS=1 scripts/perf.sh     # shorter runs
@@ -30,7 +32,7 @@ CONCURRENCY="${CONCURRENCY:-32}"
 DURATION="${DURATION:-20s}"
 WARMUP="${WARMUP:-5s}"
 ROUNDS="${ROUNDS:-3}"
-SCENARIOS="${SCENARIOS:-discovery jwks client_credentials@16 client_credentials@64 introspect@16 introspect@64 password@16 password@64 refresh authorization_code_session authorization_code_login}"
+SCENARIOS="${SCENARIOS:-discovery jwks client_credentials@16 client_credentials@64 introspect@16 introspect@64 password@16 password@64 refresh authorization_code_es256 authorization_code_login}"
 PGURL="postgres://postgres@127.0.0.1:5432"
 DB=authgate_perf
 work="$(mktemp -d)"
@@ -58,6 +60,7 @@ json() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" 
 svc="$("$bin" clients create --name perf-service --grant-types client_credentials --scopes profile --json)"
 legacy="$("$bin" clients create --name perf-legacy --grant-types password,refresh_token --scopes "profile offline_access" --json)"
 web="$("$bin" clients create --name perf-web --grant-types authorization_code --redirect-uris http://127.0.0.1:1/callback --scopes "openid profile" --json)"
+web_es="$("$bin" clients create --name perf-web-es256 --grant-types authorization_code --redirect-uris http://127.0.0.1:1/callback --scopes "openid profile" --id-token-alg ES256 --json)"
 printf '%s\n' 'perf user passphrase' | "$bin" users create --username perf --email perf@example.com --password-stdin >/dev/null
 # The password alone is enough from the loopback range, as from an office network.
 "$bin" trusted-ips add 127.0.0.0/8 --description "perf run" >/dev/null
@@ -68,10 +71,11 @@ limit_pid=""
 trap 'kill $server $limit_pid 2>/dev/null || true; wait $server $limit_pid 2>/dev/null || true; psql -X -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -fsS "$AUTHGATE_ISSUER/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 
-export SVC_SECRET LEGACY_SECRET WEB_SECRET PERF_PASSWORD='perf user passphrase'
+export SVC_SECRET LEGACY_SECRET WEB_SECRET WEB_ES_SECRET PERF_PASSWORD='perf user passphrase'
 SVC_SECRET="$(json client_secret <<<"$svc")"
 LEGACY_SECRET="$(json client_secret <<<"$legacy")"
 WEB_SECRET="$(json client_secret <<<"$web")"
+WEB_ES_SECRET="$(json client_secret <<<"$web_es")"
 common=(--duration "$DURATION" --warmup "$WARMUP" --quiet)
 
 # The limit server: the same database, the same argon2id parameters, the
@@ -106,10 +110,11 @@ authgate_run() {
 	password | refresh)
 		"$bench" --scenario "$s" "${args[@]}" --client-id "$(json client_id <<<"$legacy")" --client-secret-env LEGACY_SECRET \
 			--username perf --password-env PERF_PASSWORD --scope "profile offline_access" ;;
-	authorization_code_session | authorization_code_login)
-		local reuse=()
-		[[ "$s" == authorization_code_session ]] && reuse=(--reuse-session)
-		${BENCH_WRAP:-} "$bench" --scenario authorization_code "${args[@]}" --client-id "$(json client_id <<<"$web")" --client-secret-env WEB_SECRET \
+	authorization_code_session | authorization_code_login | authorization_code_session_es256)
+		local reuse=() client="$web" secret_env=WEB_SECRET
+		[[ "$s" == authorization_code_session* ]] && reuse=(--reuse-session)
+		[[ "$s" == *_es256 ]] && client="$web_es" secret_env=WEB_ES_SECRET
+		${BENCH_WRAP:-} "$bench" --scenario authorization_code "${args[@]}" --client-id "$(json client_id <<<"$client")" --client-secret-env "$secret_env" \
 			--redirect-uri http://127.0.0.1:1/callback --scope "openid profile" --username perf --password-env PERF_PASSWORD "${reuse[@]}" ;;
 	*) echo "unknown scenario $s" >&2; exit 2 ;;
 	esac
@@ -157,6 +162,23 @@ for entry in $SCENARIOS; do
 		ratio="$(python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$a" "$l")"
 		echo "authgate ${ours[*]} /s (median $a), limit ${theirs[*]} /s (median $l), ratio $ratio, authgate failures $failed"
 		summary+=("$(printf '%-28s %6s  %10s/s %10s/s  %5s  %s' "$s" "$c" "$a" "$l" "$ratio" "$(awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$server/status")")")
+		;;
+	authorization_code_es256)
+		# The signed-in code flow with RS256 ID tokens and with ES256 ones,
+		# alternating; the ratio is ES256 ÷ RS256.
+		ours=() theirs=() failed=0
+		for _ in $(seq 1 "$ROUNDS"); do
+			read -r r f < <(authgate_run authorization_code_session "$c" --json | rate)
+			theirs+=("$r")
+			failed=$((failed + f))
+			read -r r f < <(authgate_run authorization_code_session_es256 "$c" --json | rate)
+			ours+=("$r")
+			failed=$((failed + f))
+		done
+		a="$(median "${ours[@]}")" l="$(median "${theirs[@]}")"
+		ratio="$(python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$a" "$l")"
+		echo "ES256 ${ours[*]} flows/s (median $a), RS256 ${theirs[*]} flows/s (median $l), ratio $ratio, failures $failed"
+		summary+=("$(printf '%-28s %6s  %10s/s %10s/s  %5s  %s' "code flow ES256 ÷ RS256" "$c" "$a" "$l" "$ratio" "$(awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$server/status")")")
 		;;
 	*) authgate_run "$s" "$c" ;;
 	esac
