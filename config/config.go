@@ -122,6 +122,10 @@ type Config struct {
 	// Device configures the device authorization grant (RFC 8628).
 	Device Device `yaml:"device"`
 
+	// Links configures the links authgate emails: password resets,
+	// address verifications and email changes.
+	Links Links `yaml:"links"`
+
 	// The largest request body accepted, in bytes.
 	MaxBodyBytes int64 `yaml:"max_body_bytes" env:"AUTHGATE_MAX_BODY_BYTES"`
 	// How long a request may take before it is cut off.
@@ -226,6 +230,23 @@ type Device struct {
 	// Wrong user codes one browser session may enter at /device before it
 	// is refused for the rest of the code lifespan.
 	MaxCodeAttempts int `yaml:"max_code_attempts" env:"AUTHGATE_DEVICE_MAX_CODE_ATTEMPTS"`
+}
+
+// Links configures the single-use links sent by email.
+type Links struct {
+	// Link emails (password resets, verifications, email changes) one
+	// account may be sent in an hour, whoever asks and from wherever; 0
+	// turns the limit off.
+	EmailsPerHour int `yaml:"emails_per_hour" env:"AUTHGATE_LINK_EMAILS_PER_HOUR"`
+	// Forgotten-password requests one source address (an IPv4 address or
+	// an IPv6 /64) may make in an hour, whatever account they name, per
+	// process; 0 turns the limit off.
+	RequestsPerHour int `yaml:"requests_per_hour" env:"AUTHGATE_LINK_REQUESTS_PER_HOUR"`
+	// How long a password-reset link works.
+	ResetLifespan time.Duration `yaml:"reset_lifespan" env:"AUTHGATE_RESET_LINK_LIFESPAN"`
+	// How long a link that verifies an address (or confirms a new one)
+	// works.
+	VerifyLifespan time.Duration `yaml:"verify_lifespan" env:"AUTHGATE_VERIFY_LINK_LIFESPAN"`
 }
 
 // RateLimit is a per-source token bucket applied, each on its own, to the
@@ -352,6 +373,7 @@ func Default() Config {
 		},
 		MFA:            MFA{Required: "optional", StepLifespan: 5 * time.Minute},
 		Device:         Device{CodeLifespan: 10 * time.Minute, PollInterval: 5 * time.Second, MaxCodeAttempts: 5},
+		Links:          Links{EmailsPerHour: 5, RequestsPerHour: 20, ResetLifespan: time.Hour, VerifyLifespan: 24 * time.Hour},
 		MaxBodyBytes:   64 << 10,
 		RequestTimeout: 15 * time.Second,
 		ShutdownGrace:  20 * time.Second,
@@ -500,6 +522,10 @@ func (c Config) Validate() error {
 	check(c.Device.CodeLifespan < time.Second, "device.code_lifespan: must be at least 1s, got %s", c.Device.CodeLifespan)
 	check(c.Device.PollInterval < time.Second || c.Device.PollInterval%time.Second != 0, "device.poll_interval: must be a whole number of seconds, at least 1s, got %s", c.Device.PollInterval)
 	check(c.Device.MaxCodeAttempts < 1, "device.max_code_attempts: must be at least 1")
+	check(c.Links.RequestsPerHour < 0, "links.requests_per_hour: must not be negative (0 turns the limit off)")
+	check(c.Links.EmailsPerHour < 0, "links.emails_per_hour: must not be negative (0 turns the limit off)")
+	check(c.Links.ResetLifespan < time.Minute, "links.reset_lifespan: must be at least 1m, got %s", c.Links.ResetLifespan)
+	check(c.Links.VerifyLifespan < time.Minute, "links.verify_lifespan: must be at least 1m, got %s", c.Links.VerifyLifespan)
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":
 	default:

@@ -105,7 +105,7 @@ func UserClaims(u models.User, granted fosite.Arguments) map[string]any {
 	}
 	if granted.Has(ScopeEmail) {
 		claims["email"] = u.Email
-		claims["email_verified"] = false
+		claims["email_verified"] = u.EmailVerified
 	}
 	return claims
 }

@@ -35,12 +35,18 @@ const (
 	noticePasswordChanged = "password-changed"
 	noticeSessionEnded    = "session-ended"
 	noticeGrantRevoked    = "grant-revoked"
+
+	noticeVerificationSent = "verification-sent"
+	noticeEmailChangeSent  = "email-change-sent"
 )
 
 // accountData is the Data of the account pages.
 type accountData struct {
-	Username    string
-	Email       string
+	Username      string
+	Email         string
+	EmailVerified bool
+	// Links says the email links (verification, email change) are on.
+	Links       bool
 	MaskedEmail string
 	Logins      []loginRow
 	Total       int64
@@ -118,7 +124,7 @@ func (s *Server) accountUser(w http.ResponseWriter, r *http.Request) (models.Use
 func (s *Server) accountPage(w http.ResponseWriter, r *http.Request, title string, u models.User) (page, *accountData) {
 	p := s.page(w, r, title, "", true)
 	p.Username = u.Username
-	d := &accountData{Username: u.Username, Email: u.Email, MaskedEmail: maskEmail(u.Email)}
+	d := &accountData{Username: u.Username, Email: u.Email, EmailVerified: u.EmailVerified, Links: s.Links != nil, MaskedEmail: maskEmail(u.Email)}
 	p.Data = d
 	return p, d
 }
@@ -212,6 +218,10 @@ func (s *Server) takeNotice(w http.ResponseWriter, r *http.Request, u models.Use
 		return "The session was ended: that browser is signed out, and the applications it signed in to were told."
 	case noticeGrantRevoked:
 		return "The application's access was revoked: its tokens no longer work, and it will ask for your consent again."
+	case noticeVerificationSent:
+		return "A link to verify your address was emailed to " + maskEmail(u.Email) + "."
+	case noticeEmailChangeSent:
+		return "A link to confirm the new address was emailed to it. Your address changes when you open that link; until then it stays " + maskEmail(u.Email) + "."
 	}
 	if notice == noticeMFARemoved {
 		return "Two-step verification is off. An email was sent to " + maskEmail(u.Email) + "."

@@ -44,7 +44,8 @@ func newRenderer(logger *slog.Logger) (*web.Renderer[page], error) {
 		"login", "consent", "error", "account", "account-token", "account-password",
 		"logout-confirm", "signed-out",
 		"account-passkeys", "second-step", "recovery-codes", "account-mfa",
-		"device", "device-confirm")
+		"device", "device-confirm",
+		"password-forgot", "password-reset", "email-link", "account-email")
 }
 
 // staticHandler serves the public pages' stylesheet.

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 
+	"github.com/authgate/authgate/internal/accounts"
 	"github.com/authgate/authgate/server/web"
 )
 
@@ -41,6 +42,19 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("POST /account/password", s.handlePasswordChange())
 	mux.Handle("POST /account/sessions/end", s.handleEndSessionOf())
 	mux.Handle("POST /account/grants/revoke", s.handleRevokeGrant())
+	if s.Links != nil {
+		mux.Handle("GET /password/forgot", noStore(s.handleForgotForm()))
+		mux.Handle("POST /password/forgot", noStore(s.throttle(s.limits.forgot, "password_forgot", s.refusePage)(s.handleForgot())))
+		mux.Handle("GET "+accounts.ResetPath, noStore(s.handleResetForm()))
+		mux.Handle("POST "+accounts.ResetPath, noStore(s.throttle(s.limits.login, "login", s.refusePage)(s.handleReset())))
+		mux.Handle("GET "+accounts.VerifyPath, noStore(s.handleLinkForm("Verify your email address", accounts.VerifyPath)))
+		mux.Handle("POST "+accounts.VerifyPath, noStore(s.throttle(s.limits.login, "login", s.refusePage)(s.handleLinkPost("Verify your email address", accounts.VerifyPath, s.Links.VerifyEmail))))
+		mux.Handle("GET "+accounts.ConfirmEmailPath, noStore(s.handleLinkForm("Confirm your new email address", accounts.ConfirmEmailPath)))
+		mux.Handle("POST "+accounts.ConfirmEmailPath, noStore(s.throttle(s.limits.login, "login", s.refusePage)(s.handleLinkPost("Confirm your new email address", accounts.ConfirmEmailPath, s.Links.ConfirmEmailChange))))
+		mux.Handle("POST /account/email/verify", s.throttle(s.limits.tokenReset, "security_token_reset", s.refusePage)(s.handleSendVerification()))
+		mux.Handle("GET /account/email", s.handleEmailForm())
+		mux.Handle("POST /account/email", s.throttle(s.limits.login, "login", s.refusePage)(s.handleEmailChange()))
+	}
 	if s.Device != nil {
 		mux.Handle("POST /oauth2/device/authorize", noStore(s.throttle(s.limits.deviceAuthorize, "device_authorize", refuseJSON)(s.handleDeviceAuthorize())))
 		mux.Handle("GET /device", noStore(s.handleDevicePage()))

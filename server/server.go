@@ -90,6 +90,9 @@ type Deps struct {
 	MFA MFA
 	// Steps stores second steps; required with MFA.
 	Steps SecondSteps
+	// Links sends and follows the links in emails (forgotten password,
+	// email verification and change); nil serves none of their pages.
+	Links Links
 	// Factors are second-factor kinds beyond TOTP (which MFA brings) that
 	// the second step offers: a passkey.
 	Factors []Factor
@@ -109,6 +112,8 @@ type Server struct {
 	factors []Factor
 	// deviceStrikes counts wrong user codes per browser session.
 	deviceStrikes *strikes
+	// linkSlots bounds the forgotten-password requests handled at once.
+	linkSlots chan struct{}
 }
 
 // New builds the public HTTP handler: OAuth 2.0 and OpenID Connect
@@ -125,7 +130,9 @@ func New(d Deps) (http.Handler, error) {
 		Deps:     d,
 		pages:    pages,
 		sessions: newSessions(d),
-		limits:   newLimits(d.Config.RateLimit),
+		limits:   newLimits(d.Config.RateLimit, d.Config.Links),
+
+		linkSlots: make(chan struct{}, linkWork),
 	}
 	if d.MFA != nil {
 		s.factors = append([]Factor{totpFactor{mfa: d.MFA}}, d.Factors...)

@@ -25,9 +25,12 @@ type limits struct {
 	// /device, where user codes are typed.
 	deviceAuthorize *ratelimit.Limiter
 	deviceCode      *ratelimit.Limiter
+	// forgot bounds the forgotten-password form's requests per hour,
+	// whatever account they name.
+	forgot *ratelimit.Limiter
 }
 
-func newLimits(rule config.RateLimit) limits {
+func newLimits(rule config.RateLimit, links config.Links) limits {
 	r := ratelimit.Rule{PerMinute: rule.PerMinute, Burst: rule.Burst}
 	return limits{
 		login:         ratelimit.New(r, 0, nil),
@@ -37,6 +40,7 @@ func newLimits(rule config.RateLimit) limits {
 
 		deviceAuthorize: ratelimit.New(r, 0, nil),
 		deviceCode:      ratelimit.New(r, 0, nil),
+		forgot:          ratelimit.New(ratelimit.Rule{PerHour: links.RequestsPerHour, Burst: links.RequestsPerHour}, 0, nil),
 	}
 }
 

@@ -40,6 +40,18 @@ type Options struct {
 	// OnThrottle, when set, is told of every source the sign-in core
 	// throttles for failing across usernames (for metrics).
 	OnThrottle func(signin.Channel)
+	// Issuer is the public base URL the links in emails start with.
+	Issuer string
+	// LinkEmailsPerHour bounds the emails with links (password resets,
+	// verifications, email changes) one account is sent in an hour; 0
+	// means DefaultLinkEmailsPerHour, negative no limit.
+	LinkEmailsPerHour int
+	// ResetLinkLifespan and VerifyLinkLifespan are how long a link works.
+	ResetLinkLifespan  time.Duration
+	VerifyLinkLifespan time.Duration
+	// VerifyOnCreate sends a new user a link that verifies their address
+	// (when mail is really delivered, not only written to files).
+	VerifyOnCreate bool
 	// SignInHasher, when set, is the hasher sign-in attempts verify with
 	// instead of the service's (tests count verifications with it).
 	SignInHasher signin.Hasher
@@ -71,6 +83,15 @@ func New(store *storage.Store, keys *keyring.Keyring, hasher *password.Hasher, o
 	}
 	if opts.LockoutDuration <= 0 {
 		opts.LockoutDuration = DefaultLockoutDuration
+	}
+	if opts.LinkEmailsPerHour == 0 {
+		opts.LinkEmailsPerHour = DefaultLinkEmailsPerHour
+	}
+	if opts.ResetLinkLifespan <= 0 {
+		opts.ResetLinkLifespan = DefaultResetLinkLifespan
+	}
+	if opts.VerifyLinkLifespan <= 0 {
+		opts.VerifyLinkLifespan = DefaultVerifyLinkLifespan
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -30,6 +30,9 @@ type UserUpdate struct {
 	// RequireMFA true makes the user sign in with a second factor (and on
 	// the password grant with a TOTP code in place of the token).
 	RequireMFA *bool
+	// EmailVerified marks the address verified (or not) by an
+	// administrator. A new Email given without it is not verified.
+	EmailVerified *bool
 }
 
 // ListFilter selects users. Query matches a substring of the username or
@@ -106,7 +109,13 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in NewUser) (mod
 		if err := s.store.Audit(ctx, actor, "user.create", u.Username, fmt.Sprintf("id=%s email=%s admin=%t", u.ID, u.Email, u.Admin)); err != nil {
 			return err
 		}
-		return s.sendTokenEmail(ctx, u, token, reasonCreated)
+		if err := s.sendTokenEmail(ctx, u, token, reasonCreated); err != nil {
+			return err
+		}
+		if s.opts.VerifyOnCreate {
+			return s.sendVerification(ctx, u)
+		}
+		return nil
 	})
 	if err != nil {
 		return models.User{}, fmt.Errorf("create user %q: %w", in.Username, err)
@@ -200,6 +209,16 @@ func (s *Service) UpdateUser(ctx context.Context, actor, username string, up Use
 			changes = append(changes, fmt.Sprintf("disabled %t -> %t", u.Disabled, *up.Disabled))
 			u.Disabled = *up.Disabled
 		}
+		verified := up.EmailVerified
+		if verified == nil && change.Email != nil && u.EmailVerified {
+			no := false
+			verified = &no
+		}
+		if verified != nil && *verified != u.EmailVerified {
+			change.EmailVerified = verified
+			changes = append(changes, fmt.Sprintf("email_verified %t -> %t", u.EmailVerified, *verified))
+			u.EmailVerified = *verified
+		}
 		if up.RequireMFA != nil && *up.RequireMFA != u.RequireMFA {
 			change.RequireMFA = up.RequireMFA
 			changes = append(changes, fmt.Sprintf("require_mfa %t -> %t", u.RequireMFA, *up.RequireMFA))
@@ -289,9 +308,11 @@ func (s *Service) ChangeOwnPassword(ctx context.Context, userID, exceptSession, 
 }
 
 // changePassword hashes pw and, in one transaction, stores it, ends the
-// user's browser sessions but exceptSession, and writes a new security
-// token, the audit entry and the token email.
-func (s *Service) changePassword(ctx context.Context, actor, column, value, pw, action, exceptSession string) error {
+// user's browser sessions but exceptSession and the password-reset links
+// sent before, and writes a new security token, the audit entry and the
+// token email. also run in the transaction, under the user's row lock,
+// before the change (a reset link is used there).
+func (s *Service) changePassword(ctx context.Context, actor, column, value, pw, action, exceptSession string, also ...func(ctx context.Context, u models.User) error) error {
 	pwHash, err := s.hasher.Hash(ctx, pw)
 	if err != nil {
 		return err
@@ -307,9 +328,17 @@ func (s *Service) changePassword(ctx context.Context, actor, column, value, pw, 
 		if err != nil {
 			return notFound(err)
 		}
+		for _, f := range also {
+			if err := f(ctx, u); err != nil {
+				return err
+			}
+		}
 		now := s.now()
 		if err := s.store.SetPassword(ctx, u.ID, pwHash, now, exceptSession); err != nil {
 			return notFound(err)
+		}
+		if _, err := s.store.EndEmailTokens(ctx, u.ID, PurposeReset, now); err != nil {
+			return err
 		}
 		u.PasswordHash, u.PasswordChangedAt = pwHash, now
 		token, err := s.setToken(ctx, &u)

@@ -162,6 +162,12 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		LockoutDuration:  cfg.LockoutDuration,
 		Now:              a.now,
 		Logger:           logger,
+		Issuer:           cfg.Issuer,
+		// 0 in the configuration turns the limit off.
+		LinkEmailsPerHour:  cmp.Or(cfg.Links.EmailsPerHour, -1),
+		ResetLinkLifespan:  cfg.Links.ResetLifespan,
+		VerifyLinkLifespan: cfg.Links.VerifyLifespan,
+		VerifyOnCreate:     cfg.Mail.SMTPHost != "",
 		// Every lock the sign-in core starts, on any channel.
 		OnLockout: func(ch signin.Channel) { a.Metrics.Lockout(ch.String()) },
 		// A source throttled for failing across usernames, by channel.
@@ -259,6 +265,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 
 	if a.Public, err = server.New(server.Deps{
 		Logger:            logger,
+		Links:             a.Accounts,
 		Config:            cfg,
 		Store:             a.Store,
 		Keys:              a.Keyring,
@@ -417,6 +424,9 @@ func (a *App) janitor(ctx context.Context) {
 		}
 		if _, err := a.Store.DeleteExpiredSecondSteps(ctx, now); err != nil && ctx.Err() == nil {
 			a.Logger.Warn("prune expired second steps", "error", err)
+		}
+		if _, err := a.Store.PruneEmailTokens(ctx, now.Add(-24*time.Hour)); err != nil && ctx.Err() == nil {
+			a.Logger.Warn("prune expired email links", "error", err)
 		}
 		if _, err := a.Accounts.PruneLogins(ctx, now.Add(-a.Config.LoginHistoryRetention)); err != nil && ctx.Err() == nil {
 			a.Logger.Warn("prune login history", "error", err)

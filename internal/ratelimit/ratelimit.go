@@ -25,6 +25,17 @@ import (
 type Rule struct {
 	PerMinute int
 	Burst     int
+	// PerHour, when set, is the average rate instead of PerMinute, for
+	// limits counted in hours (the forgotten-password form).
+	PerHour int
+}
+
+// limit is the rule's rate in tokens a second; 0 for no limit.
+func (r Rule) limit() rate.Limit {
+	if r.PerHour > 0 {
+		return rate.Limit(float64(r.PerHour) / 3600)
+	}
+	return rate.Limit(float64(r.PerMinute) / 60)
 }
 
 // DefaultMaxSources bounds how many sources a Limiter remembers.
@@ -93,7 +104,7 @@ func Source(addr netip.Addr) netip.Prefix {
 
 // Allow takes one request from addr's source.
 func (l *Limiter) Allow(addr netip.Addr) Decision {
-	if l == nil || l.rule.PerMinute <= 0 {
+	if l == nil || l.rule.limit() <= 0 {
 		return Decision{OK: true}
 	}
 	key := Source(addr)
@@ -105,7 +116,7 @@ func (l *Limiter) Allow(addr netip.Addr) Decision {
 		if len(l.buckets) >= l.maxSources {
 			l.evict(now)
 		}
-		b = &bucket{Limiter: rate.NewLimiter(rate.Limit(float64(l.rule.PerMinute)/60), l.rule.Burst)}
+		b = &bucket{Limiter: rate.NewLimiter(l.rule.limit(), l.rule.Burst)}
 		l.buckets[key] = b
 	}
 	if b.AllowN(now, 1) {

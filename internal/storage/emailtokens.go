@@ -24,13 +24,17 @@ func (s *Store) CreateEmailToken(ctx context.Context, t *models.EmailToken) erro
 	return s.savepoint(ctx, func(db *gorm.DB) error { return db.Create(t).Error })
 }
 
-// EmailTokensSince counts the links of purpose sent to userID at or after
-// since, used or not. Read after the user's row lock (LockUserByID), the
-// count holds until the transaction ends, on every replica.
-func (s *Store) EmailTokensSince(ctx context.Context, userID, purpose string, since time.Time) (int64, error) {
+// EmailTokensSince counts the links sent to userID at or after since,
+// used or not, of every purpose (or of purposes, when given). Read after
+// the user's row lock (LockUserByID), the count holds until the
+// transaction ends, on every replica.
+func (s *Store) EmailTokensSince(ctx context.Context, userID string, since time.Time, purposes ...string) (int64, error) {
 	var n int64
-	err := s.conn(ctx).Model(&models.EmailToken{}).
-		Where("user_id = ? AND purpose = ? AND created_at >= ?", userID, purpose, since.UTC()).Count(&n).Error
+	q := s.conn(ctx).Model(&models.EmailToken{}).Where("user_id = ? AND created_at >= ?", userID, since.UTC())
+	if len(purposes) > 0 {
+		q = q.Where("purpose IN ?", purposes)
+	}
+	err := q.Count(&n).Error
 	return n, err
 }
 

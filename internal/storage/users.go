@@ -108,6 +108,14 @@ func (s *Store) ListUsers(ctx context.Context, f UserFilter) ([]models.User, int
 	return out, total, nil
 }
 
+// UsersByEmail returns at most limit users whose address is email
+// (ignoring case), ordered by username.
+func (s *Store) UsersByEmail(ctx context.Context, email string, limit int) ([]models.User, error) {
+	var out []models.User
+	err := s.conn(ctx).Where("LOWER(email) = ?", strings.ToLower(email)).Order("username").Limit(limit).Find(&out).Error
+	return out, err
+}
+
 // UsersByID returns the users among ids that exist, in no order.
 func (s *Store) UsersByID(ctx context.Context, ids []string) ([]models.User, error) {
 	var out []models.User
@@ -134,6 +142,7 @@ type UserChange struct {
 	// every OAuth token issued to them, in the same transaction.
 	Disabled          *bool
 	RequireMFA        *bool
+	EmailVerified     *bool
 	SecurityTokenHash *string
 	TokenIssuedAt     *time.Time
 }
@@ -157,6 +166,9 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange) error {
 	}
 	if c.RequireMFA != nil {
 		fields["require_mfa"] = *c.RequireMFA
+	}
+	if c.EmailVerified != nil {
+		fields["email_verified"] = *c.EmailVerified
 	}
 	if c.SecurityTokenHash != nil {
 		fields["security_token_hash"] = *c.SecurityTokenHash

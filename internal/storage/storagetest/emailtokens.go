@@ -34,8 +34,11 @@ func testEmailTokens(t *testing.T, s *storage.Store) {
 	dup := emailToken("h1", "u2", "verify", now)
 	wantErr(t, "CreateEmailToken(same hash)", s.CreateEmailToken(ctx, &dup), storage.ErrConflict)
 
-	if n, err := s.EmailTokensSince(ctx, "u1", "reset", now.Add(-time.Hour)); err != nil || n != 2 {
-		t.Errorf("EmailTokensSince(u1, reset, 1h): got %d, %v; want 2", n, err)
+	if n, err := s.EmailTokensSince(ctx, "u1", now.Add(-time.Hour), "reset"); err != nil || n != 2 {
+		t.Errorf("EmailTokensSince(u1, 1h, reset): got %d, %v; want 2", n, err)
+	}
+	if n, err := s.EmailTokensSince(ctx, "u1", now.Add(-time.Hour)); err != nil || n != 3 {
+		t.Errorf("EmailTokensSince(u1, 1h): got %d, %v; want 3 (every purpose)", n, err)
 	}
 
 	// h1 expired an hour ago; h2 is live.
@@ -58,7 +61,7 @@ func testEmailTokens(t *testing.T, s *storage.Store) {
 	wantErr(t, "EmailToken(used)", err, storage.ErrEmailTokenUsed)
 
 	// Used ones still count against the hourly limit.
-	if n, err := s.EmailTokensSince(ctx, "u1", "reset", now.Add(-time.Hour)); err != nil || n != 2 {
+	if n, err := s.EmailTokensSince(ctx, "u1", now.Add(-time.Hour), "reset"); err != nil || n != 2 {
 		t.Errorf("EmailTokensSince after a use: got %d, %v; want 2", n, err)
 	}
 
