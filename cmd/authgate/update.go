@@ -94,6 +94,7 @@ func userUpdateFlags(f *flags, up *accounts.UserUpdate) {
 	stringField(f, "name", "display name", &up.Name)
 	boolField(f, "admin", "give (true) or take (false) the admin role", &up.Admin)
 	boolField(f, "disabled", "disable (true: no sign-in on any channel, sessions and tokens end at once) or enable (false) the user", &up.Disabled)
+	boolField(f, "email-verified", "mark the email address verified (true) or not (false); ID tokens carry it as email_verified", &up.EmailVerified)
 	boolField(f, "require-mfa", "make the user sign in with a second factor, and use a TOTP code in place of the security token (true), or not (false)", &up.RequireMFA)
 }
 
@@ -137,7 +138,7 @@ func cmdClientsUpdate(ctx context.Context, env *cliEnv, args []string) error {
 }
 
 func cmdUsersUpdate(ctx context.Context, env *cliEnv, args []string) error {
-	f := newFlags(env, "users update", "USERNAME [--email EMAIL] [--name NAME] [--admin true|false] [--disabled true|false] [--json]")
+	f := newFlags(env, "users update", "USERNAME [--email EMAIL] [--email-verified true|false] [--name NAME] [--admin true|false] [--disabled true|false] [--json]")
 	var up accounts.UserUpdate
 	userUpdateFlags(f, &up)
 	asJSON := f.jsonFlag()

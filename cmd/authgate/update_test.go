@@ -88,6 +88,14 @@ func TestCLIUsersUpdate(t *testing.T) {
 		if u["admin"] != true || u["email"] != "robert@example.com" {
 			t.Errorf("update --admin true = %v", u)
 		}
+		h.json(&u, "", "users", "update", "bob", "--email-verified", "true", "--json")
+		if u["email_verified"] != true {
+			t.Errorf("update --email-verified true = %v", u)
+		}
+		h.json(&u, "", "users", "update", "bob", "--email-verified=false", "--json")
+		if u["email_verified"] != false {
+			t.Errorf("update --email-verified=false = %v", u)
+		}
 		out := h.ok("", "users", "update", "bob", "--disabled", "true")
 		if !strings.Contains(out, "Updated user bob") || !regexp.MustCompile(`(?m)^disabled: +true$`).MatchString(out) {
 			t.Errorf("update --disabled true output:\n%s", out)
@@ -116,8 +124,8 @@ func TestCLIUsersUpdate(t *testing.T) {
 		if err := h.db().Model(&models.AuditEntry{}).Where("action = ? AND target = ?", "user.update", "bob").Order("id").Pluck("detail", &actions).Error; err != nil {
 			t.Fatal(err)
 		}
-		if len(actions) != 4 || !strings.Contains(actions[2], "disabled false -> true") {
-			t.Errorf("audit details of bob's updates = %q, want four, the third disabling", actions)
+		if len(actions) != 6 || !strings.Contains(actions[4], "disabled false -> true") {
+			t.Errorf("audit details of bob's updates = %q, want six, the fifth disabling", actions)
 		}
 	})
 }

@@ -19,6 +19,7 @@ type UserView struct {
 	Admin             bool       `json:"admin"`
 	Disabled          bool       `json:"disabled"`
 	RequireMFA        bool       `json:"require_mfa"`
+	EmailVerified     bool       `json:"email_verified"`
 	TokenIssuedAt     time.Time  `json:"token_issued_at"`
 	PasswordChangedAt time.Time  `json:"password_changed_at"`
 	LegacyFailures    int        `json:"legacy_failures"`
@@ -39,6 +40,7 @@ func UserViewOf(u models.User) UserView {
 		Admin:             u.Admin,
 		Disabled:          u.Disabled,
 		RequireMFA:        u.RequireMFA,
+		EmailVerified:     u.EmailVerified,
 		TokenIssuedAt:     u.TokenIssuedAt.UTC(),
 		PasswordChangedAt: u.PasswordChangedAt.UTC(),
 		LegacyFailures:    u.LegacyFailures,

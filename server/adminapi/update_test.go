@@ -127,3 +127,27 @@ func TestUpdateClientFields(t *testing.T) {
 		}
 	})
 }
+
+// TestUpdateUserEmailVerified: an administrator marks the address verified
+// and unverified; a new address without the mark is not verified.
+func TestUpdateUserEmailVerified(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		e := newEnv(t, db)
+		var got userJSON
+		e.do(t, "PATCH", "/admin/api/users/"+userName, e.adminToken, map[string]any{"email_verified": true}).want(t, http.StatusOK, &got)
+		if !got.EmailVerified {
+			t.Fatalf("PATCH email_verified=true: got %+v", got)
+		}
+		e.wantAudit(t, "user.update", userName, adminActor)
+		e.do(t, "PATCH", "/admin/api/users/"+userName, e.adminToken, map[string]any{"email": "other@example.net"}).want(t, http.StatusOK, &got)
+		if got.EmailVerified || got.Email != "other@example.net" {
+			t.Fatalf("PATCH of the email alone: got %+v, want the new address unverified", got)
+		}
+		e.do(t, "PATCH", "/admin/api/users/"+userName, e.adminToken, map[string]any{"email": "third@example.net", "email_verified": true}).want(t, http.StatusOK, &got)
+		if !got.EmailVerified {
+			t.Fatalf("PATCH email with email_verified=true: got %+v", got)
+		}
+		e.do(t, "PATCH", "/admin/api/users/"+userName, e.adminToken, map[string]any{"email_verified": "yes"}).wantError(t, http.StatusBadRequest, codeInvalidRequest, "email_verified")
+	})
+}

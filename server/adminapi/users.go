@@ -96,6 +96,8 @@ type updateUserRequest struct {
 	Disabled *bool `json:"disabled"`
 	// RequireMFA true makes the user sign in with a second factor.
 	RequireMFA *bool `json:"require_mfa"`
+	// EmailVerified marks the address verified (or not).
+	EmailVerified *bool `json:"email_verified"`
 }
 
 func (a *api) handleUpdateUser() http.Handler {
@@ -106,7 +108,7 @@ func (a *api) handleUpdateUser() http.Handler {
 			return
 		}
 		u, err := a.Accounts.UpdateUser(r.Context(), actorOf(r.Context()), r.PathValue("username"),
-			accounts.UserUpdate{Email: in.Email, Name: in.Name, Admin: in.Admin, Disabled: in.Disabled, RequireMFA: in.RequireMFA})
+			accounts.UserUpdate{Email: in.Email, Name: in.Name, Admin: in.Admin, Disabled: in.Disabled, RequireMFA: in.RequireMFA, EmailVerified: in.EmailVerified})
 		if err != nil {
 			a.writeError(w, r, err)
 			return

@@ -27,6 +27,7 @@ type userRow struct {
 type userForm struct {
 	Username, Email, Name string
 	Admin                 bool
+	EmailVerified         bool
 }
 
 type usersData struct {
@@ -361,7 +362,7 @@ func (c *console) handleUser(w http.ResponseWriter, r *http.Request, a admin) {
 	if !ok {
 		return
 	}
-	c.renderUser(w, r, a, http.StatusOK, u, userForm{Email: u.Email, Name: u.Name}, "", nil)
+	c.renderUser(w, r, a, http.StatusOK, u, userForm{Email: u.Email, Name: u.Name, EmailVerified: u.EmailVerified}, "", nil)
 }
 
 func (c *console) renderUser(w http.ResponseWriter, r *http.Request, a admin, status int, u models.User, form userForm, errMsg string, fieldErrs map[string]string) {
@@ -407,8 +408,10 @@ func (c *console) handleUpdateUser(w http.ResponseWriter, r *http.Request, a adm
 		Username: u.Username,
 		Email:    strings.TrimSpace(r.PostFormValue("email")),
 		Name:     strings.TrimSpace(r.PostFormValue("name")),
+		// The box marks the address verified (or not) by the administrator.
+		EmailVerified: r.PostFormValue("email_verified") == "true",
 	}
-	updated, err := c.Accounts.UpdateUser(r.Context(), a.actor(), u.Username, accounts.UserUpdate{Email: &form.Email, Name: &form.Name})
+	updated, err := c.Accounts.UpdateUser(r.Context(), a.actor(), u.Username, accounts.UserUpdate{Email: &form.Email, Name: &form.Name, EmailVerified: &form.EmailVerified})
 	fe, isField := fieldErr(err)
 	switch {
 	case isField:
@@ -440,11 +443,11 @@ func (c *console) disableRequest(w http.ResponseWriter, r *http.Request, a admin
 		disable = true
 	case "false":
 	default:
-		c.renderUser(w, r, a, http.StatusBadRequest, u, userForm{Email: u.Email, Name: u.Name}, "Say whether to disable or enable the user (disabled=true or false).", nil)
+		c.renderUser(w, r, a, http.StatusBadRequest, u, userForm{Email: u.Email, Name: u.Name, EmailVerified: u.EmailVerified}, "Say whether to disable or enable the user (disabled=true or false).", nil)
 		return u, false, false
 	}
 	if disable && u.ID == a.User.ID {
-		c.renderUser(w, r, a, http.StatusBadRequest, u, userForm{Email: u.Email, Name: u.Name}, "You cannot disable yourself: another administrator must do it.", nil)
+		c.renderUser(w, r, a, http.StatusBadRequest, u, userForm{Email: u.Email, Name: u.Name, EmailVerified: u.EmailVerified}, "You cannot disable yourself: another administrator must do it.", nil)
 		return u, false, false
 	}
 	return u, disable, true
@@ -489,7 +492,7 @@ func (c *console) handleDisable(w http.ResponseWriter, r *http.Request, a admin)
 	_, err := c.Accounts.UpdateUser(r.Context(), a.actor(), u.Username, accounts.UserUpdate{Disabled: &disable})
 	switch {
 	case errors.Is(err, accounts.ErrLastAdmin):
-		c.renderUser(w, r, a, http.StatusConflict, u, userForm{Email: u.Email, Name: u.Name},
+		c.renderUser(w, r, a, http.StatusConflict, u, userForm{Email: u.Email, Name: u.Name, EmailVerified: u.EmailVerified},
 			fmt.Sprintf("%s was not disabled: they are the last administrator who can sign in. Make someone else an administrator first.", u.Username), nil)
 		return
 	case err != nil:
