@@ -53,6 +53,11 @@ type Client struct {
 	IDTokenAlg string `gorm:"column:id_token_signed_response_alg;size:16;not null;default:RS256"`
 	// AccessTokenAlg is the JWS algorithm of its JWT access tokens.
 	AccessTokenAlg string `gorm:"column:access_token_signed_response_alg;size:16;not null;default:RS256"`
+	// SalesforceCompat adds Salesforce's fields (id, instance_url,
+	// issued_at, signature) to the client's password grant responses.
+	SalesforceCompat bool `gorm:"not null;default:false"`
+	// InstanceURL is the instance_url of those responses.
+	InstanceURL string `gorm:"size:2048;not null;default:''"`
 }
 
 // ClientBrownout is a window, before a client's sunset, during which the

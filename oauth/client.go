@@ -35,6 +35,9 @@ type Client struct {
 	// LegacyMigrationURL is where the client's owners read how to move off
 	// the password grant ("" when none is set for the client).
 	LegacyMigrationURL string
+	// SalesforceCompat and InstanceURL: see models.Client.
+	SalesforceCompat bool
+	InstanceURL      string
 	// Brownouts are the client's brownout windows that had not ended when
 	// the client was read, by start.
 	Brownouts []Brownout
@@ -80,6 +83,8 @@ func NewClient(m models.Client) *Client {
 		PostLogoutRedirectURIs: m.PostLogoutRedirectURIs,
 		RequireMFA:             m.RequireMFA,
 		LegacyMigrationURL:     m.LegacyMigrationURL,
+		SalesforceCompat:       m.SalesforceCompat,
+		InstanceURL:            m.InstanceURL,
 	}
 	if m.SecretHash != "" {
 		c.Secret = []byte(m.SecretHash)

@@ -353,6 +353,7 @@ func (s *Server) handleToken() http.Handler {
 		if s.TokenResponseHook != nil {
 			s.TokenResponseHook(w, ar)
 		}
+		s.addSalesforceFields(r, ar, resp, time.Now())
 		s.recordLegacyRefresh(ctx, r, ar)
 		s.Metrics.Token(r.PostFormValue("grant_type"), "ok")
 		s.Provider.WriteAccessResponse(ctx, w, ar, resp)

@@ -17,6 +17,12 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /oauth2/authorize", noStore(s.handleAuthorize()))
 	mux.Handle("POST /oauth2/authorize", noStore(s.handleAuthorize()))
 	mux.Handle("POST /oauth2/token", noStore(s.handleToken()))
+	// Salesforce's paths, for tools configured with authgate as their
+	// login URL (see salesforce.go).
+	mux.Handle("POST /services/oauth2/token", noStore(s.handleToken()))
+	mux.Handle("POST /services/oauth2/revoke", noStore(s.handleRevoke()))
+	mux.Handle("GET "+identityPath+"{org}/{user}", noStore(s.handleIdentity()))
+	mux.Handle("POST "+identityPath+"{org}/{user}", noStore(s.handleIdentity()))
 	mux.Handle("POST /oauth2/introspect", noStore(s.handleIntrospect()))
 	mux.Handle("POST /oauth2/revoke", noStore(s.handleRevoke()))
 	mux.Handle("GET /userinfo", noStore(s.handleUserinfo()))

@@ -74,6 +74,8 @@ func clientUpdateFlags(f *flags, up *clients.ClientUpdate) {
 	stringField(f, "frontchannel-logout-uri", "the page the logout page frames (\"\" for none)", &up.FrontchannelLogoutURI)
 	boolField(f, "frontchannel-logout-session-required", "add iss and sid to the framed page's URI", &up.FrontchannelLogoutSessionRequired)
 	boolField(f, "require-mfa", "make every user of this client sign in with a second factor (true) or not (false)", &up.RequireMFA)
+	boolField(f, "salesforce-compat", "add Salesforce's id, instance_url, issued_at and signature to the password grant's responses (true) or not (false)", &up.SalesforceCompat)
+	stringField(f, "instance-url", "the instance_url of Salesforce-compatible responses (\"\" for the issuer)", &up.InstanceURL)
 }
 
 // logoutFlags adds the logout registration's flags of "clients create".

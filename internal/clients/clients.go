@@ -149,6 +149,9 @@ type ClientUpdate struct {
 	FrontchannelLogoutSessionRequired *bool     `json:"frontchannel_logout_session_required"`
 	// RequireMFA makes the client's users sign in with a second factor.
 	RequireMFA *bool `json:"require_mfa"`
+	// Salesforce-compatible password grant responses (see salesforce.go).
+	SalesforceCompat *bool   `json:"salesforce_compat"`
+	InstanceURL      *string `json:"instance_url"`
 }
 
 // Create validates in and stores a new client with a random id, writing
@@ -257,6 +260,9 @@ func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate)
 		applyLogout(&next, up)
 		if up.RequireMFA != nil {
 			next.RequireMFA = *up.RequireMFA
+		}
+		if err := applySalesforce(&next, up); err != nil {
+			return false, err
 		}
 		if err := validate(next, up.GrantTypes != nil); err != nil {
 			return false, err
@@ -503,6 +509,7 @@ func diff(a, b models.Client) []string {
 	if a.RequireMFA != b.RequireMFA {
 		out = append(out, fmt.Sprintf("require_mfa %t -> %t", a.RequireMFA, b.RequireMFA))
 	}
+	out = append(out, diffSalesforce(a, b)...)
 	if describeLogout(a) != describeLogout(b) {
 		out = append(out, "logout"+describeLogout(a)+" ->"+describeLogout(b))
 	}

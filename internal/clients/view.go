@@ -42,6 +42,10 @@ type View struct {
 	UpdatedAt          time.Time `json:"updated_at"`
 	// RequireMFA makes the client's users sign in with a second factor.
 	RequireMFA bool `json:"require_mfa"`
+	// SalesforceCompat adds Salesforce's fields to the password grant's
+	// responses, with InstanceURL as instance_url.
+	SalesforceCompat bool   `json:"salesforce_compat"`
+	InstanceURL      string `json:"instance_url"`
 }
 
 // ViewOf returns the View of c.
@@ -71,6 +75,8 @@ func ViewOf(c models.Client) View {
 		CreatedAt:                         c.CreatedAt.UTC(),
 		UpdatedAt:                         c.UpdatedAt.UTC(),
 		RequireMFA:                        c.RequireMFA,
+		SalesforceCompat:                  c.SalesforceCompat,
+		InstanceURL:                       c.InstanceURL,
 	}
 }
 

@@ -222,6 +222,9 @@ type clientForm struct {
 	FrontchannelLogoutSessionRequired bool
 	// IDTokenAlg and AccessTokenAlg are the signing algorithms.
 	IDTokenAlg, AccessTokenAlg string
+	// Salesforce-compatible password grant responses.
+	SalesforceCompat bool
+	InstanceURL      string
 	// Only for a new client:
 	Public     bool
 	GrantTypes []string
@@ -236,6 +239,8 @@ func formOf(cl models.Client) clientForm {
 		AccessTokenFormat: cl.AccessTokenFormat,
 		IDTokenAlg:        cl.IDTokenAlg,
 		AccessTokenAlg:    cl.AccessTokenAlg,
+		SalesforceCompat:  cl.SalesforceCompat,
+		InstanceURL:       cl.InstanceURL,
 		Public:            cl.Public,
 		GrantTypes:        cl.GrantTypes,
 		RequireMFA:        cl.RequireMFA,
@@ -258,6 +263,8 @@ func readClientForm(r *http.Request) clientForm {
 		AccessTokenFormat: r.PostForm.Get("access_token_format"),
 		IDTokenAlg:        r.PostForm.Get("id_token_signed_response_alg"),
 		AccessTokenAlg:    r.PostForm.Get("access_token_signed_response_alg"),
+		SalesforceCompat:  r.PostForm.Get("salesforce_compat") == "on",
+		InstanceURL:       r.PostForm.Get("instance_url"),
 		Public:            r.PostForm.Get("client_type") == "public",
 		GrantTypes:        r.PostForm["grant_types"],
 		RequireMFA:        r.PostForm.Get("require_mfa") == "on",
@@ -433,6 +440,8 @@ func (c *console) handleUpdateClient(w http.ResponseWriter, r *http.Request, a a
 		FrontchannelLogoutSessionRequired: &form.FrontchannelLogoutSessionRequired,
 		IDTokenAlg:                        posted(form.IDTokenAlg),
 		AccessTokenAlg:                    posted(form.AccessTokenAlg),
+		SalesforceCompat:                  &form.SalesforceCompat,
+		InstanceURL:                       &form.InstanceURL,
 	})
 	fe, isField := fieldErr(err)
 	switch {

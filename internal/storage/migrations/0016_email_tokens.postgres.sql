@@ -16,3 +16,7 @@ CREATE TABLE email_tokens (
 CREATE INDEX idx_email_tokens_user ON email_tokens (user_id, purpose, created_at);
 CREATE INDEX idx_email_tokens_expires_at ON email_tokens (expires_at);
 ALTER TABLE users ADD COLUMN email_verified boolean DEFAULT false NOT NULL;
+-- Salesforce-compatible password grant responses, per client (off by
+-- default): id, instance_url, issued_at and signature.
+ALTER TABLE clients ADD COLUMN salesforce_compat boolean DEFAULT false NOT NULL;
+ALTER TABLE clients ADD COLUMN instance_url varchar(2048) DEFAULT '' NOT NULL;
