@@ -1,13 +1,9 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
-	"io"
-	"mime/quotedprintable"
 	"net/http"
 	"net/http/cookiejar"
-	"net/mail"
 	"net/url"
 	"regexp"
 	"slices"
@@ -18,6 +14,7 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/internal/testutil"
 	"github.com/authgate/authgate/models"
 )
 
@@ -66,28 +63,11 @@ func postForm(t *testing.T, c *http.Client, page, action string, form url.Values
 	return resp.StatusCode, readAll(t, resp)
 }
 
-// mailText returns the decoded body of a delivered message.
-func mailText(t *testing.T, raw []byte) string {
-	t.Helper()
-	m, err := mail.ReadMessage(bytes.NewReader(raw))
-	if err != nil {
-		t.Fatalf("parse mail: %v", err)
-	}
-	body, err := io.ReadAll(quotedprintable.NewReader(m.Body))
-	if err != nil {
-		t.Fatalf("decode mail body: %v", err)
-	}
-	return m.Header.Get("Subject") + "\n" + string(body)
-}
-
-// resetMails returns the texts of the password-reset emails to addr.
-func resetMails(t *testing.T, mb *mailbox, addr string) []string {
-	t.Helper()
+// resetMails returns the bodies of the password-reset emails to addr.
+func resetMails(mb *testutil.Mailbox, addr string) []string {
 	var out []string
-	for _, raw := range mb.to(addr) {
-		if text := mailText(t, raw); strings.Contains(text, "/password/reset?token=") {
-			out = append(out, text)
-		}
+	for _, m := range mb.To(addr, "password reset") {
+		out = append(out, m.Body)
 	}
 	return out
 }
@@ -108,10 +88,10 @@ func TestAttackPasswordReset(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			dbURL := testdb.URL(t, kind)
-			mb := startMailbox(t, 0)
+			mb := testutil.StartMailbox(t)
 			s := baseSettings(t, dbURL)
-			s["AUTHGATE_SMTP_HOST"] = mb.host
-			s["AUTHGATE_SMTP_PORT"] = strconv.Itoa(mb.port)
+			s["AUTHGATE_SMTP_HOST"] = mb.Host
+			s["AUTHGATE_SMTP_PORT"] = strconv.Itoa(mb.Port)
 			s["AUTHGATE_SMTP_TLS"] = "none"
 			s["AUTHGATE_RATE_LIMIT_PER_MINUTE"] = "0"
 			s["AUTHGATE_LINK_REQUESTS_PER_HOUR"] = "0"
@@ -173,18 +153,18 @@ func TestAttackPasswordReset(t *testing.T) {
 			wg.Wait()
 			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
 			defer cancel()
-			if _, err := mb.waitFor(ctx, vic.Email, 3); err != nil {
-				t.Fatalf("vic's reset emails: %v (got %d)", err, len(mb.to(vic.Email)))
+			if _, err := mb.Wait(ctx, vic.Email, "password reset", 3); err != nil {
+				t.Fatalf("vic's reset emails: %v (got %d)", err, len(resetMails(mb, vic.Email)))
 			}
 			time.Sleep(time.Second) // anything beyond the limit would arrive now
-			mails := resetMails(t, mb, vic.Email)
+			mails := resetMails(mb, vic.Email)
 			if len(mails) != 3 {
 				t.Fatalf("vic got %d reset emails from a burst of 16, want the limit of 3", len(mails))
 			}
 
 			// Mallory uses her own link, naming vic in the form: only her
 			// password changes.
-			mm := resetMails(t, mb, mallory.Email)
+			mm := resetMails(mb, mallory.Email)
 			if len(mm) == 0 {
 				t.Fatal("mallory got no reset email")
 			}
@@ -213,7 +193,7 @@ func TestAttackPasswordReset(t *testing.T) {
 			if status != http.StatusOK || !strings.Contains(body, "Your password was changed") {
 				t.Fatalf("vic's reset: %d\n%s", status, body)
 			}
-			if _, err := waitForMail(ctx, mb, vic.Email, "security token confirmation"); err != nil {
+			if _, err := mb.Wait(ctx, vic.Email, "security token confirmation", 2); err != nil {
 				t.Fatalf("no new security token after the reset: %v", err)
 			}
 			// Replayed, the used link and the others sent before the
@@ -241,14 +221,14 @@ func TestAttackPasswordReset(t *testing.T) {
 			// An expired link.
 			eve := seed.user(t, "eve", "eve's passphrase 1")
 			postForm(t, c, forgot, forgot, url.Values{"login": {"eve"}})
-			if _, err := waitForMail(ctx, mb, eve.Email, "password reset"); err != nil {
+			if _, err := mb.Wait(ctx, eve.Email, "password reset", 1); err != nil {
 				t.Fatal(err)
 			}
 			if err := seed.db.Model(&models.EmailToken{}).Where("user_id = ?", eve.ID).
 				Update("expires_at", time.Now().Add(-time.Minute)).Error; err != nil {
 				t.Fatal(err)
 			}
-			resp, err = c.Get(resetLink.FindString(resetMails(t, mb, eve.Email)[0]))
+			resp, err = c.Get(resetLink.FindString(resetMails(mb, eve.Email)[0]))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -293,21 +273,4 @@ func tokenOf(t *testing.T, link string) string {
 		t.Fatal(err)
 	}
 	return u.Query().Get("token")
-}
-
-// waitForMail waits for a message to addr whose text contains subject.
-func waitForMail(ctx context.Context, mb *mailbox, addr, subject string) (string, error) {
-	for {
-		for _, raw := range mb.to(addr) {
-			if m, err := mail.ReadMessage(bytes.NewReader(raw)); err == nil && strings.Contains(m.Header.Get("Subject"), subject) {
-				body, _ := io.ReadAll(quotedprintable.NewReader(m.Body))
-				return string(body), nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return "", ctx.Err()
-		case <-time.After(20 * time.Millisecond):
-		}
-	}
 }

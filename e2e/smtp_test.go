@@ -3,11 +3,8 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"errors"
 	"io"
-	"log"
 	"mime/quotedprintable"
-	"net"
 	"net/mail"
 	"regexp"
 	"strings"
@@ -15,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-smtp"
+	"github.com/authgate/authgate/internal/testutil"
 )
 
 // mailbox is a real SMTP server on loopback, built with go-smtp, that
@@ -39,26 +36,13 @@ type delivery struct {
 func startMailbox(t *testing.T, dataDelay time.Duration) *mailbox {
 	t.Helper()
 	mb := &mailbox{}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) {
-		return &mailSession{mb: mb, delay: dataDelay}, nil
-	}))
-	s.Domain = "localhost"
-	s.ErrorLog = log.New(io.Discard, "", 0)
-	s.ReadTimeout = 10 * time.Second
-	s.WriteTimeout = 10 * time.Second
-	s.MaxMessageBytes = 1 << 20
-	go func() {
-		if err := s.Serve(ln); err != nil && !errors.Is(err, smtp.ErrServerClosed) {
-			t.Logf("smtp server: %v", err)
-		}
-	}()
-	t.Cleanup(func() { s.Close() })
-	addr := ln.Addr().(*net.TCPAddr)
-	mb.host, mb.port = addr.IP.String(), addr.Port
+	mb.host, mb.port = testutil.ServeSMTP(t, func(to []string, data []byte) error {
+		time.Sleep(dataDelay)
+		mb.mu.Lock()
+		mb.msgs = append(mb.msgs, delivery{to: to, data: data})
+		mb.mu.Unlock()
+		return nil
+	})
 	return mb
 }
 
@@ -97,34 +81,6 @@ func (mb *mailbox) waitFor(ctx context.Context, addr string, n int) ([][]byte, e
 		}
 	}
 }
-
-type mailSession struct {
-	mb    *mailbox
-	delay time.Duration
-	to    []string
-}
-
-func (s *mailSession) Mail(string, *smtp.MailOptions) error { return nil }
-
-func (s *mailSession) Rcpt(to string, _ *smtp.RcptOptions) error {
-	s.to = append(s.to, to)
-	return nil
-}
-
-func (s *mailSession) Data(r io.Reader) error {
-	data, err := io.ReadAll(r)
-	if err != nil {
-		return err
-	}
-	time.Sleep(s.delay)
-	s.mb.mu.Lock()
-	s.mb.msgs = append(s.mb.msgs, delivery{to: s.to, data: data})
-	s.mb.mu.Unlock()
-	return nil
-}
-
-func (s *mailSession) Reset()        { s.to = nil }
-func (s *mailSession) Logout() error { return nil }
 
 var tokenInMail = regexp.MustCompile(`Your new security token:\s+([A-Za-z0-9]{24})\s`)
 
