@@ -350,11 +350,7 @@ func (s *Server) handlePasswordChange() http.Handler {
 		if !ok {
 			return
 		}
-		retry := func(status int, msg string) {
-			p, _ := s.accountPage(w, r, "Change my password", u)
-			p.Error = msg
-			s.pages.Render(w, r, status, "account-password", p)
-		}
+		retry := s.accountRetry(w, r, u, "Change my password", "account-password")
 		current := r.PostFormValue("current_password")
 		next := r.PostFormValue("new_password")
 		switch {
@@ -370,13 +366,11 @@ func (s *Server) handlePasswordChange() http.Handler {
 		// id changes with the password.
 		err := s.Users.ChangeOwnPassword(r.Context(), u.ID, "", current, next)
 		fe, isApp := apperr.As(err)
+		status, msg, refused := currentPasswordRefusal(err)
 		switch {
 		case err == nil:
-		case errors.Is(err, accounts.ErrLocked):
-			retry(http.StatusForbidden, "Too many wrong passwords: signing in and changing the password are locked for a while. Nothing was changed. Try again later or ask an administrator to unlock your account.")
-			return
-		case errors.Is(err, accounts.ErrBadCredentials):
-			retry(http.StatusBadRequest, "The current password is incorrect. Nothing was changed.")
+		case refused:
+			retry(status, msg)
 			return
 		case isApp && fe.Code == apperr.Invalid && fe.Field != "":
 			retry(http.StatusBadRequest, fieldMessage(fe))
@@ -393,6 +387,29 @@ func (s *Server) handlePasswordChange() http.Handler {
 		}
 		s.accountDone(w, r, u, noticePasswordChanged)
 	})
+}
+
+// accountRetry returns the function that shows the account form tmpl,
+// titled title, again to u with an error and a status.
+func (s *Server) accountRetry(w http.ResponseWriter, r *http.Request, u models.User, title, tmpl string) func(status int, msg string) {
+	return func(status int, msg string) {
+		p, _ := s.accountPage(w, r, title, u)
+		p.Error = msg
+		s.pages.Render(w, r, status, tmpl, p)
+	}
+}
+
+// currentPasswordRefusal is the status and message of a change refused
+// because the current password was wrong or its check is locked, and
+// false for any other error.
+func currentPasswordRefusal(err error) (int, string, bool) {
+	switch {
+	case errors.Is(err, accounts.ErrLocked):
+		return http.StatusForbidden, "Too many wrong passwords: signing in and changes to your account are locked for a while. Nothing was changed. Try again later or ask an administrator to unlock your account.", true
+	case errors.Is(err, accounts.ErrBadCredentials):
+		return http.StatusBadRequest, "The current password is incorrect. Nothing was changed.", true
+	}
+	return 0, "", false
 }
 
 // fieldMessage turns a validation error into a sentence for the

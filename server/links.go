@@ -254,20 +254,15 @@ func (s *Server) handleEmailChange() http.Handler {
 		if !ok {
 			return
 		}
-		retry := func(status int, msg string) {
-			p, _ := s.accountPage(w, r, "Change my email address", u)
-			p.Error = msg
-			s.pages.Render(w, r, status, "account-email", p)
-		}
+		retry := s.accountRetry(w, r, u, "Change my email address", "account-email")
 		err := s.Links.RequestEmailChange(r.Context(), u.ID, r.PostFormValue("current_password"), r.PostFormValue("email"))
 		fe, isApp := apperr.As(err)
+		status, msg, refused := currentPasswordRefusal(err)
 		switch {
 		case err == nil:
 			s.accountDone(w, r, u, noticeEmailChangeSent)
-		case errors.Is(err, accounts.ErrLocked):
-			retry(http.StatusForbidden, "Too many wrong passwords: signing in and account changes are locked for a while. Nothing was changed.")
-		case errors.Is(err, accounts.ErrBadCredentials):
-			retry(http.StatusBadRequest, "The current password is incorrect. Nothing was changed.")
+		case refused:
+			retry(status, msg)
 		case errors.Is(err, accounts.ErrTooManyLinks):
 			retry(http.StatusTooManyRequests, "Too many emails with links were sent to your account in the last hour. Nothing was changed. Try again later.")
 		case isApp && fe.Code == apperr.Invalid && fe.Field != "":
