@@ -66,6 +66,16 @@ func summarize(r io.Reader, w io.Writer) (failed bool, err error) {
 			outputs[k] = append(outputs[k], e.Output)
 		case "fail":
 			failed = true
+			if e.Test == "" {
+				// A package that fails as a whole (a panic, a timeout)
+				// may leave tests that never ended: their output too.
+				for other, out := range outputs {
+					if other.pkg == e.Package && other.test != "" {
+						fmt.Fprint(w, strings.Join(out, ""))
+						delete(outputs, other)
+					}
+				}
+			}
 			fmt.Fprint(w, strings.Join(outputs[k], ""))
 			delete(outputs, k)
 		case "pass", "skip":

@@ -44,6 +44,17 @@ func TestSummarize(t *testing.T) {
 		t.Errorf("output shows a passing test:\n%s", got)
 	}
 
+	// A package that times out: the test that never ended shows.
+	out.Reset()
+	failed, _ = summarize(strings.NewReader(strings.Join([]string{
+		`{"Action":"output","Package":"d","Test":"TestHang","Output":"=== RUN   TestHang\n    hang_test.go:5: waiting\n"}`,
+		`{"Action":"output","Package":"d","Output":"panic: test timed out after 1s\n"}`,
+		`{"Action":"fail","Package":"d"}`,
+	}, "\n")), &out)
+	if !failed || !strings.Contains(out.String(), "hang_test.go:5: waiting") || !strings.Contains(out.String(), "panic: test timed out") {
+		t.Errorf("a timed-out package: failed=%t\n%s", failed, out.String())
+	}
+
 	out.Reset()
 	failed, _ = summarize(strings.NewReader(`{"Action":"output","Package":"c","Output":"ok  \tc\t0.1s\n"}`+"\n"+`{"Action":"pass","Package":"c"}`), &out)
 	if failed || !strings.Contains(out.String(), "Skipped: none.") {
