@@ -184,6 +184,22 @@ func TestAttackPasswordReset(t *testing.T) {
 				t.Fatal("mallory's link changed vic's password")
 			}
 
+			// Before the reset, a tool signed in with vic's password and
+			// token: its tokens end with the reset.
+			loaderID, loaderSecret := seed.client(t, "Loader", []string{"password", "refresh_token"}, []string{"offline_access"})
+			first, err := mb.Wait(ctx, vic.Email, "security token confirmation", 1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			loader := api{c: httpClient(10 * time.Second), clientID: loaderID, clientSecret: loaderSecret}
+			before, err := loader.password(ctx, p, "vic", "victim passphrase 1"+tokenInMail.FindStringSubmatch(first[0].Body+" ")[1])
+			if err != nil || before.status != http.StatusOK {
+				t.Fatalf("password grant before the reset: %v %v", before, err)
+			}
+			if !loader.active(t, p, before.str("access_token")) {
+				t.Fatal("the tool's access token is not active before the reset")
+			}
+
 			// vic follows a link: the password changes, a new security
 			// token is emailed, the link works once.
 			link := resetLink.FindString(mails[0])
@@ -195,6 +211,12 @@ func TestAttackPasswordReset(t *testing.T) {
 			}
 			if _, err := mb.Wait(ctx, vic.Email, "security token confirmation", 2); err != nil {
 				t.Fatalf("no new security token after the reset: %v", err)
+			}
+			if loader.active(t, p, before.str("access_token")) {
+				t.Error("the tool's access token is still active after the reset")
+			}
+			if r, err := loader.refresh(ctx, p, before.str("refresh_token")); err != nil || r.status != http.StatusBadRequest {
+				t.Errorf("the tool's refresh after the reset: %v %v, want 400 invalid_grant", r, err)
 			}
 			// Replayed, the used link and the others sent before the
 			// change show a page that says so.
