@@ -192,7 +192,7 @@ func TestAttackPasswordReset(t *testing.T) {
 				t.Fatal(err)
 			}
 			loader := api{c: httpClient(10 * time.Second), clientID: loaderID, clientSecret: loaderSecret}
-			before, err := loader.password(ctx, p, "vic", "victim passphrase 1"+tokenInMail.FindStringSubmatch(first[0].Body+" ")[1])
+			before, err := loader.password(ctx, p, "vic", "victim passphrase 1"+tokenInMail.FindStringSubmatch(first[0].Body + " ")[1])
 			if err != nil || before.status != http.StatusOK {
 				t.Fatalf("password grant before the reset: %v %v", before, err)
 			}
