@@ -45,6 +45,17 @@ func TestUserPage(t *testing.T) {
 		if u, _ := e.accounts.GetUser(ctx, "dana"); u.Name != "Dana D." || u.Email != "dana@corp.example" {
 			t.Errorf("after saving: %+v", u)
 		}
+		// The address marked verified, and not.
+		r = b.post("/admin/users/dana", url.Values{"email": {"dana@corp.example"}, "name": {"Dana D."}, "email_verified": {"true"}})
+		wantStatus(t, r, http.StatusSeeOther)
+		if u, _ := e.accounts.GetUser(ctx, "dana"); !u.EmailVerified {
+			t.Error("the box did not mark dana's address verified")
+		}
+		wantContains(t, b.get("/admin/users/dana").body, `id="email-verified" name="email_verified" type="checkbox" value="true" checked`)
+		wantStatus(t, b.post("/admin/users/dana", url.Values{"email": {"dana@corp.example"}, "name": {"Dana D."}}), http.StatusSeeOther)
+		if u, _ := e.accounts.GetUser(ctx, "dana"); u.EmailVerified {
+			t.Error("an unticked box left dana's address verified")
+		}
 		// Requiring a second factor, and making it optional again.
 		wantContains(t, b.get("/admin/users/dana").body, `id="require-mfa-toggle"`, "Require a second factor")
 		wantStatus(t, b.postRaw("/admin/users/dana/require-mfa", url.Values{"required": {"true"}}), http.StatusForbidden)
