@@ -71,6 +71,37 @@ func KeyState(k models.SigningKey, now time.Time) string {
 	}
 }
 
+// KeyView is how the CLI and the admin API show a signing key: its public
+// part, its state at a moment and its times, in UTC.
+type KeyView struct {
+	KID         string     `json:"kid"`
+	Algorithm   string     `json:"algorithm"`
+	State       string     `json:"state"`
+	Current     bool       `json:"current"`
+	PublicPEM   string     `json:"public_pem"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ActivatesAt time.Time  `json:"activates_at"`
+	RetiredAt   *time.Time `json:"retired_at"`
+	ExpiresAt   *time.Time `json:"expires_at"`
+}
+
+// ViewOf returns the view of k at now.
+func ViewOf(k models.SigningKey, now time.Time) KeyView {
+	state := KeyState(k, now)
+	return KeyView{
+		KID: k.ID, Algorithm: k.Algorithm, State: state, Current: state == KeyCurrent, PublicPEM: k.PublicPEM,
+		CreatedAt: k.CreatedAt.UTC(), ActivatesAt: k.ActivatesAt.UTC(), RetiredAt: utc(k.RetiredAt), ExpiresAt: utc(k.ExpiresAt),
+	}
+}
+
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
 // AuditKeyRotate is the audit action of a signing key rotation.
 const AuditKeyRotate = storage.AuditSigningKeyRotate
 

@@ -87,19 +87,9 @@ func cmdKeys(ctx context.Context, env *cliEnv, args []string) error {
 	}
 	at := km.Now()
 	if *asJSON {
-		type keyJSON struct {
-			KID         string     `json:"kid"`
-			Algorithm   string     `json:"algorithm"`
-			State       string     `json:"state"`
-			CreatedAt   time.Time  `json:"created_at"`
-			ActivatesAt time.Time  `json:"activates_at"`
-			RetiredAt   *time.Time `json:"retired_at"`
-			ExpiresAt   *time.Time `json:"expires_at"`
-		}
-		out := make([]keyJSON, 0, len(keys))
+		out := make([]oauth.KeyView, 0, len(keys))
 		for _, k := range keys {
-			out = append(out, keyJSON{KID: k.ID, Algorithm: k.Algorithm, State: oauth.KeyState(k, at), CreatedAt: k.CreatedAt.UTC(),
-				ActivatesAt: k.ActivatesAt.UTC(), RetiredAt: utcTime(k.RetiredAt), ExpiresAt: utcTime(k.ExpiresAt)})
+			out = append(out, oauth.ViewOf(k, at))
 		}
 		return printJSON(env.stdout, out)
 	}
@@ -118,12 +108,4 @@ func stamp(t *time.Time) string {
 		return "-"
 	}
 	return t.UTC().Format("2006-01-02T15:04:05Z")
-}
-
-func utcTime(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
 }

@@ -222,11 +222,3 @@ type pageJSON[T any] struct {
 	Limit  int   `json:"limit"`
 	Offset int   `json:"offset"`
 }
-
-func utcPtr(t *time.Time) *time.Time {
-	if t == nil {
-		return nil
-	}
-	u := t.UTC()
-	return &u
-}

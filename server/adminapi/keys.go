@@ -8,31 +8,8 @@ import (
 	"time"
 
 	"github.com/authgate/authgate/internal/apperr"
-	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )
-
-// keyJSON is how the API shows a signing key: its public part only, with
-// its state now (next, current, retired or removed) and its times.
-type keyJSON struct {
-	KID         string     `json:"kid"`
-	Algorithm   string     `json:"algorithm"`
-	State       string     `json:"state"`
-	Current     bool       `json:"current"`
-	PublicPEM   string     `json:"public_pem"`
-	CreatedAt   time.Time  `json:"created_at"`
-	ActivatesAt time.Time  `json:"activates_at"`
-	RetiredAt   *time.Time `json:"retired_at"`
-	ExpiresAt   *time.Time `json:"expires_at"`
-}
-
-func keyView(k models.SigningKey, now time.Time) keyJSON {
-	state := oauth.KeyState(k, now)
-	return keyJSON{
-		KID: k.ID, Algorithm: k.Algorithm, State: state, Current: state == oauth.KeyCurrent, PublicPEM: k.PublicPEM,
-		CreatedAt: k.CreatedAt.UTC(), ActivatesAt: k.ActivatesAt.UTC(), RetiredAt: utcPtr(k.RetiredAt), ExpiresAt: utcPtr(k.ExpiresAt),
-	}
-}
 
 func (a *api) handleListKeys() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -42,11 +19,11 @@ func (a *api) handleListKeys() http.Handler {
 			return
 		}
 		now := a.Keys.Now()
-		items := make([]keyJSON, 0, len(list))
+		items := make([]oauth.KeyView, 0, len(list))
 		for _, k := range list {
-			items = append(items, keyView(k, now))
+			items = append(items, oauth.ViewOf(k, now))
 		}
-		writeJSON(w, http.StatusOK, itemsJSON[keyJSON]{Items: items})
+		writeJSON(w, http.StatusOK, itemsJSON[oauth.KeyView]{Items: items})
 	})
 }
 

@@ -19,9 +19,9 @@ func TestSigningKeys(t *testing.T) {
 		e := newEnv(t, db)
 
 		resp := e.do(t, "GET", "/admin/api/keys", e.adminToken, nil)
-		var before itemsJSON[keyJSON]
+		var before itemsJSON[oauth.KeyView]
 		resp.want(t, http.StatusOK, &before)
-		byAlg := map[string]keyJSON{}
+		byAlg := map[string]oauth.KeyView{}
 		for _, k := range before.Items {
 			if k.State != oauth.KeyCurrent || !k.Current || !strings.HasPrefix(k.PublicPEM, "-----BEGIN PUBLIC KEY-----") {
 				t.Errorf("got %+v, want a current key with its public PEM", k)
@@ -43,10 +43,10 @@ func TestSigningKeys(t *testing.T) {
 				t.Errorf("got field %q in a key", field)
 			}
 		}
-		list := func() map[string]keyJSON {
-			var after itemsJSON[keyJSON]
+		list := func() map[string]oauth.KeyView {
+			var after itemsJSON[oauth.KeyView]
 			e.do(t, "GET", "/admin/api/keys", e.adminToken, nil).want(t, http.StatusOK, &after)
-			out := map[string]keyJSON{}
+			out := map[string]oauth.KeyView{}
 			for _, k := range after.Items {
 				out[k.KID] = k
 			}
