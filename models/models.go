@@ -58,6 +58,51 @@ type Client struct {
 	SalesforceCompat bool `gorm:"not null;default:false"`
 	// InstanceURL is the instance_url of those responses.
 	InstanceURL string `gorm:"size:2048;not null;default:''"`
+	// ClientAuth is how the client authenticates and how it sends
+	// authorization requests (migration 0015).
+	ClientAuth `gorm:"embedded"`
+}
+
+// ClientAuth is a client's authentication method and request policy.
+type ClientAuth struct {
+	// TokenEndpointAuthMethod is "client_secret_basic" or
+	// "client_secret_post" (a secret, sent either way), "private_key_jwt"
+	// (RFC 7523: a JWT signed with a key of JWKS or JWKSURI) or "none"
+	// (public clients).
+	TokenEndpointAuthMethod string `gorm:"size:32;not null;default:client_secret_basic"`
+	// TokenEndpointAuthSigningAlg is the one algorithm a private_key_jwt
+	// client signs its assertions with.
+	TokenEndpointAuthSigningAlg string `gorm:"size:16;not null;default:''"`
+	// JWKS is the client's public key set (JSON), registered inline; empty
+	// when it has none or registered JWKSURI instead.
+	JWKS string `gorm:"column:jwks;not null;default:''"`
+	// JWKSURI is where the client publishes its public key set.
+	JWKSURI string `gorm:"column:jwks_uri;size:2000;not null;default:''"`
+	// RequirePAR refuses authorization requests that were not pushed
+	// first (RFC 9126).
+	RequirePAR bool `gorm:"column:require_par;not null;default:false"`
+	// RequirePKCE makes a confidential client send a PKCE challenge too
+	// (public clients always must).
+	RequirePKCE bool `gorm:"column:require_pkce;not null;default:false"`
+}
+
+// ClientAssertionJTI is the jti of a client assertion (RFC 7523) that
+// was accepted, kept as a keyed hash until the assertion expires, so that
+// no replica accepts it a second time.
+type ClientAssertionJTI struct {
+	JTIHash   string    `gorm:"primaryKey;size:64"`
+	ExpiresAt time.Time `gorm:"not null;index"`
+}
+
+// PushedAuthRequest is a pushed authorization request (RFC 9126) waiting
+// to be used: its request_uri is kept as a keyed hash; Data is the
+// validated request (JSON, without credentials).
+type PushedAuthRequest struct {
+	RequestURIHash string    `gorm:"primaryKey;size:64"`
+	ClientID       string    `gorm:"size:64;not null;index"`
+	Data           []byte    `gorm:"not null"`
+	CreatedAt      time.Time `gorm:"not null"`
+	ExpiresAt      time.Time `gorm:"not null;index"`
 }
 
 // ClientBrownout is a window, before a client's sunset, during which the

@@ -82,6 +82,9 @@ func (s *Store) DeleteClient(ctx context.Context, id string) error {
 		if err := db.Where("client_id = ?", id).Delete(&models.DeviceCode{}).Error; err != nil {
 			return err
 		}
+		if err := db.Where("client_id = ?", id).Delete(&models.PushedAuthRequest{}).Error; err != nil {
+			return err
+		}
 		// An app password bound to the client can never be used again.
 		if err := db.Model(&models.AppPassword{}).Where("client_id = ? AND revoked_at IS NULL", id).
 			Update("revoked_at", time.Now().UTC()).Error; err != nil {

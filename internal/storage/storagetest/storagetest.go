@@ -66,6 +66,9 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"EmailTokens", testEmailTokens},
 		{"EmailTokenUseConcurrent", testEmailTokenUseConcurrent},
 		{"PruneExpiredRequestsInBatches", testPruneExpiredRequests},
+		{"ClientAuthSettings", testClientAuthSettings},
+		{"ClientAssertionJTIs", testClientAssertionJTIs},
+		{"PushedAuthRequests", testPushedAuthRequests},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
