@@ -155,7 +155,8 @@ type Config struct {
 	MemoryLimitMiB int `yaml:"memory_limit_mib" env:"AUTHGATE_MEMORY_LIMIT_MIB"`
 
 	// Lets requests to addresses that clients register (back-channel
-	// logout URIs) reach loopback, private and link-local addresses. Off,
+	// logout URIs, private_key_jwt clients' jwks_uri) reach loopback,
+	// private and link-local addresses. Off,
 	// only public addresses are called: a client cannot make authgate
 	// probe its own network. Turn it on only when every client is trusted
 	// or lives on the private network (tests do).

@@ -56,12 +56,14 @@ func (p *Provider) CheckAuthorizeRequest(ctx context.Context, ar fosite.Authoriz
 }
 
 // checkPKCE is fosite's PKCE rule at the authorization endpoint
-// (handler/pkce): a challenge where PKCE is enforced, and S256 unless
-// plain is enabled.
+// (handler/pkce): a challenge where PKCE is enforced (and for a client
+// that requires it: fosite's handler then holds the token request to the
+// challenge), and S256 unless plain is enabled.
 func checkPKCE(ctx context.Context, cfg fosite.Configurator, form url.Values, client fosite.Client) error {
 	challenge, method := form.Get("code_challenge"), form.Get("code_challenge_method")
 	if challenge == "" {
-		if cfg.GetEnforcePKCE(ctx) || (cfg.GetEnforcePKCEForPublicClients(ctx) && client.IsPublic()) {
+		c, _ := ClientOf(client)
+		if cfg.GetEnforcePKCE(ctx) || (cfg.GetEnforcePKCEForPublicClients(ctx) && client.IsPublic()) || (c != nil && c.RequirePKCE) {
 			return fosite.ErrInvalidRequest.WithHint("This client must include a code_challenge when performing the authorize code flow, but it is missing.")
 		}
 		return nil

@@ -1,15 +1,18 @@
 package oauth
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 	"github.com/ory/fosite/handler/openid"
+	"github.com/ory/fosite/handler/par"
 	"github.com/ory/fosite/handler/pkce"
 	"github.com/ory/fosite/token/hmac"
 
@@ -38,7 +41,24 @@ type Settings struct {
 	RefreshTokenLifespan  time.Duration
 	AuthorizeCodeLifespan time.Duration
 	IDTokenLifespan       time.Duration
+	// ClientJWKS tunes the fetching of private_key_jwt clients' jwks_uri.
+	ClientJWKS JWKSOptions
+	// PARLifetime is how long a pushed authorization request can be used;
+	// default DefaultPARLifetime.
+	PARLifetime time.Duration
 }
+
+// providerConfig is fosite's configuration with the audiences a client
+// assertion may name: the token endpoint (RFC 7523), the issuer (which
+// OpenID Connect client libraries send) and the PAR endpoint (RFC 9126
+// section 2).
+type providerConfig struct {
+	*fosite.Config
+	audiences []string
+}
+
+// GetTokenURLs returns the audiences a client assertion may name.
+func (c *providerConfig) GetTokenURLs(context.Context) []string { return c.audiences }
 
 // Provider is the assembled fosite provider. It keeps its parts (store,
 // strategy, configuration) to itself: the HTTP layer gets the narrow
@@ -63,23 +83,26 @@ type TokenHandlerFactory func(cfg *fosite.Config, store *Store, strategy *TokenS
 // added.
 func NewProvider(s Settings, store *Store, keys *KeyManager, keyring *keyring.Keyring, hasher *SecretHasher, extra ...TokenHandlerFactory) *Provider {
 	cfg := &fosite.Config{
-		IDTokenIssuer:                  s.Issuer,
-		AccessTokenIssuer:              s.Issuer,
-		TokenURL:                       s.Issuer + "/oauth2/token",
-		AccessTokenLifespan:            s.AccessTokenLifespan,
-		RefreshTokenLifespan:           s.RefreshTokenLifespan,
-		AuthorizeCodeLifespan:          s.AuthorizeCodeLifespan,
-		IDTokenLifespan:                s.IDTokenLifespan,
-		GlobalSecret:                   keyring.Key("fosite-hmac"),
-		ScopeStrategy:                  fosite.ExactScopeStrategy,
-		AudienceMatchingStrategy:       fosite.DefaultAudienceMatchingStrategy,
-		EnforcePKCEForPublicClients:    true,
-		EnablePKCEPlainChallengeMethod: false,
-		RefreshTokenScopes:             []string{ScopeOfflineAccess},
-		SendDebugMessagesToClients:     false,
-		ClientSecretsHasher:            hasher,
-		MinParameterEntropy:            fosite.MinParameterEntropy,
-		AllowedPromptValues:            []string{"login", "none", "consent"},
+		IDTokenIssuer:                   s.Issuer,
+		AccessTokenIssuer:               s.Issuer,
+		TokenURL:                        s.Issuer + "/oauth2/token",
+		AccessTokenLifespan:             s.AccessTokenLifespan,
+		RefreshTokenLifespan:            s.RefreshTokenLifespan,
+		AuthorizeCodeLifespan:           s.AuthorizeCodeLifespan,
+		IDTokenLifespan:                 s.IDTokenLifespan,
+		GlobalSecret:                    keyring.Key("fosite-hmac"),
+		ScopeStrategy:                   fosite.ExactScopeStrategy,
+		AudienceMatchingStrategy:        fosite.DefaultAudienceMatchingStrategy,
+		EnforcePKCEForPublicClients:     true,
+		EnablePKCEPlainChallengeMethod:  false,
+		RefreshTokenScopes:              []string{ScopeOfflineAccess},
+		SendDebugMessagesToClients:      false,
+		ClientSecretsHasher:             hasher,
+		MinParameterEntropy:             fosite.MinParameterEntropy,
+		AllowedPromptValues:             []string{"login", "none", "consent"},
+		JWKSFetcherStrategy:             NewJWKSFetcher(s.ClientJWKS),
+		PushedAuthorizeRequestURIPrefix: PARPrefix,
+		PushedAuthorizeContextLifespan:  cmp.Or(s.PARLifetime, DefaultPARLifetime),
 	}
 	hmacStrategy := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: cfg}, cfg)
 	strategy := NewTokenStrategy(hmacStrategy, keys, s.Issuer)
@@ -123,15 +146,30 @@ func NewProvider(s Settings, store *Store, keys *KeyManager, keyring *keyring.Ke
 	cfg.TokenEndpointHandlers = gateTokenHandlers(codeHandler, clientCredentials, refresh, oidcExplicit, oidcRefresh, pkceHandler)
 	cfg.TokenIntrospectionHandlers = fosite.TokenIntrospectionHandlers{introspector}
 	cfg.RevocationHandlers = fosite.RevocationHandlers{revoker}
+	cfg.PushedAuthorizeEndpointHandlers = fosite.PushedAuthorizeEndpointHandlers{&par.PushedAuthorizeHandler{Storage: store, Config: cfg}}
 
-	f := fosite.NewOAuth2Provider(store, cfg)
+	f := fosite.NewOAuth2Provider(store, &providerConfig{Config: cfg, audiences: []string{cfg.TokenURL, s.Issuer, s.Issuer + "/oauth2/par"}})
 	// A client authenticated before the exchange's transaction began is
 	// not authenticated again inside it (see Token).
 	cfg.ClientAuthenticationStrategy = func(ctx context.Context, r *http.Request, form url.Values) (fosite.Client, error) {
 		if c, ok := ctx.Value(authenticatedClientKey{}).(fosite.Client); ok {
 			return c, nil
 		}
-		return f.DefaultClientAuthenticationStrategy(ctx, r, form)
+		assertion := form.Get("client_assertion_type") != ""
+		if assertion {
+			if err := checkAssertionTimes(form.Get("client_assertion"), time.Now()); err != nil {
+				return nil, err
+			}
+		}
+		c, err := f.DefaultClientAuthenticationStrategy(ctx, r, form)
+		if err == nil && !assertion {
+			if _, keys := c.(keyClient); keys {
+				// fosite would take a private_key_jwt client's missing
+				// secret as a wrong one; say what is wrong.
+				return nil, fosite.ErrInvalidClient.WithHint("This client authenticates with private_key_jwt: send a client_assertion.")
+			}
+		}
+		return c, err
 	}
 	for _, build := range extra {
 		cfg.TokenEndpointHandlers = append(cfg.TokenEndpointHandlers, build(cfg, store, strategy))
@@ -145,8 +183,20 @@ func (p *Provider) JWKS(ctx context.Context) ([]byte, string, error) {
 	return p.keys.JWKSWithETag(ctx)
 }
 
-// NewAuthorizeRequest parses and checks an authorization request.
+// NewAuthorizeRequest parses and checks an authorization request. A
+// request that names a pushed request's request_uri is that request:
+// every other parameter but client_id is ignored (RFC 9126 section 4).
+// Request objects are not supported.
 func (p *Provider) NewAuthorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error) {
+	if err := r.ParseForm(); err == nil {
+		if uri := r.Form.Get("request_uri"); strings.HasPrefix(uri, PARPrefix) {
+			r.Form = url.Values{"client_id": {r.Form.Get("client_id")}, "request_uri": {uri}}
+		} else if r.Form.Get("request") != "" {
+			ar := fosite.NewAuthorizeRequest()
+			ar.Form = r.Form
+			return ar, fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
+		}
+	}
 	return p.fosite.NewAuthorizeRequest(ctx, r)
 }
 
@@ -288,7 +338,15 @@ func (p *Provider) Authorize(ctx context.Context, ar fosite.AuthorizeRequester, 
 	if err != nil {
 		return nil, fosite.ErrTemporarilyUnavailable.WithWrap(err)
 	}
-	resp, err := p.fosite.NewAuthorizeResponse(txCtx, ar, session)
+	var resp fosite.AuthorizeResponder
+	if Pushed(ar) {
+		// The response uses the pushed request up, in this transaction:
+		// a request_uri gives one response, on whichever replica.
+		err = p.store.usePARSession(txCtx, ar.GetRequestForm().Get("request_uri"))
+	}
+	if err == nil {
+		resp, err = p.fosite.NewAuthorizeResponse(txCtx, ar, session)
+	}
 	for _, fn := range also {
 		if err == nil {
 			err = fn(txCtx)

@@ -156,7 +156,7 @@ func (s *Store) ForgetClient(id string) { s.clients.forget(id) }
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
 	if _, inTx := txOf(ctx); !inTx {
 		if c, ok := s.clients.get(id); ok {
-			return c, nil
+			return fositeClient(c), nil
 		}
 	}
 	c, err := s.loadClient(ctx, id)
@@ -164,7 +164,7 @@ func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error)
 		return nil, err
 	}
 	s.clients.put(id, c)
-	return c, nil
+	return fositeClient(c), nil
 }
 
 func (s *Store) loadClient(ctx context.Context, id string) (*Client, error) {
@@ -184,15 +184,6 @@ func (s *Store) loadClient(ctx context.Context, id string) (*Client, error) {
 	}
 	return c, nil
 }
-
-// ClientAssertionJWTValid is part of fosite's ClientManager for
-// private_key_jwt client authentication, which authgate does not offer: no
-// client has a JWKS, so fosite rejects assertions before asking. Any jti is
-// therefore reported as unknown.
-func (s *Store) ClientAssertionJWTValid(context.Context, string) error { return nil }
-
-// SetClientAssertionJWT: see ClientAssertionJWTValid.
-func (s *Store) SetClientAssertionJWT(context.Context, string, time.Time) error { return nil }
 
 // storedRequest is the JSON form of a request in OAuthRequest.Data. When
 // reading, Session holds the pointer the session is decoded into.

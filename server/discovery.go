@@ -29,8 +29,12 @@ type metadata struct {
 	SubjectTypesSupported              []string `json:"subject_types_supported,omitempty"`
 	IDTokenSigningAlgValuesSupported   []string `json:"id_token_signing_alg_values_supported,omitempty"`
 	TokenEndpointAuthMethodsSupported  []string `json:"token_endpoint_auth_methods_supported"`
+	TokenEndpointAuthSigningAlgs       []string `json:"token_endpoint_auth_signing_alg_values_supported"`
 	IntrospectionAuthMethods           []string `json:"introspection_endpoint_auth_methods_supported"`
 	RevocationAuthMethods              []string `json:"revocation_endpoint_auth_methods_supported"`
+	RevocationAuthSigningAlgs          []string `json:"revocation_endpoint_auth_signing_alg_values_supported"`
+	PushedAuthorizationRequestEndpoint string   `json:"pushed_authorization_request_endpoint"`
+	RequirePushedAuthorizationRequests bool     `json:"require_pushed_authorization_requests"`
 	CodeChallengeMethodsSupported      []string `json:"code_challenge_methods_supported"`
 	ClaimsSupported                    []string `json:"claims_supported,omitempty"`
 	PromptValuesSupported              []string `json:"prompt_values_supported,omitempty"`
@@ -47,7 +51,7 @@ type metadata struct {
 
 func (s *Server) metadata(oidc bool) metadata {
 	iss := s.Config.Issuer
-	authMethods := []string{"client_secret_basic", "client_secret_post", "none"}
+	authMethods := []string{oauth.AuthSecretBasic, oauth.AuthSecretPost, oauth.AuthPrivateKeyJWT, oauth.AuthNone}
 	grants := []string{"authorization_code", "refresh_token", "client_credentials"}
 	if !s.Config.LegacyGrantDisabled {
 		grants = append(grants, "password")
@@ -56,20 +60,23 @@ func (s *Server) metadata(oidc bool) metadata {
 		grants = append(grants, oauth.DeviceGrantType)
 	}
 	m := metadata{
-		Issuer:                            iss,
-		AuthorizationEndpoint:             iss + "/oauth2/authorize",
-		TokenEndpoint:                     iss + "/oauth2/token",
-		JWKSURI:                           iss + "/.well-known/jwks.json",
-		IntrospectionEndpoint:             iss + "/oauth2/introspect",
-		RevocationEndpoint:                iss + "/oauth2/revoke",
-		ScopesSupported:                   oauth.SupportedScopes,
-		ResponseTypesSupported:            []string{"code"},
-		ResponseModesSupported:            []string{"query"},
-		GrantTypesSupported:               grants,
-		TokenEndpointAuthMethodsSupported: authMethods,
-		IntrospectionAuthMethods:          []string{"client_secret_basic", "client_secret_post"},
-		RevocationAuthMethods:             authMethods,
-		CodeChallengeMethodsSupported:     []string{"S256"},
+		Issuer:                             iss,
+		AuthorizationEndpoint:              iss + "/oauth2/authorize",
+		TokenEndpoint:                      iss + "/oauth2/token",
+		JWKSURI:                            iss + "/.well-known/jwks.json",
+		IntrospectionEndpoint:              iss + "/oauth2/introspect",
+		RevocationEndpoint:                 iss + "/oauth2/revoke",
+		ScopesSupported:                    oauth.SupportedScopes,
+		ResponseTypesSupported:             []string{"code"},
+		ResponseModesSupported:             []string{"query"},
+		GrantTypesSupported:                grants,
+		TokenEndpointAuthMethodsSupported:  authMethods,
+		TokenEndpointAuthSigningAlgs:       oauth.AssertionAlgs,
+		PushedAuthorizationRequestEndpoint: iss + "/oauth2/par",
+		IntrospectionAuthMethods:           []string{"client_secret_basic", "client_secret_post"},
+		RevocationAuthMethods:              authMethods,
+		RevocationAuthSigningAlgs:          oauth.AssertionAlgs,
+		CodeChallengeMethodsSupported:      []string{"S256"},
 	}
 	if s.Device != nil {
 		m.DeviceAuthorizationEndpoint = iss + "/oauth2/device/authorize"

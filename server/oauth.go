@@ -41,6 +41,10 @@ func (s *Server) handleAuthorize() http.Handler {
 			return
 		}
 		ar, err := s.Provider.NewAuthorizeRequest(ctx, r)
+		if err == nil && parRequired(ar) {
+			s.refuseUnpushed(w, r)
+			return
+		}
 		if err == nil {
 			// Everything that would refuse the request once the user has
 			// signed in and consented refuses it now, before anyone is
@@ -81,7 +85,10 @@ func (s *Server) handleAuthorize() http.Handler {
 			}
 			signedIn = !need
 		}
-		if !signedIn || slices.Contains(prompt, "login") || (maxAgeErr == nil && maxAge == 0) {
+		// A pushed request is read again after the login it asked for: a
+		// sign-in since it was pushed is that login.
+		fresh := oauth.Pushed(ar) && signedIn && !ls.AuthTime.Before(ar.GetRequestedAt().Truncate(time.Second))
+		if !signedIn || (!fresh && (slices.Contains(prompt, "login") || (maxAgeErr == nil && maxAge == 0))) {
 			if slices.Contains(prompt, "none") {
 				s.Provider.WriteAuthorizeError(ctx, w, ar, fosite.ErrLoginRequired.WithHint("The user is not signed in."))
 				return
@@ -274,6 +281,9 @@ func (s *Server) checkExactRedirect(r *http.Request) error {
 // same authorization request, without prompt=login or max_age=0 (the user
 // is about to log in afresh, which is what they asked for).
 func loginReturnURL(form url.Values) string {
+	if oauth.PushedForm(form) {
+		return "/oauth2/authorize?" + pushedParams(form).Encode()
+	}
 	q := url.Values{}
 	for _, k := range authorizeParams {
 		if v := form.Get(k); v != "" {
@@ -301,7 +311,11 @@ func (s *Server) renderConsent(w http.ResponseWriter, r *http.Request, client *o
 	for _, scope := range strings.Fields(form.Get("scope")) {
 		p.Scopes = append(p.Scopes, scopeDescription(scope))
 	}
-	for _, k := range authorizeParams {
+	keys := authorizeParams
+	if oauth.PushedForm(form) {
+		form, keys = pushedParams(form), []string{"client_id", "request_uri"}
+	}
+	for _, k := range keys {
 		if v := form.Get(k); v != "" {
 			p.Params = append(p.Params, param{k, v})
 		}

@@ -17,6 +17,7 @@ func (s *Server) routes() http.Handler {
 	mux.Handle("GET /oauth2/authorize", noStore(s.handleAuthorize()))
 	mux.Handle("POST /oauth2/authorize", noStore(s.handleAuthorize()))
 	mux.Handle("POST /oauth2/token", noStore(s.handleToken()))
+	mux.Handle("POST /oauth2/par", noStore(s.handlePAR()))
 	// Salesforce's paths, for tools configured with authgate as their
 	// login URL (see salesforce.go).
 	mux.Handle("POST /services/oauth2/token", noStore(s.handleToken()))

@@ -53,6 +53,10 @@ type Provider interface {
 	Client(ctx context.Context, id string) (fosite.Client, error)
 	AuthenticateClient(ctx context.Context, r *http.Request) (fosite.Client, error)
 	JWKS(ctx context.Context) ([]byte, string, error)
+	NewPushedAuthorizeRequest(ctx context.Context, r *http.Request) (fosite.AuthorizeRequester, error)
+	PushAuthorizeRequest(ctx context.Context, ar fosite.AuthorizeRequester) (fosite.PushedAuthorizeResponder, error)
+	WritePushedAuthorizeResponse(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, resp fosite.PushedAuthorizeResponder)
+	WritePushedAuthorizeError(ctx context.Context, w http.ResponseWriter, ar fosite.AuthorizeRequester, err error)
 }
 
 var _ Provider = (*oauth.Provider)(nil)

@@ -240,6 +240,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		RefreshTokenLifespan:  cfg.RefreshTokenLifespan,
 		AuthorizeCodeLifespan: cfg.AuthorizeCodeLifespan,
 		IDTokenLifespan:       cfg.IDTokenLifespan,
+		ClientJWKS:            oauth.JWKSOptions{AllowPrivate: cfg.OutboundAllowPrivate},
 	}, a.tokens, a.Keys, a.Keyring, a.Secrets,
 		func(fc *fosite.Config, store *oauth.Store, strategy *oauth.TokenStrategy) fosite.TokenEndpointHandler {
 			g := legacy.New(fc, store, strategy, a.Accounts, a.Trust, cfg.LegacyGrantDisabled, logger)
@@ -412,6 +413,9 @@ func (a *App) janitor(ctx context.Context) {
 			a.Logger.Warn("prune expired tokens", "error", err)
 		} else if n > 0 {
 			a.Logger.Info("pruned expired tokens", "count", n)
+		}
+		if _, err := a.Store.PruneClientAuth(ctx, now); err != nil && ctx.Err() == nil {
+			a.Logger.Warn("prune client assertions and pushed requests", "error", err)
 		}
 		if _, err := a.Store.DeleteExpiredDeviceCodes(ctx, now.Add(-time.Hour)); err != nil && ctx.Err() == nil {
 			a.Logger.Warn("prune expired device codes", "error", err)
