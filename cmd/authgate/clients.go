@@ -20,7 +20,7 @@ func cmdClients(ctx context.Context, env *cliEnv, args []string) error {
 		{"create", "register a client and print its secret once", cmdClientsCreate},
 		{"list", "list the clients", cmdClientsList},
 		{"get", "show one client", cmdClientsGet},
-		{"update", "change a client's name, redirect URIs, scopes, grant types, first-party flag or token format", cmdClientsUpdate},
+		{"update", "change a client's name, redirect URIs, scopes, grant types, first-party flag, token format, authentication, PAR or PKCE", cmdClientsUpdate},
 		{"delete", "delete a client with its tokens and consents", cmdClientsDelete},
 		{"rotate-secret", "replace a client's secret and print the new one once", cmdClientsRotate},
 		{"legacy", "control the legacy password grant: enable, disable, sunset, report", cmdClientsLegacy},
@@ -56,6 +56,8 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	atAlg := f.String("access-token-alg", oauth.AlgRS256, "JWT access token signing algorithm: RS256, ES256 or EdDSA")
 	var lo clients.Logout
 	logoutFlags(f, &lo)
+	var auth clients.Auth
+	authFlags(f, &auth)
 	asJSON := f.jsonFlag()
 	if _, err := parseArgs(env, f, args); err != nil {
 		return helpOrErr(err)
@@ -73,6 +75,7 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 			IDTokenAlg:        *idAlg,
 			AccessTokenAlg:    *atAlg,
 			Logout:            lo,
+			Auth:              auth,
 		})
 		if err != nil {
 			return err
@@ -84,6 +87,10 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 		fmt.Fprintf(env.stdout, "client_id:     %s\n", c.ID)
 		if c.Public {
 			fmt.Fprintln(env.stdout, "This is a public client: it has no secret and must use PKCE.")
+			return nil
+		}
+		if secret == "" {
+			fmt.Fprintln(env.stdout, "This client authenticates with private_key_jwt: it has no secret.")
 			return nil
 		}
 		fmt.Fprintf(env.stdout, "client_secret: %s\n\n", secret)
@@ -154,6 +161,12 @@ func printClient(env *cliEnv, asJSON bool, c models.Client) error {
 		{"backchannel_logout_session_required", fmt.Sprint(c.BackchannelLogoutSessionRequired)},
 		{"frontchannel_logout_uri", c.FrontchannelLogoutURI},
 		{"frontchannel_logout_session_required", fmt.Sprint(c.FrontchannelLogoutSessionRequired)},
+		{"token_endpoint_auth_method", c.TokenEndpointAuthMethod},
+		{"token_endpoint_auth_signing_alg", c.TokenEndpointAuthSigningAlg},
+		{"jwks", map[bool]string{true: "registered", false: "none"}[c.JWKS != ""]},
+		{"jwks_uri", c.JWKSURI},
+		{"require_pushed_authorization_requests", fmt.Sprint(c.RequirePAR)},
+		{"require_pkce", fmt.Sprint(c.RequirePKCE)},
 		{"created_at", fmtTime(c.CreatedAt)},
 		{"updated_at", fmtTime(c.UpdatedAt)},
 	})

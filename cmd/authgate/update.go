@@ -76,6 +76,7 @@ func clientUpdateFlags(f *flags, up *clients.ClientUpdate) {
 	boolField(f, "require-mfa", "make every user of this client sign in with a second factor (true) or not (false)", &up.RequireMFA)
 	boolField(f, "salesforce-compat", "add Salesforce's id, instance_url, issued_at and signature to the password grant's responses (true) or not (false)", &up.SalesforceCompat)
 	stringField(f, "instance-url", "the instance_url of Salesforce-compatible responses (\"\" for the issuer)", &up.InstanceURL)
+	authUpdateFlags(f, up)
 }
 
 // logoutFlags adds the logout registration's flags of "clients create".

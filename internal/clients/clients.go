@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -112,6 +113,9 @@ type NewClient struct {
 	// tokens and JWT access tokens: RS256 (the default when empty), ES256
 	// or EdDSA.
 	IDTokenAlg, AccessTokenAlg string
+	// Auth is how the client authenticates; a private_key_jwt client gets
+	// no secret.
+	Auth Auth
 }
 
 // Logout is a client's OpenID Connect logout registration: where a logout
@@ -152,6 +156,16 @@ type ClientUpdate struct {
 	// Salesforce-compatible password grant responses (see salesforce.go).
 	SalesforceCompat *bool   `json:"salesforce_compat"`
 	InstanceURL      *string `json:"instance_url"`
+	// The client's authentication (see Auth). jwks is a JSON Web Key Set
+	// object; the JSON string "" removes it. Moving a client onto
+	// private_key_jwt removes its secret; moving it off, its keys (rotate
+	// the secret to give it one).
+	TokenEndpointAuthMethod     *string          `json:"token_endpoint_auth_method"`
+	TokenEndpointAuthSigningAlg *string          `json:"token_endpoint_auth_signing_alg"`
+	JWKS                        *json.RawMessage `json:"jwks"`
+	JWKSURI                     *string          `json:"jwks_uri"`
+	RequirePAR                  *bool            `json:"require_pushed_authorization_requests"`
+	RequirePKCE                 *bool            `json:"require_pkce"`
 }
 
 // Create validates in and stores a new client with a random id, writing
@@ -173,6 +187,7 @@ func (s *Service) Create(ctx context.Context, actor string, in NewClient) (c mod
 		AccessTokenAlg:    cmp.Or(strings.TrimSpace(in.AccessTokenAlg), oauth.AlgRS256),
 	}
 	setLogout(&c, in.Logout)
+	setAuth(&c, in.Auth)
 	if err := validate(c, true); err != nil {
 		return models.Client{}, "", err
 	}
@@ -183,7 +198,7 @@ func (s *Service) Create(ctx context.Context, actor string, in NewClient) (c mod
 		return models.Client{}, "", fmt.Errorf("create client: %w", err)
 	}
 	c.ID = hex.EncodeToString(raw)
-	if !c.Public {
+	if !c.Public && c.TokenEndpointAuthMethod != oauth.AuthPrivateKeyJWT {
 		if secret, c.SecretHash, err = s.newSecret(ctx); err != nil {
 			return models.Client{}, "", fmt.Errorf("create client: %w", err)
 		}
@@ -264,6 +279,7 @@ func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate)
 		if err := applySalesforce(&next, up); err != nil {
 			return false, err
 		}
+		applyAuth(&next, up)
 		if err := validate(next, up.GrantTypes != nil); err != nil {
 			return false, err
 		}
@@ -316,6 +332,9 @@ func (s *Service) RotateSecret(ctx context.Context, actor, id string) (string, e
 	err = s.change(ctx, id, &c, func(ctx context.Context) (bool, error) {
 		if c.Public {
 			return false, ErrPublicClient
+		}
+		if c.TokenEndpointAuthMethod == oauth.AuthPrivateKeyJWT {
+			return false, ErrKeyClient
 		}
 		c.SecretHash = hash
 		return true, s.store.Audit(ctx, actor, ActionRotateSecret, c.ID, "secret replaced")
@@ -473,7 +492,7 @@ func describe(c models.Client) string {
 	return fmt.Sprintf("name=%q grant_types=%s redirect_uris=%s scopes=%s audience=%s public=%t first_party=%t access_token_format=%s",
 		c.Name, strings.Join(c.GrantTypes, ","), strings.Join(c.RedirectURIs, ","), strings.Join(c.Scopes, ","),
 		strings.Join(c.Audience, ","), c.Public, c.FirstParty, c.AccessTokenFormat) + describeLogout(c) +
-		fmt.Sprintf(" id_token_signed_response_alg=%s access_token_signed_response_alg=%s", c.IDTokenAlg, c.AccessTokenAlg)
+		fmt.Sprintf(" id_token_signed_response_alg=%s access_token_signed_response_alg=%s", c.IDTokenAlg, c.AccessTokenAlg) + describeAuth(c)
 }
 
 // diff lists the changes between a and b that Update can make.
@@ -510,6 +529,9 @@ func diff(a, b models.Client) []string {
 		out = append(out, fmt.Sprintf("require_mfa %t -> %t", a.RequireMFA, b.RequireMFA))
 	}
 	out = append(out, diffSalesforce(a, b)...)
+	if describeAuth(a) != describeAuth(b) || a.JWKS != b.JWKS {
+		out = append(out, "auth"+describeAuth(a)+" ->"+describeAuth(b))
+	}
 	if describeLogout(a) != describeLogout(b) {
 		out = append(out, "logout"+describeLogout(a)+" ->"+describeLogout(b))
 	}

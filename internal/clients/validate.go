@@ -220,6 +220,9 @@ func validate(c models.Client, requireGrant bool) error {
 	if err := validateLogout(c); err != nil {
 		return err
 	}
+	if err := validateAuth(c); err != nil {
+		return err
+	}
 	if err := validateAlg("id_token_signed_response_alg", c.IDTokenAlg); err != nil {
 		return err
 	}

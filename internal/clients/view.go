@@ -1,6 +1,7 @@
 package clients
 
 import (
+	"encoding/json"
 	"slices"
 	"time"
 
@@ -46,6 +47,14 @@ type View struct {
 	// responses, with InstanceURL as instance_url.
 	SalesforceCompat bool   `json:"salesforce_compat"`
 	InstanceURL      string `json:"instance_url"`
+	// How the client authenticates and sends requests (see Auth); jwks is
+	// null when the client registered none.
+	TokenEndpointAuthMethod     string          `json:"token_endpoint_auth_method"`
+	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg,omitempty"`
+	JWKS                        json.RawMessage `json:"jwks"`
+	JWKSURI                     string          `json:"jwks_uri,omitempty"`
+	RequirePAR                  bool            `json:"require_pushed_authorization_requests"`
+	RequirePKCE                 bool            `json:"require_pkce"`
 }
 
 // ViewOf returns the View of c.
@@ -77,7 +86,20 @@ func ViewOf(c models.Client) View {
 		RequireMFA:                        c.RequireMFA,
 		SalesforceCompat:                  c.SalesforceCompat,
 		InstanceURL:                       c.InstanceURL,
+		TokenEndpointAuthMethod:           c.TokenEndpointAuthMethod,
+		TokenEndpointAuthSigningAlg:       c.TokenEndpointAuthSigningAlg,
+		JWKS:                              jwksOf(c.JWKS),
+		JWKSURI:                           c.JWKSURI,
+		RequirePAR:                        c.RequirePAR,
+		RequirePKCE:                       c.RequirePKCE,
 	}
+}
+
+func jwksOf(s string) json.RawMessage {
+	if s == "" || !json.Valid([]byte(s)) {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(s)
 }
 
 func orEmpty(s []string) []string {

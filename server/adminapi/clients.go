@@ -43,6 +43,14 @@ type createClientRequest struct {
 	// The algorithms of the client's ID tokens and JWT access tokens.
 	IDTokenAlg     string `json:"id_token_signed_response_alg"`
 	AccessTokenAlg string `json:"access_token_signed_response_alg"`
+	// How the client authenticates (see clients.Auth); jwks is a JSON Web
+	// Key Set object.
+	TokenEndpointAuthMethod     string          `json:"token_endpoint_auth_method"`
+	TokenEndpointAuthSigningAlg string          `json:"token_endpoint_auth_signing_alg"`
+	JWKS                        json.RawMessage `json:"jwks"`
+	JWKSURI                     string          `json:"jwks_uri"`
+	RequirePAR                  bool            `json:"require_pushed_authorization_requests"`
+	RequirePKCE                 *bool           `json:"require_pkce"`
 }
 
 // createdClientJSON carries the generated secret, the only time it is
@@ -76,6 +84,10 @@ func (a *api) handleCreateClient() http.Handler {
 				BackchannelLogoutSessionRequired:  in.BackchannelLogoutSessionRequired,
 				FrontchannelLogoutURI:             in.FrontchannelLogoutURI,
 				FrontchannelLogoutSessionRequired: in.FrontchannelLogoutSessionRequired,
+			},
+			Auth: clients.Auth{
+				Method: in.TokenEndpointAuthMethod, SigningAlg: in.TokenEndpointAuthSigningAlg,
+				JWKS: string(in.JWKS), JWKSURI: in.JWKSURI, RequirePAR: in.RequirePAR, RequirePKCE: in.RequirePKCE,
 			},
 		})
 		if err != nil {

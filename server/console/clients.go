@@ -228,6 +228,7 @@ type clientForm struct {
 	// Only for a new client:
 	Public     bool
 	GrantTypes []string
+	clientAuthForm
 }
 
 func formOf(cl models.Client) clientForm {
@@ -250,6 +251,7 @@ func formOf(cl models.Client) clientForm {
 		BackchannelLogoutSessionRequired:  cl.BackchannelLogoutSessionRequired,
 		FrontchannelLogoutURI:             cl.FrontchannelLogoutURI,
 		FrontchannelLogoutSessionRequired: cl.FrontchannelLogoutSessionRequired,
+		clientAuthForm:                    authFormOf(cl),
 	}
 }
 
@@ -274,6 +276,7 @@ func readClientForm(r *http.Request) clientForm {
 		BackchannelLogoutSessionRequired:  r.PostForm.Get("backchannel_logout_session_required") == "on",
 		FrontchannelLogoutURI:             strings.TrimSpace(r.PostForm.Get("frontchannel_logout_uri")),
 		FrontchannelLogoutSessionRequired: r.PostForm.Get("frontchannel_logout_session_required") == "on",
+		clientAuthForm:                    readAuthForm(r),
 	}
 }
 
@@ -424,7 +427,7 @@ func (c *console) handleUpdateClient(w http.ResponseWriter, r *http.Request, a a
 	}
 	form.GrantTypes = grants
 	postLogout := splitLines(form.PostLogoutRedirectURIs)
-	updated, err := c.Clients.Update(r.Context(), a.actor(), cl.ID, clients.ClientUpdate{
+	updated, err := c.Clients.Update(r.Context(), a.actor(), cl.ID, withAuth(clients.ClientUpdate{
 		Name:              &form.Name,
 		RedirectURIs:      &uris,
 		Scopes:            &scopes,
@@ -442,7 +445,7 @@ func (c *console) handleUpdateClient(w http.ResponseWriter, r *http.Request, a a
 		AccessTokenAlg:                    posted(form.AccessTokenAlg),
 		SalesforceCompat:                  &form.SalesforceCompat,
 		InstanceURL:                       &form.InstanceURL,
-	})
+	}, form.clientAuthForm))
 	fe, isField := fieldErr(err)
 	switch {
 	case isField:
@@ -509,6 +512,7 @@ type newClientData struct {
 
 func (c *console) handleNewClientForm(w http.ResponseWriter, r *http.Request, a admin) {
 	c.renderNewClient(w, r, a, http.StatusOK, clientForm{
+		clientAuthForm:    clientAuthForm{RequirePKCE: true},
 		AccessTokenFormat: oauth.FormatOpaque,
 		IDTokenAlg:        oauth.AlgRS256,
 		AccessTokenAlg:    oauth.AlgRS256,
@@ -552,6 +556,7 @@ func (c *console) handleCreateClient(w http.ResponseWriter, r *http.Request, a a
 		AccessTokenFormat: form.AccessTokenFormat,
 		IDTokenAlg:        form.IDTokenAlg,
 		AccessTokenAlg:    form.AccessTokenAlg,
+		Auth:              form.auth(),
 	})
 	fe, isField := fieldErr(err)
 	switch {
@@ -564,7 +569,11 @@ func (c *console) handleCreateClient(w http.ResponseWriter, r *http.Request, a a
 		return
 	}
 	if sec == "" {
-		c.setFlash(w, fmt.Sprintf("Created the public client %s with id %s.", cl.Name, cl.ID))
+		kind := "public client"
+		if !cl.Public {
+			kind = "private_key_jwt client"
+		}
+		c.setFlash(w, fmt.Sprintf("Created the %s %s with id %s.", kind, cl.Name, cl.ID))
 		http.Redirect(w, r, "/admin/clients/"+url.PathEscape(cl.ID), http.StatusSeeOther)
 		return
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/authgate/authgate/internal/apperr"
 	"github.com/authgate/authgate/internal/clients"
+	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/server/web"
 )
 
@@ -65,6 +66,9 @@ var funcs = template.FuncMap{
 	"join":    strings.Join,
 	"has":     slices.Contains[[]string],
 	"idsafe":  idSafe,
+	// The client form's choices (client_auth_fields).
+	"authMethods":   func() []string { return oauth.AuthMethods },
+	"assertionAlgs": func() []string { return oauth.AssertionAlgs },
 }
 
 // newRenderer parses every console page with the layout.
