@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"sync"
@@ -79,6 +80,9 @@ func checkAssertionTimes(assertion string, now time.Time) error {
 	if err != nil {
 		return fosite.ErrInvalidClient.WithHint("The client assertion's 'exp' is not a number.")
 	}
+	if !time.Unix(int64(exp), 0).After(now) {
+		return fosite.ErrInvalidClient.WithHint("The client assertion has expired.")
+	}
 	if time.Unix(int64(exp), 0).After(now.Add(MaxAssertionLifetime)) {
 		return fosite.ErrInvalidClient.WithHintf("The client assertion's 'exp' lies more than %s ahead.", MaxAssertionLifetime)
 	}
@@ -112,6 +116,8 @@ type JWKSOptions struct {
 	MinRefresh time.Duration
 	// Client, when set, replaces the outbound client (tests).
 	Client *http.Client
+	// Logger receives failed fetches; default none.
+	Logger *slog.Logger
 }
 
 // maxCachedJWKS bounds the fetcher's cache; past it, it starts over.
@@ -152,6 +158,9 @@ func NewJWKSFetcher(o JWKSOptions) *JWKSFetcher {
 	if o.MinRefresh <= 0 {
 		o.MinRefresh = 10 * time.Second
 	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	if o.Client == nil {
 		o.Client = outbound.NewClient(outbound.Options{AllowPrivate: o.AllowPrivate, Timeout: o.Timeout})
 	}
@@ -188,7 +197,10 @@ func (f *JWKSFetcher) Resolve(ctx context.Context, location string, forceRefresh
 	}
 	set, err := f.fetch(ctx, location)
 	if err != nil {
-		return nil, fosite.ErrInvalidClient.WithHint("The client's jwks_uri could not be read.").WithWrap(err).WithDebug(err.Error())
+		// Not wrapped: a failed fetch is the client's problem, never a
+		// sign that authgate's own network or database is down.
+		f.o.Logger.WarnContext(ctx, "fetch a client's jwks_uri", "jwks_uri", location, "error", err)
+		return nil, fosite.ErrInvalidClient.WithHint("The client's jwks_uri could not be read.").WithDebug(err.Error())
 	}
 	e.set, e.fetched = set, now
 	return set, nil

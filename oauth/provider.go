@@ -162,6 +162,11 @@ func NewProvider(s Settings, store *Store, keys *KeyManager, keyring *keyring.Ke
 			}
 		}
 		c, err := f.DefaultClientAuthenticationStrategy(ctx, r, form)
+		var rfc *fosite.RFC6749Error
+		if err != nil && assertion && !errors.As(err, &rfc) {
+			// fosite passes some failures to verify an assertion on bare.
+			return nil, fosite.ErrInvalidClient.WithHint("The client assertion could not be verified.").WithDebug(err.Error())
+		}
 		if err == nil && !assertion {
 			if _, keys := c.(keyClient); keys {
 				// fosite would take a private_key_jwt client's missing

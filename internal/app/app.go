@@ -240,7 +240,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		RefreshTokenLifespan:  cfg.RefreshTokenLifespan,
 		AuthorizeCodeLifespan: cfg.AuthorizeCodeLifespan,
 		IDTokenLifespan:       cfg.IDTokenLifespan,
-		ClientJWKS:            oauth.JWKSOptions{AllowPrivate: cfg.OutboundAllowPrivate},
+		ClientJWKS:            oauth.JWKSOptions{AllowPrivate: cfg.OutboundAllowPrivate, Logger: logger},
 	}, a.tokens, a.Keys, a.Keyring, a.Secrets,
 		func(fc *fosite.Config, store *oauth.Store, strategy *oauth.TokenStrategy) fosite.TokenEndpointHandler {
 			g := legacy.New(fc, store, strategy, a.Accounts, a.Trust, cfg.LegacyGrantDisabled, logger)
