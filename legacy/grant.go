@@ -6,11 +6,14 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ory/fosite"
 	"github.com/ory/fosite/handler/oauth2"
 
+	"github.com/authgate/authgate/internal/apppasswords"
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/signin"
 	"github.com/authgate/authgate/models"
@@ -74,6 +77,9 @@ type PasswordGrant struct {
 	// ObserveMFA, when set, is told of every attempt decided by a TOTP
 	// code: the factor and the result (for metrics).
 	ObserveMFA func(factor, result string)
+	// AppPasswords, when set, accepts app passwords for the clients whose
+	// legacy credentials allow them.
+	AppPasswords AppPasswords
 }
 
 var _ fosite.TokenEndpointHandler = (*PasswordGrant)(nil)
@@ -228,15 +234,13 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 	}
 	var admitted admission
 	var factor string
-	split := tokenSplit{tokens: g.Users, trusted: trusted, admitted: &admitted, factor: &factor, codes: g.Codes}
-	if c, ok := oauth.ClientOf(client); ok {
-		split.clientRequires = c.RequireMFA
-	}
+	var used models.AppPassword
+	channel, verifier, refusedHint := g.policy(ctx, client, sent, r.GetRequestedScopes(), trusted, &admitted, &factor, &used)
 	o, err := g.Users.Attempt(ctx, signin.Request{
-		Channel:   signin.PasswordGrant,
+		Channel:   channel,
 		Subject:   signin.Subject{Username: username},
 		Secret:    sent,
-		Verifier:  split,
+		Verifier:  verifier,
 		ClientID:  event.ClientID,
 		SourceIP:  event.SourceIP,
 		UserAgent: event.UserAgent,
@@ -251,9 +255,15 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 		g.ObserveMFA(o.Factor, o.Result)
 	}
 	if !o.OK() {
-		return fosite.ErrInvalidGrant.WithDescription(failureDescription).WithWrap(errors.New(o.Result))
+		return fosite.ErrInvalidGrant.WithDescription(failureHint(o.Result, refusedHint)).WithWrap(errors.New(o.Result))
 	}
 	user := o.User
+	if channel == signin.AppPasswordGrant {
+		if err := g.AppPasswords.Used(ctx, used.ID, event.ClientID, event.SourceIP); err != nil {
+			// The history has the use; the grant stands.
+			g.Logger.ErrorContext(ctx, "record app password use", "error", err, "client_id", event.ClientID)
+		}
+	}
 
 	for _, scope := range r.GetRequestedScopes() {
 		r.GrantScope(scope)
@@ -261,7 +271,7 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 	for _, aud := range r.GetRequestedAudience() {
 		r.GrantAudience(aud)
 	}
-	if g.issuesRefresh(client) {
+	if g.issuesRefresh(client) && (channel != signin.AppPasswordGrant || slices.Contains(used.Scopes, oauth.ScopeOfflineAccess)) {
 		r.GrantScope(oauth.ScopeOfflineAccess)
 	}
 	now := g.Now().UTC()
@@ -278,6 +288,11 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 		case viaCode:
 			ds.Origin = oauth.OriginPasswordTOTP
 		}
+		if channel == signin.AppPasswordGrant {
+			// The app password, not the password, admitted the grant: it
+			// ends with the app password (Guard), not with the password.
+			ds.Origin, ds.AppPasswordID = oauth.OriginAppPassword, used.ID
+		}
 		if ds.Claims != nil {
 			ds.Claims.Subject = user.ID
 			// auth_time is when the password was checked; a refresh keeps
@@ -293,6 +308,66 @@ func (g *PasswordGrant) HandleTokenEndpointRequest(ctx context.Context, r fosite
 		sess.SetExpiresAt(fosite.RefreshToken, now.Add(rtLife).Round(time.Second))
 	}
 	return nil
+}
+
+// policy chooses what the password field is taken for, from its shape
+// and the client's legacy credentials: an app password (the
+// AppPasswordGrant channel), a password and security token (tokenSplit),
+// or nothing (a client that accepts only app passwords). hint, when set,
+// is the description every failure of the attempt gets: it says only what
+// the request itself shows (the value's shape, the client's policy), so
+// it tells nothing of the user.
+func (g *PasswordGrant) policy(ctx context.Context, client fosite.Client, sent string, scopes []string, trusted bool,
+	admitted *admission, factor *string, used *models.AppPassword) (signin.Channel, signin.Verifier, string) {
+	c, _ := oauth.ClientOf(client)
+	acceptsApp := c.AcceptsAppPasswords() && g.AppPasswords != nil
+	shaped := apppasswords.LooksLike(sent)
+	// A value with the prefix but a wrong checksum is a mistyped app
+	// password where the client takes nothing else, or where it has an
+	// app password's exact length (a password + token of that length
+	// that starts with the prefix is the price of a clear answer).
+	malformed := !shaped && acceptsApp && strings.HasPrefix(sent, apppasswords.Prefix) &&
+		(!c.AcceptsToken() || len(sent) == apppasswords.Length)
+	switch {
+	case shaped || malformed:
+		v := appPasswordCheck{passwords: g.AppPasswords, clientID: client.GetID(), accepted: acceptsApp,
+			malformed: malformed, scopes: scopes, now: g.Now().UTC(), used: used}
+		hint := ""
+		switch {
+		case !acceptsApp:
+			hint = "This client does not accept app passwords."
+		case malformed:
+			hint = "The app password is malformed (its checksum does not match): check that it was copied whole."
+		}
+		return signin.AppPasswordGrant, v, hint
+	case !c.AcceptsToken():
+		return signin.PasswordGrant, refusal(signin.ResultAppPasswordRequired),
+			"This client accepts only app passwords: create one at your account page and send it as the password."
+	}
+	split := tokenSplit{tokens: g.Users, trusted: trusted, admitted: admitted, factor: factor, codes: g.Codes}
+	split.clientRequires = c.RequireMFA
+	return signin.PasswordGrant, split, ""
+}
+
+// failureHint is the description of a failed attempt: hint when the
+// request itself showed what is wrong; for an app password that was the
+// user's, what ended it (the value proves its holder, so this tells an
+// attacker nothing); otherwise the one description of every failure.
+func failureHint(result, hint string) string {
+	if hint != "" {
+		return hint
+	}
+	switch result {
+	case signin.ResultAppPasswordRevoked:
+		return "The app password was revoked."
+	case signin.ResultAppPasswordExpired:
+		return "The app password has expired."
+	case signin.ResultAppPasswordWrongClient:
+		return "The app password is not valid for this client."
+	case signin.ResultAppPasswordScope:
+		return "The app password does not hold every requested scope."
+	}
+	return failureDescription
 }
 
 // issuesRefresh reports whether a successful grant also returns a refresh
@@ -324,7 +399,9 @@ func (g *PasswordGrant) PopulateTokenEndpointResponse(ctx context.Context, r fos
 	if err != nil {
 		return err
 	}
-	if !g.issuesRefresh(r.GetClient()) {
+	// offline_access was granted when the client may have a refresh
+	// token (and an app password, when one admitted the grant, holds it).
+	if !g.issuesRefresh(r.GetClient()) || !r.GetGrantedScopes().Has(oauth.ScopeOfflineAccess) {
 		return nil
 	}
 	refresh, refreshSig, err := g.RefreshStrategy.GenerateRefreshToken(ctx, r)

@@ -9,6 +9,7 @@ import (
 	"github.com/ory/fosite"
 
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/apppasswords"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 )
@@ -37,7 +38,13 @@ type FactorLookup interface {
 //   - the authenticator app that admitted a password + TOTP grant was
 //     removed or reset (or replaced by one confirmed after the grant
 //     began): the grants the old app's codes admitted;
-//   - the user was deleted.
+//   - the user was deleted or disabled;
+//   - the client no longer accepts the credential that admitted the grant
+//     (its legacy credentials changed from token to app passwords, or
+//     back);
+//   - for a grant an app password admitted: the app password was revoked,
+//     expired or deleted. A password change or a token reset does not end
+//     such a grant, as it does not end the app password.
 //
 // Grants of the code flow and of client credentials are not its concern.
 type Guard struct {
@@ -45,12 +52,21 @@ type Guard struct {
 	// Factors finds the TOTP factor a password + TOTP grant stands on;
 	// nil skips the check.
 	Factors FactorLookup
+	// AppPasswords finds the app password a grant came from; without it
+	// every grant an app password admitted has ended.
+	AppPasswords AppPasswordLookup
 	// Disabled is the global switch (AUTHGATE_LEGACY_GRANT_DISABLED).
 	Disabled bool
 	Now      func() time.Time
 }
 
 var _ oauth.Guard = (*Guard)(nil)
+
+// AppPasswordLookup finds an app password by id (apppasswords.Service);
+// an error wrapping apppasswords.ErrNotFound when there is none.
+type AppPasswordLookup interface {
+	Get(ctx context.Context, id string) (models.AppPassword, error)
+}
 
 // Check returns an error wrapping oauth.ErrGrantEnded for a grant that no
 // longer stands, nil for one that does, and any other error when it could
@@ -74,6 +90,19 @@ func (g *Guard) Check(ctx context.Context, r fosite.Requester) error {
 	if err != nil {
 		return err
 	}
+	if u.Disabled {
+		return fmt.Errorf("%w: the user was disabled", oauth.ErrGrantEnded)
+	}
+	c, _ := oauth.ClientOf(r.GetClient())
+	if sess.Origin == oauth.OriginAppPassword {
+		if !c.AcceptsAppPasswords() {
+			return fmt.Errorf("%w: the client no longer accepts app passwords", oauth.ErrGrantEnded)
+		}
+		return g.appPassword(ctx, sess, now())
+	}
+	if !c.AcceptsToken() {
+		return fmt.Errorf("%w: the client accepts only app passwords", oauth.ErrGrantEnded)
+	}
 	began := sess.BeganAt
 	if began.IsZero() {
 		// Stored before grants recorded when they began: the request time
@@ -94,6 +123,30 @@ func (g *Guard) Check(ctx context.Context, r fosite.Requester) error {
 		if !ok || f.ConfirmedAt == nil || f.ConfirmedAt.After(began) {
 			return fmt.Errorf("%w: the authenticator app was removed", oauth.ErrGrantEnded)
 		}
+	}
+	return nil
+}
+
+// appPassword ends a grant whose app password no longer works.
+func (g *Guard) appPassword(ctx context.Context, sess *oauth.Session, now time.Time) error {
+	if g.AppPasswords == nil || sess.AppPasswordID == "" {
+		return fmt.Errorf("%w: no app password to check", oauth.ErrGrantEnded)
+	}
+	p, err := g.AppPasswords.Get(ctx, sess.AppPasswordID)
+	if errors.Is(err, apppasswords.ErrNotFound) {
+		return fmt.Errorf("%w: the app password was deleted", oauth.ErrGrantEnded)
+	}
+	if err != nil {
+		return err
+	}
+	switch apppasswords.StateAt(p, now) {
+	case apppasswords.StateRevoked:
+		return fmt.Errorf("%w: the app password was revoked", oauth.ErrGrantEnded)
+	case apppasswords.StateExpired:
+		return fmt.Errorf("%w: the app password expired", oauth.ErrGrantEnded)
+	}
+	if p.UserID != sess.Subject {
+		return fmt.Errorf("%w: the app password is another user's", oauth.ErrGrantEnded)
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package legacy
 
 import (
 	"context"
+	"slices"
+	"time"
 
 	"github.com/authgate/authgate/internal/mfa"
 	"github.com/authgate/authgate/internal/signin"
@@ -223,4 +225,99 @@ func splitCode(sent string) (password, code string, ok bool) {
 		return sent, "", false
 	}
 	return sent[:cut], sent[cut:], true
+}
+
+// AppPasswords is what the grant needs of the app passwords
+// (apppasswords.Service).
+type AppPasswords interface {
+	// Lookup finds the app password whose value is value, revoked or
+	// expired or not; found is false for one never issued.
+	Lookup(ctx context.Context, value string) (p models.AppPassword, found bool, err error)
+	// Used records a successful use.
+	Used(ctx context.Context, id, clientID, sourceIP string) error
+}
+
+// appPasswordCheck is the grant's policy, handed to the sign-in core, for
+// a value of an app password's shape: the whole password field is the
+// app password, from any network (no security token, trusted ranges do
+// not matter). It must be one of the user's, neither revoked nor expired,
+// for this client if bound to one, and hold every requested scope. Every
+// check is a keyed hash or a comparison: the core pads every failure to
+// the cost of the password grant's failures.
+type appPasswordCheck struct {
+	passwords AppPasswords
+	clientID  string
+	// accepted is whether the client takes app passwords at all.
+	accepted bool
+	// malformed marks a value with the prefix and a wrong checksum.
+	malformed bool
+	scopes    []string
+	now       time.Time
+	// used, when set, learns the app password a verdict was about.
+	used *models.AppPassword
+}
+
+var (
+	_ signin.Verifier         = appPasswordCheck{}
+	_ signin.AppPasswordNamer = appPasswordCheck{}
+)
+
+// Cost is the password grant's: a failure here costs what a wrong
+// password + token costs, so timing tells no credential from another.
+func (appPasswordCheck) Cost() int { return tokenSplit{}.Cost() }
+
+// AppPasswordName names the app password, once it was found to be the
+// user's.
+func (v appPasswordCheck) AppPasswordName() string {
+	if v.used == nil {
+		return ""
+	}
+	return v.used.Name
+}
+
+// Verify decides the attempt without checking the user's password.
+func (v appPasswordCheck) Verify(ctx context.Context, u models.User, sent string, _ signin.Check) (string, error) {
+	switch {
+	case !v.accepted:
+		return signin.ResultAppPasswordWrongClient, nil
+	case v.malformed:
+		return signin.ResultAppPasswordMalformed, nil
+	}
+	p, found, err := v.passwords.Lookup(ctx, sent)
+	if err != nil {
+		return "", err
+	}
+	if !found || p.UserID != u.ID {
+		return signin.ResultAppPasswordInvalid, nil
+	}
+	if v.used != nil {
+		*v.used = p
+	}
+	switch {
+	case p.RevokedAt != nil:
+		return signin.ResultAppPasswordRevoked, nil
+	case p.ExpiresAt != nil && !v.now.Before(*p.ExpiresAt):
+		return signin.ResultAppPasswordExpired, nil
+	case p.ClientID != "" && p.ClientID != v.clientID:
+		return signin.ResultAppPasswordWrongClient, nil
+	}
+	for _, sc := range v.scopes {
+		if !slices.Contains(p.Scopes, sc) {
+			return signin.ResultAppPasswordScope, nil
+		}
+	}
+	return signin.ResultSuccess, nil
+}
+
+// refusal is the policy of an attempt refused whatever the secret (a
+// password sent to a client that accepts only app passwords): counted and
+// priced like any failure of the password grant.
+type refusal string
+
+// Cost is the password grant's.
+func (refusal) Cost() int { return tokenSplit{}.Cost() }
+
+// Verify refuses with the result r names.
+func (r refusal) Verify(context.Context, models.User, string, signin.Check) (string, error) {
+	return string(r), nil
 }

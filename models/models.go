@@ -105,6 +105,32 @@ type PushedAuthRequest struct {
 	ExpiresAt      time.Time `gorm:"not null;index"`
 }
 
+// What a client's password grant accepts (Client.LegacyCredentials).
+const (
+	// LegacyToken is the password followed by the security token (or, from
+	// a trusted range, the password alone): Salesforce's model.
+	LegacyToken = "token"
+	// LegacyAppPassword is an app password as the whole password, only.
+	LegacyAppPassword = "app_password"
+	// LegacyBoth accepts either.
+	LegacyBoth = "both"
+)
+
+// LegacyCredentialChoices lists the values of Client.LegacyCredentials.
+func LegacyCredentialChoices() []string { return []string{LegacyToken, LegacyAppPassword, LegacyBoth} }
+
+// AcceptsToken reports whether the client's password grant takes a
+// password with a security token (the default, also for an empty value).
+func (c Client) AcceptsToken() bool {
+	return c.LegacyCredentials == "" || c.LegacyCredentials == LegacyToken || c.LegacyCredentials == LegacyBoth
+}
+
+// AcceptsAppPasswords reports whether the client's password grant takes
+// app passwords.
+func (c Client) AcceptsAppPasswords() bool {
+	return c.LegacyCredentials == LegacyAppPassword || c.LegacyCredentials == LegacyBoth
+}
+
 // ClientBrownout is a window, before a client's sunset, during which the
 // password grant is refused for the client (tokens it issued earlier keep
 // working): a scheduled warning, so that owners find what still depends on

@@ -42,6 +42,9 @@ type Client struct {
 	// SalesforceCompat and InstanceURL: see models.Client.
 	SalesforceCompat bool
 	InstanceURL      string
+	// LegacyCredentials is what the password grant accepts
+	// (models.LegacyToken, LegacyAppPassword or LegacyBoth).
+	LegacyCredentials string
 	// Brownouts are the client's brownout windows that had not ended when
 	// the client was read, by start.
 	Brownouts []Brownout
@@ -172,6 +175,7 @@ func NewClient(m models.Client) *Client {
 		JWKSURI:                m.JWKSURI,
 		RequirePAR:             m.RequirePAR,
 		RequirePKCE:            m.RequirePKCE,
+		LegacyCredentials:      m.LegacyCredentials,
 	}
 	if m.JWKS != "" {
 		// Validated when registered; a set that no longer parses leaves
@@ -182,6 +186,18 @@ func NewClient(m models.Client) *Client {
 		c.Secret = []byte(m.SecretHash)
 	}
 	return c
+}
+
+// AcceptsToken reports whether c's password grant takes a password with
+// a security token; a nil c (a client authgate did not load) does.
+func (c *Client) AcceptsToken() bool {
+	return c == nil || models.Client{LegacyCredentials: c.LegacyCredentials}.AcceptsToken()
+}
+
+// AcceptsAppPasswords reports whether c's password grant takes app
+// passwords.
+func (c *Client) AcceptsAppPasswords() bool {
+	return c != nil && models.Client{LegacyCredentials: c.LegacyCredentials}.AcceptsAppPasswords()
 }
 
 // ClientOf returns the authgate client behind a fosite client, if any.

@@ -1,6 +1,7 @@
 package oauth
 
 import (
+	"slices"
 	"time"
 
 	"github.com/ory/fosite"
@@ -26,11 +27,22 @@ const (
 	// OriginDevice is a grant begun by the device authorization grant: a
 	// person approved a device's request at /device.
 	OriginDevice = "device_code"
+	// OriginAppPassword is a password grant admitted by an app password
+	// (Session.AppPasswordID names it): it ends with the app password,
+	// not with the password. Like every password origin it starts with
+	// "password+", which the partial index of the password grant's tokens
+	// (migration 0017) selects on.
+	OriginAppPassword = "password+app_password"
 )
+
+// PasswordOrigins are the origins of the password grant's grants.
+func PasswordOrigins() []string {
+	return []string{OriginPasswordToken, OriginPasswordTrusted, OriginPasswordTOTP, OriginAppPassword}
+}
 
 // IsPasswordOrigin reports whether origin is one of the password grant's.
 func IsPasswordOrigin(origin string) bool {
-	return origin == OriginPasswordToken || origin == OriginPasswordTrusted || origin == OriginPasswordTOTP
+	return slices.Contains(PasswordOrigins(), origin)
 }
 
 // Session is fosite's OpenID Connect session plus how the grant began. It
@@ -45,6 +57,9 @@ type Session struct {
 	// BeganAt is when the credentials were checked, to the nanosecond: a
 	// credential changed after it ends the grant.
 	BeganAt time.Time `json:"began_at,omitzero"`
+	// AppPasswordID is the app password that admitted a grant of origin
+	// OriginAppPassword.
+	AppPasswordID string `json:"app_password_id,omitempty"`
 }
 
 var _ openid.Session = (*Session)(nil)

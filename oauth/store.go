@@ -130,7 +130,7 @@ func (s *Store) RevokePasswordGrants(ctx context.Context, clientID string) (int6
 	// The LIKE matches the partial index on the password grant's tokens
 	// (migration 0017) word for word, so that PostgreSQL and SQLite use
 	// it rather than read every token.
-	q := s.conn(ctx).Where("origin LIKE 'password+%' AND origin IN ?", []string{OriginPasswordToken, OriginPasswordTrusted, OriginPasswordTOTP})
+	q := s.conn(ctx).Where("origin LIKE 'password+%' AND origin IN ?", PasswordOrigins())
 	if clientID != "" {
 		q = q.Where("client_id = ?", clientID)
 	}

@@ -17,7 +17,7 @@ import (
 // Methods lists every login-history method, the filters of the CLI and the
 // admin API accept exactly these.
 func Methods() []string {
-	return []string{MethodPasswordGrant, MethodPasswordGrantRefresh, MethodLoginPage, MethodPasskey, MethodDevice}
+	return []string{MethodPasswordGrant, MethodPasswordGrantRefresh, MethodLoginPage, MethodPasskey, MethodDevice, MethodAppPassword}
 }
 
 // LegacyMethods lists the login-history methods that are a use of the
@@ -37,10 +37,12 @@ const (
 	MethodLoginPage            = signin.MethodLoginPage
 	MethodPasskey              = signin.MethodPasskey
 	MethodDevice               = signin.MethodDevice
-	ResultSuccess              = signin.ResultSuccess
-	ResultInvalidPassword      = signin.ResultInvalidPassword
-	ResultLockout              = signin.ResultLockout
-	ResultUnknownUser          = signin.ResultUnknownUser
+	// MethodAppPassword is the password grant with an app password.
+	MethodAppPassword     = signin.MethodAppPassword
+	ResultSuccess         = signin.ResultSuccess
+	ResultInvalidPassword = signin.ResultInvalidPassword
+	ResultLockout         = signin.ResultLockout
+	ResultUnknownUser     = signin.ResultUnknownUser
 )
 
 // Column sizes of models.LoginEvent.
@@ -52,6 +54,9 @@ const (
 	maxEventMethod    = 32
 	maxEventResult    = 64
 	maxEventUserAgent = 512
+	// maxEventAppPassword counts bytes; names are at most 100 characters
+	// (apppasswords.MaxName), so a long UTF-8 name is cut here.
+	maxEventAppPassword = 100
 )
 
 // truncate cuts s to at most n bytes without splitting a UTF-8 sequence,
@@ -86,6 +91,7 @@ func (s *Service) RecordLogin(ctx context.Context, e models.LoginEvent) error {
 	e.Method = truncate(e.Method, maxEventMethod)
 	e.Result = truncate(e.Result, maxEventResult)
 	e.UserAgent = truncate(e.UserAgent, maxEventUserAgent)
+	e.AppPassword = truncate(e.AppPassword, maxEventAppPassword)
 	if err := s.store.RecordLogin(ctx, &e); err != nil {
 		return fmt.Errorf("record login: %w", err)
 	}

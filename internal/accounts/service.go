@@ -55,6 +55,11 @@ type Options struct {
 	// SignInHasher, when set, is the hasher sign-in attempts verify with
 	// instead of the service's (tests count verifications with it).
 	SignInHasher signin.Hasher
+	// AccountURL is the user's /account page, named in emails.
+	AccountURL string
+	// RevokeAppPasswordsOnPasswordChange makes a password change revoke
+	// the user's app passwords (by default they survive it).
+	RevokeAppPasswordsOnPasswordChange bool
 }
 
 // Service manages users. It is safe for concurrent use, and every rule it

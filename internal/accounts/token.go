@@ -236,12 +236,14 @@ func (s *Service) tokenSubject() string {
 
 // sendTokenEmail enqueues the token email with the transaction in ctx, so
 // that it commits with the token change it announces.
-func (s *Service) sendTokenEmail(ctx context.Context, u models.User, token, reason string) error {
+//
+// note, when set, is a paragraph added before the closing advice.
+func (s *Service) sendTokenEmail(ctx context.Context, u models.User, token, reason, note string) error {
 	clients, err := s.sunsetClients(ctx, u.ID)
 	if err != nil {
 		return err
 	}
-	body := tokenEmailBody(s.opts.Organization, u, token, reason, u.TokenIssuedAt, s.now(), clients)
+	body := tokenEmailBody(s.opts.Organization, u, token, reason, u.TokenIssuedAt, s.now(), clients, note)
 	if err := mail.Enqueue(ctx, s.store, s.keys, mail.Message{To: u.Email, Subject: s.tokenSubject(), Body: body}, s.now()); err != nil {
 		return err
 	}
@@ -251,7 +253,7 @@ func (s *Service) sendTokenEmail(ctx context.Context, u models.User, token, reas
 
 // tokenEmailBody writes the plain-text token email. It is the only place a
 // token is ever written out.
-func tokenEmailBody(org string, u models.User, token, reason string, issued, now time.Time, clients []sunsetClient) string {
+func tokenEmailBody(org string, u models.User, token, reason string, issued, now time.Time, clients []sunsetClient, note string) string {
 	const stamp = "2006-01-02 15:04:05 UTC"
 	greeting := oneLine(u.Name)
 	if greeting == "" {
@@ -284,6 +286,9 @@ func tokenEmailBody(org string, u models.User, token, reason string, issued, now
 				oneLine(c.Name), oneLine(c.ID), verb, c.Sunset.Format(stamp))
 		}
 		b.WriteString("\n")
+	}
+	if note != "" {
+		b.WriteString(note + "\n")
 	}
 	b.WriteString("If you did not ask for this, someone else may know your password: " +
 		"reset your security token and change your password at once, and contact your administrator.\n")

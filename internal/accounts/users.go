@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/models"
@@ -109,7 +110,7 @@ func (s *Service) CreateUser(ctx context.Context, actor string, in NewUser) (mod
 		if err := s.store.Audit(ctx, actor, "user.create", u.Username, fmt.Sprintf("id=%s email=%s admin=%t", u.ID, u.Email, u.Admin)); err != nil {
 			return err
 		}
-		if err := s.sendTokenEmail(ctx, u, token, reasonCreated); err != nil {
+		if err := s.sendTokenEmail(ctx, u, token, reasonCreated, ""); err != nil {
 			return err
 		}
 		if s.opts.VerifyOnCreate {
@@ -348,8 +349,51 @@ func (s *Service) changePassword(ctx context.Context, actor, column, value, pw, 
 		if err := s.store.Audit(ctx, actor, action, u.Username, "password changed; security token regenerated"); err != nil {
 			return err
 		}
-		return s.sendTokenEmail(ctx, u, token, reasonPasswordChanged)
+		note, err := s.appPasswordsAfterChange(ctx, actor, u, now)
+		if err != nil {
+			return err
+		}
+		return s.sendTokenEmail(ctx, u, token, reasonPasswordChanged, note)
 	})
+}
+
+// appPasswordsAfterChange applies the app-password policy of a password
+// change to u, in the transaction in ctx, and returns the paragraph the
+// token email adds about them (empty when u has none). By default app
+// passwords survive a password change (each serves one integration, which
+// should not break when the password changes) and the email lists them
+// for review; with Options.RevokeAppPasswordsOnPasswordChange they are
+// revoked, with an audit entry.
+func (s *Service) appPasswordsAfterChange(ctx context.Context, actor string, u models.User, now time.Time) (string, error) {
+	active, err := s.store.ActiveAppPasswords(ctx, u.ID, now)
+	if err != nil || len(active) == 0 {
+		return "", err
+	}
+	review := ""
+	if s.opts.AccountURL != "" {
+		review = " Review them at " + s.opts.AccountURL + "/app-passwords"
+	}
+	var b strings.Builder
+	if s.opts.RevokeAppPasswordsOnPasswordChange {
+		n, err := s.store.RevokeUserAppPasswords(ctx, u.ID, now)
+		if err != nil {
+			return "", err
+		}
+		if err := s.store.Audit(ctx, actor, "app_password.revoke_all", u.Username,
+			fmt.Sprintf("revoked=%d reason=password change", n)); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(&b, "Your organisation's policy revokes app passwords when the password changes: these %d app passwords no longer work, and the applications that used them must get new ones:\n", len(active))
+	} else {
+		b.WriteString("Your app passwords keep working after a password change. These are active; revoke any you do not recognise or no longer need:\n")
+	}
+	for _, p := range active {
+		fmt.Fprintf(&b, "- %s\n", oneLine(p.Name))
+	}
+	if review != "" {
+		b.WriteString(strings.TrimSpace(review) + "\n")
+	}
+	return b.String(), nil
 }
 
 // ResetToken gives username a new security token at once (the old one
@@ -378,7 +422,7 @@ func (s *Service) ResetToken(ctx context.Context, actor, username string, byUser
 		if err := s.store.Audit(ctx, actor, "user.token.reset", u.Username, "security token "+reason); err != nil {
 			return err
 		}
-		return s.sendTokenEmail(ctx, u, token, reason)
+		return s.sendTokenEmail(ctx, u, token, reason, "")
 	})
 	if err != nil {
 		return fmt.Errorf("reset security token of %q: %w", username, err)

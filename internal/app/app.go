@@ -172,6 +172,9 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		OnLockout: func(ch signin.Channel) { a.Metrics.Lockout(ch.String()) },
 		// A source throttled for failing across usernames, by channel.
 		OnThrottle: func(ch signin.Channel) { a.Metrics.Throttled("spray_" + ch.String()) },
+		AccountURL: cfg.Issuer + "/account",
+		// App passwords survive a password change unless the policy says.
+		RevokeAppPasswordsOnPasswordChange: cfg.AppPasswordRevokeOnPasswordChange,
 	})
 	a.MFA = mfa.New(a.Store, a.Keyring, mfa.Options{
 		Issuer: cfg.Organization, Policy: mfa.Policy(cfg.MFA.Required), Now: a.now, Logger: logger,
@@ -183,7 +186,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 	a.tokens = oauth.NewStore(a.Store, a.Keyring, logger)
 	// Every use of a token asks the guard whether a grant the legacy
 	// grant began may still be used.
-	a.tokens.SetGuard(&legacy.Guard{Users: a.Accounts, Factors: a.Store, Disabled: cfg.LegacyGrantDisabled})
+	a.tokens.SetGuard(&legacy.Guard{Users: a.Accounts, Factors: a.Store, AppPasswords: a.AppPasswords, Disabled: cfg.LegacyGrantDisabled})
 	a.revoker = &legacy.Revoker{Grants: a.tokens, Disabled: cfg.LegacyGrantDisabled, Logger: logger}
 	a.Clients = clients.New(a.Store, a.Secrets, clients.Options{Now: a.now, Changed: a.clientChanged, Protected: []string{console.ClientID}})
 	a.revoker.Clients = a.Clients
@@ -252,6 +255,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 			// policy that makes it the only way.
 			g.Codes = a.MFA
 			g.ObserveMFA = a.Metrics.MFA
+			g.AppPasswords = a.AppPasswords
 			g.Now = a.now
 			return g
 		},

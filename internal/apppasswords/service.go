@@ -158,6 +158,9 @@ func (s *Service) Create(ctx context.Context, actor, userID string, in Spec) (mo
 			if err != nil {
 				return err
 			}
+			if !c.AcceptsAppPasswords() {
+				return apperr.Field("client_id", fmt.Sprintf("client %q does not accept app passwords", c.Name))
+			}
 			for _, sc := range p.Scopes {
 				if !slices.Contains(c.Scopes, sc) {
 					return apperr.Field("scopes", fmt.Sprintf("%q is not a scope of client %q", sc, c.Name))

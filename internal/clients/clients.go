@@ -116,6 +116,9 @@ type NewClient struct {
 	// Auth is how the client authenticates; a private_key_jwt client gets
 	// no secret.
 	Auth Auth
+	// LegacyCredentials is what the password grant accepts: "token" (the
+	// default when empty), "app_password" or "both".
+	LegacyCredentials string
 }
 
 // Logout is a client's OpenID Connect logout registration: where a logout
@@ -166,6 +169,9 @@ type ClientUpdate struct {
 	JWKSURI                     *string          `json:"jwks_uri"`
 	RequirePAR                  *bool            `json:"require_pushed_authorization_requests"`
 	RequirePKCE                 *bool            `json:"require_pkce"`
+	// LegacyCredentials is what the password grant accepts: "token",
+	// "app_password" or "both".
+	LegacyCredentials *string `json:"legacy_credentials"`
 }
 
 // Create validates in and stores a new client with a random id, writing
@@ -185,6 +191,7 @@ func (s *Service) Create(ctx context.Context, actor string, in NewClient) (c mod
 		AccessTokenFormat: cmp.Or(strings.TrimSpace(in.AccessTokenFormat), oauth.FormatOpaque),
 		IDTokenAlg:        cmp.Or(strings.TrimSpace(in.IDTokenAlg), oauth.AlgRS256),
 		AccessTokenAlg:    cmp.Or(strings.TrimSpace(in.AccessTokenAlg), oauth.AlgRS256),
+		LegacyCredentials: cmp.Or(strings.TrimSpace(in.LegacyCredentials), models.LegacyToken),
 	}
 	setLogout(&c, in.Logout)
 	setAuth(&c, in.Auth)
@@ -280,6 +287,9 @@ func (s *Service) Update(ctx context.Context, actor, id string, up ClientUpdate)
 			return false, err
 		}
 		applyAuth(&next, up)
+		if up.LegacyCredentials != nil {
+			next.LegacyCredentials = cmp.Or(strings.TrimSpace(*up.LegacyCredentials), models.LegacyToken)
+		}
 		if err := validate(next, up.GrantTypes != nil); err != nil {
 			return false, err
 		}
@@ -489,9 +499,9 @@ func wrapUnlessField(err error, format string, args ...any) error {
 // describe summarises a client for the audit log; it never includes the
 // secret hash.
 func describe(c models.Client) string {
-	return fmt.Sprintf("name=%q grant_types=%s redirect_uris=%s scopes=%s audience=%s public=%t first_party=%t access_token_format=%s",
+	return fmt.Sprintf("name=%q grant_types=%s redirect_uris=%s scopes=%s audience=%s public=%t first_party=%t access_token_format=%s legacy_credentials=%s",
 		c.Name, strings.Join(c.GrantTypes, ","), strings.Join(c.RedirectURIs, ","), strings.Join(c.Scopes, ","),
-		strings.Join(c.Audience, ","), c.Public, c.FirstParty, c.AccessTokenFormat) + describeLogout(c) +
+		strings.Join(c.Audience, ","), c.Public, c.FirstParty, c.AccessTokenFormat, c.LegacyCredentials) + describeLogout(c) +
 		fmt.Sprintf(" id_token_signed_response_alg=%s access_token_signed_response_alg=%s", c.IDTokenAlg, c.AccessTokenAlg) + describeAuth(c)
 }
 
@@ -531,6 +541,9 @@ func diff(a, b models.Client) []string {
 	out = append(out, diffSalesforce(a, b)...)
 	if describeAuth(a) != describeAuth(b) || a.JWKS != b.JWKS {
 		out = append(out, "auth"+describeAuth(a)+" ->"+describeAuth(b))
+	}
+	if a.LegacyCredentials != b.LegacyCredentials {
+		out = append(out, fmt.Sprintf("legacy_credentials %s -> %s", a.LegacyCredentials, b.LegacyCredentials))
 	}
 	if describeLogout(a) != describeLogout(b) {
 		out = append(out, "logout"+describeLogout(a)+" ->"+describeLogout(b))

@@ -214,6 +214,9 @@ func validate(c models.Client, requireGrant bool) error {
 	if err := validateScopes(c.Scopes); err != nil {
 		return err
 	}
+	if c.LegacyCredentials != "" && !slices.Contains(models.LegacyCredentialChoices(), c.LegacyCredentials) {
+		return apperr.Field("legacy_credentials", fmt.Sprintf("%q must be %s", c.LegacyCredentials, orList(models.LegacyCredentialChoices())))
+	}
 	if err := validateAudience(c.Audience); err != nil {
 		return err
 	}

@@ -55,6 +55,11 @@ const (
 	// user's login counter is locked for the source, and it is recorded
 	// with its own method.
 	DeviceApproval
+	// AppPasswordGrant is the legacy password grant with an app password
+	// as the whole password. It counts on the password grant's counter
+	// (one lockout for every legacy credential) and is recorded with its
+	// own method.
+	AppPasswordGrant
 )
 
 func (c Channel) String() string {
@@ -73,6 +78,8 @@ func (c Channel) String() string {
 		return "factor_check"
 	case DeviceApproval:
 		return "device_approval"
+	case AppPasswordGrant:
+		return "app_password_grant"
 	default:
 		return fmt.Sprintf("Channel(%d)", int(c))
 	}
@@ -83,7 +90,7 @@ func (c Channel) counter() (storage.Counter, error) {
 	switch c {
 	case LoginPage, PasswordChange, PasskeyLogin, SecondFactor, FactorCheck, DeviceApproval:
 		return storage.CounterLogin, nil
-	case PasswordGrant:
+	case PasswordGrant, AppPasswordGrant:
 		return storage.CounterLegacy, nil
 	default:
 		return 0, fmt.Errorf("unknown channel %d", int(c))
@@ -101,6 +108,8 @@ func (c Channel) method() string {
 		return MethodPasskey
 	case DeviceApproval:
 		return MethodDevice
+	case AppPasswordGrant:
+		return MethodAppPassword
 	default:
 		return ""
 	}
@@ -167,6 +176,13 @@ type Verifier interface {
 // or a TOTP code followed the password.
 type FactorNamer interface {
 	Factor() string
+}
+
+// AppPasswordNamer is a Verifier that names, after Verify, the app
+// password the attempt used (for the login history), once the value was
+// found to be one of the user's.
+type AppPasswordNamer interface {
+	AppPasswordName() string
 }
 
 // Password is the Verifier of a channel whose secret is the password alone.
@@ -474,8 +490,11 @@ func factorOf(req Request, v Verifier) string {
 
 // factor is the factor an attempt on c checks unless it says otherwise.
 func (c Channel) factor() string {
-	if c == PasskeyLogin {
+	switch c {
+	case PasskeyLogin:
 		return FactorPasskey
+	case AppPasswordGrant:
+		return FactorAppPassword
 	}
 	return FactorPassword
 }
@@ -568,6 +587,9 @@ func (c *Core) finish(ctx context.Context, req Request, o Outcome, record bool) 
 		Method:    method,
 		Result:    o.Result,
 		Factor:    cmp.Or(o.Factor, req.Factor, req.Channel.factor()),
+	}
+	if n, ok := req.Verifier.(AppPasswordNamer); ok && o.User.ID != "" {
+		e.AppPassword = n.AppPasswordName()
 	}
 	if o.User.ID != "" {
 		e.Username = o.User.Username

@@ -21,6 +21,7 @@ import (
 
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/apppasswords"
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/password"
@@ -66,6 +67,8 @@ type site struct {
 	hasher   *countingHasher
 	alice    models.User
 	token    string // alice's security token
+	// apps are the app passwords; the client appsonly takes only them.
+	apps *apppasswords.Service
 }
 
 const (
@@ -98,6 +101,7 @@ func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter in
 		t.Fatal(err)
 	}
 	store := oauth.NewStore(storage.New(db), keys, nil)
+	apps := apppasswords.New(storage.New(db), keys, apppasswords.Options{})
 	sh := &oauth.SecretHasher{Keys: keys, Argon2: ph}
 	cfg := config.Default()
 	cfg.Issuer = "http://127.0.0.1"
@@ -106,7 +110,9 @@ func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter in
 	cfg.RateLimit.PerMinute = 0
 	p := oauth.NewProvider(oauth.Settings{Issuer: cfg.Issuer, AccessTokenLifespan: time.Hour, RefreshTokenLifespan: time.Hour, AuthorizeCodeLifespan: time.Minute, IDTokenLifespan: time.Hour},
 		store, km, keys, sh, func(fc *fosite.Config, st *oauth.Store, strategy *oauth.TokenStrategy) fosite.TokenEndpointHandler {
-			return legacy.New(fc, st, strategy, acc, trustedips.New(storage.New(db)), false, nil)
+			g := legacy.New(fc, st, strategy, acc, trustedips.New(storage.New(db)), false, nil)
+			g.AppPasswords = apps
+			return g
 		})
 	h, err := server.New(server.Deps{Config: cfg, Store: storage.New(db), Keys: keys, Provider: p, Users: acc, ClientIP: clientip.New(nil, clientip.AnyHeader)})
 	if err != nil {
@@ -126,6 +132,10 @@ func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter in
 	if err := db.Create(&models.Client{ID: "loader", Name: "Loader", SecretHash: string(hash), GrantTypes: []string{"password"}, AccessTokenFormat: "opaque"}).Error; err != nil {
 		t.Fatal(err)
 	}
+	if err := db.Create(&models.Client{ID: "appsonly", Name: "Apps only", SecretHash: string(hash), GrantTypes: []string{"password"},
+		AccessTokenFormat: "opaque", LegacyCredentials: models.LegacyAppPassword}).Error; err != nil {
+		t.Fatal(err)
+	}
 	var row models.MailMessage
 	if err := db.Where(`"to" = ?`, "alice@example.com").Take(&row).Error; err != nil {
 		t.Fatal(err)
@@ -138,7 +148,7 @@ func newSiteWith(t testing.TB, kind string, params password.Params, lockAfter in
 	if m == nil {
 		t.Fatal("no token in the welcome mail")
 	}
-	return &site{url: srv.URL, db: db, accounts: acc, hasher: counter, alice: alice, token: string(m[1])}
+	return &site{url: srv.URL, db: db, accounts: acc, hasher: counter, alice: alice, token: string(m[1]), apps: apps}
 }
 
 var csrfInput = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
@@ -214,13 +224,18 @@ func (s *site) grant(username, pw string) (int, string, error) { return s.grantF
 
 // grantFrom sends a password grant from the loopback address local.
 func (s *site) grantFrom(local, username, pw string) (int, string, error) {
+	return s.grantAs(local, "loader", username, pw)
+}
+
+// grantAs sends a password grant as client from the loopback address local.
+func (s *site) grantAs(local, client, username, pw string) (int, string, error) {
 	form := url.Values{"grant_type": {"password"}, "username": {username}, "password": {pw}}
 	req, err := http.NewRequest(http.MethodPost, s.url+"/oauth2/token", strings.NewReader(form.Encode()))
 	if err != nil {
 		return 0, "", err
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.SetBasicAuth("loader", clientSecret)
+	req.SetBasicAuth(client, clientSecret)
 	resp, err := (&http.Client{Transport: transportFrom(local)}).Do(req)
 	if err != nil {
 		return 0, "", err

@@ -9,6 +9,9 @@ const (
 	// MethodDevice is the device authorization grant: a user's approval
 	// or denial at /device, and its tokens refused at issue.
 	MethodDevice = "device"
+	// MethodAppPassword is the password grant with an app password as the
+	// whole password.
+	MethodAppPassword = "app_password"
 )
 
 // Results recorded in the login history, in the words Salesforce admins
@@ -54,6 +57,27 @@ const (
 	ResultMFARequired = "Failed: Multi-factor authentication required"
 	// ResultDeviceDenied is a device request the user denied at /device.
 	ResultDeviceDenied = "Failed: Device request denied"
+	// ResultAppPasswordInvalid is a value of an app password's shape that
+	// is not one of the user's.
+	ResultAppPasswordInvalid = "Failed: Invalid app password"
+	// ResultAppPasswordMalformed is a value that starts like an app
+	// password but whose checksum does not match (a typo, a value cut
+	// short).
+	ResultAppPasswordMalformed = "Failed: Malformed app password"
+	// ResultAppPasswordRevoked is an app password its user or an
+	// administrator revoked.
+	ResultAppPasswordRevoked = "Failed: App password revoked"
+	// ResultAppPasswordExpired is an app password past its expiry.
+	ResultAppPasswordExpired = "Failed: App password expired"
+	// ResultAppPasswordWrongClient is an app password bound to another
+	// client, or sent to a client that does not accept app passwords.
+	ResultAppPasswordWrongClient = "Failed: App password not valid for client"
+	// ResultAppPasswordScope is a request for scopes the app password does
+	// not hold.
+	ResultAppPasswordScope = "Failed: App password scope exceeded"
+	// ResultAppPasswordRequired is a password (and security token) sent to
+	// a client that accepts only app passwords.
+	ResultAppPasswordRequired = "Failed: App password required"
 )
 
 // Factors recorded in the login history's Factor: the credential an
@@ -64,6 +88,7 @@ const (
 	FactorTOTP          = "totp"
 	FactorRecoveryCode  = "recovery_code"
 	FactorPasskey       = "passkey"
+	FactorAppPassword   = "app_password"
 )
 
 // Results lists every login result, success first.
@@ -76,5 +101,7 @@ func Results() []string {
 		ResultSecondFactorPending, ResultInvalidCode, ResultCodeReused, ResultSecondStepExpired, ResultMFARequired,
 		ResultBrownout,
 		ResultDeviceDenied,
+		ResultAppPasswordInvalid, ResultAppPasswordMalformed, ResultAppPasswordRevoked, ResultAppPasswordExpired,
+		ResultAppPasswordWrongClient, ResultAppPasswordScope, ResultAppPasswordRequired,
 	}
 }

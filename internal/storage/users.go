@@ -138,8 +138,9 @@ type UserChange struct {
 	Email *string
 	Name  *string
 	Admin *bool
-	// Disabled set to true also ends the user's browser sessions and
-	// every OAuth token issued to them, in the same transaction.
+	// Disabled set to true also ends the user's browser sessions, revokes
+	// their app passwords and deletes every OAuth token issued to them, in
+	// the same transaction.
 	Disabled          *bool
 	RequireMFA        *bool
 	EmailVerified     *bool
@@ -203,11 +204,14 @@ func (s *Store) UpdateUser(ctx context.Context, id string, c UserChange) error {
 }
 
 // endUserAccess ends the browser sessions of the user with id (with the
-// logout cascade: the clients they signed in to are told) and deletes
-// every OAuth request (code, token, refresh token, PKCE, OpenID session)
-// issued to them.
+// logout cascade: the clients they signed in to are told), revokes their
+// app passwords and deletes every OAuth request (code, token, refresh
+// token, PKCE, OpenID session) issued to them.
 func (s *Store) endUserAccess(ctx context.Context, id string) error {
 	if _, err := s.endSessions(ctx, time.Now(), "user_id = ?", id); err != nil {
+		return err
+	}
+	if _, err := s.RevokeUserAppPasswords(ctx, id, time.Now()); err != nil {
 		return err
 	}
 	return s.conn(ctx).Where("subject = ?", id).Delete(&models.OAuthRequest{}).Error

@@ -162,3 +162,30 @@ func testAppPasswordCascades(t *testing.T, s *storage.Store) {
 		t.Errorf("app password rows after deleting c1: got %d, want 3 (revoked, not deleted)", n)
 	}
 }
+
+// Disabling a user revokes their app passwords with the rest of their
+// access; enabling them again brings none back.
+func testAppPasswordsEndWithDisable(t *testing.T, s *storage.Store) {
+	ctx := t.Context()
+	mustCreateUser(t, s, user("u1", "alice"))
+	mustCreateUser(t, s, user("u2", "bob"))
+	for _, p := range []struct{ id, user string }{{"a1", "u1"}, {"a2", "u1"}, {"b1", "u2"}} {
+		row := appPassword(p.id, p.user, p.id, now)
+		if err := s.CreateAppPassword(ctx, &row); err != nil {
+			t.Fatal(err)
+		}
+	}
+	yes, no := true, false
+	if err := s.UpdateUser(ctx, "u1", storage.UserChange{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.UpdateUser(ctx, "u1", storage.UserChange{Disabled: &no}); err != nil {
+		t.Fatal(err)
+	}
+	if active, _ := s.ActiveAppPasswords(ctx, "u1", now); len(active) != 0 {
+		t.Errorf("active app passwords of a disabled (then enabled) user: got %v, want none", apIDs(active))
+	}
+	if active, _ := s.ActiveAppPasswords(ctx, "u2", now); !slices.Equal(apIDs(active), []string{"b1"}) {
+		t.Errorf("active app passwords of another user: got %v, want [b1]", apIDs(active))
+	}
+}

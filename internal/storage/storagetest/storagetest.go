@@ -69,6 +69,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"ClientAuthSettings", testClientAuthSettings},
 		{"ClientAssertionJTIs", testClientAssertionJTIs},
 		{"PushedAuthRequests", testPushedAuthRequests},
+		{"AppPasswordsEndWithDisable", testAppPasswordsEndWithDisable},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
