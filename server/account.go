@@ -223,6 +223,9 @@ func (s *Server) takeNotice(w http.ResponseWriter, r *http.Request, u models.Use
 	case noticeEmailChangeSent:
 		return "A link to confirm the new address was emailed to it. Your address changes when you open that link; until then it stays " + maskEmail(u.Email) + "."
 	}
+	if notice == noticeAppPasswordRevoked {
+		return "The app password was revoked: it no longer works, and the applications that signed in with it are signed out."
+	}
 	if notice == noticeMFARemoved {
 		return "Two-step verification is off. An email was sent to " + maskEmail(u.Email) + "."
 	}

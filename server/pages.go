@@ -45,7 +45,7 @@ func newRenderer(logger *slog.Logger) (*web.Renderer[page], error) {
 		"logout-confirm", "signed-out",
 		"account-passkeys", "second-step", "recovery-codes", "account-mfa",
 		"device", "device-confirm",
-		"password-forgot", "password-reset", "email-link", "account-email")
+		"password-forgot", "password-reset", "email-link", "account-email", "account-app-passwords")
 }
 
 // staticHandler serves the public pages' stylesheet.

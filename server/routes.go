@@ -69,6 +69,12 @@ func (s *Server) routes() http.Handler {
 	}
 	mux.Handle("GET /static/", staticHandler())
 	mux.Handle("GET /static/passkeys.js", handlePasskeysJS())
+	if s.AppPasswords != nil {
+		mux.Handle("GET /account/app-passwords", noStore(s.handleAppPasswords()))
+		// The answer shows a new value once: never cached.
+		mux.Handle("POST /account/app-passwords", noStore(s.handleAppPasswordCreate()))
+		mux.Handle("POST /account/app-passwords/{id}/revoke", s.handleAppPasswordRevoke())
+	}
 	mux.Handle("GET /account/passkeys", s.handlePasskeys())
 	mux.Handle("POST /account/passkeys/register/begin", noStore(s.handlePasskeyRegisterBegin()))
 	mux.Handle("POST /account/passkeys/register/finish", noStore(s.handlePasskeyRegisterFinish()))

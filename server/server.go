@@ -97,6 +97,8 @@ type Deps struct {
 	// Links sends and follows the links in emails (forgotten password,
 	// email verification and change); nil serves none of their pages.
 	Links Links
+	// AppPasswords serves /account/app-passwords; nil serves no such page.
+	AppPasswords AppPasswords
 	// Factors are second-factor kinds beyond TOTP (which MFA brings) that
 	// the second step offers: a passkey.
 	Factors []Factor

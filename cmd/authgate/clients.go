@@ -54,6 +54,7 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 	format := f.String("access-token-format", oauth.FormatOpaque, "access token format: opaque or jwt")
 	idAlg := f.String("id-token-alg", oauth.AlgRS256, "ID token and logout token signing algorithm (id_token_signed_response_alg): RS256, ES256 or EdDSA")
 	atAlg := f.String("access-token-alg", oauth.AlgRS256, "JWT access token signing algorithm: RS256, ES256 or EdDSA")
+	legacyCreds := f.String("legacy-credentials", models.LegacyToken, "what the password grant accepts: token (password + security token), app_password or both")
 	var lo clients.Logout
 	logoutFlags(f, &lo)
 	var auth clients.Auth
@@ -74,6 +75,7 @@ func cmdClientsCreate(ctx context.Context, env *cliEnv, args []string) error {
 			AccessTokenFormat: *format,
 			IDTokenAlg:        *idAlg,
 			AccessTokenAlg:    *atAlg,
+			LegacyCredentials: *legacyCreds,
 			Logout:            lo,
 			Auth:              auth,
 		})
@@ -156,6 +158,7 @@ func printClient(env *cliEnv, asJSON bool, c models.Client) error {
 		{"access_token_signed_response_alg", c.AccessTokenAlg},
 		{"legacy_grant", legacyState(c)},
 		{"legacy_sunset", sunset},
+		{"legacy_credentials", clients.ViewOf(c).LegacyCredentials},
 		{"post_logout_redirect_uris", strings.Join(c.PostLogoutRedirectURIs, ", ")},
 		{"backchannel_logout_uri", c.BackchannelLogoutURI},
 		{"backchannel_logout_session_required", fmt.Sprint(c.BackchannelLogoutSessionRequired)},

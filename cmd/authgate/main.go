@@ -60,6 +60,7 @@ func commands() []command {
 		{"clients", "manage OAuth clients: create, list, get, delete, rotate-secret, legacy", cmdClients},
 		{"users", "manage users: create, list, get, delete, set-password, reset-token, unlock", cmdUsers},
 		{"trusted-ips", "manage trusted IP ranges: add, list, remove", cmdTrustedIPs},
+		{"app-passwords", "see and revoke users' app passwords: list, revoke", cmdAppPasswords},
 		{"login-history", "show authentication attempts", cmdLoginHistory},
 		{"legacy", "the migration workbench: who still uses the legacy grant, how to move them, what would break", cmdLegacy},
 		{"mail", "see and retry failed mail: failed, retry", cmdMail},

@@ -77,6 +77,7 @@ func clientUpdateFlags(f *flags, up *clients.ClientUpdate) {
 	boolField(f, "salesforce-compat", "add Salesforce's id, instance_url, issued_at and signature to the password grant's responses (true) or not (false)", &up.SalesforceCompat)
 	stringField(f, "instance-url", "the instance_url of Salesforce-compatible responses (\"\" for the issuer)", &up.InstanceURL)
 	authUpdateFlags(f, up)
+	stringField(f, "legacy-credentials", "what the password grant accepts: token (password + security token), app_password or both", &up.LegacyCredentials)
 }
 
 // logoutFlags adds the logout registration's flags of "clients create".

@@ -286,6 +286,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		Passkeys:          a.Passkeys,
 		MFA:               a.MFA,
 		Steps:             a.Store,
+		AppPasswords:      a.AppPasswords,
 	}); err != nil {
 		return err
 	}
@@ -339,7 +340,7 @@ func (a *App) adminMux(adminUI http.Handler) http.Handler {
 	mux.Handle("/admin/api/", adminapi.NewAPI(adminapi.APIDeps{
 		Logger: a.Logger, Provider: a.Provider, Accounts: a.Accounts,
 		Clients: a.Clients, Trust: a.Trust, Keys: a.Keys, AuditLog: a.Store, Mail: a.Sender, Now: a.now, MFA: a.MFA,
-		Workbench: a.Workbench, WorkbenchActor: a.WorkbenchActor,
+		Workbench: a.Workbench, WorkbenchActor: a.WorkbenchActor, AppPasswords: a.AppPasswords,
 	}))
 	mux.Handle("GET /metrics", a.Metrics.Handler())
 	if a.Config.Pprof {

@@ -308,6 +308,22 @@ func (s *Service) Lookup(ctx context.Context, value string) (p models.AppPasswor
 	return p, true, nil
 }
 
+// Clients returns the clients an app password may be bound to: those
+// whose password grant accepts app passwords, by name.
+func (s *Service) Clients(ctx context.Context) ([]models.Client, error) {
+	all, err := s.store.ListClients(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("list clients for app passwords: %w", err)
+	}
+	out := []models.Client{}
+	for _, c := range all {
+		if c.AcceptsAppPasswords() && slices.Contains(c.GrantTypes, "password") {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
 // Get returns the app password with id, or ErrNotFound.
 func (s *Service) Get(ctx context.Context, id string) (models.AppPassword, error) {
 	p, err := s.store.AppPasswordByID(ctx, id)
@@ -463,4 +479,47 @@ func noUser(err error) error {
 		return ErrNoUser
 	}
 	return err
+}
+
+// View is how the admin API, the CLI and the console show an app
+// password: never its hash nor its value.
+type View struct {
+	ID             string     `json:"id"`
+	Name           string     `json:"name"`
+	ClientID       string     `json:"client_id"`
+	Scopes         []string   `json:"scopes"`
+	State          string     `json:"state"`
+	CreatedAt      time.Time  `json:"created_at"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+	LastUsedAt     *time.Time `json:"last_used_at"`
+	LastUsedClient string     `json:"last_used_client"`
+	LastUsedIP     string     `json:"last_used_ip"`
+	RevokedAt      *time.Time `json:"revoked_at"`
+}
+
+// ViewOf returns the View of p at now.
+func ViewOf(p models.AppPassword, now time.Time) View {
+	utc := func(t *time.Time) *time.Time {
+		if t == nil {
+			return nil
+		}
+		u := t.UTC()
+		return &u
+	}
+	scopes := p.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return View{ID: p.ID, Name: p.Name, ClientID: p.ClientID, Scopes: scopes, State: StateAt(p, now),
+		CreatedAt: p.CreatedAt.UTC(), ExpiresAt: utc(p.ExpiresAt), LastUsedAt: utc(p.LastUsedAt),
+		LastUsedClient: p.LastUsedClient, LastUsedIP: p.LastUsedIP, RevokedAt: utc(p.RevokedAt)}
+}
+
+// Views returns the views of ps at now.
+func Views(ps []models.AppPassword, now time.Time) []View {
+	out := make([]View, 0, len(ps))
+	for _, p := range ps {
+		out = append(out, ViewOf(p, now))
+	}
+	return out
 }

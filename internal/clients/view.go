@@ -1,6 +1,7 @@
 package clients
 
 import (
+	"cmp"
 	"encoding/json"
 	"slices"
 	"time"
@@ -55,6 +56,9 @@ type View struct {
 	JWKSURI                     string          `json:"jwks_uri,omitempty"`
 	RequirePAR                  bool            `json:"require_pushed_authorization_requests"`
 	RequirePKCE                 bool            `json:"require_pkce"`
+	// LegacyCredentials is what the password grant accepts: "token",
+	// "app_password" or "both".
+	LegacyCredentials string `json:"legacy_credentials"`
 }
 
 // ViewOf returns the View of c.
@@ -92,6 +96,7 @@ func ViewOf(c models.Client) View {
 		JWKSURI:                           c.JWKSURI,
 		RequirePAR:                        c.RequirePAR,
 		RequirePKCE:                       c.RequirePKCE,
+		LegacyCredentials:                 cmp.Or(c.LegacyCredentials, models.LegacyToken),
 	}
 }
 

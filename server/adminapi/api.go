@@ -39,6 +39,8 @@ type APIDeps struct {
 	Now func() time.Time
 	// MFA lists and resets users' second factors.
 	MFA MFA
+	// AppPasswords lists and revokes users' app passwords.
+	AppPasswords AppPasswords
 }
 
 // MFA is what the API needs of the second factors (mfa.Service): a list
@@ -115,6 +117,8 @@ func (a *api) routes() http.Handler {
 	handle("POST /admin/api/users/{username}/unlock", auth(a.handleUnlock()))
 	handle("GET /admin/api/users/{username}/mfa", auth(a.handleListMFA()))
 	handle("DELETE /admin/api/users/{username}/mfa", auth(a.handleResetMFA()))
+	handle("GET /admin/api/users/{username}/app-passwords", auth(a.handleListAppPasswords()))
+	handle("DELETE /admin/api/users/{username}/app-passwords/{id}", auth(a.handleRevokeAppPassword()))
 
 	handle("GET /admin/api/trusted-ips", auth(a.handleListRanges()))
 	handle("POST /admin/api/trusted-ips", auth(a.handleAddRange()))

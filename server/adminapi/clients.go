@@ -51,6 +51,8 @@ type createClientRequest struct {
 	JWKSURI                     string          `json:"jwks_uri"`
 	RequirePAR                  bool            `json:"require_pushed_authorization_requests"`
 	RequirePKCE                 *bool           `json:"require_pkce"`
+	// LegacyCredentials: "token" (default), "app_password" or "both".
+	LegacyCredentials string `json:"legacy_credentials"`
 }
 
 // createdClientJSON carries the generated secret, the only time it is
@@ -78,6 +80,7 @@ func (a *api) handleCreateClient() http.Handler {
 			AccessTokenFormat: in.AccessTokenFormat,
 			IDTokenAlg:        in.IDTokenAlg,
 			AccessTokenAlg:    in.AccessTokenAlg,
+			LegacyCredentials: in.LegacyCredentials,
 			Logout: clients.Logout{
 				PostLogoutRedirectURIs:            in.PostLogoutRedirectURIs,
 				BackchannelLogoutURI:              in.BackchannelLogoutURI,

@@ -27,6 +27,7 @@ import (
 
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/apppasswords"
 	"github.com/authgate/authgate/internal/clientip"
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/keyring"
@@ -74,6 +75,7 @@ type env struct {
 	api      string
 	handler  *api
 	sender   *authmail.Sender
+	apps     *apppasswords.Service
 	outbox   *outbox
 	logs     *syncBuffer
 	mfa      *mfa.Service
@@ -172,16 +174,18 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 
 	e.mfa = mfa.New(storage.New(db), e.keys, mfa.Options{Issuer: "Acme", Logger: logger})
 	var adminHandler http.Handler
+	e.apps = apppasswords.New(storage.New(db), e.keys, apppasswords.Options{})
 	adminHandler, e.handler = newAPI(APIDeps{
-		MFA:      e.mfa,
-		Logger:   logger,
-		Provider: e.provider,
-		Accounts: e.accounts,
-		Clients:  e.clients,
-		Trust:    e.trust,
-		Keys:     e.km,
-		AuditLog: storage.New(db),
-		Mail:     e.sender,
+		AppPasswords: e.apps,
+		MFA:          e.mfa,
+		Logger:       logger,
+		Provider:     e.provider,
+		Accounts:     e.accounts,
+		Clients:      e.clients,
+		Trust:        e.trust,
+		Keys:         e.km,
+		AuditLog:     storage.New(db),
+		Mail:         e.sender,
 		Workbench: workbench.New(storage.New(db), workbench.Options{PasswordMethod: accounts.MethodPasswordGrant,
 			RefreshMethod: accounts.MethodPasswordGrantRefresh, Success: accounts.ResultSuccess}),
 		WorkbenchActor: &workbench.Actor{Clients: e.clients, Notices: notices.New(storage.New(db), e.keys, notices.Options{
