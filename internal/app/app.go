@@ -294,7 +294,7 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 		Logger: logger, Config: cfg, Store: a.Store, Keys: a.Keyring, Accounts: a.Accounts,
 		Clients: a.Clients, Trust: a.Trust, TokenTransport: inProcess{a.Public}, Now: a.now, MFA: a.MFA,
 		AuditLog:  a.Store,
-		Workbench: a.Workbench, WorkbenchActor: a.WorkbenchActor,
+		Workbench: a.Workbench, WorkbenchActor: a.WorkbenchActor, AppPasswords: a.AppPasswords,
 	})
 	if err != nil {
 		return err

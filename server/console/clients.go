@@ -213,6 +213,8 @@ type clientForm struct {
 	AccessTokenFormat string
 	// RequireMFA makes the client's users sign in with a second factor.
 	RequireMFA bool
+	// LegacyCredentials is what the password grant accepts.
+	LegacyCredentials string
 	// The logout registration (OpenID Connect RP-initiated, back-channel
 	// and front-channel logout).
 	PostLogoutRedirectURIs            string
@@ -245,6 +247,7 @@ func formOf(cl models.Client) clientForm {
 		Public:            cl.Public,
 		GrantTypes:        cl.GrantTypes,
 		RequireMFA:        cl.RequireMFA,
+		LegacyCredentials: cmpOr(cl.LegacyCredentials, models.LegacyToken),
 
 		PostLogoutRedirectURIs:            strings.Join(cl.PostLogoutRedirectURIs, "\n"),
 		BackchannelLogoutURI:              cl.BackchannelLogoutURI,
@@ -270,6 +273,7 @@ func readClientForm(r *http.Request) clientForm {
 		Public:            r.PostForm.Get("client_type") == "public",
 		GrantTypes:        r.PostForm["grant_types"],
 		RequireMFA:        r.PostForm.Get("require_mfa") == "on",
+		LegacyCredentials: r.PostForm.Get("legacy_credentials"),
 
 		PostLogoutRedirectURIs:            r.PostForm.Get("post_logout_redirect_uris"),
 		BackchannelLogoutURI:              strings.TrimSpace(r.PostForm.Get("backchannel_logout_uri")),
@@ -435,6 +439,7 @@ func (c *console) handleUpdateClient(w http.ResponseWriter, r *http.Request, a a
 		FirstParty:        &form.FirstParty,
 		AccessTokenFormat: &form.AccessTokenFormat,
 		RequireMFA:        &form.RequireMFA,
+		LegacyCredentials: &form.LegacyCredentials,
 
 		PostLogoutRedirectURIs:            &postLogout,
 		BackchannelLogoutURI:              &form.BackchannelLogoutURI,
@@ -557,6 +562,7 @@ func (c *console) handleCreateClient(w http.ResponseWriter, r *http.Request, a a
 		IDTokenAlg:        form.IDTokenAlg,
 		AccessTokenAlg:    form.AccessTokenAlg,
 		Auth:              form.auth(),
+		LegacyCredentials: form.LegacyCredentials,
 	})
 	fe, isField := fieldErr(err)
 	switch {

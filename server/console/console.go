@@ -68,6 +68,15 @@ type Deps struct {
 	Now func() time.Time
 	// MFA lists and resets users' second factors; nil hides them.
 	MFA MFA
+	// AppPasswords lists and revokes users' app passwords; nil hides them.
+	AppPasswords AppPasswords
+}
+
+// AppPasswords is what the console needs of the app passwords
+// (apppasswords.Service).
+type AppPasswords interface {
+	List(ctx context.Context, userID string, withRevoked bool) ([]models.AppPassword, error)
+	Revoke(ctx context.Context, actor, userID, id string) error
 }
 
 // MFA is what the console needs of the second factors (mfa.Service).

@@ -22,6 +22,7 @@ import (
 
 	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/apppasswords"
 	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/notices"
@@ -71,6 +72,7 @@ type env struct {
 	cfg      config.Config
 	srv      *httptest.Server
 	issuer   *fakeIssuer
+	apps     *apppasswords.Service
 }
 
 func newEnv(t *testing.T, db *gorm.DB) *env {
@@ -102,7 +104,9 @@ func newEnv(t *testing.T, db *gorm.DB) *env {
 	e.cfg.AdminURL = e.srv.URL
 	e.cfg.Organization = "Acme"
 	e.issuer = newFakeIssuer(t, e)
+	e.apps = apppasswords.New(storage.New(db), keys, apppasswords.Options{Now: clk.Now})
 	h, err := New(Deps{
+		AppPasswords:   e.apps,
 		Config:         e.cfg,
 		Store:          storage.New(db),
 		Keys:           keys,

@@ -52,6 +52,7 @@ func (c *console) routes() http.Handler {
 	mux.Handle("POST /admin/users/{username}/reset-token/confirm", c.authed(c.handleResetTokenConfirm))
 	mux.Handle("POST /admin/users/{username}/reset-token", c.authed(c.handleResetToken))
 	mux.Handle("POST /admin/users/{username}/unlock", c.authed(c.handleUnlock))
+	mux.Handle("POST /admin/users/{username}/app-passwords/{id}/revoke", c.authed(c.handleRevokeAppPassword))
 	mux.Handle("POST /admin/users/{username}/mfa/reset/confirm", c.authed(c.handleResetMFAConfirm))
 	mux.Handle("POST /admin/users/{username}/mfa/reset", c.authed(c.handleResetMFA))
 	mux.Handle("POST /admin/users/{username}/require-mfa", c.authed(c.handleRequireMFA))

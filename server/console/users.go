@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/apppasswords"
 	"github.com/authgate/authgate/internal/mfa"
 	"github.com/authgate/authgate/models"
 )
@@ -355,6 +356,9 @@ type userData struct {
 	Back         string
 	// MFA is the user's second factors, nil when unknown.
 	MFA *mfa.Factors
+	// AppPasswords are the user's app passwords (revoked ones too), nil
+	// when the console has none to show.
+	AppPasswords []apppasswords.View
 }
 
 func (c *console) handleUser(w http.ResponseWriter, r *http.Request, a admin) {
@@ -391,7 +395,41 @@ func (c *console) renderUser(w http.ResponseWriter, r *http.Request, a admin, st
 		d.MFA = &fs
 		p.Data = d
 	}
+	if c.AppPasswords != nil {
+		list, err := c.AppPasswords.List(r.Context(), u.ID, true)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		d := p.Data.(userData)
+		d.AppPasswords = apppasswords.Views(list, c.Now())
+		p.Data = d
+	}
 	c.pages.Render(w, r, status, "user", p)
+}
+
+// handleRevokeAppPassword revokes one app password of the user (audited);
+// the tokens it obtained stop working at once.
+func (c *console) handleRevokeAppPassword(w http.ResponseWriter, r *http.Request, a admin) {
+	u, ok := c.getUser(w, r)
+	if !ok {
+		return
+	}
+	if c.AppPasswords == nil {
+		c.fail(w, r, errors.New("no app passwords here"))
+		return
+	}
+	if err := c.AppPasswords.Revoke(r.Context(), a.actor(), u.ID, r.PathValue("id")); err != nil {
+		if errors.Is(err, apppasswords.ErrNotFound) {
+			c.showMessage(w, r, http.StatusNotFound, "App password not found",
+				message{Text: "This user has no such app password.", Back: userPage(u.Username)})
+			return
+		}
+		c.fail(w, r, err)
+		return
+	}
+	c.setFlash(w, fmt.Sprintf("The app password of %s was revoked: it no longer works, nor do the tokens it obtained.", u.Username))
+	http.Redirect(w, r, userPage(u.Username), http.StatusSeeOther)
 }
 
 // userPage is the address of a user's page.
