@@ -76,8 +76,8 @@ func TestBrowserWorkbench(t *testing.T) {
 				t.Errorf("users table: %q", users)
 			}
 			disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("action-loader-require_app_passwords").disabled`))
-			if err != nil || !disabled {
-				t.Errorf("require app passwords: disabled %v, %v; want a disabled button", disabled, err)
+			if err != nil || disabled {
+				t.Errorf("require app passwords: disabled %v, %v; want an enabled button", disabled, err)
 			}
 
 			// The dry run's CSV, downloaded by the browser.

@@ -22,9 +22,10 @@ func Methods() []string {
 
 // LegacyMethods lists the login-history methods that are a use of the
 // legacy grant: the migration report, the sunset notices and the workbench
-// count exactly these.
+// count exactly these. An app password is a use of the legacy grant too
+// (the sunset ends it with the rest), under its own method.
 func LegacyMethods() []string {
-	return []string{MethodPasswordGrant, MethodPasswordGrantRefresh}
+	return []string{MethodPasswordGrant, MethodPasswordGrantRefresh, MethodAppPassword}
 }
 
 // Login methods and results, as stored in LoginEvent; the one list lives
@@ -229,7 +230,7 @@ func (s *Service) fillLegacyNames(ctx context.Context, out []LegacyUsage) error 
 // DayCount is the number of successful sign-ins on one UTC day.
 type DayCount struct {
 	Day    time.Time // UTC midnight
-	Legacy int64     // legacy password grants and refreshes of their grants
+	Legacy int64     // legacy password grants (app passwords too) and refreshes of their grants
 	OAuth  int64     // login page sign-ins
 }
 
@@ -240,14 +241,14 @@ type DayCount struct {
 func (s *Service) DailyLogins(ctx context.Context, since time.Time) ([]DayCount, error) {
 	counts := map[time.Time]*DayCount{}
 	var first, last time.Time
-	err := s.store.EachLoginTime(ctx, ResultSuccess, []string{MethodPasswordGrant, MethodPasswordGrantRefresh, MethodLoginPage}, since, func(at time.Time, method string) {
+	err := s.store.EachLoginTime(ctx, ResultSuccess, []string{MethodPasswordGrant, MethodPasswordGrantRefresh, MethodAppPassword, MethodLoginPage}, since, func(at time.Time, method string) {
 		day := utcDay(at)
 		c := counts[day]
 		if c == nil {
 			c = &DayCount{Day: day}
 			counts[day] = c
 		}
-		if method == MethodPasswordGrant || method == MethodPasswordGrantRefresh {
+		if method == MethodPasswordGrant || method == MethodPasswordGrantRefresh || method == MethodAppPassword {
 			c.Legacy++
 		} else {
 			c.OAuth++

@@ -214,7 +214,8 @@ func (a *App) build(ctx context.Context, transport mail.Transport) error {
 	})
 	a.Workbench = workbench.New(a.Store, workbench.Options{
 		PasswordMethod: accounts.MethodPasswordGrant, RefreshMethod: accounts.MethodPasswordGrantRefresh,
-		Success: accounts.ResultSuccess, Disabled: cfg.LegacyGrantDisabled, Now: a.now,
+		AppPasswordMethod: accounts.MethodAppPassword,
+		Success:           accounts.ResultSuccess, Disabled: cfg.LegacyGrantDisabled, Now: a.now,
 	})
 	a.WorkbenchActor = &workbench.Actor{Clients: a.Clients, Notices: a.Notices}
 	a.Metrics.WatchMail(func(ctx context.Context) (int64, int64, error) {

@@ -41,7 +41,7 @@ type Outcome struct {
 }
 
 // ErrUnknownAction is an action the workbench does not know.
-var ErrUnknownAction = apperr.Field("action", "is not one of enable_device_grant, enable_client_credentials, send_notices, disable_legacy")
+var ErrUnknownAction = apperr.Field("action", "is not one of enable_device_grant, enable_client_credentials, require_app_passwords, send_notices, disable_legacy")
 
 // ErrUnavailable is an action this server cannot carry out (yet).
 func errUnavailable(note string) error {
@@ -93,7 +93,19 @@ func (a *Actor) Do(ctx context.Context, actor, id, action string) (Outcome, erro
 		}
 		out.Message = fmt.Sprintf("The legacy password grant of %s is off; the grants it issued are revoked.", c.Name)
 	case ActionRequireAppPasswords:
-		return out, errUnavailable("not available on this server yet: clients have no setting for the legacy credentials they accept")
+		if !slices.Contains(c.GrantTypes, clients.GrantPassword) {
+			return out, errUnavailable("the client does not hold the legacy password grant")
+		}
+		if c.LegacyCredentials == models.LegacyAppPassword {
+			return out, errUnavailable("the client already accepts only app passwords")
+		}
+		creds := models.LegacyAppPassword
+		// The clients service audits the change (legacy_credentials), and
+		// the grants password + token obtained end at their next use.
+		if _, err := a.Clients.Update(ctx, actor, id, clients.ClientUpdate{LegacyCredentials: &creds}); err != nil {
+			return out, err
+		}
+		out.Message = fmt.Sprintf("%s now accepts only app passwords on the legacy grant: its users create one at their account page (App passwords) and send it as the password; what password + token obtained no longer works.", c.Name)
 	default:
 		return out, ErrUnknownAction
 	}

@@ -92,6 +92,10 @@ type UserUse struct {
 	// Via lists how the uses were admitted: security_token, trusted_range,
 	// app_password, refresh.
 	Via []string `json:"via"`
+	// ToMove is true when the user signed in with a password (and token,
+	// or from a trusted range): someone to move off the password. A user
+	// seen only with app passwords (and refreshes) is not.
+	ToMove bool `json:"to_move"`
 }
 
 // Suggestion is the way off the grant the workbench suggests for a client,
@@ -130,10 +134,15 @@ type ClientReport struct {
 	UserAgents    []Seen     `json:"user_agents"`
 	Networks      []Seen     `json:"networks"`
 	// Uses counts every legacy use in the period.
-	Uses       int64      `json:"uses"`
-	LastUsed   *time.Time `json:"last_used"`
-	Suggestion Suggestion `json:"suggestion"`
-	Actions    []Action   `json:"actions"`
+	Uses int64 `json:"uses"`
+	// ToMove counts the users who signed in with a password (Users[i].ToMove).
+	ToMove int `json:"to_move"`
+	// LegacyCredentials is what the client's password grant accepts:
+	// token, app_password or both.
+	LegacyCredentials string     `json:"legacy_credentials"`
+	LastUsed          *time.Time `json:"last_used"`
+	Suggestion        Suggestion `json:"suggestion"`
+	Actions           []Action   `json:"actions"`
 }
 
 // Report is the workbench: every client that holds the password grant or
@@ -269,6 +278,7 @@ func (s *Service) client(c models.Client, uses []storage.LegacyUse, trusted []ne
 	cr := ClientReport{
 		ClientID: c.ID, Name: c.Name, LegacyEnabled: slices.Contains(c.GrantTypes, clients.GrantPassword),
 		Sunset: c.LegacySunset, Brownouts: []Window{}, Users: []UserUse{}, UserAgents: []Seen{}, Networks: []Seen{},
+		LegacyCredentials: cmp.Or(c.LegacyCredentials, models.LegacyToken),
 	}
 	users := map[string]*UserUse{}
 	agents, networks := map[string]*Seen{}, map[string]*Seen{}
@@ -319,6 +329,10 @@ func (s *Service) client(c models.Client, uses []storage.LegacyUse, trusted []ne
 		slices.Sort(u.UserAgents)
 		slices.Sort(u.Networks)
 		slices.Sort(u.Via)
+		u.ToMove = slices.Contains(u.Via, ViaSecurityToken) || slices.Contains(u.Via, ViaTrustedRange)
+		if u.ToMove {
+			cr.ToMove++
+		}
 		cr.Users = append(cr.Users, *u)
 	}
 	slices.SortFunc(cr.Users, func(a, b UserUse) int {
@@ -329,7 +343,7 @@ func (s *Service) client(c models.Client, uses []storage.LegacyUse, trusted []ne
 	})
 	cr.UserAgents = sortedSeen(agents)
 	cr.Networks = sortedSeen(networks)
-	cr.Suggestion = suggest(cr)
+	cr.Suggestion = suggest(c, cr)
 	cr.Actions = actions(c, cr.Suggestion)
 	return cr
 }
@@ -375,7 +389,10 @@ func agentIs(agent string, kinds []string) bool {
 //     each approving in a browser (a CLI cannot follow a redirect);
 //   - one account from one network without a person's tool: a service, so
 //     client credentials (no user at all).
-func suggest(cr ClientReport) Suggestion {
+//
+// Users seen only with app passwords are on their way already: they count
+// for turning the grant off, not as password users to move.
+func suggest(c models.Client, cr ClientReport) Suggestion {
 	onlyPassword, cli := false, false
 	for _, a := range cr.UserAgents {
 		onlyPassword = onlyPassword || agentIs(a.Value, passwordOnlyAgents)
@@ -385,7 +402,13 @@ func suggest(cr ClientReport) Suggestion {
 	case len(cr.Users) == 0:
 		return Suggestion{Way: WayTurnOff, Action: ActionDisableLegacy,
 			Reason: "Nobody used the legacy grant of this client in the period: turning it off breaks nothing seen."}
-	case onlyPassword:
+	case cr.ToMove == 0 && c.AcceptsToken():
+		return Suggestion{Way: WayAppPasswords, Action: ActionRequireAppPasswords,
+			Reason: "Every user seen signs in with an app password already: requiring app passwords refuses password + token, and nobody seen would notice."}
+	case cr.ToMove == 0:
+		return Suggestion{Way: WayAppPasswords, Action: ActionScheduleBrownout,
+			Reason: "The client accepts only app passwords and its users use them: nobody is left to move off a password. Before the sunset, move the integrations to client credentials or the device flow."}
+	case onlyPassword && c.LegacyCredentials != models.LegacyAppPassword:
 		return Suggestion{Way: WayAppPasswords, Action: ActionRequireAppPasswords,
 			Reason: "A tool that can only send a username and password signs in: give it an app password, one per integration, instead of a person's password and token."}
 	case len(cr.Users) > 1:
@@ -428,8 +451,8 @@ func actions(c models.Client, sg Suggestion) []Action {
 	out := []Action{
 		{Name: ActionEnableDeviceGrant, Label: "Enable the device flow on the client", Available: DeviceGrantSupported() && !c.Public && !slices.Contains(c.GrantTypes, DeviceGrantType)},
 		{Name: ActionEnableClientCredentials, Label: "Enable client credentials on the client", Available: !c.Public && !slices.Contains(c.GrantTypes, clients.GrantClientCredentials)},
-		{Name: ActionRequireAppPasswords, Label: "Require app passwords instead of password + token", Available: false,
-			Note: "not available on this server yet: clients have no setting for the legacy credentials they accept"},
+		{Name: ActionRequireAppPasswords, Label: "Require app passwords instead of password + token",
+			Available: slices.Contains(c.GrantTypes, clients.GrantPassword) && c.LegacyCredentials != models.LegacyAppPassword},
 		{Name: ActionScheduleBrownout, Label: "Schedule a brownout", Available: hasSunset},
 		{Name: ActionSendNotices, Label: "Send the sunset notices now", Available: hasSunset},
 		{Name: ActionDisableLegacy, Label: "Turn the legacy grant off", Available: slices.Contains(c.GrantTypes, clients.GrantPassword)},
@@ -439,6 +462,8 @@ func actions(c models.Client, sg Suggestion) []Action {
 		switch {
 		case a.Available:
 		case a.Note != "":
+		case a.Name == ActionRequireAppPasswords && c.LegacyCredentials == models.LegacyAppPassword:
+			a.Note = "the client already accepts only app passwords"
 		case a.Name == ActionEnableDeviceGrant && !DeviceGrantSupported():
 			a.Note = "not available on this server yet: it has no device authorization grant"
 		case (a.Name == ActionScheduleBrownout || a.Name == ActionSendNotices) && !hasSunset:

@@ -133,8 +133,8 @@ func TestReport(t *testing.T) {
 			}
 		}
 		for _, a := range byID["odbc"].Actions {
-			if a.Name == workbench.ActionRequireAppPasswords && (a.Available || a.Note == "") {
-				t.Errorf("require app passwords: %+v, want unavailable with a note", a)
+			if a.Name == workbench.ActionRequireAppPasswords && (!a.Available || a.Note != "") {
+				t.Errorf("require app passwords: %+v, want available", a)
 			}
 			if a.Name == workbench.ActionSendNotices && a.Available {
 				t.Errorf("send notices without a sunset: %+v", a)
@@ -210,4 +210,61 @@ func TestCSVDefusesFormulas(t *testing.T) {
 			t.Errorf("cell %q would run as a formula", cell)
 		}
 	}
+}
+
+// App-password uses are their own method: a user seen only with an app
+// password is no password user to move, and a client whose users all use
+// app passwords is offered to require them.
+func TestAppPasswordUses(t *testing.T) {
+	t.Parallel()
+	testdb.Each(t, func(t *testing.T, db *gorm.DB) {
+		st := storage.New(db)
+		ctx := t.Context()
+		mk := func(id, creds string) {
+			c := models.Client{ID: id, Name: id, GrantTypes: []string{"password"}, AccessTokenFormat: "opaque", LegacyCredentials: creds}
+			if err := st.CreateClient(ctx, &c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		mk("mailer", models.LegacyBoth)
+		mk("strict", models.LegacyAppPassword)
+		mk("mixed", models.LegacyBoth)
+		ev := func(user, client, method string) {
+			e := models.LoginEvent{Time: now.Add(-time.Hour), UserID: "u-" + user, Username: user, ClientID: client, Method: method, Result: "Success", UserAgent: "mailer/1", SourceIP: "192.0.2.1"}
+			if err := st.RecordLogin(ctx, &e); err != nil {
+				t.Fatal(err)
+			}
+		}
+		ev("ana", "mailer", "app_password")
+		ev("ben", "strict", "app_password")
+		ev("ana", "mixed", "app_password")
+		ev("cai", "mixed", "password_grant")
+		svc := workbench.New(st, workbench.Options{
+			PasswordMethod: "password_grant", RefreshMethod: "password_grant_refresh", AppPasswordMethod: "app_password", Success: "Success",
+			Now: func() time.Time { return now },
+		})
+		r, err := svc.Report(ctx, 30)
+		if err != nil {
+			t.Fatal(err)
+		}
+		byID := map[string]workbench.ClientReport{}
+		for _, c := range r.Clients {
+			byID[c.ClientID] = c
+		}
+		m := byID["mailer"]
+		if m.ToMove != 0 || len(m.Users) != 1 || m.Users[0].ToMove || !slices.Equal(m.Users[0].Via, []string{workbench.ViaAppPassword}) {
+			t.Errorf("mailer: to move %d, users %+v; want ana via app_password, nobody to move", m.ToMove, m.Users)
+		}
+		if m.Suggestion.Action != workbench.ActionRequireAppPasswords || m.Actions[0].Name != workbench.ActionRequireAppPasswords || !m.Actions[0].Available {
+			t.Errorf("mailer: suggestion %+v, first action %+v; want require app passwords, available", m.Suggestion, m.Actions[0])
+		}
+		for _, a := range byID["strict"].Actions {
+			if a.Name == workbench.ActionRequireAppPasswords && (a.Available || a.Note == "") {
+				t.Errorf("strict: require app passwords %+v, want unavailable with a note (done already)", a)
+			}
+		}
+		if mixed := byID["mixed"]; mixed.ToMove != 1 || mixed.Uses != 2 {
+			t.Errorf("mixed: to move %d of %d uses, want 1 (cai) of 2", mixed.ToMove, mixed.Uses)
+		}
+	})
 }

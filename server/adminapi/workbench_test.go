@@ -78,6 +78,15 @@ func TestWorkbench(t *testing.T) {
 			return e.do(t, "POST", "/admin/api/legacy/workbench/"+id+"/actions/"+action, e.adminToken, nil)
 		}
 		act(workbench.ActionSendNotices).wantError(t, http.StatusConflict, codeConflict, "action")
+		var required workbench.Outcome
+		act(workbench.ActionRequireAppPasswords).want(t, http.StatusOK, &required)
+		if !strings.Contains(required.Message, "only app passwords") {
+			t.Errorf("require app passwords: %+v", required)
+		}
+		if c, err := e.clients.Get(t.Context(), id); err != nil || c.LegacyCredentials != models.LegacyAppPassword {
+			t.Errorf("after require app passwords: legacy credentials %q, %v", c.LegacyCredentials, err)
+		}
+		e.wantAudit(t, "client.update", id, adminActor)
 		act(workbench.ActionRequireAppPasswords).wantError(t, http.StatusConflict, codeConflict, "action")
 		act("make_coffee").wantError(t, http.StatusBadRequest, codeInvalidRequest, "action")
 		e.do(t, "POST", "/admin/api/legacy/workbench/nope/actions/send_notices", e.adminToken, nil).wantError(t, http.StatusNotFound, codeNotFound, "")

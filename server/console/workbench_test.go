@@ -40,7 +40,7 @@ func TestWorkbenchPage(t *testing.T) {
 		r := b.get("/admin/workbench")
 		wantStatus(t, r, http.StatusOK)
 		wantContains(t, r.body, `id="client-`+cl.ID+`"`, `id="suggestion-`+cl.ID+`"`, "device_flow", `id="dry-run"`, `id="dry-run-csv"`,
-			`id="action-`+cl.ID+`-enable_client_credentials"`, `id="action-`+cl.ID+`-require_app_passwords" title="not available`, "192.0.2.0/24")
+			`id="action-`+cl.ID+`-enable_client_credentials"`, `<button type="submit" id="action-`+cl.ID+`-require_app_passwords"`, "192.0.2.0/24")
 
 		r = b.get("/admin/workbench/dry-run.csv?days=7")
 		wantStatus(t, r, http.StatusOK)
