@@ -145,13 +145,12 @@ type Config struct {
 	// Serves net/http/pprof on the admin listener under /debug/pprof/.
 	Pprof bool `yaml:"pprof" env:"AUTHGATE_PPROF"`
 
-	// The Go runtime's soft memory limit for `serve`, in MiB: the garbage
-	// collector works harder near it and returns freed memory to the
-	// system, so that the argon2id buffers of past sign-ins do not pile up.
-	// 0 computes it from the argon2id settings: hashes at once × memory
-	// per hash + 64 MiB (resident memory then peaks below 1.5 × the hashes
-	// + 64 MiB). -1 sets none. GOMEMLIMIT in the
-	// environment, when set, wins.
+	// The Go runtime's soft memory limit for `serve`, in MiB; 0 sets none.
+	// The garbage collector works harder near it and returns freed memory
+	// to the system. With argon2id's 64 MiB buffers a limit near the
+	// hashes in flight lowers the password grant's peak resident memory
+	// but costs it up to half its throughput (docs/PERFORMANCE.md), so
+	// none is the default. GOMEMLIMIT in the environment, when set, wins.
 	MemoryLimitMiB int `yaml:"memory_limit_mib" env:"AUTHGATE_MEMORY_LIMIT_MIB"`
 
 	// Lets requests to addresses that clients register (back-channel
@@ -506,7 +505,7 @@ func (c Config) Validate() error {
 	check(c.RateLimit.Burst < 1, "rate_limit.burst: must be at least 1")
 	check(c.MaxBodyBytes < 1024, "max_body_bytes: must be at least 1024")
 	check(c.DBMaxOpenConns < 1, "db_max_open_conns: must be at least 1")
-	check(c.MemoryLimitMiB < -1, "memory_limit_mib: must be -1 (none), 0 (computed) or a size in MiB")
+	check(c.MemoryLimitMiB < 0, "memory_limit_mib: must be 0 (none) or a size in MiB")
 	switch c.Mail.SMTPTLS {
 	case "starttls", "implicit", "none":
 	default:
@@ -610,19 +609,8 @@ func (c Config) TokenRetention() time.Duration {
 	return d + 5*time.Minute
 }
 
-// MemoryLimit returns the soft memory limit in bytes that `serve` sets,
-// given the number of CPUs, or 0 for none (see MemoryLimitMiB).
-func (c *Config) MemoryLimit(numCPU int) int64 {
-	switch {
-	case c.MemoryLimitMiB < 0:
-		return 0
-	case c.MemoryLimitMiB > 0:
-		return int64(c.MemoryLimitMiB) << 20
-	}
-	slots := c.Argon2.MaxConcurrent
-	if slots <= 0 {
-		slots = numCPU
-	}
-	hashes := int64(slots) * int64(c.Argon2.Memory) << 10
-	return hashes + 64<<20
+// MemoryLimit returns the soft memory limit in bytes that `serve` sets, or
+// 0 for none (see MemoryLimitMiB).
+func (c *Config) MemoryLimit() int64 {
+	return int64(c.MemoryLimitMiB) << 20
 }

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -40,7 +39,7 @@ func serve(ctx context.Context, a *app.App) error {
 	if err := a.Prepare(ctx); err != nil {
 		return err
 	}
-	setMemoryLimit(cfg.MemoryLimit(runtime.NumCPU()), os.Getenv, logger)
+	setMemoryLimit(cfg.MemoryLimit(), os.Getenv, logger)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
@@ -103,8 +102,7 @@ func newHTTPServer(addr string, h http.Handler, logger *slog.Logger) *http.Serve
 
 // setMemoryLimit gives the Go runtime its soft memory limit, unless
 // GOMEMLIMIT (which the runtime has already applied) or the setting says
-// otherwise. Without one, the collector lets the 64 MiB argon2id buffers of
-// finished sign-ins pile up to several times what is in use.
+// otherwise.
 func setMemoryLimit(limit int64, getenv func(string) string, logger *slog.Logger) {
 	if getenv("GOMEMLIMIT") != "" {
 		logger.Info("memory limit from GOMEMLIMIT", "bytes", debug.SetMemoryLimit(-1))
