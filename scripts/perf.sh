@@ -96,7 +96,15 @@ hz="$(getconf CLK_TCK)"
 # reset_peak starts the server's peak resident memory (VmHWM) afresh.
 reset_peak() { echo 5 >"/proc/$server/clear_refs" 2>/dev/null || true; }
 # rate prints a JSON report's successful requests per second and its failures.
-rate() { python3 -c "import json,sys; r=json.load(sys.stdin); print(f\"{r['successes']/r['duration_seconds']:.1f} {r['failures']}\")"; }
+rate() { python3 -c "import json,sys; r=json.load(sys.stdin); print(f\"{r['successes']/r['duration_seconds']:.1f} {r['failures']} {r['successes']}\")"; }
+# ticks PID... prints the CPU time (user+system, clock ticks) of the processes.
+# (With the children it waited for: PostgreSQL's exited backends count in
+# the postmaster's.)
+ticks() { local t=0 p f; for p in "$@"; do read -r -a f <"/proc/$p/stat" 2>/dev/null && t=$((t + f[13] + f[14] + f[15] + f[16])) || true; done; echo "$t"; }
+# pg_ticks prints the CPU time of every PostgreSQL process on the machine.
+pg_ticks() { ticks $(pgrep -x postgres); }
+# per_request TICKS REQUESTS prints microseconds of CPU per request.
+per_request() { python3 -c "import sys; t,n=float(sys.argv[1]),float(sys.argv[2]); print(f'{t*1e6/$hz/n:.0f}' if n else '-')" "$1" "$2"; }
 median() { python3 -c "import statistics,sys; print(f'{statistics.median(float(x) for x in sys.argv[1:]):.1f}')" "$@"; }
 
 # authgate_run SCENARIO CONCURRENCY [--json]: one load-tool run against authgate.
@@ -151,16 +159,24 @@ for entry in $SCENARIOS; do
 	case "$s" in
 	discovery | jwks | client_credentials | introspect | password)
 		ours=() theirs=() failed=0
+		ours_cpu=() theirs_cpu=() ours_db=() theirs_db=()
 		for _ in $(seq 1 "$ROUNDS"); do
-			read -r r f < <(limit_run "$s" "$c" | rate)
+			# CPU per request, warm-up included: a rough split of where
+			# the time goes (server, database), not part of the ratio.
+			t0="$(ticks "$limit_pid")" d0="$(pg_ticks)"
+			read -r r f n < <(limit_run "$s" "$c" | rate)
 			theirs+=("$r")
-			read -r r f < <(authgate_run "$s" "$c" --json | rate)
+			theirs_cpu+=("$(per_request $(($(ticks "$limit_pid") - t0)) "$n")") theirs_db+=("$(per_request $(($(pg_ticks) - d0)) "$n")")
+			t0="$(ticks "$server")" d0="$(pg_ticks)"
+			read -r r f n < <(authgate_run "$s" "$c" --json | rate)
 			ours+=("$r")
+			ours_cpu+=("$(per_request $(($(ticks "$server") - t0)) "$n")") ours_db+=("$(per_request $(($(pg_ticks) - d0)) "$n")")
 			failed=$((failed + f))
 		done
 		a="$(median "${ours[@]}")" l="$(median "${theirs[@]}")"
 		ratio="$(python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$a" "$l")"
 		echo "authgate ${ours[*]} /s (median $a), limit ${theirs[*]} /s (median $l), ratio $ratio, authgate failures $failed"
+		echo "CPU µs per request, server: authgate ${ours_cpu[*]}, limit ${theirs_cpu[*]}; PostgreSQL: authgate ${ours_db[*]}, limit ${theirs_db[*]}"
 		summary+=("$(printf '%-28s %6s  %10s/s %10s/s  %5s  %s' "$s" "$c" "$a" "$l" "$ratio" "$(awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$server/status")")")
 		;;
 	authorization_code_es256)
@@ -168,10 +184,10 @@ for entry in $SCENARIOS; do
 		# alternating; the ratio is ES256 ÷ RS256.
 		ours=() theirs=() failed=0
 		for _ in $(seq 1 "$ROUNDS"); do
-			read -r r f < <(authgate_run authorization_code_session "$c" --json | rate)
+			read -r r f _ < <(authgate_run authorization_code_session "$c" --json | rate)
 			theirs+=("$r")
 			failed=$((failed + f))
-			read -r r f < <(authgate_run authorization_code_session_es256 "$c" --json | rate)
+			read -r r f _ < <(authgate_run authorization_code_session_es256 "$c" --json | rate)
 			ours+=("$r")
 			failed=$((failed + f))
 		done
