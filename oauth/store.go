@@ -185,17 +185,19 @@ func (s *Store) loadClient(ctx context.Context, id string) (*Client, error) {
 	return c, nil
 }
 
-// storedRequest is the JSON form of a request in OAuthRequest.Data. When
-// reading, Session holds the pointer the session is decoded into.
+// storedRequest is the JSON form of a request in OAuthRequest.Data, without
+// its empty lists (a row of an earlier version, with them, reads the same).
+// When reading, Session holds the pointer the session is decoded into (a
+// *Session encodes itself: sessioncodec.go).
 type storedRequest struct {
 	ID                string     `json:"id"`
 	RequestedAt       time.Time  `json:"requested_at"`
 	ClientID          string     `json:"client_id"`
-	RequestedScope    []string   `json:"requested_scope"`
-	GrantedScope      []string   `json:"granted_scope"`
-	RequestedAudience []string   `json:"requested_audience"`
-	GrantedAudience   []string   `json:"granted_audience"`
-	Form              url.Values `json:"form"`
+	RequestedScope    []string   `json:"requested_scope,omitempty"`
+	GrantedScope      []string   `json:"granted_scope,omitempty"`
+	RequestedAudience []string   `json:"requested_audience,omitempty"`
+	GrantedAudience   []string   `json:"granted_audience,omitempty"`
+	Form              url.Values `json:"form,omitempty"`
 	Session           any        `json:"session"`
 }
 
