@@ -204,10 +204,12 @@ type OAuthRequest struct {
 	// AccessSignature links a refresh token to the access token issued with it.
 	AccessSignature string `gorm:"size:512"`
 	ClientID        string `gorm:"size:64;not null;index"`
-	Subject         string `gorm:"size:255;index"`
-	RequestedAt     time.Time
-	ExpiresAt       *time.Time `gorm:"index"`
-	Active          bool       `gorm:"not null;default:true"`
+	// Subject is the user; empty for client credentials, whose rows the
+	// index by user leaves out (migration 0018).
+	Subject     string `gorm:"size:255"`
+	RequestedAt time.Time
+	ExpiresAt   *time.Time `gorm:"index"`
+	Active      bool       `gorm:"not null;default:true"`
 	// Origin is how the grant began (oauth.Origin*), kept on every row
 	// of the grant so that ending a credential can revoke what it obtained.
 	Origin string `gorm:"size:32;not null;default:''"`

@@ -116,11 +116,17 @@ func TestHotQueryPlans(t *testing.T) {
 			_, err := s.RevokePasswordGrants(ctx, "")
 			return err
 		}},
+		{"account: a user's live grants (the index by user)", func() error {
+			_, err := st.UserGrants(ctx, "user-7", time.Now())
+			return err
+		}},
 		{"janitor: prune expired tokens in batches", func() error {
 			_, err := s.PruneExpired(ctx, time.Now())
 			return err
 		}},
 	}
+	// mustUse names, for some cases, the index every plan must use.
+	mustUse := map[string]string{"account: a user's live grants (the index by user)": "idx_oauth_requests_subject"}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			rec.reset()
@@ -134,11 +140,19 @@ func TestHotQueryPlans(t *testing.T) {
 					continue
 				}
 				found = true
-				plan := explain(t, sqlDB, stmt)
-				if scans := seqScans(plan, "oauth_requests"); scans > 0 {
-					t.Errorf("%s\nreads the whole token table (Seq Scan):\n%s", stmt.sql, indent(plan))
-				} else {
-					t.Logf("%s: %s", strings.Join(strings.Fields(stmt.sql), " "), summary(plan))
+				// The plan for these values, and the generic plan a
+				// prepared statement may settle on after five runs,
+				// which cannot see the values (a partial index must
+				// then be implied by the statement's own terms).
+				for _, generic := range []bool{false, true} {
+					plan := explain(t, sqlDB, stmt, generic)
+					if scans := seqScans(plan, "oauth_requests"); scans > 0 {
+						t.Errorf("%s\nreads the whole token table (Seq Scan, generic plan %v):\n%s", stmt.sql, generic, indent(plan))
+					} else if idx := mustUse[tc.name]; idx != "" && !strings.Contains(summary(plan), idx) {
+						t.Errorf("%s\ndoes not use %s (generic plan %v):\n%s", stmt.sql, idx, generic, indent(plan))
+					} else {
+						t.Logf("%s (generic plan %v): %s", strings.Join(strings.Fields(stmt.sql), " "), generic, summary(plan))
+					}
 				}
 			}
 			if !found {
@@ -204,11 +218,40 @@ func (r *recorder) take() []statement {
 }
 
 // explain returns PostgreSQL's plan for stmt, in JSON, without running it.
-func explain(t *testing.T, sqlDB *sql.DB, stmt statement) map[string]any {
+// With generic, the statement is prepared and planned as PostgreSQL plans a
+// prepared statement without looking at its parameters.
+func explain(t *testing.T, sqlDB *sql.DB, stmt statement, generic bool) map[string]any {
 	t.Helper()
 	var raw string
-	if err := sqlDB.QueryRow("EXPLAIN (FORMAT JSON) "+stmt.sql, stmt.vars...).Scan(&raw); err != nil {
-		t.Fatalf("EXPLAIN %s: %v", stmt.sql, err)
+	if !generic {
+		if err := sqlDB.QueryRow("EXPLAIN (FORMAT JSON) "+stmt.sql, stmt.vars...).Scan(&raw); err != nil {
+			t.Fatalf("EXPLAIN %s: %v", stmt.sql, err)
+		}
+	} else {
+		ctx := context.Background()
+		conn, err := sqlDB.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = conn.Close() }()
+		for _, q := range []string{"SET plan_cache_mode = force_generic_plan", "PREPARE planned AS " + stmt.sql} {
+			if _, err := conn.ExecContext(ctx, q); err != nil {
+				t.Fatalf("%s: %v", q, err)
+			}
+		}
+		defer func() { _, _ = conn.ExecContext(ctx, "DEALLOCATE planned; RESET plan_cache_mode") }()
+		// EXECUTE takes no bound parameters: the values go as literals.
+		params := make([]string, len(stmt.vars))
+		for i, v := range stmt.vars {
+			params[i] = literal(t, v)
+		}
+		q := "EXPLAIN (FORMAT JSON) EXECUTE planned"
+		if len(params) > 0 {
+			q += "(" + strings.Join(params, ", ") + ")"
+		}
+		if err := conn.QueryRowContext(ctx, q).Scan(&raw); err != nil {
+			t.Fatalf("%s for %s: %v", q, stmt.sql, err)
+		}
 	}
 	var plans []map[string]any
 	if err := json.Unmarshal([]byte(raw), &plans); err != nil || len(plans) != 1 {
@@ -216,6 +259,28 @@ func explain(t *testing.T, sqlDB *sql.DB, stmt statement) map[string]any {
 	}
 	plan, _ := plans[0]["Plan"].(map[string]any)
 	return plan
+}
+
+// literal writes v as an SQL literal.
+func literal(t *testing.T, v any) string {
+	t.Helper()
+	quote := func(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+	switch v := v.(type) {
+	case nil:
+		return "NULL"
+	case string:
+		return quote(v)
+	case bool:
+		return fmt.Sprint(v)
+	case int, int64, int32:
+		return fmt.Sprint(v)
+	case time.Time:
+		return quote(v.Format(time.RFC3339Nano)) + "::timestamptz"
+	case []byte:
+		return quote(fmt.Sprintf("\\x%x", v)) + "::bytea"
+	}
+	t.Fatalf("no literal for %T", v)
+	return ""
 }
 
 // seqScans counts the Seq Scan nodes on table in plan.

@@ -174,8 +174,8 @@ func (s *Store) UserGrants(ctx context.Context, userID string, now time.Time) ([
 		ClientID string
 		N        int64
 	}
-	if err := db.Model(&models.OAuthRequest{}).Select("client_id, COUNT(*) AS n").
-		Where("subject = ? AND active = ? AND (expires_at IS NULL OR expires_at > ?)", userID, true, now.UTC()).
+	if err := bySubject(db.Model(&models.OAuthRequest{}), userID).Select("client_id, COUNT(*) AS n").
+		Where("active = ? AND (expires_at IS NULL OR expires_at > ?)", true, now.UTC()).
 		Group("client_id").Scan(&live).Error; err != nil {
 		return nil, fmt.Errorf("list grants: %w", err)
 	}
@@ -216,7 +216,7 @@ func (s *Store) UserGrants(ctx context.Context, userID string, now time.Time) ([
 func (s *Store) RevokeGrant(ctx context.Context, userID, clientID string) (ok bool, err error) {
 	err = s.InTx(ctx, func(ctx context.Context) error {
 		db := s.conn(ctx)
-		res := db.Where("subject = ? AND client_id = ?", userID, clientID).Delete(&models.OAuthRequest{})
+		res := bySubject(db, userID).Where("client_id = ?", clientID).Delete(&models.OAuthRequest{})
 		if res.Error != nil {
 			return res.Error
 		}

@@ -28,12 +28,15 @@ func (s *Store) PruneExpiredRequests(ctx context.Context, cutoff time.Time, batc
 	// By physical row address, so that each batch is an index range scan
 	// on expires_at and a direct fetch of each row: "(kind, signature) IN
 	// (SELECT ...)" made PostgreSQL hash the batch and read the whole
-	// table against it.
+	// table against it. Oldest first, in the index's order: without the
+	// ORDER BY, the generic plan PostgreSQL may settle on for a prepared
+	// statement (which cannot see the cutoff) was a Seq Scan that stops
+	// at the batch's end, reading the whole table when little has expired.
 	stmt := `DELETE FROM oauth_requests WHERE ctid = ANY(ARRAY(
-		SELECT ctid FROM oauth_requests WHERE expires_at < ? LIMIT ?))`
+		SELECT ctid FROM oauth_requests WHERE expires_at < ? ORDER BY expires_at LIMIT ?))`
 	if s.Dialect() == "sqlite" {
 		stmt = `DELETE FROM oauth_requests WHERE rowid IN (
-		SELECT rowid FROM oauth_requests WHERE expires_at < ? LIMIT ?)`
+		SELECT rowid FROM oauth_requests WHERE expires_at < ? ORDER BY expires_at LIMIT ?)`
 	}
 	var total int64
 	for {

@@ -214,7 +214,7 @@ func (s *Store) endUserAccess(ctx context.Context, id string) error {
 	if _, err := s.RevokeUserAppPasswords(ctx, id, time.Now()); err != nil {
 		return err
 	}
-	return s.conn(ctx).Where("subject = ?", id).Delete(&models.OAuthRequest{}).Error
+	return bySubject(s.conn(ctx), id).Delete(&models.OAuthRequest{}).Error
 }
 
 // SetPassword stores a new password hash for the user with id and, in the
@@ -259,7 +259,7 @@ func (s *Store) DeleteUser(ctx context.Context, id string) error {
 			return err
 		}
 		db := s.conn(ctx)
-		if err := db.Where("subject = ?", id).Delete(&models.OAuthRequest{}).Error; err != nil {
+		if err := bySubject(db, id).Delete(&models.OAuthRequest{}).Error; err != nil {
 			return err
 		}
 		if err := db.Where("user_id = ?", id).Delete(&models.LegacyNotice{}).Error; err != nil {
