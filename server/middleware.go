@@ -4,7 +4,9 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/authgate/authgate/internal/clientip"
@@ -18,11 +20,12 @@ func RequestID(ctx context.Context) string { return web.RequestID(ctx) }
 // logRequests gives every request an id and logs one line when it ends:
 // method, path (never the query, which may hold a code), status, duration.
 func logRequests(logger *slog.Logger) func(http.Handler) http.Handler {
+	ids := newRequestIDs()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			id, _ := keyring.RandomString(9)
-			w.Header().Set("X-Request-Id", id)
+			id := ids.next()
+			w.Header()["X-Request-Id"] = []string{id}
 			ctx := web.WithRequestID(r.Context(), id)
 			rec := web.NewRecorder(w)
 			next.ServeHTTP(rec, r.WithContext(ctx))
@@ -36,16 +39,37 @@ func logRequests(logger *slog.Logger) func(http.Handler) http.Handler {
 			if !logger.Enabled(ctx, level) {
 				return
 			}
-			attrs := []any{
-				"request_id", id, "method", r.Method, "path", r.URL.Path,
-				"status", rec.Status(), "duration_ms", time.Since(start).Milliseconds(),
-			}
+			// Straight to the handler: slog.Logger's methods would also
+			// walk the stack for a source line this record does not need.
+			rc := slog.NewRecord(time.Now(), level, "request", 0)
+			rc.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method), slog.String("path", r.URL.Path),
+				slog.Int("status", rec.Status()), slog.Int64("duration_ms", time.Since(start).Milliseconds()))
 			if addr, ok := clientip.FromContext(ctx); ok {
-				attrs = append(attrs, "client_ip", addr.String())
+				rc.AddAttrs(slog.String("client_ip", addr.String()))
 			}
-			logger.Log(ctx, level, "request", attrs...)
+			_ = logger.Handler().Handle(ctx, rc)
 		})
 	}
+}
+
+// requestIDs names requests: a random prefix per process and a counter,
+// unique across replicas without reading the system's random source on
+// every request (an id is a label for logs and support, not a secret).
+type requestIDs struct {
+	prefix string
+	n      atomic.Uint64
+}
+
+func newRequestIDs() *requestIDs {
+	prefix, err := keyring.RandomString(6)
+	if err != nil {
+		prefix = strconv.FormatInt(time.Now().UnixNano()%(1<<40), 36)
+	}
+	return &requestIDs{prefix: prefix}
+}
+
+func (g *requestIDs) next() string {
+	return g.prefix + "-" + strconv.FormatUint(g.n.Add(1), 36)
 }
 
 // quietPath reports the paths whose successful requests are logged at
@@ -65,9 +89,12 @@ func serverError(w http.ResponseWriter, _ *http.Request) {
 // noStore marks responses that must never be cached (tokens, pages with
 // forms, user data).
 func noStore(next http.Handler) http.Handler {
+	// Shared values under canonical keys, as in web.SecurityHeaders.
+	cacheControl, pragma := []string{"no-store"}, []string{"no-cache"}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "no-store")
-		w.Header().Set("Pragma", "no-cache")
+		h := w.Header()
+		h["Cache-Control"] = cacheControl[:1:1]
+		h["Pragma"] = pragma[:1:1]
 		next.ServeHTTP(w, r)
 	})
 }

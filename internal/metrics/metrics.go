@@ -219,7 +219,12 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		rec := web.NewRecorder(w)
+		// The request log's recorder, when it is outside, already
+		// records the status.
+		rec, ok := w.(*web.Recorder)
+		if !ok {
+			rec = web.NewRecorder(w)
+		}
 		next.ServeHTTP(rec, r)
 		route := r.Pattern
 		if route == "" {

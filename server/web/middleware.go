@@ -75,7 +75,12 @@ func RequestID(ctx context.Context) string {
 func Recover(logger *slog.Logger, fail func(w http.ResponseWriter, r *http.Request)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rec := NewRecorder(w)
+			// A recorder outside (the request log's) already knows
+			// whether the answer has begun.
+			rec, ok := w.(*Recorder)
+			if !ok {
+				rec = NewRecorder(w)
+			}
 			defer func() {
 				v := recover()
 				if v == nil {
