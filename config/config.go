@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -145,12 +146,12 @@ type Config struct {
 	// Serves net/http/pprof on the admin listener under /debug/pprof/.
 	Pprof bool `yaml:"pprof" env:"AUTHGATE_PPROF"`
 
-	// The Go runtime's soft memory limit for `serve`, in MiB; 0 sets none.
-	// The garbage collector works harder near it and returns freed memory
-	// to the system. With argon2id's 64 MiB buffers a limit near the
-	// hashes in flight lowers the password grant's peak resident memory
-	// but costs it up to half its throughput (docs/PERFORMANCE.md), so
-	// none is the default. GOMEMLIMIT in the environment, when set, wins.
+	// The Go runtime's soft memory limit for `serve`, in MiB. 0 (the
+	// default) derives it from the password hashing settings: 1.5 × the
+	// memory of the argon2id hashes that may run at once + 32 MiB, at
+	// least 128 MiB (224 MiB with the defaults on two CPUs). -1 sets none. The garbage collector works harder near
+	// it and returns freed memory to the system. GOMEMLIMIT in the
+	// environment, when set, wins.
 	MemoryLimitMiB int `yaml:"memory_limit_mib" env:"AUTHGATE_MEMORY_LIMIT_MIB"`
 
 	// Lets requests to addresses that clients register (back-channel
@@ -505,7 +506,7 @@ func (c Config) Validate() error {
 	check(c.RateLimit.Burst < 1, "rate_limit.burst: must be at least 1")
 	check(c.MaxBodyBytes < 1024, "max_body_bytes: must be at least 1024")
 	check(c.DBMaxOpenConns < 1, "db_max_open_conns: must be at least 1")
-	check(c.MemoryLimitMiB < 0, "memory_limit_mib: must be 0 (none) or a size in MiB")
+	check(c.MemoryLimitMiB < -1, "memory_limit_mib: must be a size in MiB, 0 (derived from the argon2id settings) or -1 (none)")
 	switch c.Mail.SMTPTLS {
 	case "starttls", "implicit", "none":
 	default:
@@ -611,6 +612,27 @@ func (c Config) TokenRetention() time.Duration {
 
 // MemoryLimit returns the soft memory limit in bytes that `serve` sets, or
 // 0 for none (see MemoryLimitMiB).
+//
+// Derived, it is one and a half times the memory of the password hashes
+// that may run at once, plus 32 MiB for everything else, and at least
+// MinDerivedMemoryLimitMiB: with the defaults (two CPUs, 64 MiB hashes)
+// 224 MiB. The hashes reuse their memory (internal/password), so the
+// collector meets the limit only when a hash's buffer has to be made
+// anew, and the password grant keeps its throughput (docs/PERFORMANCE.md).
 func (c *Config) MemoryLimit() int64 {
-	return int64(c.MemoryLimitMiB) << 20
+	switch {
+	case c.MemoryLimitMiB > 0:
+		return int64(c.MemoryLimitMiB) << 20
+	case c.MemoryLimitMiB < 0:
+		return 0
+	}
+	hashes := int64(c.Argon2.MaxConcurrent)
+	if hashes <= 0 {
+		hashes = int64(runtime.NumCPU())
+	}
+	limit := hashes*int64(c.Argon2.Memory)<<10*3/2 + 32<<20
+	return max(limit, MinDerivedMemoryLimitMiB<<20)
 }
+
+// MinDerivedMemoryLimitMiB is the least memory limit MemoryLimit derives.
+const MinDerivedMemoryLimitMiB = 128

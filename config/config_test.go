@@ -247,15 +247,31 @@ func TestEveryVariableIsRead(t *testing.T) {
 
 func TestMemoryLimit(t *testing.T) {
 	c := config.Default()
-	if got := c.MemoryLimit(); got != 0 {
-		t.Errorf("default limit = %d, want none", got)
+	c.Argon2.MaxConcurrent = 2
+	if got := c.MemoryLimit(); got != 224<<20 {
+		t.Errorf("default limit = %d MiB, want 224 (1.5 × two 64 MiB hashes + 32)", got>>20)
+	}
+	c.Argon2.MaxConcurrent = 4
+	if got := c.MemoryLimit(); got != 416<<20 {
+		t.Errorf("four hashes at once: %d MiB, want 416", got>>20)
+	}
+	c.Argon2.Memory = 8 << 10
+	if got := c.MemoryLimit(); got != config.MinDerivedMemoryLimitMiB<<20 {
+		t.Errorf("small hashes: %d MiB, want the floor %d", got>>20, config.MinDerivedMemoryLimitMiB)
 	}
 	c.MemoryLimitMiB = 300
 	if got := c.MemoryLimit(); got != 300<<20 {
 		t.Errorf("explicit 300 MiB = %d", got)
 	}
 	c.MemoryLimitMiB = -1
+	if got := c.MemoryLimit(); got != 0 {
+		t.Errorf("-1 = %d, want none", got)
+	}
+	if err := c.Validate(); err != nil && strings.Contains(err.Error(), "memory_limit_mib") {
+		t.Errorf("-1 refused: %v", err)
+	}
+	c.MemoryLimitMiB = -2
 	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "memory_limit_mib") {
-		t.Errorf("-1 validated: %v", err)
+		t.Errorf("-2 validated: %v", err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"runtime"
 	"strings"
 
+	pooledargon2 "github.com/minio/argon2"
 	"golang.org/x/crypto/argon2"
 )
 
@@ -35,6 +36,8 @@ type Hasher struct {
 	params Params
 	slots  chan struct{}
 	dummy  string
+	// idKey is argon2id with h.params over reused memory (see derive).
+	idKey func(password, salt, secret, data []byte, keyLen uint32) []byte
 }
 
 // NewHasher returns a Hasher; maxConcurrent <= 0 means runtime.NumCPU().
@@ -42,13 +45,16 @@ func NewHasher(p Params, maxConcurrent int) (*Hasher, error) {
 	if maxConcurrent <= 0 {
 		maxConcurrent = runtime.NumCPU()
 	}
-	h := &Hasher{params: p, slots: make(chan struct{}, maxConcurrent)}
+	if p.Time == 0 || p.Threads == 0 || p.Memory == 0 {
+		return nil, fmt.Errorf("password: argon2id parameters must be positive (time %d, memory %d KiB, threads %d)", p.Time, p.Memory, p.Threads)
+	}
+	h := &Hasher{params: p, slots: make(chan struct{}, maxConcurrent), idKey: pooledargon2.NewIDKey(p.Time, p.Memory, p.Threads)}
 	salt := make([]byte, 16)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, fmt.Errorf("password: %w", err)
 	}
 	// The dummy hash lets a lookup of an unknown user cost the same as a real one.
-	h.dummy = h.encode(salt, argon2.IDKey([]byte("authgate-dummy"), salt, p.Time, p.Memory, p.Threads, 32), p)
+	h.dummy = h.encode(salt, h.derive(p, []byte("authgate-dummy"), salt, 32), p)
 	return h, nil
 }
 
@@ -62,7 +68,7 @@ func (h *Hasher) Hash(ctx context.Context, secret string) (string, error) {
 		return "", err
 	}
 	defer h.release()
-	key := argon2.IDKey([]byte(secret), salt, h.params.Time, h.params.Memory, h.params.Threads, 32)
+	key := h.derive(h.params, []byte(secret), salt, 32)
 	return h.encode(salt, key, h.params), nil
 }
 
@@ -77,7 +83,7 @@ func (h *Hasher) Verify(ctx context.Context, encoded, secret string) error {
 		return err
 	}
 	defer h.release()
-	got := argon2.IDKey([]byte(secret), salt, p.Time, p.Memory, p.Threads, uint32(len(want)))
+	got := h.derive(p, []byte(secret), salt, uint32(len(want)))
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		return ErrMismatch
 	}
@@ -106,6 +112,26 @@ func (h *Hasher) acquire(ctx context.Context) error {
 }
 
 func (h *Hasher) release() { <-h.slots }
+
+// derive computes the argon2id key of secret under p.
+//
+// A hash allocates its whole memory cost (64 MiB by default) and drops it
+// when it returns. With golang.org/x/crypto/argon2 that garbage piled up
+// until the collector's pacing caught it: about 400 MB resident for two
+// hashes in flight, and a memory limit that held it down made every
+// allocating request pay (half the throughput). github.com/minio/argon2,
+// x/crypto's implementation over memory kept in a sync.Pool, hashes with
+// the Hasher's parameters in memory that the last hash used: the heap
+// stays near (hashes in flight) × memory cost. A stored hash with other
+// parameters (older settings, until the user's next sign-in rehashes it)
+// takes x/crypto's path; the two compute the same function (a test checks
+// that they agree).
+func (h *Hasher) derive(p Params, secret, salt []byte, keyLen uint32) []byte {
+	if p == h.params {
+		return h.idKey(secret, salt, nil, nil, keyLen)
+	}
+	return argon2.IDKey(secret, salt, p.Time, p.Memory, p.Threads, keyLen)
+}
 
 func (h *Hasher) encode(salt, key []byte, p Params) string {
 	b64 := base64.RawStdEncoding

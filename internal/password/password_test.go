@@ -1,6 +1,7 @@
 package password
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/argon2"
 )
 
 // cheap are parameters fast enough for tests; production uses far more.
@@ -216,5 +219,57 @@ func TestNewHasherDefaultsToNumCPU(t *testing.T) {
 	h = newHasher(t, cheap, 3)
 	if got := cap(h.slots); got != 3 {
 		t.Errorf("slots = %d, want 3", got)
+	}
+}
+
+// The pooled implementation (the Hasher's own parameters) and x/crypto's
+// (every other stored hash) must compute the same function: a hash made by
+// one verifies with the other, whatever the parameters.
+func TestPooledArgon2AgreesWithXCrypto(t *testing.T) {
+	for _, p := range []Params{
+		{Time: 1, Memory: 1024, Threads: 1},
+		{Time: 2, Memory: 1000, Threads: 3}, // not a multiple of 4 × threads
+		{Time: 1, Memory: 8192, Threads: 2},
+		{Time: 3, Memory: 64, Threads: 4},
+	} {
+		h, err := NewHasher(p, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, secret := range []string{"", "correct horse", strings.Repeat("é", 100)} {
+			salt := []byte(fmt.Sprintf("salt-%d-0123456789", i))
+			// Twice: the second runs in the memory the first used.
+			for range 2 {
+				pooled := h.derive(p, []byte(secret), salt, 32)
+				want := argon2.IDKey([]byte(secret), salt, p.Time, p.Memory, p.Threads, 32)
+				if !bytes.Equal(pooled, want) {
+					t.Fatalf("params %+v, secret %d: pooled %x, x/crypto %x", p, i, pooled, want)
+				}
+			}
+		}
+		// A hash stored under other parameters takes x/crypto's path.
+		other := Params{Time: p.Time + 1, Memory: p.Memory, Threads: p.Threads}
+		o, err := NewHasher(other, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		enc, err := o.Hash(context.Background(), "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := h.Verify(context.Background(), enc, "pw"); err != nil {
+			t.Fatalf("params %+v: a hash made under %+v does not verify: %v", p, other, err)
+		}
+		if err := h.Verify(context.Background(), enc, "pW"); !errors.Is(err, ErrMismatch) {
+			t.Fatalf("params %+v: wrong password under other parameters: %v", p, err)
+		}
+	}
+}
+
+func TestNewHasherRefusesZeroParameters(t *testing.T) {
+	for _, p := range []Params{{Time: 0, Memory: 1024, Threads: 1}, {Time: 1, Memory: 0, Threads: 1}, {Time: 1, Memory: 1024, Threads: 0}} {
+		if _, err := NewHasher(p, 1); err == nil || !strings.Contains(err.Error(), "must be positive") {
+			t.Fatalf("NewHasher(%+v) = %v, want a clear error", p, err)
+		}
 	}
 }
