@@ -1,7 +1,8 @@
 // Command limit is the "limit server" that scripts/perf.sh runs beside
 // authgate: the least a server on the same stack (net/http, PostgreSQL
 // through pgx's database/sql driver, HMAC-SHA256 client secrets, argon2id
-// passwords) can do to answer the same requests. authgate's throughput
+// passwords, hashed over reused memory as authgate hashes them) can do to
+// answer the same requests. authgate's throughput
 // divided by the limit server's, measured in the same run, is how far
 // authgate's own overhead keeps it from the machine's limit.
 //
@@ -40,7 +41,7 @@ import (
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib"
-	"golang.org/x/crypto/argon2"
+	"github.com/minio/argon2"
 )
 
 // config is what one limit server serves.
@@ -106,6 +107,8 @@ type server struct {
 	pwSalt    []byte
 	pwKey     []byte
 	argon     config
+	// idKey is argon2id over reused memory, as authgate hashes.
+	idKey     func(password, salt, secret, data []byte, keyLen uint32) []byte
 	slots     chan struct{}
 	discovery []byte
 	jwks      []byte
@@ -137,7 +140,8 @@ func newServer(ctx context.Context, c config) (*server, error) {
 		if _, err := rand.Read(s.pwSalt); err != nil {
 			return nil, err
 		}
-		s.pwKey = argon2.IDKey([]byte(c.password), s.pwSalt, c.argonTime, c.argonMemKiB, c.argonThreads, 32)
+		s.idKey = argon2.NewIDKey(c.argonTime, c.argonMemKiB, c.argonThreads)
+		s.pwKey = s.idKey([]byte(c.password), s.pwSalt, nil, nil, 32)
 	}
 	n := c.argonSlots
 	if n <= 0 {
@@ -264,7 +268,7 @@ func (s *server) checkPassword(ctx context.Context, username, password string) b
 		return false
 	}
 	defer func() { <-s.slots }()
-	got := argon2.IDKey([]byte(password), s.pwSalt, s.argon.argonTime, s.argon.argonMemKiB, s.argon.argonThreads, 32)
+	got := s.idKey([]byte(password), s.pwSalt, nil, nil, 32)
 	return subtle.ConstantTimeCompare(got, s.pwKey) == 1 && username == s.username
 }
 
