@@ -158,9 +158,12 @@ func (s *Server) handleAuthorize() http.Handler {
 		// code: a refused request leaves no consent behind.
 		// The session remembers the client in the same transaction, so
 		// that its logout reaches every client it signed in to.
-		remember := []func(context.Context) error{func(ctx context.Context) error {
-			return s.Store.RecordSessionClient(ctx, ls.SID, user.ID, client.GetID(), s.sessions.Now())
-		}}
+		var remember []func(context.Context) error
+		if !signed.ClientRecorded {
+			remember = append(remember, func(ctx context.Context) error {
+				return s.Store.RecordSessionClient(ctx, ls.SID, user.ID, client.GetID(), s.sessions.Now())
+			})
+		}
 		if consented {
 			remember = append(remember, func(ctx context.Context) error {
 				return s.rememberConsent(ctx, user.ID, client.GetID(), requested)
@@ -171,7 +174,7 @@ func (s *Server) handleAuthorize() http.Handler {
 			s.Provider.WriteAuthorizeError(ctx, w, ar, err)
 			return
 		}
-		if h, ok := s.sessions.IDHash(r); ok {
+		if h, ok := s.sessions.IDHash(r); ok && signed.NeedsTouch(s.sessions.Now()) {
 			if err := s.Store.TouchSession(ctx, h, s.sessions.Now()); err != nil {
 				s.Logger.WarnContext(ctx, "touch session", "request_id", RequestID(ctx), "error", err)
 			}

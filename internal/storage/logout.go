@@ -125,11 +125,11 @@ func (s *Store) RecordSessionClient(ctx context.Context, sid, userID, clientID s
 }
 
 // TouchSession records that the session with idHash was used at now. It
-// writes at most once a minute per session.
+// writes at most once per SessionTouchInterval per session.
 func (s *Store) TouchSession(ctx context.Context, idHash string, now time.Time) error {
 	now = now.UTC()
 	err := s.conn(ctx).Model(&models.LoginSession{}).
-		Where("id_hash = ? AND (last_seen_at IS NULL OR last_seen_at < ?)", idHash, now.Add(-time.Minute)).
+		Where("id_hash = ? AND (last_seen_at IS NULL OR last_seen_at <= ?)", idHash, now.Add(-SessionTouchInterval)).
 		Update("last_seen_at", now).Error
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)

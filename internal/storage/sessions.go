@@ -39,6 +39,21 @@ type SignedIn struct {
 	Session   models.LoginSession
 	User      models.User
 	Consented []string
+	// ClientRecorded reports that the session has already signed in to
+	// the client (RecordSessionClient): recording it again changes
+	// nothing and can be skipped.
+	ClientRecorded bool
+}
+
+// SessionTouchInterval is how often TouchSession writes a session's
+// LastSeenAt at most.
+const SessionTouchInterval = time.Minute
+
+// NeedsTouch reports whether TouchSession at now would write: the session
+// was last seen SessionTouchInterval ago or more (or never).
+func (si SignedIn) NeedsTouch(now time.Time) bool {
+	last := si.Session.LastSeenAt
+	return last == nil || !last.After(now.Add(-SessionTouchInterval))
 }
 
 // SessionForClient returns the live session whose id hash is idHash, its
@@ -53,11 +68,17 @@ func (s *Store) SessionForClient(ctx context.Context, idHash, clientID string, n
 		SessionSID      string   `gorm:"column:session_sid"`
 		ConsentScopes   []string `gorm:"serializer:json"`
 		SessionAMR      string
+		SessionLastSeen *time.Time
+		ClientRecorded  bool
 	}
+	// The session's last use and whether it knows the client come along,
+	// so that the authorization writes neither when it has nothing to say.
 	res := s.Conn(ctx).Table("login_sessions").
-		Select("users.*, login_sessions.auth_time AS session_auth_time, login_sessions.expires_at AS session_expires, login_sessions.sid AS session_sid, consents.scopes AS consent_scopes, login_sessions.amr AS session_amr").
+		Select("users.*, login_sessions.auth_time AS session_auth_time, login_sessions.expires_at AS session_expires, login_sessions.sid AS session_sid, consents.scopes AS consent_scopes, login_sessions.amr AS session_amr, "+
+			"login_sessions.last_seen_at AS session_last_seen, session_clients.sid IS NOT NULL AS client_recorded").
 		Joins("JOIN users ON users.id = login_sessions.user_id").
 		Joins("LEFT JOIN consents ON consents.user_id = login_sessions.user_id AND consents.client_id = ?", clientID).
+		Joins("LEFT JOIN session_clients ON session_clients.sid = login_sessions.sid AND session_clients.client_id = ? AND login_sessions.sid <> ''", clientID).
 		Where("login_sessions.id_hash = ? AND login_sessions.expires_at > ?", idHash, now.UTC()).
 		Limit(1).Scan(&row)
 	if res.Error != nil {
@@ -67,9 +88,11 @@ func (s *Store) SessionForClient(ctx context.Context, idHash, clientID string, n
 		return SignedIn{}, false, nil
 	}
 	return SignedIn{
-		Session:   models.LoginSession{IDHash: idHash, UserID: row.User.ID, AuthTime: row.SessionAuthTime, ExpiresAt: row.SessionExpires, SID: row.SessionSID, AMR: row.SessionAMR},
-		User:      row.User,
-		Consented: row.ConsentScopes,
+		Session: models.LoginSession{IDHash: idHash, UserID: row.User.ID, AuthTime: row.SessionAuthTime, ExpiresAt: row.SessionExpires,
+			SID: row.SessionSID, AMR: row.SessionAMR, LastSeenAt: row.SessionLastSeen},
+		User:           row.User,
+		Consented:      row.ConsentScopes,
+		ClientRecorded: row.ClientRecorded,
 	}, true, nil
 }
 

@@ -925,6 +925,37 @@ func testSessions(t *testing.T, s *storage.Store) {
 	if _, ok, _ := s.SessionForClient(ctx, "expired", "app", now); ok {
 		t.Error("SessionForClient(expired): got a session, want none")
 	}
+	// What lets an authorization skip its writes: whether the session
+	// knows the client already, and when it was last seen.
+	withSID := models.LoginSession{IDHash: "with-sid", UserID: "u1", SID: "sid-1", AuthTime: now, ExpiresAt: now.Add(time.Hour)}
+	if err := s.CreateSession(ctx, withSID); err != nil {
+		t.Fatal(err)
+	}
+	if in, _, err := s.SessionForClient(ctx, "with-sid", "app", now); err != nil || in.ClientRecorded || !in.NeedsTouch(now) {
+		t.Errorf("new session: recorded %t, needs touch %t, %v; want not recorded, needs touch", in.ClientRecorded, in.NeedsTouch(now), err)
+	}
+	if err := s.RecordSessionClient(ctx, "sid-1", "u1", "app", now); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.TouchSession(ctx, "with-sid", now); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		client   string
+		at       time.Time
+		recorded bool
+		touch    bool
+	}{
+		{"app", now.Add(30 * time.Second), true, false},
+		{"other", now.Add(30 * time.Second), false, false},
+		{"app", now.Add(storage.SessionTouchInterval), true, true},
+	} {
+		in, ok, err := s.SessionForClient(ctx, "with-sid", tc.client, tc.at)
+		if err != nil || !ok || in.ClientRecorded != tc.recorded || in.NeedsTouch(tc.at) != tc.touch {
+			t.Errorf("SessionForClient(%s at +%v): recorded %t, needs touch %t, %t, %v; want %t, %t",
+				tc.client, tc.at.Sub(now), in.ClientRecorded, in.NeedsTouch(tc.at), ok, err, tc.recorded, tc.touch)
+		}
+	}
 
 	n, err := s.DeleteExpiredSessions(ctx, now)
 	if err != nil || n != 1 {
