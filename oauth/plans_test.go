@@ -106,6 +106,10 @@ func TestHotQueryPlans(t *testing.T) {
 			_, err := s.GetAccessTokenSession(ctx, "sig-hot", oauth.NewSession(""))
 			return err
 		}},
+		{"exchange: a code's rows by signature", func() error {
+			_, err := st.OAuthRequestKinds(ctx, "sig-hot", []string{"code", "pkce"}, true)
+			return err
+		}},
 		{"refresh: refresh token by signature", func() error {
 			_, err := s.GetRefreshTokenSession(ctx, "no-such-signature", oauth.NewSession(""))
 			return nil2(err)

@@ -73,7 +73,18 @@ func (s *Store) conn(ctx context.Context) *gorm.DB { return s.st.Conn(ctx) }
 
 // BeginTX starts a transaction carried by the returned context; see
 // storage.Store.BeginTX, which this is.
-func (s *Store) BeginTX(ctx context.Context) (context.Context, error) { return s.st.BeginTX(ctx) }
+//
+// The transaction carries the rows it has read ahead (see txRows).
+func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
+	ctx, err := s.st.BeginTX(ctx)
+	if err != nil {
+		return ctx, err
+	}
+	if _, ok := ctx.Value(txRowsKey{}).(*txRows); !ok {
+		ctx = context.WithValue(ctx, txRowsKey{}, &txRows{})
+	}
+	return ctx, nil
+}
 
 // ErrRolledBack is returned by Commit when an inner part of the
 // transaction rolled back.
@@ -127,6 +138,7 @@ var ErrGrantEnded = errors.New("the credentials this grant was obtained with hav
 // for clientID (every client's when clientID is empty): the codes and
 // tokens of other grants stay. It returns how many rows went.
 func (s *Store) RevokePasswordGrants(ctx context.Context, clientID string) (int64, error) {
+	txRowsOf(ctx).clear()
 	// The LIKE matches the partial index on the password grant's tokens
 	// (migration 0017) word for word, so that PostgreSQL and SQLite use
 	// it rather than read every token.
@@ -153,17 +165,24 @@ func (s *Store) ForgetClient(id string) { s.clients.forget(id) }
 // and change rarely, so they are cached for a short time; a change made by
 // another process (the CLI, another replica) is seen within the TTL.
 // Tokens are never cached: a revocation is seen by the next request.
+//
+// Inside a transaction (a code exchange) the cache is read as anywhere
+// else: the exchange asks for its client four times (client
+// authentication, then with each of the code's rows), and reading it from
+// the database each time, with its brownouts, was a fifth of the flow's
+// server CPU. A client read inside a transaction is not cached, since the
+// transaction may yet roll back what it read.
 func (s *Store) GetClient(ctx context.Context, id string) (fosite.Client, error) {
-	if _, inTx := txOf(ctx); !inTx {
-		if c, ok := s.clients.get(id); ok {
-			return fositeClient(c), nil
-		}
+	if c, ok := s.clients.get(id); ok {
+		return fositeClient(c), nil
 	}
 	c, err := s.loadClient(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	s.clients.put(id, c)
+	if _, inTx := txOf(ctx); !inTx {
+		s.clients.put(id, c)
+	}
 	return fositeClient(c), nil
 }
 
@@ -202,6 +221,7 @@ type storedRequest struct {
 }
 
 func (s *Store) create(ctx context.Context, kind, signature, accessSignature string, r fosite.Requester) error {
+	txRowsOf(ctx).forget(kind, signature)
 	form := url.Values{}
 	for _, k := range storedFormKeys {
 		if v, ok := r.GetRequestForm()[k]; ok {
@@ -269,7 +289,7 @@ func (s *Store) get(ctx context.Context, kind, signature string, session fosite.
 	// invalid_grant, the replay rule, and never a 500 from a code that
 	// was used between the checks and the writes (on SQLite the write
 	// lock already serialises them).
-	row, err := s.st.OAuthRequest(ctx, kind, signature, kind == kindCode)
+	row, err := s.row(ctx, kind, signature)
 	if err != nil {
 		return nil, row, notFound(err)
 	}
@@ -304,7 +324,34 @@ func (s *Store) get(ctx context.Context, kind, signature string, session fosite.
 	return req, row, nil
 }
 
+// row reads the row of kind under signature: from what the transaction
+// in ctx read ahead, or from the database. A code exchange reads the
+// code's row twice and its PKCE request once, all under the code's
+// signature, in one transaction: the first read of the code takes both
+// rows in one statement, locked, and the later reads find them here.
+func (s *Store) row(ctx context.Context, kind, signature string) (models.OAuthRequest, error) {
+	ahead := txRowsOf(ctx)
+	if r, ok := ahead.get(kind, signature); ok {
+		return r, nil
+	}
+	if kind != kindCode || ahead == nil {
+		return s.st.OAuthRequest(ctx, kind, signature, kind == kindCode)
+	}
+	rows, err := s.st.OAuthRequestKinds(ctx, signature, []string{kindCode, kindPKCE}, true)
+	if err != nil {
+		return models.OAuthRequest{}, err
+	}
+	for _, r := range rows {
+		ahead.put(r)
+	}
+	if r, ok := ahead.get(kind, signature); ok {
+		return r, nil
+	}
+	return models.OAuthRequest{}, fmt.Errorf("%w: %w", storage.ErrNotFound, gorm.ErrRecordNotFound)
+}
+
 func (s *Store) delete(ctx context.Context, kind, signature string) error {
+	txRowsOf(ctx).forget(kind, signature)
 	res := s.conn(ctx).Where("kind = ? AND signature = ?", kind, signature).Delete(&models.OAuthRequest{})
 	if res.Error != nil {
 		return fmt.Errorf("delete %s: %w", kind, res.Error)
@@ -335,6 +382,7 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 // InvalidateAuthorizeCodeSession marks a code used. Only one caller can
 // win: a second concurrent exchange finds it already inactive.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
+	txRowsOf(ctx).forget(kindCode, signature)
 	res := s.conn(ctx).Model(&models.OAuthRequest{}).
 		Where("kind = ? AND signature = ? AND active = ?", kindCode, signature, true).
 		Update("active", false)
@@ -404,6 +452,7 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 // the access token issued with it. The conditional update lets exactly one
 // of several concurrent exchanges of the same token succeed.
 func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
+	txRowsOf(ctx).clear()
 	db := s.conn(ctx)
 	var row models.OAuthRequest
 	if err := db.Where("kind = ? AND signature = ?", kindRefresh, signature).Take(&row).Error; err != nil {
@@ -429,6 +478,7 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature str
 // RevokeRefreshToken deactivates every refresh token of a grant. The rows
 // stay, inactive, so that a later use is recognised as reuse.
 func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
+	txRowsOf(ctx).clear()
 	err := s.conn(ctx).Model(&models.OAuthRequest{}).
 		Where("kind = ? AND request_id = ?", kindRefresh, requestID).
 		Update("active", false).Error
@@ -440,6 +490,7 @@ func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error 
 
 // RevokeAccessToken deletes every access token of a grant.
 func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
+	txRowsOf(ctx).clear()
 	err := s.conn(ctx).Where("kind = ? AND request_id = ?", kindAccess, requestID).
 		Delete(&models.OAuthRequest{}).Error
 	if err != nil {

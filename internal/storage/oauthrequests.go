@@ -107,6 +107,22 @@ func bySubject(db *gorm.DB, id string) *gorm.DB {
 	return db.Where("subject = ? AND subject <> ''", id)
 }
 
+// OAuthRequestKinds reads the rows of the given kinds stored under one
+// signature (an authorization code's row and its PKCE request share the
+// code's signature), in one statement; forUpdate locks them as
+// OAuthRequest does. Kinds without a row are absent from the result.
+func (s *Store) OAuthRequestKinds(ctx context.Context, signature string, kinds []string, forUpdate bool) ([]models.OAuthRequest, error) {
+	var rows []models.OAuthRequest
+	q := s.conn(ctx)
+	if forUpdate && s.Dialect() == "postgres" {
+		q = q.Clauses(clause.Locking{Strength: "UPDATE"})
+	}
+	if err := q.Where("signature = ? AND kind IN ?", signature, kinds).Find(&rows).Error; err != nil {
+		return nil, mapErr(err)
+	}
+	return rows, nil
+}
+
 func nullTime(t *time.Time) any {
 	if t == nil {
 		return nil
