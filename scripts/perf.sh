@@ -22,6 +22,16 @@
 #   SCENARIOS="discovery client_credentials@16" scripts/perf.sh
 #   BENCH_WRAP="/usr/bin/time -f %U+%S" SCENARIOS=authorization_code_session scripts/perf.sh
 #                                   # also the load tool's own CPU time
+#   BASELINE=7280e0d^ SCENARIOS=authorization_code_baseline@16 scripts/perf.sh
+#                                   # the signed-in code flow with ES256 ID
+#                                   # tokens against an earlier build's
+#                                   # (RS256, its default), alternating
+#
+# BASELINE names a git revision: perf.sh builds authgate at it and runs it
+# beside this one, on a database of its own (authgate_perf_base, ports
+# 18070/18071), with the same client and user made by its own CLI. Scenario
+# authorization_code_baseline then alternates the two and prints this
+# build's rate ÷ the baseline's.
 #
 # It needs PostgreSQL on 127.0.0.1:5432 with trust auth (as .ci/run sets up)
 # and creates and drops a database named authgate_perf.
@@ -67,8 +77,8 @@ printf '%s\n' 'perf user passphrase' | "$bin" users create --username perf --ema
 
 AUTHGATE_PPROF="${AUTHGATE_PPROF:-false}" "$bin" serve >"$work/server.log" 2>&1 &
 server=$!
-limit_pid=""
-trap 'kill $server $limit_pid 2>/dev/null || true; wait $server $limit_pid 2>/dev/null || true; psql -X -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" || true; rm -rf "$work"' EXIT
+limit_pid="" base_pid=""
+trap 'kill $server $limit_pid $base_pid 2>/dev/null || true; wait $server $limit_pid $base_pid 2>/dev/null || true; psql -X -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB" -c "DROP DATABASE IF EXISTS ${DB}_base" || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do curl -fsS "$AUTHGATE_ISSUER/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
 
 export SVC_SECRET LEGACY_SECRET WEB_SECRET WEB_ES_SECRET PERF_PASSWORD='perf user passphrase'
@@ -87,6 +97,27 @@ LIMIT_URL=http://127.0.0.1:18090
 	--jwks-from "$AUTHGATE_ISSUER/.well-known/jwks.json" --discovery-from "$AUTHGATE_ISSUER/.well-known/openid-configuration" >"$work/limit.log" 2>&1 &
 limit_pid=$!
 for _ in $(seq 1 100); do curl -fsS "$LIMIT_URL/.well-known/jwks.json" >/dev/null 2>&1 && break; sleep 0.1; done
+
+# The baseline build, when asked for: its own database and ports, the same
+# secret, client and user.
+BASE_ISSUER=http://127.0.0.1:18070
+if [[ -n "${BASELINE:-}" ]]; then
+	git worktree add -q --detach "$work/base-src" "$BASELINE"
+	(cd "$work/base-src" && go build -o "$work/authgate-base" ./cmd/authgate)
+	git worktree remove --force "$work/base-src"
+	psql -X -q -h 127.0.0.1 -U postgres -d postgres -c "DROP DATABASE IF EXISTS ${DB}_base" -c "CREATE DATABASE ${DB}_base"
+	base_env=(AUTHGATE_DATABASE_URL="$PGURL/${DB}_base?sslmode=disable" AUTHGATE_LISTEN=127.0.0.1:18070
+		AUTHGATE_ADMIN_LISTEN=127.0.0.1:18071 AUTHGATE_ISSUER="$BASE_ISSUER" AUTHGATE_MAIL_OUTBOX="$work/outbox-base")
+	env "${base_env[@]}" "$work/authgate-base" migrate >/dev/null
+	base_web="$(env "${base_env[@]}" "$work/authgate-base" clients create --name perf-web --grant-types authorization_code \
+		--redirect-uris http://127.0.0.1:1/callback --scopes "openid profile" --json)"
+	printf '%s\n' "$PERF_PASSWORD" | env "${base_env[@]}" "$work/authgate-base" users create --username perf --email perf@example.com --password-stdin >/dev/null
+	export BASE_WEB_SECRET
+	BASE_WEB_SECRET="$(json client_secret <<<"$base_web")"
+	env "${base_env[@]}" "$work/authgate-base" serve >"$work/base.log" 2>&1 &
+	base_pid=$!
+	for _ in $(seq 1 100); do curl -fsS "$BASE_ISSUER/health/ready" >/dev/null 2>&1 && break; sleep 0.1; done
+fi
 
 
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %s %s  ", $1, $2, $3} END {print ""}' "/proc/$server/status"; }
@@ -124,6 +155,10 @@ authgate_run() {
 		[[ "$s" == *_es256 ]] && client="$web_es" secret_env=WEB_ES_SECRET
 		${BENCH_WRAP:-} "$bench" --scenario authorization_code "${args[@]}" --client-id "$(json client_id <<<"$client")" --client-secret-env "$secret_env" \
 			--redirect-uri http://127.0.0.1:1/callback --scope "openid profile" --username perf --password-env PERF_PASSWORD "${reuse[@]}" ;;
+	authorization_code_base)
+		[[ -n "$base_pid" ]] || { echo "authorization_code_baseline needs BASELINE=<git revision>" >&2; exit 2; }
+		"$bench" --scenario authorization_code "${args[@]}" --issuer "$BASE_ISSUER" --client-id "$(json client_id <<<"$base_web")" --client-secret-env BASE_WEB_SECRET \
+			--redirect-uri http://127.0.0.1:1/callback --scope "openid profile" --username perf --password-env PERF_PASSWORD --reuse-session ;;
 	*) echo "unknown scenario $s" >&2; exit 2 ;;
 	esac
 }
@@ -179,12 +214,15 @@ for entry in $SCENARIOS; do
 		echo "CPU µs per request, server: authgate ${ours_cpu[*]}, limit ${theirs_cpu[*]}; PostgreSQL: authgate ${ours_db[*]}, limit ${theirs_db[*]}"
 		summary+=("$(printf '%-28s %6s  %10s/s %10s/s  %5s  %s' "$s" "$c" "$a" "$l" "$ratio" "$(awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$server/status")")")
 		;;
-	authorization_code_es256)
-		# The signed-in code flow with RS256 ID tokens and with ES256 ones,
-		# alternating; the ratio is ES256 ÷ RS256.
+	authorization_code_es256 | authorization_code_baseline)
+		# The signed-in code flow with ES256 ID tokens, alternating with
+		# RS256 ones (this build) or with the baseline build; the ratio is
+		# ES256 ÷ the other.
+		other=authorization_code_session label="code flow ES256 ÷ RS256"
+		[[ "$s" == authorization_code_baseline ]] && other=authorization_code_base label="code flow ES256 ÷ baseline"
 		ours=() theirs=() failed=0
 		for _ in $(seq 1 "$ROUNDS"); do
-			read -r r f _ < <(authgate_run authorization_code_session "$c" --json | rate)
+			read -r r f _ < <(authgate_run "$other" "$c" --json | rate)
 			theirs+=("$r")
 			failed=$((failed + f))
 			read -r r f _ < <(authgate_run authorization_code_session_es256 "$c" --json | rate)
@@ -193,8 +231,8 @@ for entry in $SCENARIOS; do
 		done
 		a="$(median "${ours[@]}")" l="$(median "${theirs[@]}")"
 		ratio="$(python3 -c "import sys; print(f'{float(sys.argv[1])/float(sys.argv[2]):.2f}')" "$a" "$l")"
-		echo "ES256 ${ours[*]} flows/s (median $a), RS256 ${theirs[*]} flows/s (median $l), ratio $ratio, failures $failed"
-		summary+=("$(printf '%-28s %6s  %10s/s %10s/s  %5s  %s' "code flow ES256 ÷ RS256" "$c" "$a" "$l" "$ratio" "$(awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$server/status")")")
+		echo "ES256 ${ours[*]} flows/s (median $a), ${other#authorization_code_} ${theirs[*]} flows/s (median $l), ratio $ratio, failures $failed"
+		summary+=("$(printf '%-28s %6s  %10s/s %10s/s  %5s  %s' "$label" "$c" "$a" "$l" "$ratio" "$(awk '/VmHWM/ {print $2/1024 " MB"}' "/proc/$server/status")")")
 		;;
 	*) authgate_run "$s" "$c" ;;
 	esac
