@@ -81,6 +81,13 @@ func quietPath(p string) bool {
 	return strings.HasPrefix(p, "/.well-known/") || strings.HasPrefix(p, "/health/")
 }
 
+// metadataRequest reports the requests for the metadata documents
+// (discovery, the authorization server metadata, the JWKS), which are
+// answered from bytes in memory.
+func metadataRequest(r *http.Request) bool {
+	return (r.Method == http.MethodGet || r.Method == http.MethodHead) && strings.HasPrefix(r.URL.Path, "/.well-known/")
+}
+
 // serverError is the public server's answer to a panic.
 func serverError(w http.ResponseWriter, _ *http.Request) {
 	writeJSONError(w, http.StatusInternalServerError, "server_error", "The server met an unexpected condition.")

@@ -95,6 +95,6 @@ func (s *Server) routes() http.Handler {
 		web.Recover(s.Logger, serverError),
 		web.SecurityHeaders,
 		web.LimitBody(s.Config.MaxBodyBytes),
-		web.Timeout(s.Config.RequestTimeout),
+		web.Timeout(s.Config.RequestTimeout, metadataRequest),
 	)
 }

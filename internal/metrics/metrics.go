@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -30,6 +31,38 @@ type Metrics struct {
 	lockouts     *prometheus.CounterVec
 	throttled    *prometheus.CounterVec
 	mfa          *prometheus.CounterVec
+
+	// routeSeries caches the request counter and latency observer of each
+	// (route, method, status): looking them up in the vectors hashes the
+	// label values on every request. The labels are bounded (patterns,
+	// known methods, status codes), and so is the cache.
+	routeSeries sync.Map // routeKey -> routeSeriesValue
+}
+
+type routeKey struct {
+	route, method string
+	status        int
+}
+
+type routeSeriesValue struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+func (m *Metrics) seriesFor(route, method string, status int) routeSeriesValue {
+	if statusLabel(status) == labelOther {
+		status = 0
+	}
+	k := routeKey{route, method, status}
+	if v, ok := m.routeSeries.Load(k); ok {
+		return v.(routeSeriesValue)
+	}
+	v := routeSeriesValue{
+		requests: m.requests.WithLabelValues(route, methodLabel(method), statusLabel(status)),
+		latency:  m.latency.WithLabelValues(route),
+	}
+	m.routeSeries.Store(k, v)
+	return v
 }
 
 // New registers the collectors, with the database pool's statistics when
@@ -230,8 +263,11 @@ func (m *Metrics) Middleware(next http.Handler) http.Handler {
 		if route == "" {
 			route = "unmatched"
 		}
-		m.requests.WithLabelValues(route, methodLabel(r.Method), statusLabel(rec.Status())).Inc()
-		m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+		// The cache is keyed by the method as sent only when it is a
+		// known one, so that invented methods cannot grow it.
+		series := m.seriesFor(route, methodLabel(r.Method), rec.Status())
+		series.requests.Inc()
+		series.latency.Observe(time.Since(start).Seconds())
 	})
 }
 

@@ -79,7 +79,7 @@ func (c *console) routes() http.Handler {
 		web.Recover(c.Logger, c.serverError),
 		web.SecurityHeaders,
 		web.LimitBody(c.Config.MaxBodyBytes),
-		web.Timeout(c.Config.RequestTimeout),
+		web.Timeout(c.Config.RequestTimeout, nil),
 	)
 }
 
