@@ -148,8 +148,8 @@ type Config struct {
 
 	// The Go runtime's soft memory limit for `serve`, in MiB. 0 (the
 	// default) derives it from the password hashing settings: 1.5 × the
-	// memory of the argon2id hashes that may run at once + 16 MiB, at
-	// least 128 MiB (208 MiB with the defaults on two CPUs). -1 sets
+	// memory of the argon2id hashes that may run at once + 8 MiB, at
+	// least 128 MiB (200 MiB with the defaults on two CPUs). -1 sets
 	// none. The garbage collector works harder near it and returns freed
 	// memory to the system. GOMEMLIMIT in the environment, when set, wins.
 	MemoryLimitMiB int `yaml:"memory_limit_mib" env:"AUTHGATE_MEMORY_LIMIT_MIB"`
@@ -614,9 +614,9 @@ func (c Config) TokenRetention() time.Duration {
 // 0 for none (see MemoryLimitMiB).
 //
 // Derived, it is one and a half times the memory of the password hashes
-// that may run at once, plus 16 MiB for everything else, and at least
+// that may run at once, plus 8 MiB, and at least
 // MinDerivedMemoryLimitMiB: with the defaults (two CPUs, 64 MiB hashes)
-// 208 MiB. The hashes reuse their memory (internal/password), so the
+// 200 MiB. The hashes reuse their memory (internal/password), so the
 // collector meets the limit only when a hash's buffer has to be made
 // anew, and the password grant keeps its throughput (docs/PERFORMANCE.md).
 func (c *Config) MemoryLimit() int64 {
@@ -630,7 +630,7 @@ func (c *Config) MemoryLimit() int64 {
 	if hashes <= 0 {
 		hashes = int64(runtime.NumCPU())
 	}
-	limit := hashes*int64(c.Argon2.Memory)<<10*3/2 + 16<<20
+	limit := hashes*int64(c.Argon2.Memory)<<10*3/2 + 8<<20
 	return max(limit, MinDerivedMemoryLimitMiB<<20)
 }
 

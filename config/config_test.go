@@ -248,12 +248,12 @@ func TestEveryVariableIsRead(t *testing.T) {
 func TestMemoryLimit(t *testing.T) {
 	c := config.Default()
 	c.Argon2.MaxConcurrent = 2
-	if got := c.MemoryLimit(); got != 208<<20 {
-		t.Errorf("default limit = %d MiB, want 208 (1.5 × two 64 MiB hashes + 16)", got>>20)
+	if got := c.MemoryLimit(); got != 200<<20 {
+		t.Errorf("default limit = %d MiB, want 200 (1.5 × two 64 MiB hashes + 8)", got>>20)
 	}
 	c.Argon2.MaxConcurrent = 4
-	if got := c.MemoryLimit(); got != 400<<20 {
-		t.Errorf("four hashes at once: %d MiB, want 400", got>>20)
+	if got := c.MemoryLimit(); got != 392<<20 {
+		t.Errorf("four hashes at once: %d MiB, want 392", got>>20)
 	}
 	c.Argon2.Memory = 8 << 10
 	if got := c.MemoryLimit(); got != config.MinDerivedMemoryLimitMiB<<20 {
