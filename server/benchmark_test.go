@@ -3,14 +3,18 @@ package server_test
 import (
 	"context"
 	"encoding/json"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/authgate/authgate/config"
 	"github.com/authgate/authgate/internal/accounts"
+	"github.com/authgate/authgate/internal/clients"
 	"github.com/authgate/authgate/internal/keyring"
+	"github.com/authgate/authgate/internal/loadtest"
 	"github.com/authgate/authgate/internal/testdb"
 	"github.com/authgate/authgate/models"
 )
@@ -160,5 +164,57 @@ func BenchmarkRefresh(b *testing.B) {
 				rt = refreshToken(post(h, "/oauth2/token", sec, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}))
 			}
 		})
+	}
+}
+
+// BenchmarkAuthorizationCode is one signed-in authorization code flow with
+// PKCE over loopback HTTP, as a relying party drives it: the authorization
+// request (session, user and consent read, the code's rows written) and the
+// code exchange (the code read and locked, the ID token signed, the access
+// token stored), for ID tokens signed with RS256 and with ES256. The load
+// tool's code-flow client runs the flows, one after another, with its
+// browser session kept (a first flow signs in).
+func BenchmarkAuthorizationCode(b *testing.B) {
+	for _, kind := range testdb.Kinds {
+		for _, alg := range []string{"RS256", "ES256"} {
+			b.Run(kind+"/"+alg, func(b *testing.B) {
+				ctx := context.Background()
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					b.Fatal(err)
+				}
+				issuer := "http://" + ln.Addr().String()
+				h, a, _ := newServerOn(b, kind, func(c *config.Config) { c.Issuer = issuer; c.RateLimit.PerMinute = 0 })
+				srv := httptest.NewUnstartedServer(h)
+				srv.Listener = ln
+				srv.Start()
+				b.Cleanup(srv.Close)
+				c, secret, err := a.Clients.Create(ctx, "bench", clients.NewClient{
+					Name: "bench", GrantTypes: []string{"authorization_code"}, RedirectURIs: []string{"http://127.0.0.1:1/callback"},
+					Scopes: []string{"openid", "profile"}, FirstParty: true, IDTokenAlg: alg,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				const pw = "bench user passphrase"
+				if _, err := a.Accounts.CreateUser(ctx, "bench", accounts.NewUser{Username: "bench", Email: "bench@example.com", Password: pw}); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				b.ResetTimer()
+				res, err := loadtest.Run(ctx, loadtest.Config{
+					Scenario: loadtest.AuthorizationCode, Issuer: issuer, ClientID: c.ID, ClientSecret: secret,
+					Username: "bench", Password: pw, Scope: "openid profile", RedirectURI: "http://127.0.0.1:1/callback",
+					ReuseSession: true, Concurrency: 1, Requests: b.N,
+				})
+				b.StopTimer()
+				if err != nil {
+					b.Fatal(err)
+				}
+				if res.Successes != int64(b.N) {
+					b.Fatalf("%d of %d flows succeeded: %+v", res.Successes, b.N, res.Errors)
+				}
+			})
+		}
 	}
 }
