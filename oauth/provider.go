@@ -106,6 +106,7 @@ func NewProvider(s Settings, store *Store, keys *KeyManager, keyring *keyring.Ke
 	}
 	hmacStrategy := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: cfg}, cfg)
 	strategy := NewTokenStrategy(hmacStrategy, keys, s.Issuer)
+	store.codeSignature = strategy.AuthorizeCodeSignature
 	signer := keys.Signer()
 	idHelper := newIDTokenHelper(keys, cfg)
 

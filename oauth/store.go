@@ -46,6 +46,9 @@ type Store struct {
 	logger  *slog.Logger
 	clients *clientCache
 	guard   Guard
+	// codeSignature is the token strategy's AuthorizeCodeSignature, set
+	// by NewProvider: the key of a code's OpenID Connect session.
+	codeSignature func(ctx context.Context, code string) string
 }
 
 var (
@@ -326,9 +329,10 @@ func (s *Store) get(ctx context.Context, kind, signature string, session fosite.
 
 // row reads the row of kind under signature: from what the transaction
 // in ctx read ahead, or from the database. A code exchange reads the
-// code's row twice and its PKCE request once, all under the code's
-// signature, in one transaction: the first read of the code takes both
-// rows in one statement, locked, and the later reads find them here.
+// code's row twice, its PKCE request and its OpenID Connect session once,
+// all under the code's signature, in one transaction: the first read of
+// the code takes the three rows in one statement, locked, and the later
+// reads find them here.
 func (s *Store) row(ctx context.Context, kind, signature string) (models.OAuthRequest, error) {
 	ahead := txRowsOf(ctx)
 	if r, ok := ahead.get(kind, signature); ok {
@@ -337,7 +341,11 @@ func (s *Store) row(ctx context.Context, kind, signature string) (models.OAuthRe
 	if kind != kindCode || ahead == nil {
 		return s.st.OAuthRequest(ctx, kind, signature, kind == kindCode)
 	}
-	rows, err := s.st.OAuthRequestKinds(ctx, signature, []string{kindCode, kindPKCE}, true)
+	kinds := []string{kindCode, kindPKCE}
+	if s.codeSignature != nil {
+		kinds = append(kinds, kindOIDC)
+	}
+	rows, err := s.st.OAuthRequestKinds(ctx, signature, kinds, true)
 	if err != nil {
 		return models.OAuthRequest{}, err
 	}
@@ -499,28 +507,48 @@ func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
 	return nil
 }
 
-// oidcKey hashes the authorization code fosite keys OpenID Connect
-// sessions by, so the code itself is never stored.
-func (s *Store) oidcKey(code string) string { return s.keys.MAC("oidc-code", []byte(code)) }
+// fosite keys OpenID Connect sessions by the authorization code itself,
+// which is never stored. The session is stored under the code's signature
+// (s.codeSignature, the token strategy's; the code's own row has the same
+// key), so that the exchange's first read takes the code, its PKCE request
+// and its OpenID Connect session in one statement (Store.row). Earlier
+// versions stored it under a keyed hash of the code (legacyOIDCKey): a
+// session not found under the signature is looked for there, for the
+// codes issued before an upgrade (they live minutes).
+
+// oidcKey is the key the OpenID Connect session of code is stored under.
+func (s *Store) oidcKey(ctx context.Context, code string) string {
+	if s.codeSignature != nil {
+		return s.codeSignature(ctx, code)
+	}
+	return s.legacyOIDCKey(code)
+}
+
+func (s *Store) legacyOIDCKey(code string) string { return s.keys.MAC("oidc-code", []byte(code)) }
 
 // CreateOpenIDConnectSession stores the OpenID Connect part of an
 // authorization request.
 func (s *Store) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
-	return s.create(ctx, kindOIDC, s.oidcKey(code), "", r)
+	return s.create(ctx, kindOIDC, s.oidcKey(ctx, code), "", r)
 }
 
 // GetOpenIDConnectSession loads it.
 func (s *Store) GetOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) (fosite.Requester, error) {
-	req, _, err := s.get(ctx, kindOIDC, s.oidcKey(code), r.GetSession())
+	req, _, err := s.get(ctx, kindOIDC, s.oidcKey(ctx, code), r.GetSession())
+	if errors.Is(err, fosite.ErrNotFound) && s.codeSignature != nil {
+		req, _, err = s.get(ctx, kindOIDC, s.legacyOIDCKey(code), r.GetSession())
+	}
 	if err != nil {
 		return nil, err
 	}
 	return req, nil
 }
 
-// DeleteOpenIDConnectSession removes it.
+// DeleteOpenIDConnectSession removes it. (A session stored by an earlier
+// version under the legacy key stays until the janitor prunes it: it is
+// reachable only through its code, which the exchange has used.)
 func (s *Store) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
-	return s.delete(ctx, kindOIDC, s.oidcKey(code))
+	return s.delete(ctx, kindOIDC, s.oidcKey(ctx, code))
 }
 
 // CreatePKCERequestSession stores the PKCE challenge of an authorization request.

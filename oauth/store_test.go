@@ -1,13 +1,21 @@
 package oauth_test
 
 import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
+	"github.com/ory/fosite"
 	"gorm.io/gorm"
 
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/storage"
 	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
 	"github.com/authgate/authgate/oauth/storetest"
 )
@@ -35,5 +43,96 @@ func TestStore(t *testing.T) {
 				return oauth.NewStore(storage.New(db), testKeyring(t), nil), db
 			})
 		})
+		// As NewProvider sets it up: a code's OpenID Connect session
+		// under the code's signature.
+		t.Run(kind+"/code-signature", func(t *testing.T) {
+			t.Parallel()
+			storetest.Run(t, func(t *testing.T) (*oauth.Store, *gorm.DB) {
+				db := testdb.Open(t, kind)
+				s := oauth.NewStore(storage.New(db), testKeyring(t), nil)
+				oauth.SetCodeSignature(s, codeSignature)
+				return s, db
+			})
+		})
+	}
+}
+
+// codeSignature stands in for the token strategy's: the part after the
+// dot of a code the strategy made, a digest of anything else.
+func codeSignature(_ context.Context, code string) string {
+	if i := strings.LastIndex(code, "."); i >= 0 {
+		return code[i+1:]
+	}
+	sum := sha256.Sum256([]byte(code))
+	return hex.EncodeToString(sum[:])
+}
+
+// An OpenID Connect session stored by an earlier version (under a keyed
+// hash of the code) is still found for its code; one stored now is under
+// the code's signature, beside the code's own row, and the exchange's
+// first read of the code brings it along.
+func TestOpenIDConnectSessionKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := testdb.Open(t, "sqlite")
+	kr := testKeyring(t)
+	before := oauth.NewStore(storage.New(db), kr, nil)
+	now := oauth.NewStore(storage.New(db), kr, nil)
+	oauth.SetCodeSignature(now, codeSignature)
+	if err := db.Create(&models.Client{ID: "app", Name: "App", GrantTypes: []string{"authorization_code"}}).Error; err != nil {
+		t.Fatal(err)
+	}
+
+	req := func(nonce string) *fosite.Request {
+		r := fosite.NewRequest()
+		r.ID = "req-" + nonce
+		r.Client = oauth.NewClient(models.Client{ID: "app", Name: "App"})
+		sess := oauth.NewSession("user-1")
+		sess.Claims.Nonce = nonce
+		sess.SetExpiresAt(fosite.AuthorizeCode, time.Now().Add(10*time.Minute))
+		r.Session = sess
+		return r
+	}
+	if err := before.CreateOpenIDConnectSession(ctx, "key-old.sig-old", req("n-old")); err != nil {
+		t.Fatal(err)
+	}
+	if err := now.CreateOpenIDConnectSession(ctx, "key-new.sig-new", req("n-new")); err != nil {
+		t.Fatal(err)
+	}
+	for code, nonce := range map[string]string{"key-old.sig-old": "n-old", "key-new.sig-new": "n-new"} {
+		got, err := now.GetOpenIDConnectSession(ctx, code, &fosite.Request{Session: oauth.NewSession("")})
+		if err != nil {
+			t.Fatalf("%s: %v", code, err)
+		}
+		if n := got.GetSession().(*oauth.Session).Claims.Nonce; n != nonce {
+			t.Fatalf("%s: nonce %q, want %q", code, n, nonce)
+		}
+	}
+	var keys []string
+	if err := db.Model(&models.OAuthRequest{}).Where("kind = ?", "oidc").Order("signature").Pluck("signature", &keys).Error; err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 2 || !slices.Contains(keys, "sig-new") || slices.Contains(keys, "key-old.sig-old") || slices.Contains(keys, "key-new.sig-new") {
+		t.Fatalf("stored keys %q: want the new session under its code's signature and no code stored", keys)
+	}
+	// The exchange's transaction: the code's first read brings the
+	// session along; with the database row gone, the session is still
+	// found within the transaction.
+	if err := now.CreateAuthorizeCodeSession(ctx, "sig-new", req("n-new")); err != nil {
+		t.Fatal(err)
+	}
+	txCtx, err := now.BeginTX(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = now.Rollback(txCtx) }()
+	if _, err := now.GetAuthorizeCodeSession(txCtx, "sig-new", oauth.NewSession("")); err != nil {
+		t.Fatal(err)
+	}
+	if err := storage.New(db).Conn(txCtx).Where("kind = ? AND signature = ?", "oidc", "sig-new").Delete(&models.OAuthRequest{}).Error; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := now.GetOpenIDConnectSession(txCtx, "key-new.sig-new", &fosite.Request{Session: oauth.NewSession("")}); err != nil {
+		t.Fatalf("session read ahead with the code: %v", err)
 	}
 }
