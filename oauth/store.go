@@ -94,10 +94,51 @@ func (s *Store) BeginTX(ctx context.Context) (context.Context, error) {
 var ErrRolledBack = storage.ErrRolledBack
 
 // Commit commits the transaction in ctx.
-func (s *Store) Commit(ctx context.Context) error { return s.st.Commit(ctx) }
+//
+// The rows the transaction held back are written first; if they cannot be,
+// the transaction rolls back.
+func (s *Store) Commit(ctx context.Context) error {
+	if err := s.flush(ctx); err != nil {
+		return errors.Join(err, s.st.Rollback(ctx))
+	}
+	return s.st.Commit(ctx)
+}
+
+// flush writes the rows the transaction in ctx held back (create), in one
+// statement. Inside a transaction, every method that reads or changes the
+// token table flushes first (flushFor, when it touches one row), so that
+// the transaction sees its own rows.
+func (s *Store) flush(ctx context.Context) error {
+	if err := s.st.InsertOAuthRequests(ctx, txRowsOf(ctx).take()...); err != nil {
+		return fmt.Errorf("store the transaction's new rows: %w", err)
+	}
+	return nil
+}
+
+// flushFor flushes when the row of kind under signature is held back; a
+// statement on that row alone cannot see the others.
+func (s *Store) flushFor(ctx context.Context, kind, signature string) error {
+	if !txRowsOf(ctx).holds(kind, signature) {
+		return nil
+	}
+	return s.flush(ctx)
+}
 
 // Rollback aborts the transaction in ctx.
-func (s *Store) Rollback(ctx context.Context) error { return s.st.Rollback(ctx) }
+//
+// The rows the transaction held back go with it; inside a nested
+// transaction, whose rollback ends nothing yet, they are written, so that
+// the outer transaction sees what its inner part wrote until it ends.
+func (s *Store) Rollback(ctx context.Context) error {
+	if storage.Nested(ctx) {
+		if err := s.flush(ctx); err != nil {
+			return errors.Join(err, s.st.Rollback(ctx))
+		}
+		return s.st.Rollback(ctx)
+	}
+	txRowsOf(ctx).take()
+	return s.st.Rollback(ctx)
+}
 
 // notFound maps gorm's not-found to fosite's, so fosite answers with the
 // right OAuth error.
@@ -142,6 +183,9 @@ var ErrGrantEnded = errors.New("the credentials this grant was obtained with hav
 // tokens of other grants stay. It returns how many rows went.
 func (s *Store) RevokePasswordGrants(ctx context.Context, clientID string) (int64, error) {
 	txRowsOf(ctx).clear()
+	if err := s.flush(ctx); err != nil {
+		return 0, err
+	}
 	// The LIKE matches the partial index on the password grant's tokens
 	// (migration 0017) word for word, so that PostgreSQL and SQLite use
 	// it rather than read every token.
@@ -266,6 +310,11 @@ func (s *Store) create(ctx context.Context, kind, signature, accessSignature str
 			row.ExpiresAt = &exp
 		}
 	}
+	// Inside a transaction the row waits for the transaction's others
+	// (an authorization's code, PKCE and OpenID Connect rows: one insert).
+	if txRowsOf(ctx).hold(row) {
+		return nil
+	}
 	if err := s.st.InsertOAuthRequest(ctx, row); err != nil {
 		return fmt.Errorf("store %s: %w", kind, err)
 	}
@@ -338,6 +387,9 @@ func (s *Store) row(ctx context.Context, kind, signature string) (models.OAuthRe
 	if r, ok := ahead.get(kind, signature); ok {
 		return r, nil
 	}
+	if err := s.flushFor(ctx, kind, signature); err != nil {
+		return models.OAuthRequest{}, err
+	}
 	if kind != kindCode || ahead == nil {
 		return s.st.OAuthRequest(ctx, kind, signature, kind == kindCode)
 	}
@@ -360,6 +412,9 @@ func (s *Store) row(ctx context.Context, kind, signature string) (models.OAuthRe
 
 func (s *Store) delete(ctx context.Context, kind, signature string) error {
 	txRowsOf(ctx).forget(kind, signature)
+	if err := s.flushFor(ctx, kind, signature); err != nil {
+		return err
+	}
 	res := s.conn(ctx).Where("kind = ? AND signature = ?", kind, signature).Delete(&models.OAuthRequest{})
 	if res.Error != nil {
 		return fmt.Errorf("delete %s: %w", kind, res.Error)
@@ -391,6 +446,9 @@ func (s *Store) GetAuthorizeCodeSession(ctx context.Context, signature string, s
 // win: a second concurrent exchange finds it already inactive.
 func (s *Store) InvalidateAuthorizeCodeSession(ctx context.Context, signature string) error {
 	txRowsOf(ctx).forget(kindCode, signature)
+	if err := s.flushFor(ctx, kindCode, signature); err != nil {
+		return err
+	}
 	res := s.conn(ctx).Model(&models.OAuthRequest{}).
 		Where("kind = ? AND signature = ? AND active = ?", kindCode, signature, true).
 		Update("active", false)
@@ -461,6 +519,9 @@ func (s *Store) DeleteRefreshTokenSession(ctx context.Context, signature string)
 // of several concurrent exchanges of the same token succeed.
 func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature string) error {
 	txRowsOf(ctx).clear()
+	if err := s.flush(ctx); err != nil {
+		return err
+	}
 	db := s.conn(ctx)
 	var row models.OAuthRequest
 	if err := db.Where("kind = ? AND signature = ?", kindRefresh, signature).Take(&row).Error; err != nil {
@@ -487,6 +548,9 @@ func (s *Store) RotateRefreshToken(ctx context.Context, requestID, signature str
 // stay, inactive, so that a later use is recognised as reuse.
 func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error {
 	txRowsOf(ctx).clear()
+	if err := s.flush(ctx); err != nil {
+		return err
+	}
 	err := s.conn(ctx).Model(&models.OAuthRequest{}).
 		Where("kind = ? AND request_id = ?", kindRefresh, requestID).
 		Update("active", false).Error
@@ -499,6 +563,9 @@ func (s *Store) RevokeRefreshToken(ctx context.Context, requestID string) error 
 // RevokeAccessToken deletes every access token of a grant.
 func (s *Store) RevokeAccessToken(ctx context.Context, requestID string) error {
 	txRowsOf(ctx).clear()
+	if err := s.flush(ctx); err != nil {
+		return err
+	}
 	err := s.conn(ctx).Where("kind = ? AND request_id = ?", kindAccess, requestID).
 		Delete(&models.OAuthRequest{}).Error
 	if err != nil {

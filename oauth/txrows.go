@@ -12,9 +12,14 @@ import (
 // on PostgreSQL, SQLite's single writer), so no other transaction can
 // change them before this one ends; this one's own writes drop them
 // (forget, clear), so a later read goes to the database.
+//
+// It also holds the rows the transaction has written but not yet sent
+// (pending): a transaction's new rows go to the database together, in one
+// statement, when it next touches the token table or commits (Store.flush).
 type txRows struct {
-	mu   sync.Mutex
-	rows map[txRowKey]models.OAuthRequest
+	mu      sync.Mutex
+	rows    map[txRowKey]models.OAuthRequest
+	pending []models.OAuthRequest
 }
 
 type txRowKey struct{ kind, signature string }
@@ -69,4 +74,43 @@ func (t *txRows) clear() {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	clear(t.rows)
+}
+
+// hold keeps r to be written with the transaction's other new rows; false
+// outside a transaction begun by Store.BeginTX.
+func (t *txRows) hold(r models.OAuthRequest) bool {
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.pending = append(t.pending, r)
+	return true
+}
+
+// take returns the rows held back and forgets them.
+func (t *txRows) take() []models.OAuthRequest {
+	if t == nil {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	p := t.pending
+	t.pending = nil
+	return p
+}
+
+// holds reports whether a row of kind under signature is held back.
+func (t *txRows) holds(kind, signature string) bool {
+	if t == nil {
+		return false
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, r := range t.pending {
+		if r.Kind == kind && r.Signature == signature {
+			return true
+		}
+	}
+	return false
 }

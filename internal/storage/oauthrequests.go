@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"gorm.io/gorm"
@@ -59,6 +61,32 @@ func (s *Store) InsertOAuthRequest(ctx context.Context, r models.OAuthRequest) e
 		r.Kind, r.Signature, r.RequestID, r.AccessSignature, r.ClientID, r.Subject,
 		r.RequestedAt, nullTime(r.ExpiresAt), r.Active, r.Origin, r.Data)
 	if err != nil {
+		return mapErr(translate(db, err))
+	}
+	return nil
+}
+
+// InsertOAuthRequests stores several rows in one statement (the rows a
+// transaction wrote and held back: an authorization code with its PKCE and
+// OpenID Connect requests, a refreshed pair). A signature stored twice for
+// one kind is ErrConflict, and then none of the rows is stored.
+func (s *Store) InsertOAuthRequests(ctx context.Context, rows ...models.OAuthRequest) error {
+	switch len(rows) {
+	case 0:
+		return nil
+	case 1:
+		return s.InsertOAuthRequest(ctx, rows[0])
+	}
+	c, db, ok := s.raw(ctx)
+	if !ok {
+		return mapErr(s.conn(ctx).Create(&rows).Error)
+	}
+	args := make([]any, 0, oauthRequestColumns*len(rows))
+	for _, r := range rows {
+		args = append(args, r.Kind, r.Signature, r.RequestID, r.AccessSignature, r.ClientID, r.Subject,
+			r.RequestedAt, nullTime(r.ExpiresAt), r.Active, r.Origin, r.Data)
+	}
+	if _, err := c.ExecContext(ctx, s.oauthSQL.insertMany(len(rows)), args...); err != nil {
 		return mapErr(translate(db, err))
 	}
 	return nil
@@ -139,25 +167,43 @@ func translate(db *gorm.DB, err error) error {
 	return err
 }
 
+// oauthRequestColumns is how many columns the insert writes.
+const oauthRequestColumns = 11
+
 // oauthStatements are the hot-path statements in the dialect's placeholders.
-type oauthStatements struct{ insert, selectOne string }
+type oauthStatements struct {
+	dialect           string
+	insert, selectOne string
+}
 
 func newOAuthStatements(dialect string) oauthStatements {
-	ph := func(i int) string {
-		if dialect == "postgres" {
-			return fmt.Sprintf("$%d", i)
+	o := oauthStatements{dialect: dialect}
+	o.insert = o.insertMany(1)
+	o.selectOne = fmt.Sprintf(selectOAuthRequestSQL, o.ph(1), o.ph(2))
+	return o
+}
+
+// ph is the i-th placeholder (from 1).
+func (o oauthStatements) ph(i int) string {
+	if o.dialect == "postgres" {
+		return "$" + strconv.Itoa(i)
+	}
+	return "?"
+}
+
+// insertMany is the insert of n rows.
+func (o oauthStatements) insertMany(n int) string {
+	var b strings.Builder
+	for r := range n {
+		if r > 0 {
+			b.WriteString("), (")
 		}
-		return "?"
-	}
-	values := ""
-	for i := 1; i <= 11; i++ {
-		if i > 1 {
-			values += ", "
+		for c := 1; c <= oauthRequestColumns; c++ {
+			if c > 1 {
+				b.WriteString(", ")
+			}
+			b.WriteString(o.ph(r*oauthRequestColumns + c))
 		}
-		values += ph(i)
 	}
-	return oauthStatements{
-		insert:    fmt.Sprintf(insertOAuthRequestSQL, values),
-		selectOne: fmt.Sprintf(selectOAuthRequestSQL, ph(1), ph(2)),
-	}
+	return fmt.Sprintf(insertOAuthRequestSQL, b.String())
 }

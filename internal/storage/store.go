@@ -75,6 +75,13 @@ func InTransaction(ctx context.Context) bool {
 	return ok
 }
 
+// Nested reports whether ctx carries a transaction begun inside another
+// (BeginTX found one running): its Commit and Rollback end nothing.
+func Nested(ctx context.Context) bool {
+	nested, _ := ctx.Value(nestedKey{}).(bool)
+	return nested
+}
+
 // Conn returns the transaction carried by ctx, or the plain connection
 // bound to ctx. It is for the fosite adapter in oauth/ only.
 func (s *Store) Conn(ctx context.Context) *gorm.DB {

@@ -68,6 +68,31 @@ func testOAuthRequests(t *testing.T, s *storage.Store) {
 		t.Errorf("same signature twice: %v, want ErrConflict", err)
 	}
 
+	// Several rows in one statement, each read back as written; with one
+	// signature already stored, none of them is.
+	many := []models.OAuthRequest{in, noExp, in}
+	many[0].Kind, many[0].Signature = "authorize_code", "sig-m"
+	many[1].Kind, many[1].Signature = "pkce", "sig-m"
+	many[2].Kind, many[2].Signature, many[2].ExpiresAt = "oidc", "sig-m", nil
+	if err := s.InsertOAuthRequests(ctx, many...); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range many {
+		got, err := s.OAuthRequest(ctx, want.Kind, want.Signature, false)
+		if err != nil {
+			t.Fatalf("%s: %v", want.Kind, err)
+		}
+		same("several at once, "+want.Kind, got, want)
+	}
+	clash := []models.OAuthRequest{in, in}
+	clash[0].Signature = "sig-fresh"
+	if err := s.InsertOAuthRequests(ctx, clash...); !errors.Is(err, storage.ErrConflict) {
+		t.Errorf("several with a stored signature: %v, want ErrConflict", err)
+	}
+	if _, err := s.OAuthRequest(ctx, in.Kind, "sig-fresh", false); !errors.Is(err, storage.ErrNotFound) {
+		t.Errorf("the other row of a refused insert: %v, want ErrNotFound", err)
+	}
+
 	// Inside a transaction: the row written there is read there (locked),
 	// and gone after a rollback.
 	errRollback := errors.New("roll back")
