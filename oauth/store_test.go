@@ -136,3 +136,89 @@ func TestOpenIDConnectSessionKeys(t *testing.T) {
 		t.Fatalf("session read ahead with the code: %v", err)
 	}
 }
+
+// Inside a transaction begun by the store, new rows are held back and
+// written together at commit (one statement): before it, the transaction's
+// own connection sees none of them unless the store reads one; after it,
+// all are there. A rollback writes none.
+func TestTransactionWritesNewRowsTogether(t *testing.T) {
+	t.Parallel()
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := testdb.Open(t, kind)
+			st := storage.New(db)
+			s := oauth.NewStore(st, testKeyring(t), nil)
+			oauth.SetCodeSignature(s, codeSignature)
+			if err := db.Create(&models.Client{ID: "app", Name: "App", GrantTypes: []string{"authorization_code"}}).Error; err != nil {
+				t.Fatal(err)
+			}
+			count := func(ctx context.Context, requestID string) int64 {
+				t.Helper()
+				var n int64
+				if err := st.Conn(ctx).Model(&models.OAuthRequest{}).Where("request_id = ?", requestID).Count(&n).Error; err != nil {
+					t.Fatal(err)
+				}
+				return n
+			}
+			for _, end := range []string{"commit", "rollback"} {
+				r := fosite.NewRequest()
+				r.ID = "req-" + end
+				r.Client = oauth.NewClient(models.Client{ID: "app", Name: "App"})
+				sess := oauth.NewSession("user-1")
+				sess.SetExpiresAt(fosite.AuthorizeCode, time.Now().Add(10*time.Minute))
+				r.Session = sess
+				code := "key-" + end + ".sig-" + end
+				tx, err := s.BeginTX(ctx)
+				if err != nil {
+					t.Fatal(err)
+				}
+				ended := false
+				// A failure below must not leave the transaction open
+				// (PostgreSQL's schema cleanup would wait for it).
+				t.Cleanup(func() {
+					if !ended {
+						_ = s.Rollback(tx)
+					}
+				})
+				if err := s.CreateAuthorizeCodeSession(tx, "sig-"+end, r); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.CreatePKCERequestSession(tx, "sig-"+end, r); err != nil {
+					t.Fatal(err)
+				}
+				if err := s.CreateOpenIDConnectSession(tx, code, r); err != nil {
+					t.Fatal(err)
+				}
+				if n := count(tx, r.ID); n != 0 {
+					t.Fatalf("%s: %d rows written before the transaction ended, want them held back", end, n)
+				}
+				if end == "rollback" {
+					ended = true
+					if err := s.Rollback(tx); err != nil {
+						t.Fatal(err)
+					}
+					if n := count(ctx, r.ID); n != 0 {
+						t.Fatalf("rollback: %d rows written, want none", n)
+					}
+					continue
+				}
+				// The store reading one of them writes them first.
+				if _, err := s.GetPKCERequestSession(tx, "sig-"+end, oauth.NewSession("")); err != nil {
+					t.Fatalf("a held-back row read in its transaction: %v", err)
+				}
+				if n := count(tx, r.ID); n != 3 {
+					t.Fatalf("after a read in the transaction: %d rows, want 3", n)
+				}
+				ended = true
+				if err := s.Commit(tx); err != nil {
+					t.Fatal(err)
+				}
+				if n := count(ctx, r.ID); n != 3 {
+					t.Fatalf("after commit: %d rows, want 3", n)
+				}
+			}
+		})
+	}
+}
