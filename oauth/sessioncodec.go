@@ -55,6 +55,11 @@ type storedClaims struct {
 
 // MarshalJSON writes the stored form of s.
 func (s *Session) MarshalJSON() ([]byte, error) {
+	return json.Marshal(s.stored())
+}
+
+// stored returns the stored form of s, without what is empty.
+func (s *Session) stored() storedSession {
 	out := storedSession{
 		ExpiresAt:     s.ExpiresAt,
 		Username:      s.Username,
@@ -71,17 +76,24 @@ func (s *Session) MarshalJSON() ([]byte, error) {
 	if h := s.Headers; h != nil && len(h.Extra) > 0 {
 		out.HeadersJSON = &storedHeaders{Extra: h.Extra}
 	}
-	return json.Marshal(out)
+	return out
 }
 
 // UnmarshalJSON reads a session in the stored form, or in fosite's full
-// form of earlier versions. Like NewSession it leaves the claims and the
-// headers non-nil, with non-nil extras, whatever was stored.
+// form of earlier versions.
 func (s *Session) UnmarshalJSON(data []byte) error {
 	var in storedSession
 	if err := json.Unmarshal(data, &in); err != nil {
 		return err
 	}
+	s.load(in)
+	return nil
+}
+
+// load sets s to the stored session in. Like NewSession it leaves the
+// claims and the headers non-nil, with non-nil extras, whatever was
+// stored.
+func (s *Session) load(in storedSession) {
 	// The prototype's claims, headers and their (empty) extras are
 	// reused: decoding allocates only what the row holds.
 	if s.Claims == nil {
@@ -114,7 +126,6 @@ func (s *Session) UnmarshalJSON(data []byte) error {
 	s.Origin = in.Origin
 	s.BeganAt = in.BeganAt
 	s.AppPasswordID = in.AppPasswordID
-	return nil
 }
 
 // empty reports whether the claims carry nothing.

@@ -2,7 +2,6 @@ package oauth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -251,8 +250,9 @@ func (s *Store) loadClient(ctx context.Context, id string) (*Client, error) {
 	return c, nil
 }
 
-// storedRequest is the JSON form of a request in OAuthRequest.Data, without
-// its empty lists (a row of an earlier version, with them, reads the same).
+// storedRequest is a request as OAuthRequest.Data holds it (requestcodec.go:
+// a binary form, or JSON without the empty lists; a row of an earlier
+// version, with them, reads the same).
 // When reading, Session holds the pointer the session is decoded into (a
 // *Session encodes itself: sessioncodec.go).
 type storedRequest struct {
@@ -275,7 +275,7 @@ func (s *Store) create(ctx context.Context, kind, signature, accessSignature str
 			form[k] = v
 		}
 	}
-	data, err := json.Marshal(storedRequest{
+	data, err := encodeRequest(storedRequest{
 		ID:                r.GetID(),
 		RequestedAt:       r.GetRequestedAt(),
 		ClientID:          r.GetClient().GetID(),
@@ -351,7 +351,7 @@ func (s *Store) get(ctx context.Context, kind, signature string, session fosite.
 	// One pass: the session decodes straight into the caller's prototype.
 	var sr storedRequest
 	sr.Session = session
-	if err := json.Unmarshal(row.Data, &sr); err != nil {
+	if err := decodeRequest(row.Data, &sr); err != nil {
 		return nil, row, fmt.Errorf("decode %s: %w", kind, err)
 	}
 	client, err := s.GetClient(ctx, sr.ClientID)
