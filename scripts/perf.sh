@@ -33,6 +33,11 @@
 # authorization_code_baseline then alternates the two and prints this
 # build's rate ÷ the baseline's.
 #
+# PERF_SQL is SQL run on authgate's database after it is migrated, before
+# anything else: for experiments on the schema, such as
+#   PERF_SQL="DROP INDEX idx_oauth_requests_request_id" SCENARIOS=client_credentials@16 scripts/perf.sh
+# (what one index costs a token; docs/PERFORMANCE.md records such runs).
+#
 # It needs PostgreSQL on 127.0.0.1:5432 with trust auth (as .ci/run sets up)
 # and creates and drops a database named authgate_perf.
 set -euo pipefail
@@ -66,6 +71,7 @@ export AUTHGATE_LOCKOUT_THRESHOLD=1000000
 export AUTHGATE_RATE_LIMIT_PER_MINUTE=0
 
 "$bin" migrate >/dev/null
+if [ -n "${PERF_SQL:-}" ]; then psql -X -q -h 127.0.0.1 -U postgres -d "$DB" -c "$PERF_SQL"; fi
 json() { python3 -c "import json,sys; print(json.load(sys.stdin)[sys.argv[1]])" "$1"; }
 svc="$("$bin" clients create --name perf-service --grant-types client_credentials --scopes profile --json)"
 legacy="$("$bin" clients create --name perf-legacy --grant-types password,refresh_token --scopes "profile offline_access" --json)"
