@@ -222,3 +222,63 @@ func TestTransactionWritesNewRowsTogether(t *testing.T) {
 		})
 	}
 }
+
+// A token stored by an earlier version (its request as JSON) still works
+// after an upgrade, on every database; one stored now is in the binary
+// form and carries no JSON.
+func TestRequestStoredAsJSONStillReads(t *testing.T) {
+	t.Parallel()
+	for _, kind := range testdb.Kinds {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := testdb.Open(t, kind)
+			st := storage.New(db)
+			s := oauth.NewStore(st, testKeyring(t), nil)
+			if err := db.Create(&models.Client{ID: "svc", Name: "Service", GrantTypes: []string{"client_credentials"}}).Error; err != nil {
+				t.Fatal(err)
+			}
+			exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+			old := `{"id":"req-old","requested_at":"2026-11-30T10:00:00Z","client_id":"svc","requested_scope":["profile"],"granted_scope":["profile"],` +
+				`"requested_audience":[],"granted_audience":[],"form":{"grant_type":["client_credentials"]},` +
+				`"session":{"id_token_claims":{"jti":"","iss":"","sub":"","aud":null,"nonce":"","exp":"0001-01-01T00:00:00Z","iat":"0001-01-01T00:00:00Z",` +
+				`"rat":"0001-01-01T00:00:00Z","auth_time":"0001-01-01T00:00:00Z","at_hash":"","acr":"","amr":null,"c_hash":"","ext":{}},` +
+				`"headers":{"extra":{}},"expires_at":{"access_token":"` + exp.Format(time.RFC3339) + `"},"username":"","subject":""}}`
+			if err := st.InsertOAuthRequest(ctx, models.OAuthRequest{
+				Kind: "access", Signature: "sig-old", RequestID: "req-old", ClientID: "svc",
+				RequestedAt: time.Date(2026, 11, 30, 10, 0, 0, 0, time.UTC), ExpiresAt: &exp, Active: true, Data: []byte(old),
+			}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := s.GetAccessTokenSession(ctx, "sig-old", oauth.NewSession(""))
+			if err != nil {
+				t.Fatalf("a JSON row no longer reads: %v", err)
+			}
+			if got.GetID() != "req-old" || got.GetClient().GetID() != "svc" || !slices.Equal(got.GetGrantedScopes(), []string{"profile"}) ||
+				!got.GetSession().GetExpiresAt(fosite.AccessToken).Equal(exp) {
+				t.Fatalf("JSON row read as id %q client %q scopes %q expiry %v", got.GetID(), got.GetClient().GetID(), got.GetGrantedScopes(), got.GetSession().GetExpiresAt(fosite.AccessToken))
+			}
+
+			r := fosite.NewRequest()
+			r.ID = "req-new"
+			r.Client = got.GetClient()
+			r.GrantScope("profile")
+			r.Session = oauth.NewSession("")
+			r.Session.SetExpiresAt(fosite.AccessToken, exp)
+			if err := s.CreateAccessTokenSession(ctx, "sig-new", r); err != nil {
+				t.Fatal(err)
+			}
+			row, err := st.OAuthRequest(ctx, "access", "sig-new", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(row.Data) == 0 || row.Data[0] == '{' {
+				t.Fatalf("a new row was stored as JSON: %q", row.Data)
+			}
+			again, err := s.GetAccessTokenSession(ctx, "sig-new", oauth.NewSession(""))
+			if err != nil || again.GetID() != "req-new" || !slices.Equal(again.GetGrantedScopes(), []string{"profile"}) {
+				t.Fatalf("the new row read as %v, %v", again, err)
+			}
+		})
+	}
+}
