@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # scripts/growth.sh measures how authgate's token rate and p99 latency hold
-# as the token table grows: client_credentials (an INSERT per token) and
-# introspection, interleaved, ROUNDS times each, with the table holding each
-# of SIZES rows in turn (0, then bulk-loaded to 1 million, ... : the table
-# only grows). The figures behind the growth table in docs/PERFORMANCE.md.
+# as the token table grows: client_credentials (an INSERT per token),
+# introspection (a read by key) and the signed-in code flow (an
+# authorization's three rows written, then the code exchange: a locked read,
+# updates and deletes, two tokens written), interleaved, ROUNDS times each,
+# with the table holding each of SIZES rows in turn (0, then bulk-loaded to
+# 1 million, ... : the table only grows). The figures behind the growth
+# table in docs/PERFORMANCE.md.
 #
 #   scripts/growth.sh                              # 0 and 1,000,000 rows
 #   SIZES="0 1000000 10000000" scripts/growth.sh   # about 10 GB more; slow
@@ -36,6 +39,14 @@ pgc_init db "$(pgc_free_port)" "shared_buffers=$SHARED_BUFFERS" max_wal_size=4GB
 sql() { pgc_psql db "$@"; }
 
 pgc_authgate "postgres://postgres@127.0.0.1:${pgc_ports[db]}/postgres?sslmode=disable"
+# The signed-in code flow's client and user. Sign-in itself (argon2id) is
+# once per worker (--reuse-session): the flows measure the table.
+web="$("$bin" clients create --name bench-web --grant-types authorization_code --redirect-uris http://127.0.0.1:1/callback --scopes "openid profile" --id-token-alg ES256 --json)"
+export WEB_SECRET PERF_PASSWORD='growth user passphrase'
+WEB_SECRET="$(python3 -c "import json,sys; print(json.load(sys.stdin)['client_secret'])" <<<"$web")"
+web_id="$(python3 -c "import json,sys; print(json.load(sys.stdin)['client_id'])" <<<"$web")"
+printf '%s\n' "$PERF_PASSWORD" | "$bin" users create --username growth --email growth@example.com --password-stdin >/dev/null
+"$bin" trusted-ips add 127.0.0.0/8 --description "growth run" >/dev/null
 # The template row: one real access token.
 curl -fsS -u "$client_id:$SVC_SECRET" -d grant_type=client_credentials "$AUTHGATE_ISSUER/oauth2/token" >/dev/null
 
@@ -77,7 +88,12 @@ load_to() {
 
 # run SCENARIO: one load-tool run; prints "rate p99 failures".
 run() {
-	"$bench" --scenario "$1" --issuer "$AUTHGATE_ISSUER" --client-id "$client_id" --client-secret-env SVC_SECRET \
+	local who=(--client-id "$client_id" --client-secret-env SVC_SECRET)
+	if [[ "$1" == authorization_code ]]; then
+		who=(--client-id "$web_id" --client-secret-env WEB_SECRET --redirect-uri http://127.0.0.1:1/callback
+			--scope "openid profile" --username growth --password-env PERF_PASSWORD --reuse-session)
+	fi
+	"$bench" --scenario "$1" --issuer "$AUTHGATE_ISSUER" "${who[@]}" \
 		--concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP" --quiet --json |
 		python3 -c "import json,sys; r=json.load(sys.stdin); print(f\"{r['successes']/r['duration_seconds']:.1f} {r['latency_ms']['p99']:.1f} {r['failures']}\")"
 }
@@ -88,8 +104,8 @@ for rows in $SIZES; do
 	load_to "$rows"
 	sql -c "CHECKPOINT" >/dev/null
 	read -r n size < <(sql -tAc "SELECT count(*), pg_size_pretty(pg_total_relation_size('oauth_requests')) FROM oauth_requests" | tr '|' ' ')
-	echo "=== $n rows ($size): $ROUNDS rounds of client_credentials, introspect; concurrency $CONCURRENCY, $DURATION after $WARMUP"
-	cc=() ccp=() in=() inp=()
+	echo "=== $n rows ($size): $ROUNDS rounds of client_credentials, introspect, authorization_code; concurrency $CONCURRENCY, $DURATION after $WARMUP"
+	cc=() ccp=() in=() inp=() ac=() acp=()
 	for i in $(seq 1 "$ROUNDS"); do
 		read -r r p f < <(run client_credentials)
 		cc+=("$r") ccp+=("$p")
@@ -97,12 +113,15 @@ for rows in $SIZES; do
 		read -r r p f < <(run introspect)
 		in+=("$r") inp+=("$p")
 		echo "round $i introspect         $r/s p99 $p ms ($f failures)"
+		read -r r p f < <(run authorization_code)
+		ac+=("$r") acp+=("$p")
+		echo "round $i code flow          $r/s p99 $p ms ($f failures)"
 	done
-	summary+=("$(printf '%10s %9s  %8s/s %7s ms  %8s/s %7s ms' "$rows" "$size" "$(median "${cc[@]}")" "$(median "${ccp[@]}")" "$(median "${in[@]}")" "$(median "${inp[@]}")")")
+	summary+=("$(printf '%10s %9s  %8s/s %7s ms  %8s/s %7s ms  %8s/s %7s ms' "$rows" "$size" "$(median "${cc[@]}")" "$(median "${ccp[@]}")" "$(median "${in[@]}")" "$(median "${inp[@]}")" "$(median "${ac[@]}")" "$(median "${acp[@]}")")")
 done
 echo
 echo "=== medians of $ROUNDS interleaved runs"
-printf '%10s %9s  %10s %10s  %10s %10s\n' rows size "cc rate" "cc p99" "intr rate" "intr p99"
+printf '%10s %9s  %10s %10s  %10s %10s  %10s %10s\n' rows size "cc rate" "cc p99" "intr rate" "intr p99" "flow rate" "flow p99"
 printf '%s\n' "${summary[@]}"
 
 ((PRUNE_ROWS > 0)) || exit 0
