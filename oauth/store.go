@@ -637,11 +637,11 @@ func (s *Store) DeletePKCERequestSession(ctx context.Context, signature string) 
 	return s.delete(ctx, kindPKCE, signature)
 }
 
-// PruneExpired deletes requests that expired before cutoff, in batches
-// (storage.Store.PruneExpiredRequests). Inactive refresh tokens are kept
-// until their own expiry so reuse stays detectable.
+// PruneExpired deletes requests that expired before cutoff, in paced
+// batches (storage.Store.PruneExpiredRequests). Inactive refresh tokens
+// are kept until their own expiry so reuse stays detectable.
 func (s *Store) PruneExpired(ctx context.Context, cutoff time.Time) (int64, error) {
-	return s.st.PruneExpiredRequests(ctx, cutoff, storage.PruneBatch)
+	return s.st.PruneExpiredRequests(ctx, cutoff, storage.PruneBatch, storage.PruneRest)
 }
 
 // transactional mirrors fosite's storage.Transactional, which fosite's

@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) *storage.Store) {
 		{"EmailTokens", testEmailTokens},
 		{"EmailTokenUseConcurrent", testEmailTokenUseConcurrent},
 		{"PruneExpiredRequestsInBatches", testPruneExpiredRequests},
+		{"PruneStopsWhileResting", testPruneStopsWhileResting},
 		{"ClientAuthSettings", testClientAuthSettings},
 		{"ClientAssertionJTIs", testClientAssertionJTIs},
 		{"PushedAuthRequests", testPushedAuthRequests},
