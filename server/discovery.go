@@ -114,23 +114,37 @@ func etag(b []byte) string {
 
 // handleStatic serves precomputed bytes with an ETag.
 func (s *Server) handleStatic(body []byte, tag string) http.Handler {
+	doc := newTagged("application/json", "public, max-age=300")
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeTagged(w, r, "application/json", "public, max-age=300", body, tag)
+		doc.write(w, r, body, tag)
 	})
 }
 
-// writeTagged writes a public document that any origin may read, or 304
-// Not Modified when the client holds the version with this ETag.
-func writeTagged(w http.ResponseWriter, r *http.Request, contentType, cacheControl string, body []byte, tag string) {
+// tagged writes public documents that any origin may read, each with its
+// ETag, or 304 Not Modified when the client holds the version with that
+// ETag. The values that are the same for every response are built once
+// and set under keys already in canonical form, as SecurityHeaders sets
+// its own; the length is sent, so that a document longer than net/http's
+// buffer (discovery) is not sent in chunks.
+type tagged struct {
+	contentType, cacheControl, anyOrigin []string
+}
+
+func newTagged(contentType, cacheControl string) tagged {
+	return tagged{contentType: []string{contentType}, cacheControl: []string{cacheControl}, anyOrigin: []string{"*"}}
+}
+
+func (t tagged) write(w http.ResponseWriter, r *http.Request, body []byte, tag string) {
 	h := w.Header()
-	h.Set("Content-Type", contentType)
-	h.Set("Cache-Control", cacheControl)
-	h.Set("ETag", tag)
-	h.Set("Access-Control-Allow-Origin", "*")
+	h["Content-Type"] = t.contentType[:1:1]
+	h["Cache-Control"] = t.cacheControl[:1:1]
+	h["Access-Control-Allow-Origin"] = t.anyOrigin[:1:1]
+	h["Etag"] = []string{tag}
 	if r.Header.Get("If-None-Match") == tag {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
+	h["Content-Length"] = []string{strconv.Itoa(len(body))}
 	_, _ = w.Write(body)
 }
 
@@ -138,13 +152,13 @@ func writeTagged(w http.ResponseWriter, r *http.Request, contentType, cacheContr
 // JWKS cache lifetime: a rotated key is published at least that long (plus
 // the replicas' key refresh interval) before it signs.
 func (s *Server) handleJWKS() http.Handler {
-	cacheControl := "public, max-age=" + strconv.Itoa(int(s.Config.JWKSMaxAge/time.Second))
+	doc := newTagged("application/jwk-set+json", "public, max-age="+strconv.Itoa(int(s.Config.JWKSMaxAge/time.Second)))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, tag, err := s.Provider.JWKS(r.Context())
 		if err != nil {
 			writeError(w, r, s.Logger, err)
 			return
 		}
-		writeTagged(w, r, "application/jwk-set+json", cacheControl, body, tag)
+		doc.write(w, r, body, tag)
 	})
 }

@@ -7,7 +7,9 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -197,4 +199,45 @@ func TestJWKSShape(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden(t, "jwks-shape.golden", shape.Bytes())
+}
+
+// Over real HTTP the metadata documents carry their length (discovery is
+// longer than net/http's buffer and was sent in chunks), their ETag, and
+// answer a client holding that ETag with 304 and no body.
+func TestMetadataDocumentsOverHTTP(t *testing.T) {
+	t.Parallel()
+	h, _ := newTestServer(t, nil)
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	for _, path := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server", "/.well-known/jwks.json"} {
+		t.Run(path, func(t *testing.T) {
+			resp, err := srv.Client().Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, err := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			if err != nil || resp.StatusCode != http.StatusOK {
+				t.Fatalf("GET %s: %d, %v", path, resp.StatusCode, err)
+			}
+			if len(resp.TransferEncoding) != 0 || resp.ContentLength != int64(len(body)) {
+				t.Errorf("sent with Transfer-Encoding %q and Content-Length %d for %d bytes; want the length", resp.TransferEncoding, resp.ContentLength, len(body))
+			}
+			tag := resp.Header.Get("ETag")
+			if tag == "" || resp.Header.Get("Access-Control-Allow-Origin") != "*" || resp.Header.Get("Cache-Control") == "" {
+				t.Fatalf("headers %v: want an ETag, Access-Control-Allow-Origin * and Cache-Control", resp.Header)
+			}
+			req, _ := http.NewRequest(http.MethodGet, srv.URL+path, nil)
+			req.Header.Set("If-None-Match", tag)
+			again, err := srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rest, _ := io.ReadAll(again.Body)
+			_ = again.Body.Close()
+			if again.StatusCode != http.StatusNotModified || len(rest) != 0 || again.Header.Get("ETag") != tag {
+				t.Errorf("If-None-Match: %d with %d bytes and ETag %q; want 304, no body, the same ETag", again.StatusCode, len(rest), again.Header.Get("ETag"))
+			}
+		})
+	}
 }
