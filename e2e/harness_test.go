@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -26,6 +25,7 @@ import (
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/password"
 	"github.com/authgate/authgate/internal/storage"
+	"github.com/authgate/authgate/internal/testutil"
 	"github.com/authgate/authgate/internal/trustedips"
 	"github.com/authgate/authgate/models"
 	"github.com/authgate/authgate/oauth"
@@ -88,16 +88,8 @@ func baseSettings(t *testing.T, dbURL string) settings {
 	}
 }
 
-// freeAddr returns a loopback address with a port nothing listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// freeAddr returns a loopback address no other test of this process got.
+func freeAddr(t *testing.T) string { return testutil.FreeAddr(t) }
 
 // process is one "authgate serve" started by a test. It is killed when
 // the test ends, and its log is shown if the test failed.

@@ -1,11 +1,8 @@
 package main
 
 import (
-	"github.com/authgate/authgate/internal/testutil"
-
-	"errors"
-
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,6 +21,7 @@ import (
 	"github.com/authgate/authgate/internal/app"
 	"github.com/authgate/authgate/internal/keyring"
 	"github.com/authgate/authgate/internal/testdb"
+	"github.com/authgate/authgate/internal/testutil"
 	"github.com/authgate/authgate/models"
 )
 
@@ -51,15 +49,7 @@ type testDB struct{ url string }
 
 type syncBuffer = testutil.SyncBuffer
 
-func freePort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+func freePort(t *testing.T) string { return testutil.FreeAddr(t) }
 
 // startServer runs "authgate serve" in-process against dbURL with extra
 // settings, and waits until it is ready.
@@ -98,12 +88,11 @@ func startServer(t *testing.T, dbURL string, extra map[string]string) *instance 
 	t.Cleanup(in.stop)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(in.issuer + "/health/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
+		// Both listeners must answer: a port taken between freePort and
+		// the server's bind (by another process's connection or server)
+		// would otherwise pass for this server's while it exits.
+		if ready(in.issuer+"/health/ready") && answers(in.admin+"/") {
+			break
 		}
 		select {
 		case err := <-in.done:
@@ -130,6 +119,28 @@ func startServer(t *testing.T, dbURL string, extra map[string]string) *instance 
 	in.keyring, in.accounts = in.app.Keyring, in.app.Accounts
 	in.db = &testDB{url: dbURL}
 	return in
+}
+
+// ready reports whether url answers 200.
+func ready(url string) bool {
+	resp, err := http.Get(url)
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// answers reports whether url answers at all (without following a
+// redirect).
+func answers(url string) bool {
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Get(url)
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return true
 }
 
 func (in *instance) stop() {
